@@ -1,0 +1,51 @@
+# EyeTagger: `make run` starts it on the embedded default; `make test` runs every test.
+# Both install what they need first (Python packages with pipenv into .venv/).
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+export PIPENV_VENV_IN_PROJECT := 1
+export PIPENV_VERBOSITY := -1
+
+HOST ?= 127.0.0.1
+PORT ?= 8000
+PYTHON := .venv/bin/python
+# The API suite runs a second time on this server; Django creates and drops test_<name> there.
+TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/eyetagger
+
+.PHONY: help run test deps demo test-api test-api-sqlite test-api-postgres
+
+help:  ## List the targets.
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/'
+
+.venv/.synced: Pipfile.lock
+	@echo "==> Installing Python packages (pipenv sync)"
+	@command -v pipenv >/dev/null || python3 -m pip install --quiet pipenv
+	pipenv sync --dev
+	@touch $@
+
+deps: .venv/.synced  ## Install Python packages.
+
+demo: deps  ## Migrate the database, import the demo dataset and create the demo accounts.
+	@echo "==> Migrating the database"
+	$(PYTHON) manage.py migrate --no-input
+	@echo "==> Importing the demo dataset (data/demo)"
+	$(PYTHON) manage.py import_dataset data/demo --name "Demo irises" \
+		--question "Is this image real or fake?" --choices real,fake --require choice,mask
+	$(PYTHON) manage.py create_demo_accounts --url http://$(HOST):$(PORT)/
+
+run: demo  ## Run EyeTagger on SQLite with the demo dataset and accounts.
+	@echo "==> Serving at http://$(HOST):$(PORT)/ (Ctrl+C stops)"
+	$(PYTHON) manage.py runserver $(HOST):$(PORT)
+
+test: test-api  ## Run every test.
+
+test-api: test-api-sqlite test-api-postgres  ## The API suite on SQLite, then on Postgres.
+
+test-api-sqlite: deps
+	@echo "==> API tests on SQLite"
+	DATABASE_URL=sqlite:///$(CURDIR)/data/test.sqlite3 $(PYTHON) -m pytest backend -q
+
+test-api-postgres: deps
+	@echo "==> API tests on Postgres ($(TEST_POSTGRES_URL))"
+	@pg_isready -q -d "$(TEST_POSTGRES_URL)" || { echo "Postgres is not answering at $(TEST_POSTGRES_URL); start it or set TEST_POSTGRES_URL." >&2; exit 1; }
+	DATABASE_URL=$(TEST_POSTGRES_URL) $(PYTHON) -m pytest backend -q

@@ -1,0 +1,201 @@
+"""Read a dataset folder (``images/`` and ``metadata.csv``) into a plan of images to import.
+
+Pure: no ORM, no HTTP. ``services.dataset_import`` and the data migration apply the plan.
+"""
+
+import csv
+import hashlib
+import io
+import warnings
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from PIL import Image as PILImage
+from PIL import UnidentifiedImageError
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".gif", ".webp"}
+FILENAME_COLUMN = "filename"
+GROUND_TRUTH_COLUMN = "ground_truth"
+MAX_IMAGE_PIXELS = 100_000_000  # larger images are refused as unreadable (decompression bombs)
+
+
+class DatasetFolderInvalid(ValueError):
+    """The folder or its metadata.csv cannot be imported at all; the message says why."""
+
+
+@dataclass(frozen=True)
+class MetadataRow:
+    """One row of metadata.csv."""
+
+    line: int
+    filename: str
+    ground_truth: str | None
+    metadata: dict[str, str]
+
+
+@dataclass(frozen=True)
+class ImageFile:
+    """An image file matched with its CSV row, read and hashed."""
+
+    path: str  # relative to the dataset folder, with forward slashes
+    sha256: str
+    width: int
+    height: int
+    ground_truth: str | None
+    metadata: dict[str, str]
+    position: int  # the row's order in metadata.csv
+
+
+@dataclass
+class ImportPlan:
+    """What a folder holds: the images to import and everything that could not be matched or read."""
+
+    images: list[ImageFile] = field(default_factory=list)
+    files_without_row: list[str] = field(default_factory=list)
+    rows_without_file: list[str] = field(default_factory=list)
+    unreadable: list[str] = field(default_factory=list)  # "path: reason"
+    ambiguous: list[str] = field(default_factory=list)  # rows that match several files
+
+
+def read_metadata(csv_path: Path) -> list[MetadataRow]:
+    """Return the rows of metadata.csv, or raise DatasetFolderInvalid naming the problem."""
+    try:
+        raw = csv_path.read_bytes()
+    except FileNotFoundError:
+        raise DatasetFolderInvalid(f"{csv_path} does not exist; a dataset folder needs a metadata.csv.") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise DatasetFolderInvalid(f"{csv_path} is not UTF-8 text (byte {error.start}); save it as UTF-8.") from None
+    try:
+        reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+        header = next(reader, None)
+        if header is None:
+            raise DatasetFolderInvalid(f"{csv_path} is empty; it needs a header row with a 'filename' column.")
+        header = [name.strip() for name in header]
+        if FILENAME_COLUMN not in header:
+            raise DatasetFolderInvalid(
+                f"{csv_path} has no 'filename' column; its columns are {', '.join(header) or '(none)'}."
+            )
+        if len(set(header)) != len(header) or "" in header:
+            raise DatasetFolderInvalid(f"{csv_path} has empty or repeated column names: {', '.join(header)}.")
+        rows = []
+        seen: dict[str, int] = {}
+        for values in reader:
+            line = reader.line_num
+            if not any(v.strip() for v in values):
+                continue  # blank line
+            if len(values) != len(header):
+                raise DatasetFolderInvalid(
+                    f"{csv_path} line {line} has {len(values)} fields; the header has {len(header)}."
+                )
+            record = dict(zip(header, (v.strip() for v in values)))
+            filename = record.pop(FILENAME_COLUMN)
+            if not filename:
+                raise DatasetFolderInvalid(f"{csv_path} line {line} has an empty filename.")
+            if filename in seen:
+                raise DatasetFolderInvalid(
+                    f"{csv_path} line {line} repeats the filename {filename!r} of line {seen[filename]}."
+                )
+            seen[filename] = line
+            ground_truth = record.pop(GROUND_TRUTH_COLUMN, None) or None
+            rows.append(MetadataRow(line=line, filename=filename, ground_truth=ground_truth, metadata=record))
+    except csv.Error as error:
+        raise DatasetFolderInvalid(f"{csv_path} is not valid CSV: {error}.") from None
+    return rows
+
+
+def list_image_files(images_dir: Path) -> list[str]:
+    """Return the image files below images_dir, relative to it, sorted."""
+    if not images_dir.is_dir():
+        raise DatasetFolderInvalid(f"{images_dir} is not a folder; a dataset folder needs an images/ folder.")
+    found = []
+    for path in images_dir.rglob("*"):
+        if path.is_file() and not path.name.startswith(".") and path.suffix.lower() in IMAGE_SUFFIXES:
+            found.append(path.relative_to(images_dir).as_posix())
+    return sorted(found)
+
+
+def match_rows(rows: list[MetadataRow], files: list[str]):
+    """Pair CSV rows with files, by path or by path without extension.
+
+    Return (pairs, files_without_row, rows_without_file, ambiguous).
+    """
+    paths = set(files)
+    by_stem: dict[str, list[str]] = {}
+    for f in files:
+        by_stem.setdefault(str(PurePosixPath(f).with_suffix("")), []).append(f)
+    pairs, rows_without_file, ambiguous = [], [], []
+    used = set()
+    for row in rows:
+        name = row.filename.replace("\\", "/").removeprefix("./").removeprefix("images/")
+        if name in paths:
+            match = name
+        elif PurePosixPath(name).suffix.lower() in IMAGE_SUFFIXES:
+            rows_without_file.append(row.filename)  # named with an extension: only that exact file will do
+            continue
+        else:
+            candidates = by_stem.get(name, [])
+            if len(candidates) > 1:
+                ambiguous.append(f"{row.filename} (line {row.line}) matches {', '.join(candidates)}")
+                continue
+            if not candidates:
+                rows_without_file.append(row.filename)
+                continue
+            match = candidates[0]
+        if match in used:
+            ambiguous.append(f"{row.filename} (line {row.line}) names {match}, already named by another row")
+            continue
+        used.add(match)
+        pairs.append((row, match))
+    files_without_row = [f for f in files if f not in used]
+    return pairs, files_without_row, rows_without_file, ambiguous
+
+
+def inspect_image(path: Path) -> tuple[str, int, int]:
+    """Return (sha256, width, height) of an image file; raise ValueError if it cannot be read as an image."""
+    data = path.read_bytes()
+    digest = hashlib.sha256(data).hexdigest()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", PILImage.DecompressionBombWarning)
+            with PILImage.open(io.BytesIO(data)) as image:
+                width, height = image.size
+                if width * height > MAX_IMAGE_PIXELS:
+                    raise ValueError(f"{width}x{height} is larger than {MAX_IMAGE_PIXELS} pixels")
+                image.verify()
+    except (UnidentifiedImageError, OSError, SyntaxError, PILImage.DecompressionBombWarning,
+            PILImage.DecompressionBombError) as error:
+        # Pillow reports truncated or corrupt files with any of these.
+        raise ValueError(str(error) or type(error).__name__) from None
+    return digest, width, height
+
+
+def plan_import(folder: Path, *, progress: Callable[[Iterable], Iterable] = iter) -> ImportPlan:
+    """Read the dataset folder into an ImportPlan. ``progress`` wraps the loop over files (e.g. a progress bar)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DatasetFolderInvalid(f"{folder} is not a folder.")
+    rows = read_metadata(folder / "metadata.csv")
+    files = list_image_files(folder / "images")
+    pairs, files_without_row, rows_without_file, ambiguous = match_rows(rows, files)
+    plan = ImportPlan(files_without_row=files_without_row, rows_without_file=rows_without_file, ambiguous=ambiguous)
+    for position, (row, relative) in enumerate(progress(pairs)):
+        try:
+            sha256, width, height = inspect_image(folder / "images" / relative)
+        except ValueError as error:
+            plan.unreadable.append(f"images/{relative}: {error}")
+            continue
+        plan.images.append(
+            ImageFile(
+                path=f"images/{relative}",
+                sha256=sha256,
+                width=width,
+                height=height,
+                ground_truth=row.ground_truth,
+                metadata=row.metadata,
+                position=position,
+            )
+        )
+    return plan

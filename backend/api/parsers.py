@@ -1,0 +1,45 @@
+"""Request parsing with a size limit, since DRF's JSON parser reads bodies of any size."""
+
+import codecs
+import json
+
+from django.conf import settings
+from rest_framework import exceptions
+from rest_framework.parsers import JSONParser
+
+
+class RequestTooLarge(exceptions.APIException):
+    status_code = 413
+    default_code = "body_too_large"
+
+
+class LimitedJSONParser(JSONParser):
+    """Parse JSON bodies up to ANNOTATION_MAX_BODY_BYTES, refusing NaN and Infinity."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        limit = settings.ANNOTATION_MAX_BODY_BYTES
+        request = (parser_context or {}).get("request")
+        declared = request.META.get("CONTENT_LENGTH") if request is not None else None
+        if declared and declared.isdigit() and int(declared) > limit:
+            raise self._too_large(int(declared), limit)
+        raw = stream.read(limit + 1) if stream is not None else b""
+        if len(raw) > limit:
+            raise self._too_large(None, limit)
+        encoding = (parser_context or {}).get("encoding", settings.DEFAULT_CHARSET)
+        try:
+            text = codecs.decode(raw, encoding)
+            # NaN and Infinity are not JSON, and not coordinates.
+            return json.loads(text, parse_constant=_refuse_constant)
+        except (ValueError, UnicodeDecodeError) as error:
+            raise exceptions.ParseError(f"The body is not valid JSON: {error}") from None
+
+    @staticmethod
+    def _too_large(size, limit):
+        got = f"{size / 1e6:.1f} MB" if size else f"more than {limit / 1e6:.1f} MB"
+        return RequestTooLarge(
+            f"The request body is {got}; the limit is {limit / 1e6:.1f} MB (ANNOTATION_MAX_BODY_BYTES)."
+        )
+
+
+def _refuse_constant(name):
+    raise ValueError(f"{name} is not a number JSON allows")

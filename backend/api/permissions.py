@@ -1,0 +1,64 @@
+"""Who may do what: the one place where roles turn into permissions.
+
+Roles: annotators draw; researchers read everything and export; admins (staff) manage
+everything and may also annotate. Which *rows* a user sees is decided by the selectors
+(``selectors.py``); objects outside them are 404, so their existence does not leak.
+"""
+
+from rest_framework.permissions import SAFE_METHODS, BasePermission
+
+from .models import Role
+
+
+def user_role(user) -> Role | None:
+    """Return the user's role, or None for an anonymous user or one without a role."""
+    if not user or not user.is_authenticated or not user.is_active:
+        return None
+    cached = getattr(user, "_eyetagger_role", False)
+    if cached is not False:
+        return cached
+    if user.is_staff:
+        role = Role.ADMIN
+    else:
+        names = set(user.groups.values_list("name", flat=True))
+        role = Role.RESEARCHER if Role.RESEARCHER in names else Role.ANNOTATOR if Role.ANNOTATOR in names else None
+    user._eyetagger_role = role
+    return role
+
+
+def can_annotate(user) -> bool:
+    return user_role(user) in (Role.ANNOTATOR, Role.ADMIN)
+
+
+def can_read_all(user) -> bool:
+    """Researchers and admins see every annotator's work."""
+    return user_role(user) in (Role.RESEARCHER, Role.ADMIN)
+
+
+class HasRole(BasePermission):
+    """Any signed-in user with a role may read what the selectors show them."""
+
+    message = "Your account has no role in EyeTagger yet; ask an admin to make you an annotator or researcher."
+
+    def has_permission(self, request, view):
+        return user_role(request.user) is not None
+
+
+class CanAnnotate(HasRole):
+    """Writing one's own annotations: annotators and admins. Reading: any role."""
+
+    message = "Only annotators and admins may save annotations; researchers have read-only access."
+
+    def has_permission(self, request, view):
+        if request.method in SAFE_METHODS:
+            return super().has_permission(request, view)
+        return can_annotate(request.user)
+
+
+class IsResearcherOrAdmin(HasRole):
+    """Reading everyone's work in bulk (exports, statistics)."""
+
+    message = "Only researchers and admins may do this."
+
+    def has_permission(self, request, view):
+        return can_read_all(request.user)

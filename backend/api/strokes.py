@@ -1,0 +1,325 @@
+"""Validate and rasterize strokes: the canonical content of an annotation.
+
+A stroke is ``{"tool": ..., "width": w, "points": [[x, y, t, p], ...]}`` in image
+pixel coordinates. The mask is made by painting the strokes in order:
+
+- ``brush`` sets every pixel whose centre lies within ``width / 2`` of the stroke's
+  polyline (round caps and joins; a one-point stroke is a disc); ``eraser`` clears them.
+- ``lasso`` sets every pixel whose centre lies inside the closed polygon through the
+  points (even-odd rule); ``lasso-eraser`` clears them.
+
+The reference algorithm works row by row on pixel centres ``(i + 0.5, j + 0.5)``: it
+computes, for each row, the exact interval of x where a segment's capsule (or the
+polygon) covers the row, and sets the pixels whose centres fall in it. The browser
+(``src/canvas/geometry/rasterize.js``) runs the same arithmetic in the same order, in
+IEEE double precision, so both produce the same mask bit for bit.
+"""
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+TOOLS = ("brush", "eraser", "lasso", "lasso-eraser")
+_SETS = {"brush": True, "eraser": False, "lasso": True, "lasso-eraser": False}
+_LASSOS = {"lasso", "lasso-eraser"}
+_MAX_ERRORS = 20
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one annotation may hold. Documented in the README under "Limits"."""
+
+    max_strokes: int = 5_000
+    max_points_per_stroke: int = 20_000
+    max_points: int = 250_000
+    min_width: float = 0.5
+    max_width: float = 512.0
+    max_t_ms: float = 10 * 365 * 24 * 3600 * 1000.0  # ten years: anything later is a clock bug
+
+
+DEFAULT_LIMITS = Limits()
+
+
+class StrokesInvalid(ValueError):
+    """The strokes break the rules; ``errors`` lists (field path, code, message)."""
+
+    def __init__(self, errors: list[tuple[str, str, str]]):
+        super().__init__(errors[0][2] if errors else "invalid strokes")
+        self.errors = errors
+
+
+def _is_number(value) -> bool:
+    # bool is an int subclass, but true/false are not coordinates.
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def validate_strokes(strokes, *, width: int, height: int, limits: Limits = DEFAULT_LIMITS) -> list[dict]:
+    """Return the strokes normalized (floats, known keys only), or raise StrokesInvalid naming each problem.
+
+    Points may run off the image (a stroke can leave the edge) but no further than one
+    image width or height beyond it.
+    """
+    errors: list[tuple[str, str, str]] = []
+
+    def fail(field: str, code: str, message: str) -> bool:
+        errors.append((field, code, message))
+        return len(errors) >= _MAX_ERRORS
+
+    if not isinstance(strokes, list):
+        raise StrokesInvalid([("strokes", "not_a_list", "strokes must be a list of stroke objects.")])
+    if len(strokes) > limits.max_strokes:
+        raise StrokesInvalid(
+            [("strokes", "too_many_strokes", f"at most {limits.max_strokes} strokes are allowed; got {len(strokes)}.")]
+        )
+    x_lo, x_hi = -float(width), 2.0 * width
+    y_lo, y_hi = -float(height), 2.0 * height
+    total_points = 0
+    normalized = []
+    for s, stroke in enumerate(strokes):
+        here = f"strokes[{s}]"
+        if not isinstance(stroke, dict):
+            if fail(here, "not_an_object", f"{here} must be an object with tool, width and points."):
+                break
+            continue
+        unknown = set(stroke) - {"tool", "width", "points"}
+        if unknown:
+            if fail(here, "unknown_key", f"{here} has unknown keys {sorted(unknown)}; allowed: tool, width, points."):
+                break
+            continue
+        tool = stroke.get("tool")
+        if tool not in TOOLS:
+            if fail(f"{here}.tool", "unknown_tool", f"{here}.tool must be one of {', '.join(TOOLS)}; got {tool!r}."):
+                break
+            continue
+        stroke_width = stroke.get("width")
+        if not _is_number(stroke_width) or not math.isfinite(stroke_width):
+            if fail(f"{here}.width", "invalid_width", f"{here}.width must be a finite number; got {stroke_width!r}."):
+                break
+            continue
+        if not limits.min_width <= stroke_width <= limits.max_width:
+            message = (
+                f"{here}.width must be between {limits.min_width:g} and {limits.max_width:g} image pixels; "
+                f"got {stroke_width:g}."
+            )
+            if fail(f"{here}.width", "width_out_of_range", message):
+                break
+            continue
+        points = stroke.get("points")
+        if not isinstance(points, list):
+            if fail(f"{here}.points", "not_a_list", f"{here}.points must be a list of [x, y, t, p] points."):
+                break
+            continue
+        minimum = 3 if tool in _LASSOS else 1
+        if len(points) < minimum:
+            message = f"{here}.points needs at least {minimum} point{'s' if minimum > 1 else ''} for a {tool}."
+            if fail(f"{here}.points", "too_few_points", message):
+                break
+            continue
+        if len(points) > limits.max_points_per_stroke:
+            message = f"{here}.points may hold at most {limits.max_points_per_stroke} points; got {len(points)}."
+            raise StrokesInvalid([(f"{here}.points", "too_many_points", message)])
+        total_points += len(points)
+        if total_points > limits.max_points:
+            message = f"an annotation may hold at most {limits.max_points} points in all; got more at {here}."
+            raise StrokesInvalid([("strokes", "too_many_points", message)])
+        clean_points = _validate_points(points, here, (x_lo, x_hi, y_lo, y_hi), limits, fail)
+        if clean_points is None:
+            if len(errors) >= _MAX_ERRORS:
+                break
+            continue
+        normalized.append({"tool": tool, "width": float(stroke_width), "points": clean_points})
+    if errors:
+        raise StrokesInvalid(errors)
+    return normalized
+
+
+def _validate_points(points, here, bounds, limits, fail) -> list[list[float]] | None:
+    """Return the points as floats, or None after reporting the first bad one through ``fail``."""
+    x_lo, x_hi, y_lo, y_hi = bounds
+    clean = []
+    last_t = -math.inf
+    for k, point in enumerate(points):
+        where = f"{here}.points[{k}]"
+        if not isinstance(point, list) or len(point) != 4 or not all(_is_number(v) for v in point):
+            fail(where, "invalid_point", f"{where} must be [x, y, t, p], four numbers; got {point!r:.80}.")
+            return None
+        x, y, t, p = (float(v) for v in point)
+        if not (math.isfinite(x) and math.isfinite(y) and math.isfinite(t) and math.isfinite(p)):
+            fail(where, "not_finite", f"{where} must hold finite numbers; got {point!r}.")
+            return None
+        if not (x_lo <= x <= x_hi and y_lo <= y <= y_hi):
+            message = (
+                f"{where} ({x:g}, {y:g}) is too far outside the image; x must be within "
+                f"[{x_lo:g}, {x_hi:g}] and y within [{y_lo:g}, {y_hi:g}]."
+            )
+            fail(where, "out_of_bounds", message)
+            return None
+        if not 0 <= t <= limits.max_t_ms:
+            fail(where, "invalid_time", f"{where} t must be milliseconds between 0 and {limits.max_t_ms:g}; got {t:g}.")
+            return None
+        if t < last_t:
+            fail(where, "time_decreasing", f"{where} t must not decrease within a stroke; {t:g} follows {last_t:g}.")
+            return None
+        if not 0 <= p <= 1:
+            fail(where, "invalid_pressure", f"{where} p (pressure) must be between 0 and 1; got {p:g}.")
+            return None
+        last_t = t
+        clean.append([x, y, t, p])
+    return clean
+
+
+# --- Rasterizing -----------------------------------------------------------------
+
+# Spans are accumulated and painted in batches of about this many, to bound memory.
+_SPAN_BATCH = 1 << 21
+
+
+def rasterize(strokes: list[dict], width: int, height: int) -> np.ndarray:
+    """Return the mask of these strokes as a boolean array of shape (height, width)."""
+    mask = np.zeros((height, width), dtype=bool)
+    batch: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    batch_size = 0
+    batch_sets = True
+    for stroke in strokes:
+        sets = _SETS[stroke["tool"]]
+        if batch and sets != batch_sets:
+            _paint(mask, batch, batch_sets)
+            batch, batch_size = [], 0
+        batch_sets = sets
+        points = np.asarray(stroke["points"], dtype=np.float64).reshape(-1, 4)[:, :2]
+        if stroke["tool"] in _LASSOS:
+            spans = _polygon_spans(points, width, height)
+        else:
+            spans = _polyline_spans(points, stroke["width"] / 2.0, width, height)
+        if spans[0].size:
+            batch.append(spans)
+            batch_size += spans[0].size
+        if batch_size >= _SPAN_BATCH:
+            _paint(mask, batch, batch_sets)
+            batch, batch_size = [], 0
+    if batch:
+        _paint(mask, batch, batch_sets)
+    return mask
+
+
+def _paint(mask: np.ndarray, batch, sets: bool) -> None:
+    """Set (or clear) the union of the spans in ``batch``: each span is a row and an inclusive column range."""
+    rows = np.concatenate([b[0] for b in batch])
+    starts = np.concatenate([b[1] for b in batch])
+    ends = np.concatenate([b[2] for b in batch])
+    r0, r1 = int(rows.min()), int(rows.max())
+    c0, c1 = int(starts.min()), int(ends.max())
+    n_rows, n_cols = r1 - r0 + 1, c1 - c0 + 2
+    # A difference array per row: +1 where a span starts, -1 just after it ends.
+    size = n_rows * n_cols
+    base = (rows - r0) * n_cols
+    delta = np.bincount(base + (starts - c0), minlength=size) - np.bincount(base + (ends + 1 - c0), minlength=size)
+    covered = np.cumsum(delta.reshape(n_rows, n_cols), axis=1)[:, :-1] > 0
+    window = mask[r0 : r1 + 1, c0 : c1 + 1]
+    if sets:
+        window |= covered
+    else:
+        window &= ~covered
+
+
+def _row_range(lo: np.ndarray, hi: np.ndarray, limit: int) -> tuple[np.ndarray, np.ndarray]:
+    """Return the first and last row (clipped to the image) whose centre j + 0.5 lies in [lo, hi]."""
+    first = np.maximum(np.ceil(lo - 0.5), 0).astype(np.int64)
+    last = np.minimum(np.floor(hi - 0.5), limit - 1).astype(np.int64)
+    return first, last
+
+
+def _expand_rows(first: np.ndarray, last: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return (item index, row) for every row from first to last of every item."""
+    counts = np.maximum(last - first + 1, 0)
+    total = int(counts.sum())
+    item = np.repeat(np.arange(counts.size), counts)
+    offsets = np.cumsum(counts) - counts
+    rows = first[item] + (np.arange(total) - offsets[item])
+    return item, rows
+
+
+def _columns(left: np.ndarray, right: np.ndarray, rows: np.ndarray, width: int):
+    """Turn x intervals into inclusive pixel column spans, dropping those that miss the image."""
+    start = np.maximum(np.ceil(left - 0.5), 0)
+    end = np.minimum(np.floor(right - 0.5), width - 1)
+    keep = start <= end
+    return rows[keep], start[keep].astype(np.int64), end[keep].astype(np.int64)
+
+
+def _polyline_spans(points: np.ndarray, r: float, width: int, height: int):
+    """Return the spans of the capsules of width 2r around each segment of the polyline."""
+    if len(points) == 1:
+        a = b = points
+    else:
+        a, b = points[:-1], points[1:]
+    ax, ay, bx, by = a[:, 0], a[:, 1], b[:, 0], b[:, 1]
+    first, last = _row_range(np.minimum(ay, by) - r, np.maximum(ay, by) + r, height)
+    seg, rows = _expand_rows(first, last)
+    if rows.size == 0:
+        return rows, rows, rows
+    ax, ay, bx, by = ax[seg], ay[seg], bx[seg], by[seg]
+    yc = rows + 0.5
+    left = np.full(rows.shape, np.inf)
+    right = np.full(rows.shape, -np.inf)
+    r2 = r * r
+    # The two end discs.
+    for cx, cy in ((ax, ay), (bx, by)):
+        dy = yc - cy
+        inside = dy * dy <= r2
+        half = np.sqrt(np.where(inside, r2 - dy * dy, 0.0))
+        left = np.where(inside, np.minimum(left, cx - half), left)
+        right = np.where(inside, np.maximum(right, cx + half), right)
+    # The band between them: projection onto the segment within [0, L^2] and distance to its line <= r.
+    dx, dy = bx - ax, by - ay
+    length2 = dx * dx + dy * dy
+    length = np.sqrt(length2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        c = (yc - ay) * dy
+        p_lo = np.where(dx > 0, ax + (0.0 - c) / dx, ax + (length2 - c) / dx)
+        p_hi = np.where(dx > 0, ax + (length2 - c) / dx, ax + (0.0 - c) / dx)
+        p_all = (c >= 0) & (c <= length2)
+        p_lo = np.where(dx == 0, np.where(p_all, -np.inf, np.inf), p_lo)
+        p_hi = np.where(dx == 0, np.where(p_all, np.inf, -np.inf), p_hi)
+        e = (yc - ay) * dx
+        rl = r * length
+        d_lo = np.where(dy > 0, ax + (e - rl) / dy, ax + (e + rl) / dy)
+        d_hi = np.where(dy > 0, ax + (e + rl) / dy, ax + (e - rl) / dy)
+        d_all = np.abs(e) <= rl
+        d_lo = np.where(dy == 0, np.where(d_all, -np.inf, np.inf), d_lo)
+        d_hi = np.where(dy == 0, np.where(d_all, np.inf, -np.inf), d_hi)
+    band_lo = np.maximum(p_lo, d_lo)
+    band_hi = np.minimum(p_hi, d_hi)
+    band = (length2 > 0) & (band_lo <= band_hi)
+    left = np.where(band, np.minimum(left, band_lo), left)
+    right = np.where(band, np.maximum(right, band_hi), right)
+    return _columns(left, right, rows, width)
+
+
+def _polygon_spans(points: np.ndarray, width: int, height: int):
+    """Return the spans inside the closed polygon through the points, by the even-odd rule."""
+    x0, y0 = points[:, 0], points[:, 1]
+    x1, y1 = np.roll(x0, -1), np.roll(y0, -1)
+    edge = y0 != y1
+    x0, y0, x1, y1 = x0[edge], y0[edge], x1[edge], y1[edge]
+    # Rows whose centre yc satisfies min(y0, y1) <= yc < max(y0, y1): half-open, so a
+    # vertex shared by two edges is counted once and every row has an even number of crossings.
+    lo, hi = np.minimum(y0, y1), np.maximum(y0, y1)
+    first = np.maximum(np.ceil(lo - 0.5), 0).astype(np.int64)
+    last = np.minimum(np.ceil(hi - 0.5) - 1, height - 1).astype(np.int64)
+    item, rows = _expand_rows(first, last)
+    if rows.size == 0:
+        return rows, rows, rows
+    yc = rows + 0.5
+    ex0, ey0, ex1, ey1 = x0[item], y0[item], x1[item], y1[item]
+    xs = ex0 + (yc - ey0) * (ex1 - ex0) / (ey1 - ey0)
+    order = np.lexsort((xs, rows))
+    rows, xs = rows[order], xs[order]
+    # Rows are clipped to the image only at their ends, so every row in range holds
+    # an even number of crossings and consecutive pairs are the inside spans.
+    span_rows, enter, leave = rows[0::2], xs[0::2], xs[1::2]
+    start = np.maximum(np.ceil(enter - 0.5), 0)
+    end = np.minimum(np.ceil(leave - 0.5) - 1, width - 1)
+    keep = start <= end
+    return span_rows[keep], start[keep].astype(np.int64), end[keep].astype(np.int64)

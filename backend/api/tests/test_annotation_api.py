@@ -1,0 +1,315 @@
+"""Saving and reading annotations: the strokes document, versions, conflicts, limits and visibility."""
+
+import json
+
+import numpy as np
+import pytest
+from pycocotools import mask as coco_mask
+
+from backend.api import strokes as strokes_mod
+from backend.api.models import Annotation, AnnotationRevision, Role
+
+from .conftest import brush, document
+
+
+def put(client, image, body, **extra):
+    return client.put(f"/api/images/{image.pk}/annotation/", body, format="json", **extra)
+
+
+def test_an_image_without_an_annotation_reads_as_version_0(annotator, image, client_for):
+    body = client_for(annotator).get(f"/api/images/{image.pk}/annotation/").json()
+    assert (body["id"], body["version"], body["strokes"], body["status"]) == (None, 0, [], "draft")
+
+
+def test_put_creates_then_updates_bumping_the_version(annotator, image, client_for):
+    client = client_for(annotator)
+    created = put(client, image, document([brush([(10, 10), (20, 10)])], version=0))
+    assert created.status_code == 201
+    assert created.json()["version"] == 1
+    updated = put(client, image, document([brush([(10, 10), (20, 10)]), brush([(5, 5)])], label="real", version=1))
+    assert updated.status_code == 200
+    assert (updated.json()["version"], updated.json()["stroke_count"], updated.json()["label"]) == (2, 2, "real")
+    stored = client.get(f"/api/images/{image.pk}/annotation/").json()
+    assert stored["strokes"][1] == brush([(5, 5)])
+    assert stored["version"] == 2
+
+
+def test_the_stored_mask_is_the_rasterized_strokes(annotator, image, client_for):
+    strokes = [brush([(10, 10), (40, 30)], width=6), brush([(20, 20)], width=8, tool="eraser")]
+    put(client_for(annotator), image, document(strokes))
+    annotation = Annotation.objects.get()
+    expected = strokes_mod.rasterize(strokes, image.width, image.height)
+    decoded = coco_mask.decode({"size": [image.height, image.width], "counts": annotation.mask_rle.encode()})
+    assert (decoded.astype(bool) == expected).all()
+    assert annotation.mask_area == expected.sum() > 0
+
+
+def test_a_stale_version_gets_409_with_the_current_annotation(annotator, image, client_for):
+    client = client_for(annotator)
+    put(client, image, document([brush([(1, 1)])], version=0))
+    put(client, image, document([brush([(1, 1)]), brush([(2, 2)])], version=1))  # another tab, now at v2
+    response = put(client, image, document([brush([(9, 9)])], version=1))
+    assert response.status_code == 409
+    body = response.json()
+    assert body["code"] == "version_conflict"
+    assert body["current"]["version"] == 2 and len(body["current"]["strokes"]) == 2
+    assert "stored one is version 2" in body["detail"]
+    assert Annotation.objects.get().version == 2
+
+
+def test_a_new_annotation_from_a_second_tab_conflicts_instead_of_overwriting(annotator, image, client_for):
+    client = client_for(annotator)
+    put(client, image, document([brush([(1, 1)])], version=0))
+    response = put(client, image, document([brush([(30, 30)])], version=0))
+    assert response.status_code == 409
+    assert Annotation.objects.get().strokes == [brush([(1, 1)])]
+
+
+def test_repeating_a_save_is_harmless_even_after_it_succeeded(annotator, image, client_for):
+    client = client_for(annotator)
+    body = document([brush([(1, 1)])], version=0, active_ms=500)
+    first, second = put(client, image, body), put(client, image, body)
+    assert (first.status_code, second.status_code) == (201, 200)
+    assert second.json()["version"] == 1
+    assert Annotation.objects.count() == 1 and AnnotationRevision.objects.count() == 0
+
+
+def test_active_time_only_grows(annotator, image, client_for):
+    client = client_for(annotator)
+    put(client, image, document([brush([(1, 1)])], version=0, active_ms=5000))
+    put(client, image, document([brush([(1, 1)])], version=1, active_ms=3000))  # a late, stale retry
+    assert Annotation.objects.get().active_ms == 5000
+
+
+def test_client_info_and_start_time_are_recorded(annotator, image, client_for):
+    client_info = {"user_agent": "Firefox", "device_pixel_ratio": 2.0, "pointer_types": ["pen", "mouse"]}
+    put(client_for(annotator), image,
+        document([brush([(1, 1)])], started_at="2026-11-25T10:00:00Z", client=client_info))
+    annotation = Annotation.objects.get()
+    assert annotation.client == client_info
+    assert annotation.started_at.isoformat() == "2026-11-25T10:00:00+00:00"
+
+
+# --- Submitting ------------------------------------------------------------------------
+
+
+def test_submitting_needs_what_the_dataset_requires(annotator, image, client_for):
+    client = client_for(annotator)
+    response = put(client, image, document([], status="submitted"))
+    assert response.status_code == 400
+    assert response.json()["errors"][0] == {
+        "field": "status",
+        "code": "incomplete",
+        "detail": "To submit this image, choose an answer to 'Is this image real or fake?'; draw a mask.",
+    }
+    assert not Annotation.objects.exists()
+    ok = put(client, image, document([brush([(5, 5)])], label="fake", status="submitted"))
+    assert ok.status_code == 201
+    assert ok.json()["submitted_at"] is not None
+
+
+def test_a_mask_erased_to_nothing_does_not_count_as_drawn(annotator, image, client_for):
+    strokes = [brush([(5, 5)], width=4), brush([(5, 5)], width=10, tool="eraser")]
+    response = put(client_for(annotator), image, document(strokes, label="real", status="submitted"))
+    assert response.status_code == 400 and "draw a mask" in response.json()["detail"]
+
+
+def test_a_required_text_must_not_be_blank(annotator, image, client_for, demo_dataset):
+    demo_dataset.require_text = True
+    demo_dataset.save()
+    response = put(client_for(annotator), image, document([brush([(5, 5)])], label="real", text="   ",
+                                                          status="submitted"))
+    assert response.status_code == 400 and "type a justification" in response.json()["detail"]
+
+
+# --- Bad input: a clear 400 or 413, and nothing stored ---------------------------------
+
+BAD_DOCUMENTS = [
+    ("unknown tool", document([{**brush([(1, 1)]), "tool": "spray"}]), "strokes[0].tool"),
+    ("far outside", document([brush([(1, 1), (1e6, 1)])]), "strokes[0].points[1]"),
+    ("width zero", document([brush([(1, 1)], width=0)]), "strokes[0].width"),
+    ("absurd width", document([brush([(1, 1)], width=1e9)]), "strokes[0].width"),
+    ("decreasing t", document([{"tool": "brush", "width": 3, "points": [[1, 1, 5, 0], [2, 2, 4, 0]]}]),
+     "strokes[0].points[1]"),
+    ("label not a choice", document([brush([(1, 1)])], label="maybe"), "label"),
+    ("unknown status", document([brush([(1, 1)])], status="done"), "status"),
+    ("strokes missing", {"version": 0}, "strokes"),
+    ("version missing", {"strokes": []}, "version"),
+    ("negative version", document([], version=-1), "version"),
+    ("strokes not a list", {"strokes": "scribble", "version": 0}, "strokes"),
+    ("text too long", document([], text="x" * 10_001), "text"),
+    ("bad pointer type", document([], client={"pointer_types": ["trackball"]}), "client.pointer_types.0"),
+    ("absurd pixel ratio", document([], client={"device_pixel_ratio": 1e9}), "client.device_pixel_ratio"),
+]
+
+
+@pytest.mark.parametrize("case, body, field", BAD_DOCUMENTS, ids=[c[0] for c in BAD_DOCUMENTS])
+def test_bad_documents_get_400_naming_the_field_and_store_nothing(case, body, field, annotator, image, client_for):
+    response = put(client_for(annotator), image, body)
+    assert response.status_code == 400, response.json()
+    error = response.json()
+    assert error["code"] == "invalid"
+    assert error["errors"][0]["field"] == field
+    assert field in error["detail"]
+    assert not Annotation.objects.exists()
+
+
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+def test_nan_and_infinity_are_refused_as_invalid_json(constant, annotator, image, client_for):
+    raw = '{"version": 0, "strokes": [{"tool": "brush", "width": 3, "points": [[%s, 1, 0, 0]]}]}' % constant
+    response = client_for(annotator).put(f"/api/images/{image.pk}/annotation/", raw, content_type="application/json")
+    assert response.status_code == 400
+    assert constant.lstrip("-") in response.json()["detail"]
+    assert not Annotation.objects.exists()
+
+
+def test_a_body_that_is_not_json_is_refused(annotator, image, client_for):
+    response = client_for(annotator).put(f"/api/images/{image.pk}/annotation/", "{oops", content_type="application/json")
+    assert response.status_code == 400 and response.json()["code"] == "parse_error"
+
+
+def test_an_oversized_body_gets_413(annotator, image, client_for, settings):
+    settings.ANNOTATION_MAX_BODY_BYTES = 1000
+    body = document([brush([(1, 1)] * 100)])
+    response = put(client_for(annotator), image, body)
+    assert response.status_code == 413
+    assert "limit is 0.0 MB" in response.json()["detail"] or "ANNOTATION_MAX_BODY_BYTES" in response.json()["detail"]
+    assert not Annotation.objects.exists()
+
+
+def test_too_many_strokes_get_400(annotator, image, client_for):
+    body = document([brush([(1, 1)])] * (strokes_mod.DEFAULT_LIMITS.max_strokes + 1))
+    response = put(client_for(annotator), image, body)
+    assert response.status_code == 400 and response.json()["errors"][0]["code"] == "too_many_strokes"
+
+
+def test_a_wrong_content_type_gets_415(annotator, image, client_for):
+    response = client_for(annotator).put(f"/api/images/{image.pk}/annotation/", "a=b",
+                                         content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 415
+
+
+# --- Who may read and write --------------------------------------------------------------
+
+
+def test_researchers_may_read_but_not_save(researcher, image, client_for):
+    client = client_for(researcher)
+    assert client.get(f"/api/images/{image.pk}/annotation/").status_code == 200
+    response = put(client, image, document([brush([(1, 1)])]))
+    assert response.status_code == 403 and "read-only" in response.json()["detail"]
+
+
+def test_admins_may_annotate(admin_user, image, client_for):
+    assert put(client_for(admin_user), image, document([brush([(1, 1)])])).status_code == 201
+
+
+def test_annotators_see_only_their_own_annotations(make_user, image, client_for):
+    alice, bob = make_user(Role.ANNOTATOR), make_user(Role.ANNOTATOR)
+    put(client_for(alice), image, document([brush([(1, 1)])]))
+    put(client_for(bob), image, document([brush([(2, 2)])]))
+    listed = client_for(alice).get("/api/annotations/").json()["results"]
+    assert [a["annotator"] for a in listed] == [alice.pk]
+    bobs = Annotation.objects.get(annotator=bob)
+    assert client_for(alice).get(f"/api/annotations/{bobs.pk}/").status_code == 404
+
+
+def test_researchers_see_everyones_annotations_with_filters(make_user, researcher, demo_dataset, client_for):
+    alice, bob = make_user(Role.ANNOTATOR), make_user(Role.ANNOTATOR, is_test=True)
+    first, second = demo_dataset.images.order_by("position")[:2]
+    put(client_for(alice), first, document([brush([(1, 1)])], label="real", status="submitted"))
+    put(client_for(bob), first, document([brush([(2, 2)])]))
+    put(client_for(alice), second, document([brush([(2, 2)])], label="fake"))
+    client = client_for(researcher)
+
+    def ids(query):
+        return sorted((a["annotator"], a["image"]) for a in client.get(f"/api/annotations/?{query}").json()["results"])
+
+    assert len(ids("")) == 3
+    assert ids(f"annotator={bob.pk}") == [(bob.pk, first.pk)]
+    assert ids("status=submitted") == [(alice.pk, first.pk)]
+    assert ids("label=fake") == [(alice.pk, second.pk)]
+    assert ids(f"image={second.pk}") == [(alice.pk, second.pk)]
+    assert ids("is_test=false") == [(alice.pk, first.pk), (alice.pk, second.pk)]
+    assert len(ids(f"dataset={demo_dataset.pk}")) == 3
+    detail = client.get(f"/api/annotations/{Annotation.objects.get(annotator=bob).pk}/").json()
+    assert detail["strokes"] == [brush([(2, 2)])]
+
+
+def test_an_invalid_filter_value_is_a_400(researcher, client_for, db):
+    response = client_for(researcher).get("/api/annotations/?status=finished")
+    assert response.status_code == 400 and response.json()["errors"][0]["field"] == "status"
+
+
+def test_the_annotation_list_takes_a_fixed_number_of_queries(make_user, researcher, demo_dataset, client_for,
+                                                              django_assert_max_num_queries):
+    for _ in range(5):
+        annotator = make_user(Role.ANNOTATOR)
+        for image in demo_dataset.images.all():
+            put(client_for(annotator), image, document([brush([(1, 1)])]))
+    client = client_for(researcher)
+    with django_assert_max_num_queries(4):
+        response = client.get("/api/annotations/")
+    assert response.json()["count"] == 15
+    assert "strokes" not in response.json()["results"][0]
+
+
+# --- Revisions ---------------------------------------------------------------------------
+
+
+def test_adding_strokes_keeps_no_revision_but_undoing_does(annotator, image, client_for):
+    client = client_for(annotator)
+    one, two = brush([(1, 1)]), brush([(9, 9)])
+    put(client, image, document([one], version=0))
+    put(client, image, document([one, two], version=1))
+    assert AnnotationRevision.objects.count() == 0  # v1 is a prefix of v2: nothing lost
+    put(client, image, document([one], version=2))  # undo
+    revision = AnnotationRevision.objects.get()
+    assert (revision.version, revision.strokes, revision.replaced_by) == (2, [one, two], annotator)
+
+
+def test_changing_the_answer_keeps_the_old_one(annotator, image, client_for):
+    client = client_for(annotator)
+    put(client, image, document([], label="real", version=0))
+    put(client, image, document([], label="fake", version=1))
+    assert AnnotationRevision.objects.get().label == "real"
+
+
+def test_restoring_a_revision_brings_it_back_as_a_new_version(annotator, admin_user, image, client_for):
+    from backend.api import services
+
+    client = client_for(annotator)
+    original = [brush([(1, 1)]), brush([(9, 9)])]
+    put(client, image, document(original, version=0))
+    put(client, image, document([], version=1))  # clear
+    revision = AnnotationRevision.objects.get(version=1)
+    restored = services.annotation_restore(revision=revision, user=admin_user)
+    assert (restored.version, restored.strokes, restored.stroke_count) == (3, original, 2)
+    assert restored.mask_area > 0
+    cleared = AnnotationRevision.objects.get(version=2)
+    assert (cleared.strokes, cleared.reason, cleared.replaced_by) == ([], "restore", admin_user)
+    # The annotator's next save must build on the restored version.
+    assert put(client, image, document([], version=2)).status_code == 409
+
+
+def test_admins_restore_from_the_admin_site(annotator, admin_user, image, client_for, client):
+    api = client_for(annotator)
+    put(api, image, document([brush([(1, 1)])], version=0))
+    put(api, image, document([], version=1))
+    revision = AnnotationRevision.objects.get()
+    admin_user.is_superuser = True
+    admin_user.save()
+    client.force_login(admin_user)
+    response = client.post("/api/admin/api/annotationrevision/",
+                           {"action": "restore", "_selected_action": [revision.pk]}, follow=True)
+    assert response.status_code == 200
+    assert "Restored version 1" in response.content.decode()
+    assert Annotation.objects.get().strokes == [brush([(1, 1)])]
+
+
+def test_saved_json_round_trips_exactly(annotator, image, client_for):
+    strokes = [{"tool": "lasso", "width": 2.5, "points": [[0.1, 0.2, 0.0, 0.3], [30.7, 1.1, 16.0, 1.0],
+                                                          [15.25, 40.0, 33.5, 0.0]]}]
+    put(client_for(annotator), image, document(strokes))
+    raw = client_for(annotator).get(f"/api/images/{image.pk}/annotation/").content
+    assert json.loads(raw)["strokes"] == strokes
+    assert np.isfinite(np.array(json.loads(raw)["strokes"][0]["points"])).all()

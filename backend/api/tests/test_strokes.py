@@ -1,0 +1,232 @@
+"""The strokes document: validation, and the mask definition on hand-checked shapes."""
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from backend.api.strokes import Limits, StrokesInvalid, rasterize, validate_strokes
+
+W, H = 40, 30
+
+
+def stroke(points, width=4.0, tool="brush"):
+    return {"tool": tool, "width": width, "points": [[x, y, float(i), 0.5] for i, (x, y) in enumerate(points)]}
+
+
+def reference_mask(strokes, width, height):
+    """Rasterize by the definition, pixel by pixel: slow, obviously right, for comparison."""
+    mask = np.zeros((height, width), dtype=bool)
+    cy, cx = np.mgrid[0:height, 0:width] + 0.5
+    for s in strokes:
+        pts = np.array([p[:2] for p in s["points"]], dtype=float)
+        if s["tool"] in ("brush", "eraser"):
+            r = s["width"] / 2
+            hit = np.zeros_like(mask)
+            segments = [(pts[0], pts[0])] if len(pts) == 1 else list(zip(pts[:-1], pts[1:]))
+            for a, b in segments:
+                d = b - a
+                length2 = d @ d
+                t = np.zeros_like(cx) if length2 == 0 else np.clip(((cx - a[0]) * d[0] + (cy - a[1]) * d[1]) / length2, 0, 1)
+                dist2 = (cx - (a[0] + t * d[0])) ** 2 + (cy - (a[1] + t * d[1])) ** 2
+                hit |= dist2 <= r * r
+        else:
+            hit = np.zeros_like(mask)
+            n = len(pts)
+            for k in range(n):
+                (x0, y0), (x1, y1) = pts[k], pts[(k + 1) % n]
+                if y0 == y1:
+                    continue
+                crosses = (np.minimum(y0, y1) <= cy) & (cy < np.maximum(y0, y1))
+                x_at = x0 + (cy - y0) * (x1 - x0) / (y1 - y0)
+                hit ^= crosses & (cx >= x_at)
+        if s["tool"] in ("brush", "lasso"):
+            mask |= hit
+        else:
+            mask &= ~hit
+    return mask
+
+
+# --- Validation --------------------------------------------------------------------
+
+INVALID = [
+    ("not a list", {"a": 1}, "strokes", "not_a_list"),
+    ("stroke not an object", [[1, 2]], "strokes[0]", "not_an_object"),
+    ("unknown tool", [{"tool": "spray", "width": 4, "points": [[1, 1, 0, 0]]}], "strokes[0].tool", "unknown_tool"),
+    ("unknown key", [{**stroke([(1, 1)]), "colour": "red"}], "strokes[0]", "unknown_key"),
+    ("width zero", [stroke([(1, 1)], width=0)], "strokes[0].width", "width_out_of_range"),
+    ("width absurd", [stroke([(1, 1)], width=10_000)], "strokes[0].width", "width_out_of_range"),
+    ("width a string", [stroke([(1, 1)], width="4")], "strokes[0].width", "invalid_width"),
+    ("width NaN", [stroke([(1, 1)], width=math.nan)], "strokes[0].width", "invalid_width"),
+    ("no points", [stroke([])], "strokes[0].points", "too_few_points"),
+    ("lasso of two points", [stroke([(1, 1), (5, 5)], tool="lasso")], "strokes[0].points", "too_few_points"),
+    ("point of three numbers", [{"tool": "brush", "width": 4, "points": [[1, 1, 0]]}], "strokes[0].points[0]",
+     "invalid_point"),
+    ("point with a boolean", [{"tool": "brush", "width": 4, "points": [[1, True, 0, 0]]}], "strokes[0].points[0]",
+     "invalid_point"),
+    ("x NaN", [{"tool": "brush", "width": 4, "points": [[math.nan, 1, 0, 0]]}], "strokes[0].points[0]", "not_finite"),
+    ("y infinite", [{"tool": "brush", "width": 4, "points": [[1, math.inf, 0, 0]]}], "strokes[0].points[0]",
+     "not_finite"),
+    ("far outside", [stroke([(1, 1), (5000, 1)])], "strokes[0].points[1]", "out_of_bounds"),
+    ("negative time", [{"tool": "brush", "width": 4, "points": [[1, 1, -5, 0]]}], "strokes[0].points[0]",
+     "invalid_time"),
+    ("decreasing time", [{"tool": "brush", "width": 4, "points": [[1, 1, 10, 0], [2, 2, 9, 0]]}],
+     "strokes[0].points[1]", "time_decreasing"),
+    ("pressure above one", [{"tool": "brush", "width": 4, "points": [[1, 1, 0, 1.5]]}], "strokes[0].points[0]",
+     "invalid_pressure"),
+]
+
+
+@pytest.mark.parametrize("case, strokes, field, code", INVALID, ids=[c[0] for c in INVALID])
+def test_invalid_strokes_are_refused_naming_the_field(case, strokes, field, code):
+    with pytest.raises(StrokesInvalid) as raised:
+        validate_strokes(strokes, width=W, height=H)
+    assert (raised.value.errors[0][0], raised.value.errors[0][1]) == (field, code)
+    assert field in raised.value.errors[0][2] or field == "strokes"
+
+
+def test_width_message_says_how_to_fix_it():
+    with pytest.raises(StrokesInvalid) as raised:
+        validate_strokes([stroke([(1, 1)], width=0)], width=W, height=H)
+    assert raised.value.errors[0][2] == "strokes[0].width must be between 0.5 and 512 image pixels; got 0."
+
+
+def test_too_many_strokes_are_refused():
+    with pytest.raises(StrokesInvalid) as raised:
+        validate_strokes([stroke([(1, 1)])] * 4, width=W, height=H, limits=Limits(max_strokes=3))
+    assert raised.value.errors[0][1] == "too_many_strokes"
+
+
+def test_too_many_points_in_all_are_refused():
+    strokes = [stroke([(1, 1)] * 5)] * 3
+    with pytest.raises(StrokesInvalid) as raised:
+        validate_strokes(strokes, width=W, height=H, limits=Limits(max_points=12))
+    assert raised.value.errors[0][1] == "too_many_points"
+
+
+def test_every_bad_stroke_is_reported_not_only_the_first():
+    strokes = [stroke([(1, 1)], width=0), stroke([(1, 1)]), {"tool": "x", "width": 1, "points": []}]
+    with pytest.raises(StrokesInvalid) as raised:
+        validate_strokes(strokes, width=W, height=H)
+    assert [e[0] for e in raised.value.errors] == ["strokes[0].width", "strokes[2].tool"]
+
+
+def test_valid_strokes_come_back_as_floats_with_known_keys_only():
+    clean = validate_strokes([{"tool": "brush", "width": 3, "points": [[1, 2, 0, 1], [3, 4, 5, 0]]}], width=W, height=H)
+    assert clean == [{"tool": "brush", "width": 3.0, "points": [[1.0, 2.0, 0.0, 1.0], [3.0, 4.0, 5.0, 0.0]]}]
+    assert all(isinstance(v, float) for v in clean[0]["points"][0])
+
+
+def test_points_may_run_off_the_edge_up_to_one_image_size():
+    validate_strokes([stroke([(-W, -H), (2 * W, 2 * H)])], width=W, height=H)
+
+
+# --- The mask: hand-checked shapes ---------------------------------------------------
+
+
+def test_a_one_point_stroke_of_width_3_is_a_disc():
+    # Centres within 1.5 of (10.5, 10.5): the pixel itself and its 4 neighbours at distance 1;
+    # the diagonal ones are at sqrt(2) = 1.41 too, so a 3x3 block; (12, 10) is 2 away.
+    mask = rasterize([stroke([(10.5, 10.5)], width=3)], W, H)
+    assert mask.sum() == 9
+    assert mask[9:12, 9:12].all()
+
+
+def test_a_disc_of_width_4_is_the_3x3_block_plus_the_four_arms():
+    mask = rasterize([stroke([(10.5, 10.5)], width=4)], W, H)  # radius 2: distance 2 included
+    expected = {(y, x) for y in range(9, 12) for x in range(9, 12)} | {(8, 10), (12, 10), (10, 8), (10, 12)}
+    assert set(zip(*np.nonzero(mask))) == expected
+
+
+def test_a_thick_horizontal_line_is_a_rectangle_with_round_ends():
+    mask = rasterize([stroke([(5.5, 10.5), (25.5, 10.5)], width=3)], W, H)
+    assert mask[9:12, 5:26].all()  # the band: rows 9..11, columns 5..25
+    assert mask[10, 4] and mask[10, 26]  # the round caps reach one more pixel on the axis
+    assert not mask[9, 3] and not mask[8, 10]
+    assert mask.sum() == 3 * 21 + 3 * 2  # band plus each cap's three pixels at distance 1 and sqrt(2)
+
+
+def test_an_eraser_through_a_stroke_cuts_it_in_two():
+    mask = rasterize(
+        [stroke([(5.5, 10.5), (25.5, 10.5)], width=3), stroke([(15.5, 0.5), (15.5, 29.5)], width=3, tool="eraser")],
+        W, H,
+    )
+    assert not mask[:, 14:17].any()
+    assert mask[10, 13] and mask[10, 17]
+
+
+def test_a_stroke_touching_the_border_is_clipped_to_the_image():
+    mask = rasterize([stroke([(-3.0, 0.0), (W + 3.0, 0.0)], width=4)], W, H)
+    assert mask.shape == (H, W)
+    assert mask[0].all() and mask[1].all()  # rows 0 and 1: centres 0.5 and 1.5 from the line
+    assert not mask[2].any()  # row 2: centre 2.5 > radius 2
+
+
+def test_a_lasso_fills_its_inside_by_pixel_centres():
+    square = stroke([(2, 2), (12, 2), (12, 8), (2, 8)], tool="lasso")
+    mask = rasterize([square], W, H)
+    assert set(zip(*np.nonzero(mask))) == {(y, x) for y in range(2, 8) for x in range(2, 12)}
+
+
+def test_a_self_crossing_lasso_leaves_its_doubly_wound_middle_empty():
+    # A pentagram: by the even-odd rule its central pentagon is outside.
+    c, r = (20.0, 15.0), 12.0
+    star = [(c[0] + r * math.sin(k * 4 * math.pi / 5), c[1] - r * math.cos(k * 4 * math.pi / 5)) for k in range(5)]
+    mask = rasterize([stroke(star, tool="lasso")], W, H)
+    assert not mask[15, 20]
+    assert mask[7, 20]  # inside the upper point
+
+
+def test_a_lasso_eraser_clears_a_hole():
+    mask = rasterize(
+        [stroke([(0, 0), (W, 0), (W, H), (0, H)], tool="lasso"), stroke([(10, 10), (20, 10), (20, 20)], tool="lasso-eraser")],
+        W, H,
+    )
+    assert mask.sum() == W * H - reference_mask([stroke([(10, 10), (20, 10), (20, 20)], tool="lasso")], W, H).sum()
+
+
+def test_strokes_paint_in_order():
+    erase_then_paint = [stroke([(10, 10)], width=6, tool="eraser"), stroke([(10, 10)], width=6)]
+    assert rasterize(erase_then_paint, W, H).any()
+    assert not rasterize(list(reversed(erase_then_paint)), W, H).any()
+
+
+def test_a_stroke_entirely_outside_the_image_paints_nothing():
+    assert not rasterize([stroke([(-20, -20), (-10, -10)], width=4)], W, H).any()
+
+
+# --- The fast rasterizer equals the definition --------------------------------------
+
+coordinate = st.floats(min_value=-10, max_value=50, allow_nan=False, allow_infinity=False)
+strokes_strategy = st.lists(
+    st.builds(
+        lambda tool, width, points: stroke(points, width=width, tool=tool),
+        st.sampled_from(["brush", "eraser", "lasso", "lasso-eraser"]),
+        st.floats(min_value=0.5, max_value=20),
+        st.lists(st.tuples(coordinate, coordinate), min_size=3, max_size=8),
+    ),
+    min_size=1,
+    max_size=6,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(strokes_strategy)
+def test_rasterize_agrees_with_the_pixel_by_pixel_definition(strokes):
+    fast, slow = rasterize(strokes, W, H), reference_mask(strokes, W, H)
+    # Both are float64 but compute in different orders; they may differ only on pixels whose
+    # centre lies (to rounding) exactly on a boundary, which random floats almost never hit.
+    assert (fast != slow).sum() <= 2
+
+
+def test_rasterize_is_deterministic_and_fixed_on_a_realistic_document():
+    rng = np.random.default_rng(7)
+    strokes = []
+    for _ in range(10):
+        walk = np.cumsum(rng.normal(0, 3, size=(200, 2)), axis=0) + [256, 256]
+        strokes.append(stroke(walk.tolist(), width=float(rng.uniform(2, 30))))
+    first, second = rasterize(strokes, 512, 512), rasterize(strokes, 512, 512)
+    assert (first == second).all()
+    assert (first == reference_mask(strokes, 512, 512)).all()
