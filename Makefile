@@ -12,7 +12,7 @@ PYTHON := .venv/bin/python
 # The API suite runs a second time on this server; Django creates and drops test_<name> there.
 TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/eyetagger
 
-.PHONY: help run test deps demo test-api test-api-sqlite test-api-postgres
+.PHONY: help run test deps demo lint test-api test-api-sqlite test-api-postgres
 
 help:  ## List the targets.
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/'
@@ -37,7 +37,12 @@ run: demo  ## Run EyeTagger on SQLite with the demo dataset and accounts.
 	@echo "==> Serving at http://$(HOST):$(PORT)/ (Ctrl+C stops)"
 	$(PYTHON) manage.py runserver $(HOST):$(PORT)
 
-test: test-api  ## Run every test.
+test: lint test-api  ## Run every test.
+
+lint: deps  ## Check the Python code's style (ruff).
+	@echo "==> Lint"
+	.venv/bin/ruff check backend deploy conftest.py
+	.venv/bin/ruff format --check backend deploy conftest.py
 
 test-api: test-api-sqlite test-api-postgres  ## The API suite on SQLite, then on Postgres.
 

@@ -79,8 +79,19 @@ class AnnotationAdmin(admin.ModelAdmin):
     search_fields = ["image__path", "annotator__username"]
     list_select_related = ["image", "annotator"]
     readonly_fields = [
-        "image", "annotator", "strokes", "version", "stroke_count", "mask_area", "mask_rle",
-        "started_at", "submitted_at", "active_ms", "client", "created_at", "updated_at",
+        "image",
+        "annotator",
+        "strokes",
+        "version",
+        "stroke_count",
+        "mask_area",
+        "mask_rle",
+        "started_at",
+        "submitted_at",
+        "active_ms",
+        "client",
+        "created_at",
+        "updated_at",
     ]
     inlines = [RevisionInline]
 
@@ -93,8 +104,17 @@ class AnnotationRevisionAdmin(admin.ModelAdmin):
     list_display = ["annotation", "version", "reason", "label", "status", "replaced_by", "created_at"]
     list_filter = ["reason", "annotation__image__dataset"]
     list_select_related = ["annotation__image", "annotation__annotator", "replaced_by"]
-    readonly_fields = ["annotation", "version", "strokes", "label", "text", "status", "reason", "replaced_by",
-                       "created_at"]
+    readonly_fields = [
+        "annotation",
+        "version",
+        "strokes",
+        "label",
+        "text",
+        "status",
+        "reason",
+        "replaced_by",
+        "created_at",
+    ]
     actions = ["restore"]
 
     def has_add_permission(self, request):

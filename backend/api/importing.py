@@ -90,7 +90,7 @@ def read_metadata(csv_path: Path) -> list[MetadataRow]:
                 raise DatasetFolderInvalid(
                     f"{csv_path} line {line} has {len(values)} fields; the header has {len(header)}."
                 )
-            record = dict(zip(header, (v.strip() for v in values)))
+            record = dict(zip(header, (v.strip() for v in values), strict=False))
             filename = record.pop(FILENAME_COLUMN)
             if not filename:
                 raise DatasetFolderInvalid(f"{csv_path} line {line} has an empty filename.")
@@ -165,8 +165,13 @@ def inspect_image(path: Path) -> tuple[str, int, int]:
                 if width * height > MAX_IMAGE_PIXELS:
                     raise ValueError(f"{width}x{height} is larger than {MAX_IMAGE_PIXELS} pixels")
                 image.verify()
-    except (UnidentifiedImageError, OSError, SyntaxError, PILImage.DecompressionBombWarning,
-            PILImage.DecompressionBombError) as error:
+    except (
+        UnidentifiedImageError,
+        OSError,
+        SyntaxError,
+        PILImage.DecompressionBombWarning,
+        PILImage.DecompressionBombError,
+    ) as error:
         # Pillow reports truncated or corrupt files with any of these.
         raise ValueError(str(error) or type(error).__name__) from None
     return digest, width, height

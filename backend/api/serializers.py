@@ -48,8 +48,10 @@ class StrokesField(serializers.Field):
         except strokes_mod.StrokesInvalid as error:
             # Paths are relative to this field, so the error handler names them strokes[3].width.
             raise serializers.ValidationError(
-                {path.removeprefix("strokes"): [serializers.ErrorDetail(message, code=code)]
-                 for path, code, message in error.errors}
+                {
+                    path.removeprefix("strokes"): [serializers.ErrorDetail(message, code=code)]
+                    for path, code, message in error.errors
+                }
             ) from None
 
     def to_representation(self, value):
@@ -64,8 +66,18 @@ class DatasetSerializer(serializers.ModelSerializer):
     class Meta:
         model = Dataset
         fields = [
-            "id", "name", "slug", "description", "question", "choices", "required",
-            "annotators_per_image", "image_count", "progress", "created_at", "updated_at",
+            "id",
+            "name",
+            "slug",
+            "description",
+            "question",
+            "choices",
+            "required",
+            "annotators_per_image",
+            "image_count",
+            "progress",
+            "created_at",
+            "updated_at",
         ]
 
     def get_required(self, dataset) -> dict[str, bool]:
@@ -84,8 +96,17 @@ class ImageSerializer(serializers.ModelSerializer):
     class Meta:
         model = Image
         fields = [
-            "id", "dataset", "sha256", "short_id", "path", "position", "width", "height",
-            "ground_truth", "metadata", "file_url",
+            "id",
+            "dataset",
+            "sha256",
+            "short_id",
+            "path",
+            "position",
+            "width",
+            "height",
+            "ground_truth",
+            "metadata",
+            "file_url",
         ]
 
     def _sees_truth(self) -> bool:
@@ -117,9 +138,22 @@ class AnnotationSummarySerializer(serializers.ModelSerializer):
     class Meta:
         model = Annotation
         fields = [
-            "id", "image", "dataset", "annotator", "annotator_username", "label", "text", "status",
-            "version", "started_at", "submitted_at", "active_ms", "stroke_count", "mask_area",
-            "created_at", "updated_at",
+            "id",
+            "image",
+            "dataset",
+            "annotator",
+            "annotator_username",
+            "label",
+            "text",
+            "status",
+            "version",
+            "started_at",
+            "submitted_at",
+            "active_ms",
+            "stroke_count",
+            "mask_area",
+            "created_at",
+            "updated_at",
         ]
 
 

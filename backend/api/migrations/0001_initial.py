@@ -6,7 +6,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -15,119 +14,244 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='Dataset',
+            name="Dataset",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(help_text='Shown to annotators.', max_length=200)),
-                ('slug', models.SlugField(max_length=100, unique=True)),
-                ('description', models.TextField(blank=True)),
-                ('root', models.CharField(help_text='Folder of the dataset, relative to DATASET_ROOT; it holds images/ and metadata.csv.', max_length=500, unique=True)),
-                ('question', models.CharField(blank=True, help_text='Asked about every image, e.g. "Is this image real or fake?".', max_length=500)),
-                ('choices', models.JSONField(blank=True, default=list, help_text='Answer choices, e.g. ["real", "fake"]. May be empty.')),
-                ('require_choice', models.BooleanField(default=False, help_text='An answer must be chosen to submit.')),
-                ('require_mask', models.BooleanField(default=True, help_text='A non-empty mask must be drawn to submit.')),
-                ('require_text', models.BooleanField(default=False, help_text='A justification must be typed to submit.')),
-                ('annotators_per_image', models.PositiveIntegerField(blank=True, default=1, help_text='Distinct annotators wanted per image; empty means every annotator sees every image.', null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(help_text="Shown to annotators.", max_length=200)),
+                ("slug", models.SlugField(max_length=100, unique=True)),
+                ("description", models.TextField(blank=True)),
+                (
+                    "root",
+                    models.CharField(
+                        help_text="Folder of the dataset, relative to DATASET_ROOT; it holds images/ and metadata.csv.",
+                        max_length=500,
+                        unique=True,
+                    ),
+                ),
+                (
+                    "question",
+                    models.CharField(
+                        blank=True,
+                        help_text='Asked about every image, e.g. "Is this image real or fake?".',
+                        max_length=500,
+                    ),
+                ),
+                (
+                    "choices",
+                    models.JSONField(
+                        blank=True, default=list, help_text='Answer choices, e.g. ["real", "fake"]. May be empty.'
+                    ),
+                ),
+                ("require_choice", models.BooleanField(default=False, help_text="An answer must be chosen to submit.")),
+                (
+                    "require_mask",
+                    models.BooleanField(default=True, help_text="A non-empty mask must be drawn to submit."),
+                ),
+                (
+                    "require_text",
+                    models.BooleanField(default=False, help_text="A justification must be typed to submit."),
+                ),
+                (
+                    "annotators_per_image",
+                    models.PositiveIntegerField(
+                        blank=True,
+                        default=1,
+                        help_text="Distinct annotators wanted per image; empty means every annotator sees every image.",
+                        null=True,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'ordering': ['name', 'id'],
+                "ordering": ["name", "id"],
             },
         ),
         migrations.CreateModel(
-            name='Image',
+            name="Image",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('sha256', models.CharField(help_text="SHA-256 of the file, in hex (the original tool's img_id).", max_length=64)),
-                ('path', models.CharField(help_text="Path of the file relative to the dataset's folder.", max_length=500)),
-                ('position', models.PositiveIntegerField(default=0, help_text='Order of the image in metadata.csv.')),
-                ('width', models.PositiveIntegerField()),
-                ('height', models.PositiveIntegerField()),
-                ('ground_truth', models.CharField(blank=True, max_length=200, null=True)),
-                ('metadata', models.JSONField(blank=True, default=dict, help_text='Every other column of metadata.csv.')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('dataset', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='images', to='api.dataset')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "sha256",
+                    models.CharField(
+                        help_text="SHA-256 of the file, in hex (the original tool's img_id).", max_length=64
+                    ),
+                ),
+                (
+                    "path",
+                    models.CharField(help_text="Path of the file relative to the dataset's folder.", max_length=500),
+                ),
+                ("position", models.PositiveIntegerField(default=0, help_text="Order of the image in metadata.csv.")),
+                ("width", models.PositiveIntegerField()),
+                ("height", models.PositiveIntegerField()),
+                ("ground_truth", models.CharField(blank=True, max_length=200, null=True)),
+                (
+                    "metadata",
+                    models.JSONField(blank=True, default=dict, help_text="Every other column of metadata.csv."),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "dataset",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="images", to="api.dataset"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['dataset', 'position', 'id'],
+                "ordering": ["dataset", "position", "id"],
             },
         ),
         migrations.CreateModel(
-            name='Annotation',
+            name="Annotation",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('strokes', models.JSONField(blank=True, default=list, help_text='The strokes, as in the strokes document.')),
-                ('label', models.CharField(blank=True, help_text="One of the dataset's choices.", max_length=200, null=True)),
-                ('text', models.TextField(blank=True)),
-                ('status', models.CharField(choices=[('draft', 'Draft'), ('submitted', 'Submitted')], default='draft', max_length=16)),
-                ('version', models.PositiveIntegerField(default=1, help_text='Bumped on every change of the content.')),
-                ('started_at', models.DateTimeField(help_text='When the annotator first opened the image.')),
-                ('submitted_at', models.DateTimeField(blank=True, null=True)),
-                ('active_ms', models.PositiveBigIntegerField(default=0, help_text='Time spent actively annotating, in ms.')),
-                ('client', models.JSONField(blank=True, default=dict, help_text='user_agent, device_pixel_ratio and pointer_types of the client.')),
-                ('stroke_count', models.PositiveIntegerField(default=0)),
-                ('mask_area', models.PositiveIntegerField(default=0, help_text='Pixels set in the mask.')),
-                ('mask_rle', models.TextField(blank=True, help_text='The mask as COCO compressed RLE counts (column-major).')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('annotator', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='annotations', to=settings.AUTH_USER_MODEL)),
-                ('image', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='annotations', to='api.image')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "strokes",
+                    models.JSONField(blank=True, default=list, help_text="The strokes, as in the strokes document."),
+                ),
+                (
+                    "label",
+                    models.CharField(blank=True, help_text="One of the dataset's choices.", max_length=200, null=True),
+                ),
+                ("text", models.TextField(blank=True)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("draft", "Draft"), ("submitted", "Submitted")], default="draft", max_length=16
+                    ),
+                ),
+                ("version", models.PositiveIntegerField(default=1, help_text="Bumped on every change of the content.")),
+                ("started_at", models.DateTimeField(help_text="When the annotator first opened the image.")),
+                ("submitted_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "active_ms",
+                    models.PositiveBigIntegerField(default=0, help_text="Time spent actively annotating, in ms."),
+                ),
+                (
+                    "client",
+                    models.JSONField(
+                        blank=True,
+                        default=dict,
+                        help_text="user_agent, device_pixel_ratio and pointer_types of the client.",
+                    ),
+                ),
+                ("stroke_count", models.PositiveIntegerField(default=0)),
+                ("mask_area", models.PositiveIntegerField(default=0, help_text="Pixels set in the mask.")),
+                (
+                    "mask_rle",
+                    models.TextField(blank=True, help_text="The mask as COCO compressed RLE counts (column-major)."),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "annotator",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="annotations",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "image",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="annotations", to="api.image"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['image', 'annotator', 'id'],
+                "ordering": ["image", "annotator", "id"],
             },
         ),
         migrations.CreateModel(
-            name='Profile',
+            name="Profile",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('is_test', models.BooleanField(default=False, help_text="Test users' work is left out of progress counts, targets and exports unless asked for.")),
-                ('user', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='profile', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "is_test",
+                    models.BooleanField(
+                        default=False,
+                        help_text="Test users' work is left out of progress counts, targets and exports unless asked for.",
+                    ),
+                ),
+                (
+                    "user",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="profile", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='AnnotationRevision',
+            name="AnnotationRevision",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('version', models.PositiveIntegerField(help_text="The annotation's version while it had this content.")),
-                ('strokes', models.JSONField(blank=True, default=list)),
-                ('label', models.CharField(blank=True, max_length=200, null=True)),
-                ('text', models.TextField(blank=True)),
-                ('status', models.CharField(choices=[('draft', 'Draft'), ('submitted', 'Submitted')], max_length=16)),
-                ('reason', models.CharField(choices=[('overwrite', 'overwritten by a save'), ('restore', 'replaced by a restore')], default='overwrite', max_length=16)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('annotation', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='revisions', to='api.annotation')),
-                ('replaced_by', models.ForeignKey(blank=True, help_text='Who made the change that replaced this content.', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "version",
+                    models.PositiveIntegerField(help_text="The annotation's version while it had this content."),
+                ),
+                ("strokes", models.JSONField(blank=True, default=list)),
+                ("label", models.CharField(blank=True, max_length=200, null=True)),
+                ("text", models.TextField(blank=True)),
+                ("status", models.CharField(choices=[("draft", "Draft"), ("submitted", "Submitted")], max_length=16)),
+                (
+                    "reason",
+                    models.CharField(
+                        choices=[("overwrite", "overwritten by a save"), ("restore", "replaced by a restore")],
+                        default="overwrite",
+                        max_length=16,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "annotation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="revisions", to="api.annotation"
+                    ),
+                ),
+                (
+                    "replaced_by",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="Who made the change that replaced this content.",
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['annotation', '-version'],
-                'constraints': [models.UniqueConstraint(fields=('annotation', 'version'), name='revision_one_per_version')],
+                "ordering": ["annotation", "-version"],
+                "constraints": [
+                    models.UniqueConstraint(fields=("annotation", "version"), name="revision_one_per_version")
+                ],
             },
         ),
         migrations.AddIndex(
-            model_name='image',
-            index=models.Index(fields=['dataset', 'position'], name='image_dataset_position'),
+            model_name="image",
+            index=models.Index(fields=["dataset", "position"], name="image_dataset_position"),
         ),
         migrations.AddConstraint(
-            model_name='image',
-            constraint=models.UniqueConstraint(fields=('dataset', 'sha256'), name='image_unique_sha256_per_dataset'),
+            model_name="image",
+            constraint=models.UniqueConstraint(fields=("dataset", "sha256"), name="image_unique_sha256_per_dataset"),
         ),
         migrations.AddConstraint(
-            model_name='image',
-            constraint=models.UniqueConstraint(fields=('dataset', 'path'), name='image_unique_path_per_dataset'),
+            model_name="image",
+            constraint=models.UniqueConstraint(fields=("dataset", "path"), name="image_unique_path_per_dataset"),
         ),
         migrations.AddIndex(
-            model_name='annotation',
-            index=models.Index(fields=['annotator', 'status'], name='annotation_annotator_status'),
+            model_name="annotation",
+            index=models.Index(fields=["annotator", "status"], name="annotation_annotator_status"),
         ),
         migrations.AddIndex(
-            model_name='annotation',
-            index=models.Index(fields=['image', 'status'], name='annotation_image_status'),
+            model_name="annotation",
+            index=models.Index(fields=["image", "status"], name="annotation_image_status"),
         ),
         migrations.AddConstraint(
-            model_name='annotation',
-            constraint=models.UniqueConstraint(fields=('image', 'annotator'), name='annotation_one_per_image_and_annotator'),
+            model_name="annotation",
+            constraint=models.UniqueConstraint(
+                fields=("image", "annotator"), name="annotation_one_per_image_and_annotator"
+            ),
         ),
     ]

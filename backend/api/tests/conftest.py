@@ -24,8 +24,10 @@ def _fresh_cache():
 @pytest.fixture(autouse=True)
 def _plain_static_files(settings):
     # The manifest storage needs collectstatic first; pages rendered in tests only need URLs.
-    settings.STORAGES = {**settings.STORAGES,
-                         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
 
 
 @pytest.fixture(autouse=True)
@@ -92,8 +94,12 @@ def demo_dataset(dataset_root, db) -> Dataset:
     """A dataset of three 64x48 images with files on disk, choices real/fake, a choice and a mask required."""
     folder = write_dataset(dataset_root / "demo")
     report = services.dataset_import(
-        folder=folder, name="Demo", question="Is this image real or fake?", choices=["real", "fake"],
-        require_choice=True, require_mask=True,
+        folder=folder,
+        name="Demo",
+        question="Is this image real or fake?",
+        choices=["real", "fake"],
+        require_choice=True,
+        require_mask=True,
     )
     return report.dataset
 
@@ -118,8 +124,11 @@ def client_for():
 
 def brush(points, width=4.0, tool="brush"):
     """Return a stroke through (x, y) points, with increasing times and full pressure."""
-    return {"tool": tool, "width": width, "points": [[float(x), float(y), float(10 * i), 0.5] for i, (x, y) in
-                                                     enumerate(points)]}
+    return {
+        "tool": tool,
+        "width": width,
+        "points": [[float(x), float(y), float(10 * i), 0.5] for i, (x, y) in enumerate(points)],
+    }
 
 
 def document(strokes=(), label=None, text="", status="draft", version=0, **extra):

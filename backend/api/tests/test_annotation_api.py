@@ -83,8 +83,9 @@ def test_active_time_only_grows(annotator, image, client_for):
 
 def test_client_info_and_start_time_are_recorded(annotator, image, client_for):
     client_info = {"user_agent": "Firefox", "device_pixel_ratio": 2.0, "pointer_types": ["pen", "mouse"]}
-    put(client_for(annotator), image,
-        document([brush([(1, 1)])], started_at="2026-11-25T10:00:00Z", client=client_info))
+    put(
+        client_for(annotator), image, document([brush([(1, 1)])], started_at="2026-11-25T10:00:00Z", client=client_info)
+    )
     annotation = Annotation.objects.get()
     assert annotation.client == client_info
     assert annotation.started_at.isoformat() == "2026-11-25T10:00:00+00:00"
@@ -117,8 +118,9 @@ def test_a_mask_erased_to_nothing_does_not_count_as_drawn(annotator, image, clie
 def test_a_required_text_must_not_be_blank(annotator, image, client_for, demo_dataset):
     demo_dataset.require_text = True
     demo_dataset.save()
-    response = put(client_for(annotator), image, document([brush([(5, 5)])], label="real", text="   ",
-                                                          status="submitted"))
+    response = put(
+        client_for(annotator), image, document([brush([(5, 5)])], label="real", text="   ", status="submitted")
+    )
     assert response.status_code == 400 and "type a justification" in response.json()["detail"]
 
 
@@ -129,8 +131,11 @@ BAD_DOCUMENTS = [
     ("far outside", document([brush([(1, 1), (1e6, 1)])]), "strokes[0].points[1]"),
     ("width zero", document([brush([(1, 1)], width=0)]), "strokes[0].width"),
     ("absurd width", document([brush([(1, 1)], width=1e9)]), "strokes[0].width"),
-    ("decreasing t", document([{"tool": "brush", "width": 3, "points": [[1, 1, 5, 0], [2, 2, 4, 0]]}]),
-     "strokes[0].points[1]"),
+    (
+        "decreasing t",
+        document([{"tool": "brush", "width": 3, "points": [[1, 1, 5, 0], [2, 2, 4, 0]]}]),
+        "strokes[0].points[1]",
+    ),
     ("label not a choice", document([brush([(1, 1)])], label="maybe"), "label"),
     ("unknown status", document([brush([(1, 1)])], status="done"), "status"),
     ("strokes missing", {"version": 0}, "strokes"),
@@ -156,7 +161,7 @@ def test_bad_documents_get_400_naming_the_field_and_store_nothing(case, body, fi
 
 @pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
 def test_nan_and_infinity_are_refused_as_invalid_json(constant, annotator, image, client_for):
-    raw = '{"version": 0, "strokes": [{"tool": "brush", "width": 3, "points": [[%s, 1, 0, 0]]}]}' % constant
+    raw = f'{{"version": 0, "strokes": [{{"tool": "brush", "width": 3, "points": [[{constant}, 1, 0, 0]]}}]}}'
     response = client_for(annotator).put(f"/api/images/{image.pk}/annotation/", raw, content_type="application/json")
     assert response.status_code == 400
     assert constant.lstrip("-") in response.json()["detail"]
@@ -164,7 +169,9 @@ def test_nan_and_infinity_are_refused_as_invalid_json(constant, annotator, image
 
 
 def test_a_body_that_is_not_json_is_refused(annotator, image, client_for):
-    response = client_for(annotator).put(f"/api/images/{image.pk}/annotation/", "{oops", content_type="application/json")
+    response = client_for(annotator).put(
+        f"/api/images/{image.pk}/annotation/", "{oops", content_type="application/json"
+    )
     assert response.status_code == 400 and response.json()["code"] == "parse_error"
 
 
@@ -184,8 +191,9 @@ def test_too_many_strokes_get_400(annotator, image, client_for):
 
 
 def test_a_wrong_content_type_gets_415(annotator, image, client_for):
-    response = client_for(annotator).put(f"/api/images/{image.pk}/annotation/", "a=b",
-                                         content_type="application/x-www-form-urlencoded")
+    response = client_for(annotator).put(
+        f"/api/images/{image.pk}/annotation/", "a=b", content_type="application/x-www-form-urlencoded"
+    )
     assert response.status_code == 415
 
 
@@ -240,8 +248,9 @@ def test_an_invalid_filter_value_is_a_400(researcher, client_for, db):
     assert response.status_code == 400 and response.json()["errors"][0]["field"] == "status"
 
 
-def test_the_annotation_list_takes_a_fixed_number_of_queries(make_user, researcher, demo_dataset, client_for,
-                                                              django_assert_max_num_queries):
+def test_the_annotation_list_takes_a_fixed_number_of_queries(
+    make_user, researcher, demo_dataset, client_for, django_assert_max_num_queries
+):
     for _ in range(5):
         annotator = make_user(Role.ANNOTATOR)
         for image in demo_dataset.images.all():
@@ -299,16 +308,22 @@ def test_admins_restore_from_the_admin_site(annotator, admin_user, image, client
     admin_user.is_superuser = True
     admin_user.save()
     client.force_login(admin_user)
-    response = client.post("/api/admin/api/annotationrevision/",
-                           {"action": "restore", "_selected_action": [revision.pk]}, follow=True)
+    response = client.post(
+        "/api/admin/api/annotationrevision/", {"action": "restore", "_selected_action": [revision.pk]}, follow=True
+    )
     assert response.status_code == 200
     assert "Restored version 1" in response.content.decode()
     assert Annotation.objects.get().strokes == [brush([(1, 1)])]
 
 
 def test_saved_json_round_trips_exactly(annotator, image, client_for):
-    strokes = [{"tool": "lasso", "width": 2.5, "points": [[0.1, 0.2, 0.0, 0.3], [30.7, 1.1, 16.0, 1.0],
-                                                          [15.25, 40.0, 33.5, 0.0]]}]
+    strokes = [
+        {
+            "tool": "lasso",
+            "width": 2.5,
+            "points": [[0.1, 0.2, 0.0, 0.3], [30.7, 1.1, 16.0, 1.0], [15.25, 40.0, 33.5, 0.0]],
+        }
+    ]
     put(client_for(annotator), image, document(strokes))
     raw = client_for(annotator).get(f"/api/images/{image.pk}/annotation/").content
     assert json.loads(raw)["strokes"] == strokes

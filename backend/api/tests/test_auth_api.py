@@ -42,8 +42,9 @@ def test_a_user_without_a_role_is_refused_with_403(method, url, client_for, djan
 
 def test_token_login_returns_a_token_that_authenticates(annotator):
     client = APIClient()
-    response = client.post("/api/auth/token/login/", {"username": annotator.username,
-                                                      "password": "pw-" + annotator.username})
+    response = client.post(
+        "/api/auth/token/login/", {"username": annotator.username, "password": "pw-" + annotator.username}
+    )
     assert response.status_code == 200
     token = response.json()["auth_token"]
     client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
@@ -58,8 +59,13 @@ def test_a_wrong_password_is_refused_clearly(annotator):
     assert response.json() == {
         "code": "invalid_credentials",
         "detail": "Unable to sign in with this username and password.",
-        "errors": [{"field": None, "code": "invalid_credentials",
-                    "detail": "Unable to sign in with this username and password."}],
+        "errors": [
+            {
+                "field": None,
+                "code": "invalid_credentials",
+                "detail": "Unable to sign in with this username and password.",
+            }
+        ],
     }
 
 
@@ -83,8 +89,12 @@ def test_session_login_requires_the_csrf_token(annotator):
 def test_session_writes_require_the_csrf_token(annotator):
     client = APIClient(enforce_csrf_checks=True)
     token = client.get("/api/auth/csrf/").json()["csrf_token"]
-    client.post("/api/auth/login/", {"username": annotator.username, "password": "pw-" + annotator.username},
-                format="json", HTTP_X_CSRFTOKEN=token)
+    client.post(
+        "/api/auth/login/",
+        {"username": annotator.username, "password": "pw-" + annotator.username},
+        format="json",
+        HTTP_X_CSRFTOKEN=token,
+    )
     token = client.cookies["csrftoken"].value  # login rotates the token
     assert client.post("/api/auth/logout/").status_code == 403
     assert client.post("/api/auth/logout/", HTTP_X_CSRFTOKEN=token).status_code == 204

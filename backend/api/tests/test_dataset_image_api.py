@@ -10,8 +10,11 @@ from .conftest import brush, document
 
 
 def submit(client, image, label="real"):
-    response = client.put(f"/api/images/{image.pk}/annotation/",
-                          document([brush([(5, 5)])], label=label, status="submitted"), format="json")
+    response = client.put(
+        f"/api/images/{image.pk}/annotation/",
+        document([brush([(5, 5)])], label=label, status="submitted"),
+        format="json",
+    )
     assert response.status_code in (200, 201), response.json()
 
 
@@ -26,8 +29,9 @@ def test_datasets_list_their_question_requirements_and_my_progress(annotator, de
     assert client.get(f"/api/datasets/{demo_dataset.pk}/").json()["image_count"] == 3
 
 
-def test_the_dataset_list_takes_a_fixed_number_of_queries(annotator, demo_dataset, dataset_root, client_for,
-                                                          django_assert_max_num_queries):
+def test_the_dataset_list_takes_a_fixed_number_of_queries(
+    annotator, demo_dataset, dataset_root, client_for, django_assert_max_num_queries
+):
     from backend.api import services
 
     from .conftest import write_dataset
@@ -64,8 +68,9 @@ def test_an_unknown_dataset_is_a_404(annotator, client_for, db):
     assert response.status_code == 404 and response.json()["code"] == "not_found"
 
 
-def test_images_filter_by_dataset_and_hide_ground_truth_from_annotators(annotator, researcher, demo_dataset,
-                                                                          client_for):
+def test_images_filter_by_dataset_and_hide_ground_truth_from_annotators(
+    annotator, researcher, demo_dataset, client_for
+):
     url = f"/api/images/?dataset={demo_dataset.pk}"
     for_annotator = client_for(annotator).get(url).json()["results"]
     assert len(for_annotator) == 3

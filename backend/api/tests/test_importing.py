@@ -5,6 +5,7 @@ from importlib import import_module
 
 import pytest
 from django.apps import apps
+from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
 
 from backend.api import importing, services
@@ -120,13 +121,13 @@ def test_a_folder_without_images_is_a_clear_error(dataset_root, db):
 
 def test_a_folder_outside_dataset_root_is_refused(dataset_root, tmp_path, db):
     folder = write_dataset(tmp_path / "elsewhere")
-    with pytest.raises(services.ValidationError, match="outside DATASET_ROOT"):
+    with pytest.raises(ValidationError, match="outside DATASET_ROOT"):
         services.dataset_import(folder=folder)
 
 
 def test_invalid_dataset_options_store_nothing(dataset_root, db):
     folder = write_dataset(dataset_root / "eyes")
-    with pytest.raises(services.ValidationError, match="choices must not repeat"):
+    with pytest.raises(ValidationError, match="choices must not repeat"):
         services.dataset_import(folder=folder, choices=["real", "real"])
     assert not Dataset.objects.exists()
 
@@ -134,8 +135,16 @@ def test_invalid_dataset_options_store_nothing(dataset_root, db):
 def test_the_command_prints_a_summary_listing_problems(dataset_root, db):
     folder = write_dataset(dataset_root / "eyes", csv_text="filename\na.png\nb.png\nghost.png\n")
     out = io.StringIO()
-    call_command("import_dataset", str(folder), "--choices", "real,fake", "--require", "choice,mask",
-                 stdout=out, stderr=io.StringIO())
+    call_command(
+        "import_dataset",
+        str(folder),
+        "--choices",
+        "real,fake",
+        "--require",
+        "choice,mask",
+        stdout=out,
+        stderr=io.StringIO(),
+    )
     text = out.getvalue()
     assert "Created dataset 'Eyes'" in text
     assert "     2 added" in text

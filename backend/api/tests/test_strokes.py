@@ -33,11 +33,15 @@ def reference_mask(strokes, width, height, with_ties=False):
         hit = np.zeros_like(mask)
         if s["tool"] in ("brush", "eraser"):
             r = s["width"] / 2
-            segments = [(pts[0], pts[0])] if len(pts) == 1 else list(zip(pts[:-1], pts[1:]))
+            segments = [(pts[0], pts[0])] if len(pts) == 1 else list(zip(pts[:-1], pts[1:], strict=False))
             for a, b in segments:
                 d = b - a
                 length2 = d @ d
-                t = np.zeros_like(cx) if length2 == 0 else np.clip(((cx - a[0]) * d[0] + (cy - a[1]) * d[1]) / length2, 0, 1)
+                t = (
+                    np.zeros_like(cx)
+                    if length2 == 0
+                    else np.clip(((cx - a[0]) * d[0] + (cy - a[1]) * d[1]) / length2, 0, 1)
+                )
                 dist = np.hypot(cx - (a[0] + t * d[0]), cy - (a[1] + t * d[1]))
                 hit |= dist <= r
                 ties |= np.abs(dist - r) <= eps * max(1.0, r)
@@ -71,20 +75,44 @@ INVALID = [
     ("width NaN", [stroke([(1, 1)], width=math.nan)], "strokes[0].width", "invalid_width"),
     ("no points", [stroke([])], "strokes[0].points", "too_few_points"),
     ("lasso of two points", [stroke([(1, 1), (5, 5)], tool="lasso")], "strokes[0].points", "too_few_points"),
-    ("point of three numbers", [{"tool": "brush", "width": 4, "points": [[1, 1, 0]]}], "strokes[0].points[0]",
-     "invalid_point"),
-    ("point with a boolean", [{"tool": "brush", "width": 4, "points": [[1, True, 0, 0]]}], "strokes[0].points[0]",
-     "invalid_point"),
+    (
+        "point of three numbers",
+        [{"tool": "brush", "width": 4, "points": [[1, 1, 0]]}],
+        "strokes[0].points[0]",
+        "invalid_point",
+    ),
+    (
+        "point with a boolean",
+        [{"tool": "brush", "width": 4, "points": [[1, True, 0, 0]]}],
+        "strokes[0].points[0]",
+        "invalid_point",
+    ),
     ("x NaN", [{"tool": "brush", "width": 4, "points": [[math.nan, 1, 0, 0]]}], "strokes[0].points[0]", "not_finite"),
-    ("y infinite", [{"tool": "brush", "width": 4, "points": [[1, math.inf, 0, 0]]}], "strokes[0].points[0]",
-     "not_finite"),
+    (
+        "y infinite",
+        [{"tool": "brush", "width": 4, "points": [[1, math.inf, 0, 0]]}],
+        "strokes[0].points[0]",
+        "not_finite",
+    ),
     ("far outside", [stroke([(1, 1), (5000, 1)])], "strokes[0].points[1]", "out_of_bounds"),
-    ("negative time", [{"tool": "brush", "width": 4, "points": [[1, 1, -5, 0]]}], "strokes[0].points[0]",
-     "invalid_time"),
-    ("decreasing time", [{"tool": "brush", "width": 4, "points": [[1, 1, 10, 0], [2, 2, 9, 0]]}],
-     "strokes[0].points[1]", "time_decreasing"),
-    ("pressure above one", [{"tool": "brush", "width": 4, "points": [[1, 1, 0, 1.5]]}], "strokes[0].points[0]",
-     "invalid_pressure"),
+    (
+        "negative time",
+        [{"tool": "brush", "width": 4, "points": [[1, 1, -5, 0]]}],
+        "strokes[0].points[0]",
+        "invalid_time",
+    ),
+    (
+        "decreasing time",
+        [{"tool": "brush", "width": 4, "points": [[1, 1, 10, 0], [2, 2, 9, 0]]}],
+        "strokes[0].points[1]",
+        "time_decreasing",
+    ),
+    (
+        "pressure above one",
+        [{"tool": "brush", "width": 4, "points": [[1, 1, 0, 1.5]]}],
+        "strokes[0].points[0]",
+        "invalid_pressure",
+    ),
 ]
 
 
@@ -146,7 +174,7 @@ def test_a_one_point_stroke_of_width_3_is_a_disc():
 def test_a_disc_of_width_4_is_the_3x3_block_plus_the_four_arms():
     mask = rasterize([stroke([(10.5, 10.5)], width=4)], W, H)  # radius 2: distance 2 included
     expected = {(y, x) for y in range(9, 12) for x in range(9, 12)} | {(8, 10), (12, 10), (10, 8), (10, 12)}
-    assert set(zip(*np.nonzero(mask))) == expected
+    assert set(zip(*np.nonzero(mask), strict=False)) == expected
 
 
 def test_a_thick_horizontal_line_is_a_rectangle_with_round_ends():
@@ -160,7 +188,8 @@ def test_a_thick_horizontal_line_is_a_rectangle_with_round_ends():
 def test_an_eraser_through_a_stroke_cuts_it_in_two():
     mask = rasterize(
         [stroke([(5.5, 10.5), (25.5, 10.5)], width=3), stroke([(15.5, 0.5), (15.5, 29.5)], width=3, tool="eraser")],
-        W, H,
+        W,
+        H,
     )
     assert not mask[:, 14:17].any()
     assert mask[10, 13] and mask[10, 17]
@@ -176,7 +205,7 @@ def test_a_stroke_touching_the_border_is_clipped_to_the_image():
 def test_a_lasso_fills_its_inside_by_pixel_centres():
     square = stroke([(2, 2), (12, 2), (12, 8), (2, 8)], tool="lasso")
     mask = rasterize([square], W, H)
-    assert set(zip(*np.nonzero(mask))) == {(y, x) for y in range(2, 8) for x in range(2, 12)}
+    assert set(zip(*np.nonzero(mask), strict=False)) == {(y, x) for y in range(2, 8) for x in range(2, 12)}
 
 
 def test_a_self_crossing_lasso_leaves_its_doubly_wound_middle_empty():
@@ -190,8 +219,12 @@ def test_a_self_crossing_lasso_leaves_its_doubly_wound_middle_empty():
 
 def test_a_lasso_eraser_clears_a_hole():
     mask = rasterize(
-        [stroke([(0, 0), (W, 0), (W, H), (0, H)], tool="lasso"), stroke([(10, 10), (20, 10), (20, 20)], tool="lasso-eraser")],
-        W, H,
+        [
+            stroke([(0, 0), (W, 0), (W, H), (0, H)], tool="lasso"),
+            stroke([(10, 10), (20, 10), (20, 20)], tool="lasso-eraser"),
+        ],
+        W,
+        H,
     )
     assert mask.sum() == W * H - reference_mask([stroke([(10, 10), (20, 10), (20, 20)], tool="lasso")], W, H).sum()
 

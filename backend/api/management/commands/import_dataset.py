@@ -59,7 +59,9 @@ class Command(BaseCommand):
             raise CommandError("; ".join(error.messages)) from None
         dataset = report.dataset
         verb = "Created" if report.created else "Updated"
-        self.stdout.write(self.style.SUCCESS(f"{verb} dataset {dataset.name!r} (id {dataset.pk}, slug {dataset.slug})."))
+        self.stdout.write(
+            self.style.SUCCESS(f"{verb} dataset {dataset.name!r} (id {dataset.pk}, slug {dataset.slug}).")
+        )
         for title, items in report.sections():
             if items or title == "added":
                 self.stdout.write(f"{len(items):6d} {title}")

@@ -1,10 +1,9 @@
-"""Every read EyeTagger makes. Views call these; querysets are shaped here so no view causes N+1 queries."""
+"""Reads of datasets and images: what a user may see, their progress, their next image."""
 
 from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
-from .models import Annotation, AnnotationRevision, Dataset, Image
-from .permissions import can_read_all
+from ..models import Annotation, Dataset, Image
 
 
 def dataset_list(*, user) -> QuerySet[Dataset]:
@@ -26,9 +25,7 @@ def dataset_list(*, user) -> QuerySet[Dataset]:
 def dataset_progress(*, dataset: Dataset, user) -> dict:
     """Return the user's progress on the dataset: images submitted and images in all."""
     total = Image.objects.filter(dataset=dataset).count()
-    done = Annotation.objects.filter(
-        image__dataset=dataset, annotator=user, status=Annotation.Status.SUBMITTED
-    ).count()
+    done = Annotation.objects.filter(image__dataset=dataset, annotator=user, status=Annotation.Status.SUBMITTED).count()
     return {"done": done, "total": total}
 
 
@@ -44,24 +41,3 @@ def next_image_for(*, dataset: Dataset, user) -> Image | None:
 def image_list(*, user) -> QuerySet[Image]:
     """Return the images of the datasets the user may see."""
     return Image.objects.filter(dataset__in=dataset_list(user=user).values("pk")).select_related("dataset")
-
-
-def annotation_list(*, user) -> QuerySet[Annotation]:
-    """Return the annotations the user may see: everyone's for researchers and admins, else their own."""
-    if not user.is_authenticated:
-        return Annotation.objects.none()
-    annotations = Annotation.objects.select_related("image", "annotator__profile").filter(
-        image__dataset__in=dataset_list(user=user).values("pk")
-    )
-    if not can_read_all(user):
-        annotations = annotations.filter(annotator=user)
-    return annotations
-
-
-def annotation_for(*, image: Image, user) -> Annotation | None:
-    """Return the user's own annotation of the image, if any."""
-    return Annotation.objects.filter(image=image, annotator=user).first()
-
-
-def revision_list(*, annotation: Annotation) -> QuerySet[AnnotationRevision]:
-    return annotation.revisions.select_related("replaced_by").order_by("-version")

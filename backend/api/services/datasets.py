@@ -1,0 +1,163 @@
+"""Writes on datasets: importing a dataset folder."""
+
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils.text import slugify
+
+from .. import importing
+from ..models import Dataset, Image
+
+
+@dataclass
+class ImportReport:
+    """What an import did, each item listed by name."""
+
+    dataset: Dataset
+    created: bool
+    added: list[str] = field(default_factory=list)
+    duplicates: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    files_without_row: list[str] = field(default_factory=list)
+    rows_without_file: list[str] = field(default_factory=list)
+    unreadable: list[str] = field(default_factory=list)
+    ambiguous: list[str] = field(default_factory=list)
+
+    def sections(self) -> list[tuple[str, list[str]]]:
+        """Return (title, items) for each part of the report, in the order to show them."""
+        return [
+            ("added", self.added),
+            ("duplicates (same content already imported, skipped)", self.duplicates),
+            ("changed on disk since imported (skipped; re-import under a new name)", self.changed),
+            ("files with no CSV row (skipped)", self.files_without_row),
+            ("CSV rows with no file (skipped)", self.rows_without_file),
+            ("unreadable files (skipped)", self.unreadable),
+            ("CSV rows matching several files (skipped)", self.ambiguous),
+        ]
+
+
+def dataset_root_of(folder: Path) -> str:
+    """Return folder relative to DATASET_ROOT, or raise ValidationError if it lies outside."""
+    root = Path(os.path.abspath(settings.DATASET_ROOT))
+    # abspath, not resolve: a dataset may be a symbolic link into DATASET_ROOT, as the original tool advised.
+    absolute = Path(os.path.abspath(folder))
+    try:
+        relative = absolute.relative_to(root)
+    except ValueError:
+        raise ValidationError(
+            f"{folder} is outside DATASET_ROOT ({root}); move it there or link it: ln -s {absolute} {root}/NAME",
+            code="outside_dataset_root",
+        ) from None
+    if relative == Path("."):
+        raise ValidationError(f"{folder} is DATASET_ROOT itself; name a dataset folder inside it.", code="invalid")
+    return relative.as_posix()
+
+
+def dataset_import(
+    *,
+    folder: Path,
+    name: str | None = None,
+    slug: str | None = None,
+    description: str | None = None,
+    question: str | None = None,
+    choices: list[str] | None = None,
+    require_choice: bool | None = None,
+    require_mask: bool | None = None,
+    require_text: bool | None = None,
+    annotators_per_image: int | None = None,
+    progress: Callable[[Iterable], Iterable] = iter,
+) -> ImportReport:
+    """Import the images of a dataset folder, creating the dataset if needed. Idempotent.
+
+    The folder is read completely before anything is written, and everything is written in
+    one transaction: a broken folder or CSV raises and leaves the database as it was.
+    Options left as None keep the dataset's current value (or the model's default).
+    """
+    root = dataset_root_of(folder)
+    plan = importing.plan_import(Path(folder), progress=progress)
+    options = {
+        "name": name,
+        "description": description,
+        "question": question,
+        "choices": choices,
+        "require_choice": require_choice,
+        "require_mask": require_mask,
+        "require_text": require_text,
+        "annotators_per_image": annotators_per_image,
+    }
+    options = {key: value for key, value in options.items() if value is not None}
+    with transaction.atomic():
+        dataset = Dataset.objects.select_for_update().filter(root=root).first()
+        created = dataset is None
+        if created:
+            default_name = Path(root).name.replace("_", " ").replace("-", " ").strip().capitalize()
+            dataset = Dataset(root=root, name=options.pop("name", default_name))
+            dataset.slug = slug or _unique_slug(slugify(dataset.name) or "dataset")
+        for key, value in options.items():
+            setattr(dataset, key, value)
+        dataset.full_clean()
+        dataset.save()
+        report = ImportReport(dataset=dataset, created=created)
+        apply_import_plan(plan, dataset=dataset, image_model=Image, report=report)
+    return report
+
+
+def apply_import_plan(plan: importing.ImportPlan, *, dataset, image_model, report: ImportReport) -> None:
+    """Create the plan's new images in ``dataset``, filling ``report``.
+
+    Takes the Image model as an argument so the data migration can pass its historical model.
+    """
+    report.files_without_row += plan.files_without_row
+    report.rows_without_file += plan.rows_without_file
+    report.unreadable += plan.unreadable
+    report.ambiguous += plan.ambiguous
+    existing = dict(image_model.objects.filter(dataset=dataset).values_list("path", "sha256"))
+    known = set(existing.values())
+    new_images = []
+    for item in plan.images:
+        if item.path in existing:
+            if existing[item.path] == item.sha256:
+                continue  # imported before: nothing to do
+            report.changed.append(item.path)
+        elif item.sha256 in known:
+            report.duplicates.append(item.path)
+        else:
+            known.add(item.sha256)
+            report.added.append(item.path)
+            new_images.append(
+                image_model(
+                    dataset=dataset,
+                    sha256=item.sha256,
+                    path=item.path,
+                    position=item.position,
+                    width=item.width,
+                    height=item.height,
+                    ground_truth=item.ground_truth,
+                    metadata=item.metadata,
+                )
+            )
+    image_model.objects.bulk_create(new_images, batch_size=1000)
+
+
+def _unique_slug(base: str) -> str:
+    slug, n = base[:90], 2
+    while Dataset.objects.filter(slug=slug).exists():
+        slug, n = f"{base[:90]}-{n}", n + 1
+    return slug
+
+
+def dataset_missing_parts(dataset: Dataset, *, label: str | None, text: str, mask_area: int) -> list[str]:
+    """Return what the dataset requires that this content lacks, as instructions."""
+    missing = []
+    if dataset.require_choice and label is None:
+        missing.append(f"choose an answer to {dataset.question!r}" if dataset.question else "choose an answer")
+    if dataset.require_mask and mask_area == 0:
+        missing.append("draw a mask")
+    if dataset.require_text and not text.strip():
+        missing.append("type a justification")
+    return missing

@@ -1,0 +1,61 @@
+"""Images, their files, and the caller's own annotation of each."""
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
+from rest_framework import viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from .. import selectors, services
+from ..files import image_file_response
+from ..filters import ImageFilter
+from ..models import Annotation
+from ..permissions import CanAnnotate
+from ..serializers import AnnotationSerializer, AnnotationWriteSerializer, ImageSerializer
+
+
+class ImageViewSet(viewsets.ReadOnlyModelViewSet):
+    """Images of the datasets the caller may see; ``?dataset=`` narrows to one dataset."""
+
+    serializer_class = ImageSerializer
+    filterset_class = ImageFilter
+
+    def get_queryset(self):
+        return selectors.image_list(user=self.request.user)
+
+    @extend_schema(responses={(200, "image/*"): OpenApiTypes.BINARY})
+    @action(detail=True)
+    def file(self, request, pk=None):
+        """Return the image's bytes."""
+        return image_file_response(request, self.get_object())
+
+    @extend_schema(methods=["GET"], responses=AnnotationSerializer)
+    @extend_schema(
+        methods=["PUT"],
+        request=AnnotationWriteSerializer,
+        responses={200: AnnotationSerializer, 201: AnnotationSerializer},
+    )
+    @action(detail=True, methods=["get", "put"], permission_classes=[CanAnnotate])
+    def annotation(self, request, pk=None):
+        """Get or save the caller's own annotation of this image (version 0: nothing saved yet)."""
+        image = self.get_object()
+        if request.method == "GET":
+            annotation = selectors.annotation_for(image=image, user=request.user)
+            empty = Annotation(image=image, annotator=request.user, version=0, started_at=None)
+            return Response(AnnotationSerializer(annotation or empty).data)
+        body = AnnotationWriteSerializer(data=request.data, context={"image": image, "request": request})
+        body.is_valid(raise_exception=True)
+        document = body.validated_data
+        annotation, changed = services.annotation_save(
+            image=image,
+            annotator=request.user,
+            content=services.AnnotationContent(
+                strokes=document["strokes"], label=document["label"], text=document["text"], status=document["status"]
+            ),
+            base_version=document["version"],
+            started_at=document.get("started_at"),
+            active_ms=document.get("active_ms"),
+            client=document.get("client"),
+        )
+        created = changed and annotation.version == 1
+        return Response(AnnotationSerializer(annotation).data, status=201 if created else 200)
