@@ -26,6 +26,8 @@ DEBUG = env.bool("DEBUG", default=True)
 def _secret_key() -> str:
     """Return SECRET_KEY from the environment, or the one generated into data/ on the embedded default."""
     key = env("SECRET_KEY", default="")
+    if key == "__secret_key__":
+        raise ImproperlyConfigured("SECRET_KEY is still env/django.env.example's placeholder: run `make env`.")
     if key:
         return key
     if not DEBUG:
