@@ -52,7 +52,7 @@ fail() {
 
 on_exit() {
     local status=$?
-    ((${#scratch[@]})) && rm -f "${scratch[@]}"
+    if ((${#scratch[@]})); then rm -f "${scratch[@]}"; fi
     if ((status != 0)) && [[ $done_logging == false ]]; then
         printf '%s backups.sh FAILED: exit status %s (line %s: %s)\n' \
             "$(now_utc)" "$status" "${failed_line:-?}" "${failed_command:-?}" >&2

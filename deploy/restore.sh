@@ -50,7 +50,7 @@ fail() {
     printf '%s restore.sh FAILED: %s\n' "$(now_utc)" "$*" >&2
     exit 1
 }
-cleanup() { ((${#scratch[@]})) && rm -f "${scratch[@]}"; }
+cleanup() { if ((${#scratch[@]})); then rm -f "${scratch[@]}"; fi; }
 trap cleanup EXIT
 
 while (($#)); do

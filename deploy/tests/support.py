@@ -174,6 +174,8 @@ def copy_demo_dataset(dataset_root: Path, name: str = "demo") -> Path:
 
 
 def require_commands(*names: str) -> None:
-    missing = [name for name in names if shutil.which(name) is None]
+    """Fail, naming them, if commands the test needs are not installed (.ci/run installs them)."""
+    path = base_env()["PATH"]
+    missing = [name for name in names if shutil.which(name, path=path) is None]
     if missing:
         pytest.fail(f"missing commands {', '.join(missing)}: .ci/run installs them (apt-get install ...)")
