@@ -5,6 +5,7 @@ database a test creates is named after TEST_POSTGRES_URL's database and dropped 
 """
 
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -140,15 +141,15 @@ def production_env(tmp: Path, **overrides) -> dict[str, str]:
     """Return the environment of a production deployment (DEBUG off), with its state under tmp."""
     data_dir = tmp / "data-dir"
     data_dir.mkdir(exist_ok=True)
-    return base_env(
-        DEBUG="false",
-        SECRET_KEY=secrets.token_urlsafe(60),
-        ALLOWED_HOSTS="127.0.0.1,localhost",
-        DATA_DIR=data_dir,
-        SECURE_PROXY_SSL_HEADER="HTTP_X_FORWARDED_PROTO,https",
-        NUM_PROXIES="1",
-        **overrides,
-    )
+    settings = {
+        "DEBUG": "false",
+        "SECRET_KEY": secrets.token_urlsafe(60),
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "DATA_DIR": data_dir,
+        "SECURE_PROXY_SSL_HEADER": "HTTP_X_FORWARDED_PROTO,https",
+        "NUM_PROXIES": "1",
+    }
+    return base_env(**{**settings, **overrides})
 
 
 def manage(*args: str, env: dict[str, str], timeout: float = 120, check: bool = True) -> subprocess.CompletedProcess:
@@ -179,3 +180,32 @@ def require_commands(*names: str) -> None:
     missing = [name for name in names if shutil.which(name, path=path) is None]
     if missing:
         pytest.fail(f"missing commands {', '.join(missing)}: .ci/run installs them (apt-get install ...)")
+
+
+# The Nginx template, filled in as the nginx image does.
+TEMPLATE = REPO / "deploy" / "nginx" / "eyetagger.conf"
+TEMPLATE_NAMES = {
+    "EYETAGGER_UPSTREAM",
+    "NGINX_HTTP_PORT",
+    "NGINX_HTTPS_PORT",
+    "NGINX_TLS_CERTIFICATE",
+    "NGINX_TLS_CERTIFICATE_KEY",
+    "NGINX_STATIC_ROOT",
+    "NGINX_DATASET_ROOT",
+}
+
+
+def template_names(text: str) -> set[str]:
+    """Return the ${NAME}s used outside comments."""
+    code = "\n".join(line.split("#", 1)[0] for line in text.splitlines())
+    return set(re.findall(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}", code))
+
+
+def render_nginx_conf(values: dict[str, str]) -> str:
+    """Fill in the template as the nginx image's envsubst does: only the named variables."""
+    text = TEMPLATE.read_text()
+    assert template_names(text) == TEMPLATE_NAMES
+    for name, value in values.items():
+        text = text.replace("${" + name + "}", value)
+    assert not template_names(text)
+    return text

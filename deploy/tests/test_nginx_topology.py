@@ -35,41 +35,16 @@ from .support import (
     free_port,
     manage,
     production_env,
+    render_nginx_conf,
     require_commands,
     scratch_database_name,
     wait_for_port,
 )
 
-TEMPLATE = REPO / "deploy" / "nginx" / "eyetagger.conf"
-TEMPLATE_NAMES = {
-    "EYETAGGER_UPSTREAM",
-    "NGINX_HTTP_PORT",
-    "NGINX_HTTPS_PORT",
-    "NGINX_TLS_CERTIFICATE",
-    "NGINX_TLS_CERTIFICATE_KEY",
-    "NGINX_STATIC_ROOT",
-    "NGINX_DATASET_ROOT",
-}
 ODD_IMAGE = "iris 13 ü.png"  # a space and a non-ASCII letter, as real datasets have
 USERNAME = "ann"
 PASSWORD = secrets.token_urlsafe(16)
 THROTTLE = 5  # LOGIN_THROTTLE_RATE for this deployment, per minute
-
-
-def template_names(text: str) -> set[str]:
-    """Return the ${NAME}s used outside comments."""
-    code = "\n".join(line.split("#", 1)[0] for line in text.splitlines())
-    return set(re.findall(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}", code))
-
-
-def render_nginx_conf(values: dict[str, str]) -> str:
-    """Fill in the template as the nginx image's envsubst does: only the named variables."""
-    text = TEMPLATE.read_text()
-    assert template_names(text) == TEMPLATE_NAMES
-    for name, value in values.items():
-        text = text.replace("${" + name + "}", value)
-    assert not template_names(text)
-    return text
 
 
 def write_nginx_main_conf(folder: Path, server_conf: str) -> Path:
