@@ -202,6 +202,8 @@ IMAGES_ACCEL_REDIRECT = env("IMAGES_ACCEL_REDIRECT", default="")
 # API and IMAGES_ACCEL_REDIRECT is not used.
 DATASETS_S3_BUCKET = env("DATASETS_S3_BUCKET", default="")
 if DATASETS_S3_BUCKET:
+    from botocore.config import Config as _BotoConfig
+
     STORAGES["datasets"] = {
         "BACKEND": "storages.backends.s3.S3Storage",
         "OPTIONS": {
@@ -211,6 +213,14 @@ if DATASETS_S3_BUCKET:
             "region_name": env("DATASETS_S3_REGION", default=None),
             "default_acl": None,
             "file_overwrite": False,
+            # A store that does not answer fails the request in seconds (503), not minutes.
+            "client_config": _BotoConfig(
+                connect_timeout=5,
+                read_timeout=30,
+                retries={"max_attempts": 3, "mode": "standard"},
+                # "path" for MinIO and other stores without a wildcard DNS name per bucket.
+                s3={"addressing_style": env("DATASETS_S3_ADDRESSING_STYLE", default="auto")},
+            ),
         },
     }
 

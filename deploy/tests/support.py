@@ -179,7 +179,7 @@ def require_commands(*names: str) -> None:
     path = base_env()["PATH"]
     missing = [name for name in names if shutil.which(name, path=path) is None]
     if missing:
-        pytest.fail(f"missing commands {', '.join(missing)}: .ci/run installs them (apt-get install ...)")
+        pytest.fail(f"missing commands {', '.join(missing)}: install them with `make tools` (as root; .ci/run does)")
 
 
 # The Nginx template, filled in as the nginx image does.

@@ -269,9 +269,8 @@ def test_a_failed_backup_exits_non_zero_with_one_line_and_leaves_no_file(databas
     assert list((database.tmp / "backups").iterdir()) == []
 
 
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)  # the same code for both; SQLite is faster
 def test_backups_keep_only_the_newest_n(database):
-    if database.engine == "postgres":
-        pytest.skip("pruning is the same code for both engines; SQLite runs it faster")
     names = []
     for _ in range(4):
         result = database.backup("--keep", "2")
@@ -281,9 +280,8 @@ def test_backups_keep_only_the_newest_n(database):
     assert [path.name for path in database.backups()] == sorted(names)[-2:]
 
 
+@pytest.mark.parametrize("database", ["postgres"], indirect=True)  # only Postgres has sessions to count
 def test_restore_will_not_swap_while_sessions_are_connected_unless_told_to_end_them(database):
-    if database.engine == "sqlite":
-        pytest.skip("only Postgres has sessions to count")
     assert database.backup().returncode == 0
     [backup] = database.backups()
     with psycopg.connect(database.url, autocommit=True) as session:
@@ -302,9 +300,8 @@ def test_restore_will_not_swap_while_sessions_are_connected_unless_told_to_end_t
     assert copy in database.leftovers("restore")
 
 
+@pytest.mark.parametrize("database", ["postgres"], indirect=True)  # the compose service db is Postgres
 def test_the_compose_mode_dumps_and_restores_inside_the_db_service(database, tmp_path):
-    if database.engine == "sqlite":
-        pytest.skip("the compose service db is Postgres")
     # A stand-in for `docker`: runs `compose exec -T db sh -c ...` here, with the db service's
     # environment (POSTGRES_USER, POSTGRES_DB) pointing at this database, and logs the rest.
     bin_dir = tmp_path / "bin"
