@@ -126,7 +126,8 @@ def base_env(**overrides) -> dict[str, str]:
     PATH keeps the virtualenv first, so scripts find its dvc and gunicorn.
     """
     env = {
-        "PATH": f"{VENV_BIN}:{os.environ.get('PATH', '/usr/bin:/bin')}",
+        # The virtualenv first (dvc, gunicorn), and the sbin folders, where Debian puts nginx.
+        "PATH": f"{VENV_BIN}:{os.environ.get('PATH', '/usr/bin:/bin')}:/usr/sbin:/sbin",
         "LANG": "C.UTF-8",
         "HOME": os.environ.get("HOME", "/tmp"),
         "PYTHONDONTWRITEBYTECODE": "1",
