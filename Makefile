@@ -12,7 +12,7 @@ PYTHON := .venv/bin/python
 # The API suite runs a second time on this server; Django creates and drops test_<name> there.
 TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/eyetagger
 
-.PHONY: help run test deps demo lint test-api test-api-sqlite test-api-postgres
+.PHONY: help run test deps demo lint test-api test-api-sqlite test-api-postgres test-deploy env tools
 
 help:  ## List the targets.
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/'
@@ -37,12 +37,14 @@ run: demo  ## Run EyeTagger on SQLite with the demo dataset and accounts.
 	@echo "==> Serving at http://$(HOST):$(PORT)/ (Ctrl+C stops)"
 	$(PYTHON) manage.py runserver $(HOST):$(PORT)
 
-test: lint test-api  ## Run every test.
+test: lint test-api test-deploy  ## Run every test.
 
-lint: deps  ## Check the Python code's style (ruff).
+lint: deps  ## Check the code's style: Python (ruff) and shell scripts (shellcheck).
 	@echo "==> Lint"
 	.venv/bin/ruff check backend deploy conftest.py
 	.venv/bin/ruff format --check backend deploy conftest.py
+	@command -v shellcheck >/dev/null || { echo "shellcheck is missing: run deploy/install-test-tools.sh (as root)" >&2; exit 1; }
+	shellcheck -x backups.sh deploy/*.sh
 
 test-api: test-api-sqlite test-api-postgres  ## The API suite on SQLite, then on Postgres.
 
@@ -54,3 +56,14 @@ test-api-postgres: deps
 	@echo "==> API tests on Postgres ($(TEST_POSTGRES_URL))"
 	@pg_isready -q -d "$(TEST_POSTGRES_URL)" || { echo "Postgres is not answering at $(TEST_POSTGRES_URL); start it or set TEST_POSTGRES_URL." >&2; exit 1; }
 	DATABASE_URL=$(TEST_POSTGRES_URL) $(PYTHON) -m pytest backend -q
+
+test-deploy: deps  ## Deployment: Nginx + Gunicorn + Postgres, backups and restores, containers, settings.
+	@echo "==> Deployment tests (Postgres at $(TEST_POSTGRES_URL); databases named after it, dropped after)"
+	@pg_isready -q -d "$(TEST_POSTGRES_URL)" || { echo "Postgres is not answering at $(TEST_POSTGRES_URL); start it or set TEST_POSTGRES_URL." >&2; exit 1; }
+	TEST_POSTGRES_URL=$(TEST_POSTGRES_URL) $(PYTHON) -m pytest deploy/tests -q
+
+tools:  ## Install the Debian packages the tests drive (nginx-light, chromium, ...); as root.
+	deploy/install-test-tools.sh
+
+env:  ## Write env/*.env for docker compose with generated secrets (ENV_ARGS="--host NAME --force").
+	deploy/make-env.sh $(ENV_ARGS)

@@ -10,6 +10,7 @@ import secrets
 from pathlib import Path
 
 import environ
+from csp.constants import NONE, SELF, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -25,6 +26,8 @@ DEBUG = env.bool("DEBUG", default=True)
 def _secret_key() -> str:
     """Return SECRET_KEY from the environment, or the one generated into data/ on the embedded default."""
     key = env("SECRET_KEY", default="")
+    if key == "__secret_key__":
+        raise ImproperlyConfigured("SECRET_KEY is still env/django.env.example's placeholder: run `make env`.")
     if key:
         return key
     if not DEBUG:
@@ -49,15 +52,18 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "csp",
     "rest_framework",
     "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "backend.api",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -104,6 +110,12 @@ else:
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# The cache holds the login throttle's counts, so in production it must be shared by every
+# Gunicorn worker and replica: the database cache (table eyetagger_cache, created by migrate)
+# by default, or any CACHE_URL (e.g. redis://redis:6379/0 with the redis package installed).
+CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://" if DEBUG else "dbcache://eyetagger_cache")}
+CACHES["default"].setdefault("OPTIONS", {}).setdefault("MAX_ENTRIES", 100_000)
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -116,12 +128,21 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 
-STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+# Static files: the SPA's build (dist/, Vite base "/static/") and Django's own (admin, API docs).
+# Whitenoise serves them; behind Nginx, Nginx serves STATIC_ROOT directly. DJANGO_STATIC_HOST
+# puts them on a CDN (e.g. https://d1234.cloudfront.net) that pulls from this server.
+STATIC_HOST = env("DJANGO_STATIC_HOST", default="").rstrip("/")
+STATIC_URL = f"{STATIC_HOST}/static/"
+STATIC_ROOT = Path(env("STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
+SPA_DIST_DIR = Path(env("SPA_DIST_DIR", default=str(BASE_DIR / "dist")))
+STATICFILES_DIRS = [SPA_DIST_DIR] if SPA_DIST_DIR.is_dir() else []
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
+# Names with a content hash are cached for a year: Vite's assets/name-<hash>.js and Django's
+# name.<12 hex>.css. Everything else gets Whitenoise's short max-age.
+WHITENOISE_IMMUTABLE_FILE_TEST = r"(/assets/.+[.-][0-9A-Za-z_-]{8,}\.\w+|\.[0-9a-f]{12}\.\w+)$"
 
 # Datasets: each dataset's folder lives below DATASET_ROOT and holds images/ and metadata.csv.
 DATASET_ROOT = Path(env("DATASET_ROOT", default=str(DATA_DIR)))
@@ -142,6 +163,10 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "backend.api.exceptions.exception_handler",
     "DEFAULT_THROTTLE_RATES": {"login": env("LOGIN_THROTTLE_RATE", default="10/min")},
+    # Behind Nginx every request comes from Nginx's address: count the client's address that
+    # Nginx appends to X-Forwarded-For instead (set NUM_PROXIES=1; only when clients cannot
+    # reach Gunicorn directly, or they could forge the header).
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=None),
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 
@@ -151,16 +176,88 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Swagger UI from our own static files (drf-spectacular-sidecar), not a CDN: it works offline
+    # and under the Content Security Policy below.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
 }
 
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Everything to stdout: containers and process managers collect it from there.
+    "handlers": {"console": {"class": "logging.StreamHandler", "stream": "ext://sys.stdout", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
 }
 
 # Behind Nginx, set to its internal location (e.g. /protected-datasets/) so Nginx sends
 # image files after Django has authorized the request (X-Accel-Redirect).
 IMAGES_ACCEL_REDIRECT = env("IMAGES_ACCEL_REDIRECT", default="")
+
+# Dataset images on S3-compatible object storage instead of DATASET_ROOT (see the README,
+# "Scaling"): set DATASETS_S3_BUCKET. Keys are <prefix>/<dataset folder>/<image path>, the same
+# layout as below DATASET_ROOT. Credentials come from the usual AWS_ACCESS_KEY_ID and
+# AWS_SECRET_ACCESS_KEY (or an instance role). Image files are then read through the storage
+# API and IMAGES_ACCEL_REDIRECT is not used.
+DATASETS_S3_BUCKET = env("DATASETS_S3_BUCKET", default="")
+if DATASETS_S3_BUCKET:
+    from botocore.config import Config as _BotoConfig
+
+    STORAGES["datasets"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": DATASETS_S3_BUCKET,
+            "location": env("DATASETS_S3_PREFIX", default=""),
+            "endpoint_url": env("DATASETS_S3_ENDPOINT_URL", default=None),  # MinIO, Ceph, moto...
+            "region_name": env("DATASETS_S3_REGION", default=None),
+            "default_acl": None,
+            "file_overwrite": False,
+            # A store that does not answer fails the request in seconds (503), not minutes.
+            "client_config": _BotoConfig(
+                connect_timeout=5,
+                read_timeout=30,
+                retries={"max_attempts": 3, "mode": "standard"},
+                # "path" for MinIO and other stores without a wildcard DNS name per bucket.
+                s3={"addressing_style": env("DATASETS_S3_ADDRESSING_STYLE", default="auto")},
+            ),
+        },
+    }
+
+# Production (DEBUG off): HTTPS only, behind Nginx terminating TLS. Each can be overridden by
+# the variable of the same name, e.g. to try a new certificate with a short SECURE_HSTS_SECONDS.
+# Nginx sets X-Forwarded-Proto; Django trusts it only when told (SECURE_PROXY_SSL_HEADER=
+# HTTP_X_FORWARDED_PROTO,https), since a client reaching Gunicorn directly could forge it.
+_proxy_ssl_header = env.list("SECURE_PROXY_SSL_HEADER", default=[])
+if _proxy_ssl_header:
+    if len(_proxy_ssl_header) != 2:
+        raise ImproperlyConfigured("SECURE_PROXY_SSL_HEADER must be 'HEADER,value', e.g. HTTP_X_FORWARDED_PROTO,https.")
+    SECURE_PROXY_SSL_HEADER = tuple(_proxy_ssl_header)
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+SECURE_REDIRECT_EXEMPT = [r"^api/health/$"]  # container health checks speak plain HTTP from inside
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 365 * 24 * 3600)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=not DEBUG)
+
+# Content Security Policy, on every response (django-csp). Scripts only from this origin (and
+# the static host): no inline scripts, no eval. Styles allow 'unsafe-inline' for Django admin's
+# and Swagger UI's inline <style> blocks and style attributes; style injection cannot run code.
+# Images may be blob:/data: URLs (the canvas), never other sites.
+_static_origin = [STATIC_HOST] if STATIC_HOST else []
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, *_static_origin],
+        "style-src": [SELF, UNSAFE_INLINE, *_static_origin],
+        "img-src": [SELF, "data:", "blob:", *_static_origin],
+        "font-src": [SELF, "data:", *_static_origin],
+        "connect-src": [SELF],
+        "worker-src": [SELF, "blob:"],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}

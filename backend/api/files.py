@@ -1,16 +1,37 @@
-"""Serving dataset image files: only through views that have checked who is asking."""
+"""Serving dataset image files: only through views that have checked who is asking.
 
+Three ways, by configuration: from DATASET_ROOT by Django; from DATASET_ROOT by Nginx after
+Django has authorized the request (IMAGES_ACCEL_REDIRECT); or from object storage through
+Django's storage API (DATASETS_S3_BUCKET, the ``datasets`` storage), for web replicas that
+share no disk.
+"""
+
+import logging
 import mimetypes
 import os
+import posixpath
 from pathlib import Path
+from typing import BinaryIO
 from urllib.parse import quote
 
 from django.conf import settings
+from django.core.files.storage import storages
 from django.http import FileResponse, HttpResponse, HttpResponseNotModified
 from django.utils.cache import patch_cache_control
-from rest_framework.exceptions import NotFound
+from rest_framework import status
+from rest_framework.exceptions import APIException, NotFound
 
 from .models import Image
+
+logger = logging.getLogger(__name__)
+
+DATASETS_STORAGE = "datasets"
+
+
+class ImageStoreUnavailable(APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_code = "image_store_unavailable"
+    default_detail = "The image store is not answering; try again in a moment."
 
 
 def image_path(image: Image) -> Path:
@@ -22,26 +43,54 @@ def image_path(image: Image) -> Path:
     return Path(path)
 
 
+def image_storage_name(image: Image) -> str:
+    """Return the image's name in the datasets storage (``<dataset folder>/<image path>``), refusing escapes."""
+    folder = posixpath.normpath(image.dataset.root)
+    name = posixpath.normpath(posixpath.join(folder, image.path))
+    if folder.startswith(("/", "..")) or not name.startswith(folder + "/"):
+        raise NotFound("This image's path lies outside its dataset folder; an admin must fix the dataset.")
+    return name
+
+
+def uses_object_storage() -> bool:
+    """Return whether image files live in the ``datasets`` storage rather than below DATASET_ROOT."""
+    return DATASETS_STORAGE in settings.STORAGES
+
+
+def image_open(image: Image) -> BinaryIO:
+    """Open the image's file for reading, wherever it is stored; raise NotFound if it is missing."""
+    missing = f"The file of image {image.pk} ({image.path}) is missing on the server."
+    if not uses_object_storage():
+        try:
+            return image_path(image).open("rb")
+        except FileNotFoundError:
+            raise NotFound(missing) from None
+    from botocore.exceptions import BotoCoreError, ClientError  # only needed, and installed, for object storage
+
+    try:
+        return storages[DATASETS_STORAGE].open(image_storage_name(image), "rb")
+    except FileNotFoundError:
+        raise NotFound(missing) from None
+    except (BotoCoreError, ClientError) as error:  # unreachable endpoint, bad credentials, no such bucket
+        logger.error("Reading image %s from object storage failed: %s", image.pk, error)
+        raise ImageStoreUnavailable() from error
+
+
 def image_file_response(request, image: Image) -> HttpResponse:
     """Return the image's bytes, privately cacheable and revalidated by their SHA-256.
 
     With IMAGES_ACCEL_REDIRECT set (behind Nginx), Django only authorizes and Nginx
-    sends the file from its internal location.
+    sends the file from its internal location; object storage takes precedence over it.
     """
     etag = f'"{image.sha256}"'
     if etag in request.headers.get("If-None-Match", ""):
         response = HttpResponseNotModified()
-    elif settings.IMAGES_ACCEL_REDIRECT:
+    elif settings.IMAGES_ACCEL_REDIRECT and not uses_object_storage():
         response = HttpResponse(content_type=_content_type(image.path))
         location = f"{settings.IMAGES_ACCEL_REDIRECT.rstrip('/')}/{quote(image.dataset.root)}/{quote(image.path)}"
         response["X-Accel-Redirect"] = location
     else:
-        path = image_path(image)
-        try:
-            handle = path.open("rb")
-        except FileNotFoundError:
-            raise NotFound(f"The file of image {image.pk} ({image.path}) is missing on the server.") from None
-        response = FileResponse(handle, content_type=_content_type(image.path))
+        response = FileResponse(image_open(image), content_type=_content_type(image.path))
     response["ETag"] = etag
     # Biometric images: never in shared caches; browsers keep them a day and revalidate by ETag.
     patch_cache_control(response, private=True, max_age=86400)
