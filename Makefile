@@ -5,6 +5,9 @@ SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 export PIPENV_VENV_IN_PROJECT := 1
 export PIPENV_VERBOSITY := -1
+# Run and test on the embedded default even where `make env` wrote production env/*.env files
+# for docker compose; set variables in the environment to change a setting.
+export EYETAGGER_ENV_FILES :=
 
 HOST ?= 127.0.0.1
 PORT ?= 8000

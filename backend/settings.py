@@ -4,8 +4,14 @@ Every setting that differs between machines comes from the environment, or from
 ``env/*.env`` files when present (real environment variables win). With nothing
 set, EyeTagger runs on the embedded default: SQLite at ``data/db.sqlite3``, the
 datasets under ``data/``, DEBUG on and a secret key generated into ``data/``.
+
+``EYETAGGER_ENV_FILES`` names the env files to read (a glob below the repository,
+default ``env/*.env``; empty reads none). ``make run`` and ``make test`` set it empty,
+so a checkout whose env/ was prepared for docker compose (``make env``) still runs and
+tests on the embedded default.
 """
 
+import os
 import secrets
 from pathlib import Path
 
@@ -16,7 +22,8 @@ from django.core.exceptions import ImproperlyConfigured
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
-for env_file in sorted((BASE_DIR / "env").glob("*.env")):
+_env_files = os.environ.get("EYETAGGER_ENV_FILES", "env/*.env")
+for env_file in sorted(BASE_DIR.glob(_env_files)) if _env_files else []:
     env.read_env(env_file, overwrite=False)
 
 DATA_DIR = Path(env("DATA_DIR", default=str(BASE_DIR / "data")))
