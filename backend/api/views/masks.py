@@ -31,6 +31,7 @@ class _AnnotationFileApi(FileApiMixin, APIView):
 
 class AnnotationMaskPngApi(_AnnotationFileApi):
     @extend_schema(
+        operation_id="annotations_mask_png",
         parameters=[MaskQuerySerializer],
         responses={(200, "image/png"): OpenApiTypes.BINARY, **_NOT_MODIFIED},
     )
@@ -57,6 +58,7 @@ class AnnotationMaskPngApi(_AnnotationFileApi):
 
 class AnnotationMaskSvgApi(_AnnotationFileApi):
     @extend_schema(
+        operation_id="annotations_mask_svg",
         parameters=[SvgQuerySerializer],
         responses={(200, "image/svg+xml"): OpenApiTypes.STR, **_NOT_MODIFIED},
     )
@@ -82,7 +84,7 @@ class AnnotationMaskSvgApi(_AnnotationFileApi):
 
 class AnnotationStrokesJsonApi(_AnnotationFileApi):
     @extend_schema(
-        parameters=[StrictQuerySerializer],
+        operation_id="annotations_strokes_json",
         responses={(200, "application/json"): OpenApiTypes.OBJECT, **_NOT_MODIFIED},
     )
     def get(self, request, pk):

@@ -71,7 +71,9 @@ class _SaliencyApi(FileApiMixin, APIView):
 
 class ImageSaliencyPngApi(_SaliencyApi):
     @extend_schema(
-        parameters=[SaliencyQuerySerializer], responses={(200, "image/png"): OpenApiTypes.BINARY, **_NOT_MODIFIED}
+        operation_id="images_saliency_png",
+        parameters=[SaliencyQuerySerializer],
+        responses={(200, "image/png"): OpenApiTypes.BINARY, **_NOT_MODIFIED},
     )
     def get(self, request, pk):
         """Return the image's heat map as 8-bit greyscale (255: every selected annotator drew there).
@@ -83,7 +85,9 @@ class ImageSaliencyPngApi(_SaliencyApi):
 
 class ImageSaliencyOverlayApi(_SaliencyApi):
     @extend_schema(
-        parameters=[OverlayQuerySerializer], responses={(200, "image/png"): OpenApiTypes.BINARY, **_NOT_MODIFIED}
+        operation_id="images_saliency_overlay",
+        parameters=[OverlayQuerySerializer],
+        responses={(200, "image/png"): OpenApiTypes.BINARY, **_NOT_MODIFIED},
     )
     def get(self, request, pk):
         """Return the image with its heat map laid over it in colour (black, red, yellow, white)."""
@@ -92,6 +96,7 @@ class ImageSaliencyOverlayApi(_SaliencyApi):
 
 class ImageSaliencyNpyApi(_SaliencyApi):
     @extend_schema(
+        operation_id="images_saliency_npy",
         parameters=[NpyQuerySerializer],
         responses={(200, "application/octet-stream"): OpenApiTypes.BINARY, **_NOT_MODIFIED},
     )
