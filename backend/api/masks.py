@@ -32,7 +32,9 @@ def rle_area(rle: dict) -> int:
 
 def rle_decode(counts: str, width: int, height: int) -> np.ndarray:
     """Return the boolean mask, shape (height, width), of COCO compressed RLE counts."""
-    return coco_mask.decode(rle_object(counts, width, height)).astype(bool)
+    # pycocotools decodes column-major; one row-major copy here saves a strided pass in
+    # every later use (PNG encoding, heat-map sums), and viewing 0/1 bytes as bool is free.
+    return np.ascontiguousarray(coco_mask.decode(rle_object(counts, width, height))).view(bool)
 
 
 def annotation_mask(*, mask_rle: str, strokes: list | None, width: int, height: int) -> np.ndarray:

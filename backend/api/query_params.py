@@ -145,47 +145,57 @@ class SvgQuerySerializer(StrictQuerySerializer):
     )
 
 
-class FiniteFloatField(serializers.FloatField):
-    """A float that must be finite: "nan" and "inf" parse as floats but slip past range checks."""
+class RangeField(serializers.FloatField):
+    """A finite number within [low, high], refused with a message saying the range and the value given.
+
+    Finite, because "nan" and "inf" parse as floats and slip past DRF's range checks.
+    """
+
+    def __init__(self, *, low: float, high: float, unit: str = "", **kwargs):
+        self.low, self.high, self.unit = low, high, unit
+        super().__init__(**kwargs)
 
     def to_internal_value(self, data):
-        value = super().to_internal_value(data)
-        if not math.isfinite(value):
-            raise serializers.ValidationError(f"must be a finite number; got {data!r}.", code="invalid")
+        try:
+            value = float(data)
+        except (TypeError, ValueError):  # not a number at all
+            value = math.nan
+        if not (math.isfinite(value) and self.low <= value <= self.high):
+            message = f"{self.field_name} must be a number from {self.low:g} to {self.high:g}{self.unit}; got {data!r}."
+            raise serializers.ValidationError(message, code="out_of_range")
         return value
 
 
-class SigmaField(FiniteFloatField):
-    def __init__(self, **kwargs):
-        super().__init__(
-            min_value=0,
-            max_value=saliency.MAX_SIGMA,
-            default=0.0,
-            help_text=f"Gaussian smoothing, its standard deviation in image pixels (0 to {saliency.MAX_SIGMA:g}; "
-            "0, the default, is no smoothing).",
-            **kwargs,
-        )
+def sigma_field():
+    return RangeField(
+        low=0,
+        high=saliency.MAX_SIGMA,
+        unit=" image pixels",
+        default=0.0,
+        help_text=f"Gaussian smoothing, its standard deviation in image pixels (0 to {saliency.MAX_SIGMA:g}; "
+        "0, the default, is no smoothing).",
+    )
+
+
+def opacity_field():
+    return RangeField(low=0, high=1, default=0.6, help_text="Opacity of the overlay where every annotator drew.")
 
 
 class SaliencyQuerySerializer(SelectionSerializer):
-    sigma = SigmaField()
+    sigma = sigma_field()
     overlay = serializers.BooleanField(
         default=False, help_text="true: the heat map in colour over the image, instead of greyscale."
     )
-    opacity = FiniteFloatField(
-        min_value=0, max_value=1, default=0.6, help_text="Opacity of the overlay where every annotator drew."
-    )
+    opacity = opacity_field()
 
 
 class OverlayQuerySerializer(SelectionSerializer):
-    sigma = SigmaField()
-    opacity = FiniteFloatField(
-        min_value=0, max_value=1, default=0.6, help_text="Opacity of the overlay where every annotator drew."
-    )
+    sigma = sigma_field()
+    opacity = opacity_field()
 
 
 class NpyQuerySerializer(SelectionSerializer):
-    sigma = SigmaField()
+    sigma = sigma_field()
 
 
 class ExportQuerySerializer(SelectionSerializer):
@@ -195,7 +205,7 @@ class ExportQuerySerializer(SelectionSerializer):
         required=False,
         help_text="COCO categories: choice (one per answer; the default when the dataset has choices) or salient.",
     )
-    sigma = SigmaField()
+    sigma = sigma_field()
 
     def validate(self, attrs):
         attrs = super().validate(attrs)

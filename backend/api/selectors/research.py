@@ -22,6 +22,8 @@ from .. import agreement, exporting, masks, saliency
 from ..models import Annotation, Dataset, Image
 
 CHUNK_ROWS = 2000  # rows fetched per round trip: large enough to be cheap, small enough to stay flat
+# Rows with their strokes can weigh 100 KB each (10 strokes of 200 points is ~70 KB): fetch fewer at once.
+CHUNK_ROWS_WITH_STROKES = 100
 
 
 @dataclass(frozen=True)
@@ -140,7 +142,7 @@ def _rows(annotations: QuerySet, *, with_strokes: bool) -> Iterator[dict]:
     # (image, annotator) is the unique constraint's index: rows come in its order, with no sort.
     values = annotations.order_by("image_id", "annotator_id").values_list(*fields)
     image = None
-    for record in values.iterator(chunk_size=CHUNK_ROWS):
+    for record in values.iterator(chunk_size=CHUNK_ROWS_WITH_STROKES if with_strokes else CHUNK_ROWS):
         (pk, image_id, path, sha256, width, height, ground_truth, metadata, annotator_id, username, is_test) = record[
             :11
         ]

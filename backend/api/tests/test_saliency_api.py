@@ -132,3 +132,8 @@ def test_bad_parameters_get_400_naming_them(case, name, params, field, study, re
     response = saliency(client_for(researcher), study["images"]["a.png"], name, **params)
     assert response.status_code == 400
     assert response.json()["errors"][0]["field"] == field
+
+
+def test_a_bad_sigma_says_the_allowed_range(study, researcher, client_for):
+    response = saliency(client_for(researcher), study["images"]["a.png"], sigma="1000")
+    assert response.json()["detail"] == "sigma must be a number from 0 to 256 image pixels; got '1000'."
