@@ -41,8 +41,8 @@ test: lint test-api  ## Run every test.
 
 lint: deps  ## Check the Python code's style (ruff).
 	@echo "==> Lint"
-	.venv/bin/ruff check backend deploy conftest.py
-	.venv/bin/ruff format --check backend deploy conftest.py
+	.venv/bin/ruff check backend bench deploy conftest.py
+	.venv/bin/ruff format --check backend bench deploy conftest.py
 
 test-api: test-api-sqlite test-api-postgres  ## The API suite on SQLite, then on Postgres.
 
