@@ -38,21 +38,29 @@ class StrictQuerySerializer(serializers.Serializer):
         return super().to_internal_value(data)
 
 
+def _is_user_id(token: str) -> bool:
+    # ASCII digits only ("²".isdigit() is true), and short enough for a bigint column.
+    return token.isascii() and token.isdigit() and len(token) <= 18
+
+
 class AnnotatorsField(serializers.CharField):
     """Comma-separated annotators, each a user id or a username; every one must exist."""
 
     def to_internal_value(self, data):
-        tokens = [token.strip() for token in super().to_internal_value(data).split(",") if token.strip()]
+        text = super().to_internal_value(data)
+        if "\x00" in text:  # PostgreSQL cannot even compare text holding NUL
+            raise serializers.ValidationError("annotator must not contain NUL characters.", code="null_characters")
+        tokens = [token.strip() for token in text.split(",") if token.strip()]
         if not tokens:
             raise serializers.ValidationError("name at least one annotator (user id or username).", code="blank")
-        ids = {int(t) for t in tokens if t.isdigit()}
-        names = {t for t in tokens if not t.isdigit()}
-        found = dict(User.objects.filter(pk__in=ids).values_list("pk", "pk"))
+        ids = {int(t) for t in tokens if _is_user_id(t)}
+        names = {t for t in tokens if not _is_user_id(t)}
+        found = set(User.objects.filter(pk__in=ids).values_list("pk", flat=True))
         found_names = dict(User.objects.filter(username__in=names).values_list("username", "pk"))
-        missing = [t for t in tokens if (int(t) not in found if t.isdigit() else t not in found_names)]
+        missing = [t for t in tokens if (int(t) not in found if _is_user_id(t) else t not in found_names)]
         if missing:
             raise serializers.ValidationError(f"no such annotator: {', '.join(missing)}.", code="does_not_exist")
-        return tuple(sorted(set(found) | set(found_names.values())))
+        return tuple(sorted(found | set(found_names.values())))
 
 
 class DateOrDateTimeField(serializers.DateTimeField):
