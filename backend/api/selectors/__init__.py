@@ -12,6 +12,7 @@ from .research import (
     image_saliency,
     image_stats,
     saliency_etag,
+    stats_etag,
 )
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "image_saliency",
     "image_stats",
     "saliency_etag",
+    "stats_etag",
     "annotation_for",
     "annotation_list",
     "dataset_list",

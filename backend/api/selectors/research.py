@@ -14,7 +14,7 @@ from datetime import datetime
 
 import numpy as np
 from django.db import connection, transaction
-from django.db.models import F, Q, QuerySet, TextField
+from django.db.models import Count, F, Max, Q, QuerySet, Sum, TextField
 from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 
@@ -333,6 +333,18 @@ def _answers(records) -> list[agreement.Answer]:
         rle = masks.rle_object(counts, width, height)
         answers.append(agreement.Answer(annotator_id, username, label, rle, active_ms))
     return answers
+
+
+def stats_etag(*, selection: Selection, dataset: Dataset | None = None, image: Image | None = None) -> str:
+    """Return an ETag for agreement figures: it changes when a selected annotation is saved, added or
+    removed, or an image (its ground truth) changes. Two aggregate queries, no masks read."""
+    annotations = annotation_selection(selection=selection, dataset=dataset, image=image)
+    facts = annotations.aggregate(n=Count("id"), top=Max("id"), versions=Sum("version"), last=Max("updated_at"))
+    images = Image.objects.filter(pk=image.pk) if image is not None else Image.objects.filter(dataset=dataset)
+    changed = images.aggregate(n=Count("id"), last=Max("updated_at"))
+    choices = (image.dataset if image is not None else dataset).choices
+    key = repr((sorted(facts.items()), sorted(changed.items()), choices, selection.describe()))
+    return f'"stats-{hashlib.sha256(key.encode()).hexdigest()[:32]}"'
 
 
 def dataset_stats(*, dataset: Dataset, selection: Selection) -> dict:

@@ -85,3 +85,36 @@ def test_annotators_may_not_see_the_figures(study, client_for):
 def test_bad_parameters_get_400_naming_them(params, field, study, researcher, client_for):
     response = stats(client_for(researcher), study["dataset"], **params)
     assert response.status_code == 400 and response.json()["errors"][0]["field"] == field
+
+
+def test_the_figures_are_revalidated_until_an_annotation_changes(study, researcher, client_for):
+    from backend.api import services
+
+    client = client_for(researcher)
+    first = stats(client, study["dataset"])
+    assert "private" in first["Cache-Control"] and first["ETag"]
+    again = client.get(f"/api/datasets/{study['dataset'].pk}/stats/", HTTP_IF_NONE_MATCH=first["ETag"])
+    assert again.status_code == 304
+    alice_a = study["annotations"][("a", "alice")]
+    services.annotation_save(
+        image=alice_a.image,
+        annotator=alice_a.annotator,
+        content=services.AnnotationContent(strokes=alice_a.strokes, label="fake", text="", status="submitted"),
+        base_version=alice_a.version,
+    )
+    changed = client.get(f"/api/datasets/{study['dataset'].pk}/stats/", HTTP_IF_NONE_MATCH=first["ETag"])
+    assert changed.status_code == 200 and changed.json()["accuracy"] == 0.25
+
+
+def test_other_filters_are_other_figures(study, researcher, client_for):
+    client = client_for(researcher)
+    first = stats(client, study["dataset"])
+    url = f"/api/datasets/{study['dataset'].pk}/stats/?include_test=true"
+    assert client.get(url, HTTP_IF_NONE_MATCH=first["ETag"]).status_code == 200
+
+
+def test_image_figures_answer_304_while_unchanged(study, researcher, client_for):
+    client = client_for(researcher)
+    url = f"/api/images/{study['images']['a.png'].pk}/stats/"
+    first = client.get(url)
+    assert client.get(url, HTTP_IF_NONE_MATCH=first["ETag"]).status_code == 304
