@@ -422,3 +422,13 @@ def test_a_dataset_without_annotations_exports_valid_empty_files(demo_dataset, r
     archive = zipfile.ZipFile(io.BytesIO(body(export(client, demo_dataset, format="masks"))))
     assert sorted(archive.namelist()) == ["annotations.csv", "info.json"]
     assert Dataset.objects.count() == 1
+
+
+def test_preparing_an_export_reads_nothing_but_the_count(study, django_assert_num_queries):
+    from backend.api import selectors
+
+    with django_assert_num_queries(1):
+        export = selectors.dataset_export(dataset=study["dataset"], selection=selectors.Selection(), format="masks")
+    assert export.count == 4
+    assert next(export.pieces).startswith(b"PK")  # a zip's local file header
+    export.pieces.close()

@@ -228,3 +228,14 @@ def test_info_zips_unzip_accepts_the_streamed_archive(tmp_path):
     path.write_bytes(b"".join(exporting.zip_pieces(entries, date_time=(2026, 1, 1, 0, 0, 0))))
     result = subprocess.run(["unzip", "-t", str(path)], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0 and "No errors detected" in result.stdout, result.stdout + result.stderr
+
+
+def test_the_coco_document_starts_before_any_annotation_is_read():
+    def unread():
+        raise AssertionError("annotations were read before the first bytes left")
+        yield
+
+    pieces = exporting.coco_pieces(
+        info={}, images=[image_row()], annotations=unread(), categories=exporting.CocoCategories("salient", [])
+    )
+    assert next(pieces).startswith('{"info":{},"licenses":[],"images":[')
