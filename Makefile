@@ -44,8 +44,8 @@ test: lint test-api test-deploy  ## Run every test.
 
 lint: deps  ## Check the code's style: Python (ruff) and shell scripts (shellcheck).
 	@echo "==> Lint"
-	.venv/bin/ruff check backend deploy conftest.py
-	.venv/bin/ruff format --check backend deploy conftest.py
+	.venv/bin/ruff check backend bench deploy conftest.py
+	.venv/bin/ruff format --check backend bench deploy conftest.py
 	@command -v shellcheck >/dev/null || { echo "shellcheck is missing: run deploy/install-test-tools.sh (as root)" >&2; exit 1; }
 	shellcheck -x backups.sh deploy/*.sh
 

@@ -8,8 +8,8 @@ from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from pycocotools import mask as coco_mask
 
+from .. import masks
 from .. import strokes as strokes_mod
 from ..models import Annotation, AnnotationRevision, Dataset, Image
 from .datasets import dataset_missing_parts
@@ -53,8 +53,7 @@ class AnnotationContent:
 
 def mask_encode(mask: np.ndarray) -> str:
     """Return the COCO compressed RLE counts of a boolean mask."""
-    rle = coco_mask.encode(np.asfortranarray(mask, dtype=np.uint8))
-    return rle["counts"].decode("ascii")
+    return masks.rle_encode(mask)
 
 
 def _set_content(annotation: Annotation, content: AnnotationContent, *, now: datetime) -> None:

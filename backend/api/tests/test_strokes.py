@@ -202,6 +202,16 @@ def test_a_stroke_touching_the_border_is_clipped_to_the_image():
     assert not mask[2].any()  # row 2: centre 2.5 > radius 2
 
 
+@pytest.mark.parametrize("corner", [(0.0, 0.0), (float(W), float(H))])
+def test_a_disc_on_a_corner_keeps_only_what_lies_inside_the_image(corner):
+    # Radius 2 at the corner: the three nearest centres are at 0.71, 1.58 and 1.58; the
+    # diagonal one at 2.12 is outside; the rest of the disc lies off the image.
+    mask = rasterize([stroke([corner], width=4)], W, H)
+    x, y = (0, 0) if corner == (0.0, 0.0) else (W - 1, H - 1)
+    step = 1 if corner == (0.0, 0.0) else -1
+    assert set(zip(*np.nonzero(mask), strict=False)) == {(y, x), (y, x + step), (y + step, x)}
+
+
 def test_a_lasso_fills_its_inside_by_pixel_centres():
     square = stroke([(2, 2), (12, 2), (12, 8), (2, 8)], tool="lasso")
     mask = rasterize([square], W, H)

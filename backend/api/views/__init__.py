@@ -3,14 +3,27 @@
 from .annotations import AnnotationViewSet
 from .auth import CsrfApi, LoginApi, LogoutApi, MeApi, TokenLoginApi, TokenLogoutApi
 from .datasets import DatasetViewSet
+from .exports import DatasetExportApi
 from .health import HealthApi
 from .images import ImageViewSet
+from .masks import AnnotationMaskPngApi, AnnotationMaskSvgApi, AnnotationStrokesJsonApi
+from .saliency import ImageSaliencyNpyApi, ImageSaliencyOverlayApi, ImageSaliencyPngApi
+from .stats import DatasetStatsApi, ImageStatsApi
 
 __all__ = [
+    "AnnotationMaskPngApi",
+    "AnnotationMaskSvgApi",
+    "AnnotationStrokesJsonApi",
     "AnnotationViewSet",
     "CsrfApi",
+    "DatasetExportApi",
+    "DatasetStatsApi",
     "DatasetViewSet",
     "HealthApi",
+    "ImageSaliencyNpyApi",
+    "ImageSaliencyOverlayApi",
+    "ImageSaliencyPngApi",
+    "ImageStatsApi",
     "ImageViewSet",
     "LoginApi",
     "LogoutApi",

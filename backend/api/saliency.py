@@ -1,0 +1,106 @@
+"""Saliency heat maps: where annotators drew on an image, averaged over annotators.
+
+Pure: no ORM, no HTTP. The heat map of an image is the mean of its annotators' masks,
+so a pixel's value is the fraction of annotators whose mask covers it (0 to 1); it may
+then be smoothed by a Gaussian of standard deviation ``sigma`` pixels.
+"""
+
+import io
+from collections.abc import Iterable
+
+import numpy as np
+from PIL import Image as PILImage
+from scipy.ndimage import gaussian_filter
+
+MAX_SIGMA = 256.0
+
+
+class HeatMap:
+    """Accumulate masks one at a time (memory: one float array) and return their mean."""
+
+    def __init__(self, width: int, height: int):
+        self.width, self.height = width, height
+        self.total = np.zeros((height, width), dtype=np.uint32)
+        self.count = 0
+
+    def add(self, mask: np.ndarray) -> None:
+        if mask.shape != self.total.shape:
+            raise ValueError(f"mask of shape {mask.shape} added to a heat map of shape {self.total.shape}")
+        self.total += mask
+        self.count += 1
+
+    def mean(self, *, sigma: float = 0.0) -> np.ndarray:
+        """Return the mean of the masks as float32 in [0, 1] (zeros when none), smoothed when sigma > 0."""
+        if self.count == 0:
+            heat = np.zeros(self.total.shape, dtype=np.float64)
+        else:
+            heat = self.total / self.count
+        return smooth(heat, sigma).astype(np.float32)
+
+
+def heat_map(masks: Iterable[np.ndarray], width: int, height: int, *, sigma: float = 0.0) -> np.ndarray:
+    """Return the mean of the masks, shape (height, width), float32 in [0, 1]."""
+    accumulator = HeatMap(width, height)
+    for mask in masks:
+        accumulator.add(mask)
+    return accumulator.mean(sigma=sigma)
+
+
+def smooth(heat: np.ndarray, sigma: float) -> np.ndarray:
+    """Return the heat map blurred by a Gaussian of ``sigma`` pixels (unchanged when sigma is 0).
+
+    Edges are extended by reflection, so a mask covering the whole image stays 1 everywhere
+    instead of darkening at the border.
+    """
+    if not 0 <= sigma <= MAX_SIGMA:
+        raise ValueError(f"sigma must be between 0 and {MAX_SIGMA:g}; got {sigma!r}")
+    if sigma == 0:
+        return heat
+    return gaussian_filter(heat.astype(np.float64), sigma=sigma, mode="reflect", truncate=4.0)
+
+
+def to_uint8(heat: np.ndarray) -> np.ndarray:
+    """Return the heat map scaled to 0..255 and rounded to the nearest integer."""
+    return np.rint(np.clip(heat, 0.0, 1.0) * 255.0).astype(np.uint8)
+
+
+def heat_png(heat: np.ndarray) -> bytes:
+    """Return the heat map as an 8-bit greyscale PNG: 0 nobody drew here, 255 everyone did."""
+    out = io.BytesIO()
+    PILImage.fromarray(to_uint8(heat)).save(out, format="PNG", compress_level=1)
+    return out.getvalue()
+
+
+def heat_npy(heat: np.ndarray) -> bytes:
+    """Return the heat map as a NumPy .npy file (float32, shape (height, width)), for ``numpy.load``."""
+    out = io.BytesIO()
+    np.save(out, np.asarray(heat, dtype=np.float32), allow_pickle=False)
+    return out.getvalue()
+
+
+def hot_colours(heat: np.ndarray) -> np.ndarray:
+    """Return RGB colours (uint8, shape (h, w, 3)) on the "hot" scale: black, red, yellow, white.
+
+    The scale is the classic piecewise-linear one: red rises over the first third, green
+    over the second, blue over the last.
+    """
+    x = np.clip(heat, 0.0, 1.0)[..., None] * 3.0 - np.array([0.0, 1.0, 2.0])
+    return np.rint(np.clip(x, 0.0, 1.0) * 255.0).astype(np.uint8)
+
+
+def overlay_png(picture: PILImage.Image, heat: np.ndarray, *, opacity: float = 0.6) -> bytes:
+    """Return the image with the heat map laid over it in the "hot" colours, as PNG.
+
+    Each pixel's colour is blended in with weight ``opacity * heat``, so where nobody drew
+    the image shows unchanged and where everyone drew the colour covers it at ``opacity``.
+    """
+    if not 0 <= opacity <= 1:
+        raise ValueError(f"opacity must be between 0 and 1; got {opacity!r}")
+    base = np.asarray(picture.convert("RGB"), dtype=np.float64)
+    if base.shape[:2] != heat.shape:
+        raise ValueError(f"image of size {base.shape[1]}x{base.shape[0]} does not match the heat map {heat.shape}")
+    alpha = (opacity * np.clip(heat, 0.0, 1.0))[..., None]
+    blended = base * (1.0 - alpha) + hot_colours(heat) * alpha
+    out = io.BytesIO()
+    PILImage.fromarray(np.rint(blended).astype(np.uint8)).save(out, format="PNG", compress_level=3)
+    return out.getvalue()

@@ -1,0 +1,76 @@
+"""What the file-serving research views share: content negotiation, query validation, ETags."""
+
+from collections.abc import Callable
+
+from django.http import HttpResponse, HttpResponseNotModified
+from django.utils.cache import patch_cache_control
+from django.utils.http import parse_etags
+from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.renderers import JSONRenderer
+
+from ..query_params import query_data
+
+
+class FileNegotiation(BaseContentNegotiation):
+    """Answer with the file whatever the Accept header says, and errors in JSON.
+
+    DRF would otherwise refuse ``Accept: image/png`` (no such renderer) and read
+    ``?format=coco`` as a request for a renderer named "coco".
+    """
+
+    def select_parser(self, request, parsers):
+        return parsers[0]
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
+class FileApiMixin:
+    """For APIViews that return files: JSON errors, the file otherwise."""
+
+    renderer_classes = [JSONRenderer]
+    content_negotiation_class = FileNegotiation
+
+
+def validated_query(serializer_class, request, **context):
+    """Return the query parameters validated by the serializer; bad ones raise a 400 naming them."""
+    query = serializer_class(data=query_data(request.query_params), context=context)
+    query.is_valid(raise_exception=True)
+    return query
+
+
+def etag_matches(request, etag: str) -> bool:
+    """Return True if the client already holds this version (If-None-Match names it, or is *)."""
+    header = request.headers.get("If-None-Match")
+    if not header:
+        return False
+    tags = parse_etags(header)
+    return "*" in tags or etag in tags or etag in {tag.removeprefix("W/") for tag in tags}
+
+
+def cached_file(
+    request, *, etag: str, content_type: str, filename: str, build: Callable[[], tuple[bytes, dict]]
+) -> HttpResponse:
+    """Return the file ``build`` makes, or 304 when the client holds this ETag already (nothing is built).
+
+    ``build`` returns the file's bytes and any headers to add.
+
+    Private (annotations may be biometric data) and revalidated on every use, so a new
+    version is seen at once while an unchanged one costs a 304.
+    """
+    if etag_matches(request, etag):
+        response = HttpResponseNotModified()
+    else:
+        body, headers = build()
+        response = HttpResponse(body, content_type=content_type)
+        response["Content-Disposition"] = f'inline; filename="{filename}"'
+        for name, value in headers.items():
+            response[name] = value
+    response["ETag"] = etag
+    patch_cache_control(response, private=True, no_cache=True)
+    return response
+
+
+def safe_filename(text: str) -> str:
+    """Return text fit for a Content-Disposition file name: no quotes, slashes or control characters."""
+    return "".join(c if c.isprintable() and c not in '"\\/' else "_" for c in text)
