@@ -1,0 +1,1 @@
+export function serviceWorker() { return { name: 'sw' }; }
