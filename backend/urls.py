@@ -1,12 +1,17 @@
-"""URLs: the REST API, its documentation and Django admin, all under /api/."""
+"""URLs: the REST API, its documentation and Django admin under /api/; the SPA everywhere else."""
 
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from . import spa
 
 urlpatterns = [
     path("api/admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("api/", include("backend.api.urls")),
+    path("sw.js", spa.service_worker, name="service-worker"),
+    # Every other path that is not the API or a static file is a route of the SPA.
+    re_path(r"^(?!api/|static/)(?P<path>.*)$", spa.index, name="spa"),
 ]

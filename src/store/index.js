@@ -5,6 +5,7 @@ import { createAnnotationModule } from './modules/annotation.js';
 import { createAuthModule } from './modules/auth.js';
 import { createDatasetsModule } from './modules/datasets.js';
 import { createSyncModule } from './modules/sync.js';
+import { createToolsModule, toolsMemoryPlugin } from './modules/tools.js';
 import { createPersistencePlugin } from './plugins/persistence.js';
 import { createSyncPlugin } from './plugins/sync.js';
 
@@ -17,8 +18,10 @@ export function createAppStore({ api, drafts }) {
       datasets: createDatasetsModule(api),
       annotation: createAnnotationModule(api, drafts),
       sync: createSyncModule(),
+      tools: createToolsModule(),
     },
     plugins: [
+      toolsMemoryPlugin,
       createSyncPlugin({ api, drafts }),
       createPersistencePlugin({ drafts, onPersisted: (key) => store.$afterPersist(key) }),
     ],

@@ -22,7 +22,7 @@
  * after each one that changes content, and the sync plugin sends it in the background.
  */
 
-import { markRaw } from 'vue';
+import { markRaw, toRaw } from 'vue';
 import { draftFromServer, draftKey, isDirty } from '../document.js';
 
 export const CONTENT_MUTATIONS = new Set([
@@ -86,7 +86,8 @@ export function createAnnotationModule(api, drafts) {
         return i >= 0 ? i : state.history.length;
       },
       total: (state, getters) => Math.max(state.progress ? state.progress.total : 0, getters.index + 1),
-      currentDraft: (state) => (state.draft ? { ...state.draft, strokes: state.strokes } : null),
+      // toRaw: IndexedDB cannot clone Vue's proxies.
+      currentDraft: (state) => (state.draft ? { ...toRaw(state.draft), strokes: state.strokes } : null),
     },
     mutations: {
       setDataset(state, datasetId) {
@@ -245,6 +246,7 @@ export function createAnnotationModule(api, drafts) {
           }
           commit('open', draft);
         } catch (error) {
+          commit('close');
           commit('setError', error.message);
           throw error;
         } finally {
