@@ -36,6 +36,12 @@ export const CONTENT_MUTATIONS = new Set([
 ]);
 
 const MAX_UNDO = 2000;
+const LOOKAHEAD = 'eyetagger.lookahead.';
+
+/** localStorage, or a stand-in where there is none (tests in Node). */
+function storage() {
+  return typeof localStorage === 'undefined' ? { getItem: () => null, setItem: () => {} } : localStorage;
+}
 
 /** Return what the dataset requires that this content lacks, as instructions (as the server words them). */
 export function missingParts(dataset, { label, text, area }) {
@@ -86,8 +92,14 @@ export function createAnnotationModule(api, drafts) {
         return i >= 0 ? i : state.history.length;
       },
       total: (state, getters) => Math.max(state.progress ? state.progress.total : 0, getters.index + 1),
-      // toRaw: IndexedDB cannot clone Vue's proxies.
-      currentDraft: (state) => (state.draft ? { ...toRaw(state.draft), strokes: state.strokes } : null),
+      /** The open draft as a plain object (IndexedDB cannot clone Vue's proxies); spreading the proxy keeps the getter reactive. */
+      currentDraft: (state) => {
+        if (!state.draft) return null;
+        const draft = { ...state.draft, strokes: state.strokes };
+        draft.image = toRaw(draft.image);
+        draft.conflict = toRaw(draft.conflict);
+        return draft;
+      },
     },
     mutations: {
       setDataset(state, datasetId) {
@@ -202,9 +214,12 @@ export function createAnnotationModule(api, drafts) {
         try {
           server = await api.annotations.history(datasetId);
           const body = await api.datasets.images(datasetId);
-          commit('setLookahead', (body.results || []).map((i) => ({ id: i.id, width: i.width, height: i.height, short_id: i.short_id, file_url: i.file_url })));
+          const images = (body.results || []).map((i) => ({ id: i.id, width: i.width, height: i.height, short_id: i.short_id, file_url: i.file_url }));
+          commit('setLookahead', images);
+          storage().setItem(LOOKAHEAD + datasetId, JSON.stringify(images));
         } catch (error) {
           if (!error.isNetwork) throw error;
+          commit('setLookahead', JSON.parse(storage().getItem(LOOKAHEAD + datasetId) || '[]'));
         }
         const entries = new Map();
         for (const a of server) entries.set(a.image, { imageId: a.image, status: a.status, startedAt: a.started_at });

@@ -73,7 +73,7 @@ export class SyncQueue {
     return new Set([...this.order, ...this.problems.keys()]).size;
   }
 
-  /** Resolve once `key` is stored (or nothing waits), reject after timeoutMs or on a problem. */
+  /** Resolve once `key` is stored (or nothing waits); reject after timeoutMs or once sending it failed. */
   flush(key, timeoutMs = 8000) {
     if (this.dueAt.has(key)) this.dueAt.set(key, Date.now());
     this._kick();
@@ -95,7 +95,8 @@ export class SyncQueue {
   _checkWaiters() {
     for (const waiter of [...this.waiters]) {
       const problem = this.problems.get(waiter.key);
-      if (problem && problem.kind !== 'offline') this._settle(waiter, Object.assign(new Error(problem.message), { problem }));
+      // Offline too: whoever waits (going to the next image) goes on; the draft stays queued.
+      if (problem) this._settle(waiter, Object.assign(new Error(problem.message), { problem }));
       else if (!this.order.includes(waiter.key) && !problem) this._settle(waiter, null);
     }
   }
