@@ -61,8 +61,8 @@ test: lint test-js test-api test-e2e  ## Run every test.
 
 lint: deps  ## Check the Python code's style (ruff).
 	@echo "==> Lint"
-	.venv/bin/ruff check backend deploy conftest.py src
-	.venv/bin/ruff format --check backend deploy conftest.py src
+	.venv/bin/ruff check backend deploy conftest.py src bench
+	.venv/bin/ruff format --check backend deploy conftest.py src bench
 
 test-js: node-deps  ## Unit tests of the annotation app (Vitest).
 	@echo "==> JS unit tests (Vitest)"

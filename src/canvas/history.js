@@ -42,15 +42,12 @@ export class MaskDelta {
   }
 }
 
-/** A rectangle of pixels that changed, inclusive, or null. */
-function growRect(rect, x0, y0, x1, y1) {
-  if (!rect) return { x0, y0, x1, y1 };
-  if (x0 < rect.x0) rect.x0 = x0;
-  if (y0 < rect.y0) rect.y0 = y0;
-  if (x1 > rect.x1) rect.x1 = x1;
-  if (y1 > rect.y1) rect.y1 = y1;
-  return rect;
-}
+/**
+ * Changed pixels are tracked by tiles of TILE x TILE: a long diagonal stroke touches a thin
+ * band of tiles, where one bounding rectangle would cover most of the image and cost a
+ * repaint of millions of pixels.
+ */
+export const TILE = 64;
 
 export class MaskHistory {
   /** Start with the mask of `strokes` (what was loaded), and no deltas. */
@@ -58,7 +55,10 @@ export class MaskHistory {
     this.width = width;
     this.height = height;
     this.deltas = new WeakMap();
-    this.dirty = null;
+    this.tilesX = Math.ceil(width / TILE);
+    this.dirtyTiles = new Uint8Array(this.tilesX * Math.ceil(height / TILE));
+    this.dirtyList = [];
+    this.allDirty = false;
     this.area = 0;
     this.load(strokes);
   }
@@ -69,14 +69,53 @@ export class MaskHistory {
     let area = 0;
     for (let i = 0; i < this.mask.length; i++) area += this.mask[i];
     this.area = area;
-    this.dirty = { x0: 0, y0: 0, x1: this.width - 1, y1: this.height - 1 };
+    this.allDirty = true;
   }
 
-  /** Return and forget the rectangle changed since the last call (null when nothing changed). */
+  /** Note that pixels x0..x1 of `row` changed. */
+  _touch(row, x0, x1) {
+    const base = (row >> 6) * this.tilesX; // TILE = 64 = 1 << 6
+    for (let tx = x0 >> 6; tx <= x1 >> 6; tx++) {
+      if (!this.dirtyTiles[base + tx]) {
+        this.dirtyTiles[base + tx] = 1;
+        this.dirtyList.push(base + tx);
+      }
+    }
+  }
+
+  /**
+   * Return and forget what changed since the last call: a list of inclusive pixel rectangles
+   * (each a horizontal run of dirty tiles), or null when nothing changed.
+   */
   takeDirty() {
-    const rect = this.dirty;
-    this.dirty = null;
-    return rect;
+    if (this.allDirty) {
+      this.allDirty = false;
+      for (const i of this.dirtyList) this.dirtyTiles[i] = 0;
+      this.dirtyList = [];
+      return [{ x0: 0, y0: 0, x1: this.width - 1, y1: this.height - 1 }];
+    }
+    if (!this.dirtyList.length) return null;
+    const tiles = this.dirtyList.sort((a, b) => a - b);
+    const rects = [];
+    let k = 0;
+    while (k < tiles.length) {
+      const first = tiles[k];
+      let last = first;
+      const ty = Math.floor(first / this.tilesX);
+      while (k + 1 < tiles.length && tiles[k + 1] === last + 1 && Math.floor(tiles[k + 1] / this.tilesX) === ty) last = tiles[++k];
+      k++;
+      const tx0 = first - ty * this.tilesX;
+      const tx1 = last - ty * this.tilesX;
+      rects.push({
+        x0: tx0 * TILE,
+        y0: ty * TILE,
+        x1: Math.min(this.width - 1, tx1 * TILE + TILE - 1),
+        y1: Math.min(this.height - 1, ty * TILE + TILE - 1),
+      });
+    }
+    for (const i of tiles) this.dirtyTiles[i] = 0;
+    this.dirtyList = [];
+    return rects;
   }
 
   /** Set (or clear) the span's pixels, recording the ones that flipped in `delta`. */
@@ -99,7 +138,7 @@ export class MaskHistory {
     }
     if (flipped) {
       this.area += value ? flipped : -flipped;
-      this.dirty = growRect(this.dirty, start, row, end, row);
+      this._touch(row, start, end);
     }
   }
 
@@ -148,25 +187,23 @@ export class MaskHistory {
     const value = direction === 'undo' ? 1 - delta.value : delta.value;
     const { runs, length } = delta;
     const { mask, width } = this;
-    let x0 = Infinity;
-    let y0 = Infinity;
-    let x1 = -Infinity;
-    let y1 = -Infinity;
     let total = 0;
     for (let k = 0; k < length; k += 2) {
-      const start = runs[k];
-      const count = runs[k + 1];
+      let start = runs[k];
+      let count = runs[k + 1];
       mask.fill(value, start, start + count);
       total += count;
-      const row = (start / width) | 0;
-      const col = start - row * width;
-      if (row < y0) y0 = row;
-      if (row > y1) y1 = row;
-      if (col < x0) x0 = col;
-      if (col + count - 1 > x1) x1 = col + count - 1;
+      // Runs may continue onto the next row (they are merged when contiguous in memory).
+      while (count > 0) {
+        const row = (start / width) | 0;
+        const col = start - row * width;
+        const n = Math.min(count, width - col);
+        this._touch(row, col, col + n - 1);
+        start += n;
+        count -= n;
+      }
     }
     this.area += value ? total : -total;
-    if (total) this.dirty = growRect(this.dirty, x0, y0, x1, y1);
   }
 }
 

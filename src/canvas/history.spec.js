@@ -85,11 +85,29 @@ describe('MaskHistory', () => {
     expect(Array.from(history.mask)).toEqual(before);
   });
 
-  it('reports the rectangle a stroke changed', () => {
-    const history = new MaskHistory(W, H);
-    history.takeDirty();
+  it('reports the tiles a stroke changed, once', () => {
+    const history = new MaskHistory(200, 100);
+    expect(history.takeDirty()).toEqual([{ x0: 0, y0: 0, x1: 199, y1: 99 }]); // the load
     draw(history, stroke('brush', 1, [[10.5, 10.5]]));
-    expect(history.takeDirty()).toEqual({ x0: 10, y0: 10, x1: 10, y1: 10 });
+    expect(history.takeDirty()).toEqual([{ x0: 0, y0: 0, x1: 63, y1: 63 }]);
     expect(history.takeDirty()).toBeNull();
+  });
+
+  it('repaints a long diagonal stroke as a band of tiles, not its bounding box', () => {
+    const history = new MaskHistory(640, 640);
+    history.takeDirty();
+    draw(history, stroke('brush', 4, [[5, 5], [635, 635]]));
+    const rects = history.takeDirty();
+    const pixels = rects.reduce((sum, r) => sum + (r.x1 - r.x0 + 1) * (r.y1 - r.y0 + 1), 0);
+    expect(pixels).toBeLessThan((640 * 640) / 3); // about 28 tiles of the 100
+  });
+
+  it('marks the right tiles when undoing runs that continue onto the next row', () => {
+    const history = new MaskHistory(128, 128);
+    const op = draw(history, stroke('brush', 300, [[64, 64]])); // the whole image: one run
+    history.takeDirty();
+    history.apply(op, 'undo', []);
+    expect(history.takeDirty()).toEqual([0, 1].map((ty) => ({ x0: 0, y0: ty * 64, x1: 127, y1: ty * 64 + 63 })));
+    expect(history.area).toBe(0);
   });
 });

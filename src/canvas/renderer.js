@@ -51,10 +51,15 @@ export class Renderer {
     }
   }
 
-  /** Copy the rectangle `rect` (inclusive pixel bounds) of `mask` onto the mask layer. */
-  paintMask(mask, width, rect) {
-    if (!rect) return;
+  /** Copy the rectangles `rects` (inclusive pixel bounds) of `mask` onto the mask layer. */
+  paintMask(mask, width, rects) {
+    if (!rects) return;
     const started = performance.now();
+    for (const rect of rects) this._paintRect(mask, width, rect);
+    this.lastPaintMs = performance.now() - started;
+  }
+
+  _paintRect(mask, width, rect) {
     const w = rect.x1 - rect.x0 + 1;
     for (let y0 = rect.y0; y0 <= rect.y1; y0 += STRIP_ROWS) {
       const h = Math.min(STRIP_ROWS, rect.y1 - y0 + 1);
@@ -68,7 +73,6 @@ export class Renderer {
       }
       this.maskContext.putImageData(data, rect.x0, y0);
     }
-    this.lastPaintMs = performance.now() - started;
   }
 
   /** Draw the outline of a lasso being drawn (image coordinates), closed by a dashed line. */
