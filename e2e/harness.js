@@ -134,16 +134,29 @@ export async function startAnnotating(page) {
   await waitForImage(page);
 }
 
-export async function waitForImage(page, previousId = null) {
-  await page.waitForFunction(
-    (prev) => {
-      const s = window.__eyetagger && window.__eyetagger.store.state.annotation;
-      const canvas = window.__eyetagger && window.__eyetagger.canvas;
-      return s && s.draft && canvas && canvas.mask() && s.draft.imageId !== prev && !s.loading;
-    },
-    previousId,
-    { timeout: 30000 },
-  );
+export async function waitForImage(page, previousId = null, timeout = 45000) {
+  try {
+    await page.waitForFunction(
+      (prev) => {
+        const s = window.__eyetagger && window.__eyetagger.store.state.annotation;
+        const canvas = window.__eyetagger && window.__eyetagger.canvas;
+        return s && s.draft && canvas && canvas.mask() && s.draft.imageId !== prev && !s.loading;
+      },
+      previousId,
+      { timeout },
+    );
+  } catch (error) {
+    // Say what the page was doing: a bare timeout tells nothing.
+    const state = await page
+      .evaluate(() => {
+        const e = window.__eyetagger;
+        if (!e) return { url: location.href, app: 'not started' };
+        const a = e.store.state.annotation;
+        return { url: location.href, loading: a.loading, error: a.error, draft: a.draft && a.draft.imageId, sync: e.store.state.sync };
+      })
+      .catch((e) => ({ unreadable: e.message }));
+    throw new Error(`${error.message}\npage state: ${JSON.stringify(state)}`);
+  }
   return page.evaluate(() => window.__eyetagger.store.state.annotation.draft.imageId);
 }
 

@@ -21,6 +21,9 @@ describe('working offline', { timeout: 300000 }, () => {
     context = await browser.newContext({ viewport: { width: 1280, height: 720 } });
     page = await context.newPage();
     page.on('pageerror', (error) => console.error('page error:', error.message));
+    page.on('console', (message) => {
+      if (message.type() === 'error' && !/Failed to load resource/.test(message.text())) console.error('console:', message.text());
+    });
   });
 
   after(async () => {

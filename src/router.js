@@ -22,7 +22,8 @@ export function createAppRouter(store) {
     if (!store.state.auth.checked) await store.dispatch('auth/check');
     const signedIn = store.getters['auth/signedIn'];
     if (!to.meta.public && !signedIn) return { name: 'signin', query: to.fullPath !== '/' ? { next: to.fullPath } : {} };
-    if (to.name === 'signin' && signedIn) return { name: 'datasets' };
+    // ?reauth: the session expired while the app still knows the user (the save state links here).
+    if (to.name === 'signin' && signedIn && !to.query.reauth) return { name: 'datasets' };
     return true;
   });
   router.afterEach((to) => {

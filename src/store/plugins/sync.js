@@ -6,6 +6,7 @@
  */
 
 import { isDirty } from '../document.js';
+import { CONTENT_MUTATIONS } from '../modules/annotation.js';
 import { SyncQueue } from './syncQueue.js';
 
 const DEBOUNCE_MS = 400;
@@ -63,8 +64,10 @@ export function createSyncPlugin({ api, drafts }) {
     }
 
     store.$queueStoredDrafts = queueStoredDrafts;
-    store.subscribe((mutation) => {
+    store.subscribe((mutation, state) => {
       if (mutation.type === 'auth/setUser' && mutation.payload) queueStoredDrafts();
+      // Show "Saving…" from the change itself, not only once IndexedDB has it (a few ms later).
+      else if (CONTENT_MUTATIONS.has(mutation.type) && state.annotation.draft) queue.enqueue(state.annotation.draft.key, DEBOUNCE_MS);
     });
     if (typeof window !== 'undefined') window.addEventListener('online', () => queue.retryNow());
     store.$afterPersist = (key) => {
