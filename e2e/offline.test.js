@@ -72,8 +72,9 @@ describe('working offline', { timeout: 300000 }, () => {
     await page.reload();
     await waitForImage(page);
     await page.waitForFunction(() => window.__eyetagger.store.state.sync.waiting === 3, null, { timeout: 20000 });
+    const current = await page.evaluate(() => window.__eyetagger.store.state.annotation.draft.imageId);
     await page.keyboard.press('q');
-    const back = await waitForImage(page, await page.evaluate(() => window.__eyetagger.store.state.annotation.draft.imageId));
+    const back = await waitForImage(page, current);
     assert.equal(back, done[2].imageId);
     assert.equal((await pageMask(page)).bits, done[2].mask.bits);
     assert.equal(await storedCount(), 0);
