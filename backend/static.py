@@ -14,9 +14,10 @@ class StaticFilesMiddleware(WhiteNoiseMiddleware):
     they are (dist/ and the apps' static/ folders), as WhiteNoise does under DEBUG.
     """
 
-    def __init__(self, get_response=None, settings_=None):
+    def __init__(self, *args, **kwargs):
+        # Decided before WhiteNoise scans its directories (in its __init__).
         self._collected = bool(settings.STATIC_ROOT) and os.path.isdir(settings.STATIC_ROOT)
-        super().__init__(get_response)
+        super().__init__(*args, **kwargs)
 
     def add_files(self, root, prefix=None):
         if not self._collected and os.path.abspath(root) == os.path.abspath(settings.STATIC_ROOT):
