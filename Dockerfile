@@ -14,6 +14,7 @@ WORKDIR /spa
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY index.html vite.config.js ./
+COPY build ./build
 COPY public ./public
 COPY src ./src
 RUN npm run build

@@ -1,5 +1,6 @@
 # EyeTagger: `make run` starts it on the embedded default; `make test` runs every test.
-# Both install what they need first (Python packages with pipenv into .venv/).
+# Both install what they need first (Python packages with pipenv into .venv/, Node packages
+# with npm ci into node_modules/) and build the annotation app into dist/.
 
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
@@ -14,8 +15,10 @@ PORT ?= 8000
 PYTHON := .venv/bin/python
 # The API suite runs a second time on this server; Django creates and drops test_<name> there.
 TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/eyetagger
+CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: help run test deps demo lint test-api test-api-sqlite test-api-postgres test-deploy env tools
+.PHONY: help run test deps node-deps build demo lint test-api test-api-sqlite test-api-postgres test-js test-e2e \
+	test-deploy bench env tools
 
 help:  ## List the targets.
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/'
@@ -28,6 +31,24 @@ help:  ## List the targets.
 
 deps: .venv/.synced  ## Install Python packages.
 
+# npm ci only when package-lock.json changed since the last install.
+node_modules/.installed: package-lock.json
+	@echo "==> Installing Node packages (npm ci)"
+	npm ci --no-audit --no-fund
+	@touch $@
+
+node-deps: node_modules/.installed  ## Install Node packages.
+
+SPA_SOURCES := $(shell find src build -type f 2>/dev/null) index.html vite.config.js package-lock.json
+
+# Rebuilt only when a source changed.
+dist/index.html: node_modules/.installed $(SPA_SOURCES)
+	@echo "==> Building the annotation app (vite build -> dist/)"
+	npm run build
+	@touch $@
+
+build: dist/index.html  ## Build the annotation app into dist/.
+
 demo: deps  ## Migrate the database, import the demo dataset and create the demo accounts.
 	@echo "==> Migrating the database"
 	$(PYTHON) manage.py migrate --no-input
@@ -36,18 +57,31 @@ demo: deps  ## Migrate the database, import the demo dataset and create the demo
 		--question "Is this image real or fake?" --choices real,fake --require choice,mask
 	$(PYTHON) manage.py create_demo_accounts --url http://$(HOST):$(PORT)/
 
-run: demo  ## Run EyeTagger on SQLite with the demo dataset and accounts.
+run: build demo  ## Run EyeTagger on SQLite with the demo dataset and accounts.
 	@echo "==> Serving at http://$(HOST):$(PORT)/ (Ctrl+C stops)"
 	$(PYTHON) manage.py runserver $(HOST):$(PORT)
 
-test: lint test-api test-deploy  ## Run every test.
+test: lint test-js test-api test-e2e test-deploy  ## Run every test.
 
 lint: deps  ## Check the code's style: Python (ruff) and shell scripts (shellcheck).
 	@echo "==> Lint"
-	.venv/bin/ruff check backend bench deploy conftest.py
-	.venv/bin/ruff format --check backend bench deploy conftest.py
+	.venv/bin/ruff check backend bench deploy conftest.py src
+	.venv/bin/ruff format --check backend bench deploy conftest.py src
 	@command -v shellcheck >/dev/null || { echo "shellcheck is missing: run deploy/install-test-tools.sh (as root)" >&2; exit 1; }
 	shellcheck -x backups.sh deploy/*.sh
+
+test-js: node-deps  ## Unit tests of the annotation app (Vitest).
+	@echo "==> JS unit tests (Vitest)"
+	npx vitest run
+
+# Each test file starts its own Django on a free port with a temporary SQLite database.
+test-e2e: deps build  ## End-to-end tests in Debian's Chromium against the real server.
+	@echo "==> End-to-end tests (Playwright + $(CHROMIUM))"
+	@test -x "$(CHROMIUM)" || { echo "Chromium is missing at $(CHROMIUM): apt-get install -y chromium" >&2; exit 1; }
+	CHROMIUM=$(CHROMIUM) timeout 900 node --test --test-concurrency=1 e2e/
+
+bench: deps build  ## Drawing, undo and load benchmarks (writes nothing; see docs/BENCHMARKS.md).
+	CHROMIUM=$(CHROMIUM) node bench/run.js
 
 test-api: test-api-sqlite test-api-postgres  ## The API suite on SQLite, then on Postgres.
 
@@ -60,7 +94,7 @@ test-api-postgres: deps
 	@pg_isready -q -d "$(TEST_POSTGRES_URL)" || { echo "Postgres is not answering at $(TEST_POSTGRES_URL); start it or set TEST_POSTGRES_URL." >&2; exit 1; }
 	DATABASE_URL=$(TEST_POSTGRES_URL) $(PYTHON) -m pytest backend -q
 
-test-deploy: deps  ## Deployment: Nginx + Gunicorn + Postgres, backups and restores, containers, settings.
+test-deploy: deps build  ## Deployment: Nginx + Gunicorn + Postgres, backups and restores, containers, settings.
 	@echo "==> Deployment tests (Postgres at $(TEST_POSTGRES_URL); databases named after it, dropped after)"
 	@pg_isready -q -d "$(TEST_POSTGRES_URL)" || { echo "Postgres is not answering at $(TEST_POSTGRES_URL); start it or set TEST_POSTGRES_URL." >&2; exit 1; }
 	TEST_POSTGRES_URL=$(TEST_POSTGRES_URL) $(PYTHON) -m pytest deploy/tests -q

@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from .spa import spa_index
+from . import spa
 
 urlpatterns = [
     path("api/admin/", admin.site.urls),
@@ -12,6 +12,7 @@ urlpatterns = [
     # The split view serves Swagger UI's start-up script as a file, so no inline script is needed (CSP).
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="docs"),
     path("api/", include("backend.api.urls")),
-    # Every other path is a route of the single-page app (static files are served before Django sees them).
-    re_path(r"^(?!api/|static/)(?P<path>.*)$", spa_index, name="spa"),
+    path("sw.js", spa.service_worker, name="service-worker"),
+    # Every other path that is not the API or a static file is a route of the SPA.
+    re_path(r"^(?!api/|static/)(?P<path>.*)$", spa.index, name="spa"),
 ]

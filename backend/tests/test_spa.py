@@ -15,6 +15,7 @@ def dist(tmp_path, settings):
     folder = tmp_path / "dist"
     folder.mkdir()
     (folder / "index.html").write_text(INDEX)
+    (folder / "sw.js").write_text("self.addEventListener('fetch', () => {});")
     settings.SPA_DIST_DIR = folder
     spa._index_html.cache_clear()  # production reads the file once
     yield folder
@@ -43,6 +44,14 @@ def test_api_and_static_paths_never_get_the_index(client, dist, path):
 
 def test_the_index_cannot_be_posted_to(client, dist):
     assert client.post("/").status_code == 405
+    assert client.post("/datasets/3/images/17").status_code == 405
+
+
+def test_the_service_worker_is_served_at_the_root_and_revalidated(client, dist):
+    response = client.get("/sw.js")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/javascript")
+    assert "no-cache" in response["Cache-Control"]
 
 
 def test_a_missing_build_says_how_to_make_it(client, settings, tmp_path):

@@ -1,0 +1,218 @@
+/**
+ * Start the real EyeTagger (Django) on a free port with a temporary SQLite database, the demo
+ * dataset and the demo accounts; drive Debian's Chromium through playwright-core; stop
+ * everything afterwards. Every step is bounded in time. Used by the end-to-end tests and the
+ * benchmarks.
+ */
+
+import { spawn, execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { chromium } from 'playwright-core';
+
+const run = promisify(execFile);
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const PYTHON = join(ROOT, '.venv/bin/python');
+export const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+export const ACCOUNTS = { annotator: 'annotator-demo', researcher: 'researcher-demo', admin: 'admin-demo' };
+
+function log(message) {
+  if (process.env.E2E_QUIET !== '1') process.stderr.write(`[e2e] ${message}\n`);
+}
+
+/** Return a TCP port nobody listens on right now. */
+export function freePort() {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolvePort(port));
+    });
+  });
+}
+
+async function manage(env, args, timeout = 120000) {
+  return run(PYTHON, ['manage.py', ...args], { cwd: ROOT, env, timeout, maxBuffer: 64 * 1024 * 1024 });
+}
+
+/**
+ * Start Django; return {url, env, stop(), python(code)}. `python(code)` runs code in
+ * `manage.py shell` against the same database and returns its stdout.
+ */
+export async function startServer({ port } = {}) {
+  if (!existsSync(join(ROOT, 'dist/index.html'))) throw new Error('dist/ is missing: run `npm run build` first.');
+  const dir = mkdtempSync(join(tmpdir(), 'eyetagger-e2e-'));
+  const env = {
+    ...process.env,
+    DATABASE_URL: `sqlite:///${join(dir, 'db.sqlite3')}`,
+    DEBUG: 'true',
+    LOGIN_THROTTLE_RATE: '1000/min',
+    PYTHONUNBUFFERED: '1',
+  };
+  port = port || (await freePort());
+  log(`migrating a temporary database in ${dir}`);
+  await manage(env, ['migrate', '--no-input']);
+  await manage(env, [
+    'import_dataset', 'data/demo', '--name', 'Demo irises', '--question', 'Is this image real or fake?',
+    '--choices', 'real,fake', '--require', 'choice,mask',
+  ]);
+  await manage(env, ['create_demo_accounts', '--url', `http://127.0.0.1:${port}/`]);
+  log(`starting Django on 127.0.0.1:${port}`);
+  const child = spawn(PYTHON, ['manage.py', 'runserver', `127.0.0.1:${port}`, '--noreload'], {
+    cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true,
+  });
+  let output = '';
+  child.stdout.on('data', (d) => (output += d));
+  child.stderr.on('data', (d) => (output += d));
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 60000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`Django exited early:\n${output}`);
+    try {
+      const response = await fetch(`${url}/api/health/`);
+      if (response.ok) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`Django did not answer within 60 s:\n${output}`);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  const signal = (name) => {
+    try {
+      process.kill(-child.pid, name); // the whole group: runserver and anything it started
+    } catch (error) {
+      if (error.code !== 'ESRCH') throw error; // already gone
+    }
+  };
+  async function stop() {
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((r) => child.once('exit', r));
+      signal('SIGTERM');
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
+      signal('SIGKILL');
+    }
+    rmSync(dir, { recursive: true, force: true });
+  }
+  async function python(code) {
+    const { stdout } = await manage(env, ['shell', '-c', code]);
+    return stdout;
+  }
+  return { url, env, stop, python, output: () => output };
+}
+
+/** Launch Debian's Chromium headless (never a downloaded browser). */
+export function launchBrowser() {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+    timeout: 60000,
+  });
+}
+
+/** Sign in through the page's form and wait for the datasets list. */
+export async function signIn(page, url, username = 'annotator') {
+  await page.goto(`${url}/signin`);
+  await page.fill('input[name=username]', username);
+  await page.fill('input[name=password]', ACCOUNTS[username]);
+  await page.click('button[type=submit]');
+  await page.waitForSelector('.dataset-card');
+}
+
+/** Open the first dataset and wait until the canvas shows an image. */
+export async function startAnnotating(page) {
+  await page.click('[data-testid^=start-]');
+  await waitForImage(page);
+}
+
+export async function waitForImage(page, previousId = null, timeout = 45000) {
+  try {
+    await page.waitForFunction(
+      (prev) => {
+        const s = window.__eyetagger && window.__eyetagger.store.state.annotation;
+        const canvas = window.__eyetagger && window.__eyetagger.canvas;
+        return s && s.draft && canvas && canvas.mask() && s.draft.imageId !== prev && !s.loading;
+      },
+      previousId,
+      { timeout },
+    );
+  } catch (error) {
+    // Say what the page was doing: a bare timeout tells nothing.
+    const state = await page
+      .evaluate(() => {
+        const e = window.__eyetagger;
+        if (!e) return { url: location.href, app: 'not started' };
+        const a = e.store.state.annotation;
+        return { url: location.href, loading: a.loading, error: a.error, draft: a.draft && a.draft.imageId, sync: e.store.state.sync };
+      })
+      .catch((e) => ({ unreadable: e.message }));
+    throw new Error(`${error.message}\npage state: ${JSON.stringify(state)}`);
+  }
+  return page.evaluate(() => window.__eyetagger.store.state.annotation.draft.imageId);
+}
+
+/** Draw a stroke with the mouse through image-pixel points (converted with the page's view). */
+export async function drawStroke(page, points, { steps = 4 } = {}) {
+  const box = await page.locator('[data-testid=stage]').boundingBox();
+  const view = await page.evaluate(() => window.__eyetagger.canvas.view());
+  const toScreen = ([x, y]) => [box.x + x * view.zoom + view.tx, box.y + y * view.zoom + view.ty];
+  const [sx, sy] = toScreen(points[0]);
+  await page.mouse.move(sx, sy);
+  await page.mouse.down();
+  for (const p of points.slice(1)) {
+    const [x, y] = toScreen(p);
+    await page.mouse.move(x, y, { steps });
+  }
+  await page.mouse.up();
+  await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => r())));
+}
+
+/** Return the page's mask as {width, height, area, bits} (bits: a '0'/'1' string, row-major). */
+export function pageMask(page) {
+  return page.evaluate(() => {
+    const m = window.__eyetagger.canvas.mask();
+    let bits = '';
+    for (let i = 0; i < m.mask.length; i++) bits += m.mask[i] ? '1' : '0';
+    return { width: m.width, height: m.height, area: m.area, bits };
+  });
+}
+
+/** Return the server's mask of a stored annotation, rasterized from its stored strokes, in the same form. */
+export async function serverMask(server, imageId, username = 'annotator') {
+  const out = await server.python(
+    [
+      'import json',
+      'from backend.api.models import Annotation',
+      'from backend.api.strokes import rasterize',
+      `a = Annotation.objects.select_related("image").get(image_id=${Number(imageId)}, annotator__username="${username}")`,
+      'm = rasterize(a.strokes, a.image.width, a.image.height)',
+      'print(json.dumps({"area": int(m.sum()), "stored_area": a.mask_area, "bits": "".join("1" if v else "0" for v in m.ravel().tolist())}))',
+    ].join('\n'),
+  );
+  return JSON.parse(out.trim().split('\n').pop());
+}
+
+/** GET an API path with the page's session (as the annotator sees it). */
+export function apiGet(page, path) {
+  return page.evaluate(async (p) => {
+    const response = await fetch(p, { headers: { Accept: 'application/json' }, cache: 'no-store' });
+    return { status: response.status, body: await response.json() };
+  }, path);
+}
+
+/** Wait until the save-state indicator says Saved and nothing waits. */
+export async function waitSaved(page, timeout = 30000) {
+  await page.waitForFunction(() => {
+    const s = window.__eyetagger.store.state.sync;
+    return s.status === 'saved' && s.waiting === 0;
+  }, null, { timeout });
+}

@@ -1,0 +1,96 @@
+/**
+ * Never lose work: with the network gone, an annotator annotates three images, reloads the
+ * page (the service worker serves the app, IndexedDB still holds the drafts), and when the
+ * network comes back all three arrive on the server intact.
+ */
+
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { apiGet, drawStroke, launchBrowser, pageMask, serverMask, signIn, startAnnotating, startServer, waitForImage, waitSaved } from './harness.js';
+
+describe('working offline', { timeout: 300000 }, () => {
+  let server;
+  let browser;
+  let context;
+  let page;
+  const done = []; // {imageId, strokes, label, mask}
+
+  before(async () => {
+    server = await startServer();
+    browser = await launchBrowser();
+    context = await browser.newContext({ viewport: { width: 1280, height: 720 } });
+    page = await context.newPage();
+    page.on('pageerror', (error) => console.error('page error:', error.message));
+    page.on('console', (message) => {
+      if (message.type() === 'error' && !/Failed to load resource/.test(message.text())) console.error('console:', message.text());
+    });
+  });
+
+  after(async () => {
+    await browser?.close();
+    await server?.stop();
+  });
+
+  async function storedCount() {
+    const out = await server.python('from backend.api.models import Annotation\nprint(Annotation.objects.count())');
+    return Number(out.trim().split('\n').pop()); // the shell may print a line of its own first
+  }
+
+  it('loads the app online, with its service worker in control', async () => {
+    await signIn(page, server.url);
+    await startAnnotating(page);
+    await page.waitForFunction(() => navigator.serviceWorker && navigator.serviceWorker.controller, null, { timeout: 30000 });
+    // Reload once so the images ahead are fetched through the service worker and kept.
+    await page.reload();
+    await waitForImage(page);
+    await page.waitForTimeout(1500);
+  });
+
+  it('annotates three images with the network gone', async () => {
+    await context.setOffline(true);
+    for (let k = 0; k < 3; k++) {
+      const imageId = await page.evaluate(() => window.__eyetagger.store.state.annotation.draft.imageId);
+      await drawStroke(page, [[80 + 20 * k, 70], [160, 120 + 10 * k], [220, 90]]);
+      await page.keyboard.press(k % 2 ? '1' : '2');
+      const state = await page.evaluate(() => {
+        const s = window.__eyetagger.store.state.annotation;
+        return { strokes: JSON.parse(JSON.stringify(s.strokes)), label: s.draft.label };
+      });
+      done.push({ imageId, ...state, mask: await pageMask(page) });
+      await page.keyboard.press('e');
+      await waitForImage(page, imageId);
+    }
+    assert.equal(new Set(done.map((d) => d.imageId)).size, 3);
+    const sync = await page.evaluate(() => ({ ...window.__eyetagger.store.state.sync }));
+    assert.equal(sync.status, 'offline');
+    assert.equal(sync.waiting, 3);
+    assert.match(await page.textContent('.save-state'), /Offline — 3 images waiting/);
+    assert.equal(await storedCount(), 0, 'nothing reached the server while offline');
+  });
+
+  it('reloads while offline and still has all three drafts', async () => {
+    await page.reload();
+    await waitForImage(page);
+    await page.waitForFunction(() => window.__eyetagger.store.state.sync.waiting === 3, null, { timeout: 20000 });
+    const current = await page.evaluate(() => window.__eyetagger.store.state.annotation.draft.imageId);
+    await page.keyboard.press('q');
+    const back = await waitForImage(page, current);
+    assert.equal(back, done[2].imageId);
+    assert.equal((await pageMask(page)).bits, done[2].mask.bits);
+    assert.equal(await storedCount(), 0);
+  });
+
+  it('sends all three intact once the network is back', async () => {
+    await context.setOffline(false);
+    await waitSaved(page, 60000);
+    for (const d of done) {
+      const { status, body } = await apiGet(page, `/api/images/${d.imageId}/annotation/`);
+      assert.equal(status, 200);
+      assert.deepEqual(body.strokes, d.strokes);
+      assert.equal(body.label, d.label);
+      assert.equal(body.status, 'submitted');
+      assert.equal(body.mask_area, d.mask.area);
+      assert.equal((await serverMask(server, d.imageId)).bits, d.mask.bits);
+    }
+  });
+});

@@ -1,0 +1,228 @@
+/**
+ * Send drafts to the server in the background, one request at a time, until each is stored.
+ *
+ * - Every PUT carries the whole document and the version it was based on, so a repeated PUT is
+ *   harmless (the server answers 200 for content it already has).
+ * - Failures that may pass (no answer, 5xx, 429) are retried with exponential back-off and
+ *   jitter, at once when the browser comes back online.
+ * - A 409 whose stored content is what this queue sent earlier is our own save whose answer
+ *   was lost: adopt its version and go on. Any other 409 is a real conflict (another tab or
+ *   device): the draft waits for the annotator's choice, never overwritten silently.
+ * - 401/403 pause everything until the annotator signs in again; a 400 (the server refuses the
+ *   content) is shown and retried only after the next change. Nothing is ever dropped.
+ */
+
+import { contentKey, documentJson, isDirty } from '../document.js';
+
+export const BACKOFF = { baseMs: 1000, maxMs: 30000 };
+
+/** Return the delay before retry number `attempt` (1, 2, ...): doubling, capped, with jitter. */
+export function backoffDelay(attempt, random = Math.random) {
+  const ceiling = Math.min(BACKOFF.maxMs, BACKOFF.baseMs * 2 ** (attempt - 1));
+  return Math.round(ceiling * (0.5 + 0.5 * random()));
+}
+
+export class SyncQueue {
+  /**
+   * save(imageId, json) -> stored annotation; getDraft(key) -> draft | null;
+   * markSynced(key, {version, rev}); markConflict(key, current); report(status);
+   * client() -> client info for the PUT body.
+   */
+  constructor({ save, getDraft, markSynced, markConflict, report, client = () => undefined, timers = globalThis, random = Math.random }) {
+    Object.assign(this, { save, getDraft, markSynced, markConflict, report, client, timers, random });
+    this.order = []; // keys waiting, oldest change first
+    this.dueAt = new Map(); // key -> earliest time to try
+    this.attempts = new Map(); // key -> failed attempts in a row
+    this.unacked = new Map(); // key -> content keys sent without an answer
+    this.problems = new Map(); // key -> {kind: 'offline'|'error'|'conflict'|'auth', message}
+    this.waiters = [];
+    this.running = false;
+    this.paused = false;
+    this.timer = null;
+    this.inFlight = null;
+  }
+
+  /** Queue the key to be sent after `delayMs` (debounce), keeping its place if already queued. */
+  enqueue(key, delayMs = 0) {
+    if (!this.order.includes(key)) this.order.push(key);
+    const problem = this.problems.get(key);
+    if (problem && problem.kind === 'error') this.problems.delete(key); // a change may fix it: try again
+    if (!this.attempts.get(key)) this.dueAt.set(key, Date.now() + delayMs);
+    this._report();
+    this._kick();
+  }
+
+  /** Try everything now (the browser is back online, the annotator signed in again). */
+  retryNow() {
+    this.paused = false;
+    for (const key of this.order) this.dueAt.set(key, Date.now());
+    for (const [key, problem] of this.problems) if (problem.kind === 'auth' || problem.kind === 'offline') this.problems.delete(key);
+    this._kick();
+  }
+
+  /** Forget a conflict or refusal once the annotator chose; enqueue again if still dirty. */
+  resolved(key) {
+    this.problems.delete(key);
+    this.attempts.delete(key);
+    this.unacked.delete(key);
+    this.enqueue(key);
+  }
+
+  /** Return how many drafts are not yet on the server. */
+  get waiting() {
+    return new Set([...this.order, ...this.problems.keys()]).size;
+  }
+
+  /** Resolve once `key` is stored (or nothing waits); reject after timeoutMs or once sending it failed. */
+  flush(key, timeoutMs = 8000) {
+    if (this.dueAt.has(key)) this.dueAt.set(key, Date.now());
+    this._kick();
+    return new Promise((resolve, reject) => {
+      const waiter = { key, resolve, reject };
+      waiter.timer = this.timers.setTimeout(() => this._settle(waiter, new Error('The server did not answer in time.')), timeoutMs);
+      this.waiters.push(waiter);
+      this._checkWaiters();
+    });
+  }
+
+  _settle(waiter, error) {
+    this.timers.clearTimeout(waiter.timer);
+    this.waiters = this.waiters.filter((w) => w !== waiter);
+    if (error) waiter.reject(error);
+    else waiter.resolve();
+  }
+
+  _checkWaiters() {
+    for (const waiter of [...this.waiters]) {
+      const problem = this.problems.get(waiter.key);
+      // Offline too: whoever waits (going to the next image) goes on; the draft stays queued.
+      if (problem) this._settle(waiter, Object.assign(new Error(problem.message), { problem }));
+      else if (!this.order.includes(waiter.key) && !problem) this._settle(waiter, null);
+    }
+  }
+
+  _report() {
+    let status = 'saved';
+    const kinds = new Set([...this.problems.values()].map((p) => p.kind));
+    if (kinds.has('conflict')) status = 'conflict';
+    else if (kinds.has('auth')) status = 'signed-out';
+    else if (kinds.has('error')) status = 'error';
+    else if (kinds.has('offline')) status = 'offline';
+    else if (this.order.length) status = 'saving';
+    const first = [...this.problems.values()].find((p) => p.kind !== 'offline');
+    this.report({ status, waiting: this.waiting, message: first ? first.message : null });
+  }
+
+  _kick() {
+    if (this.running || this.paused) return;
+    this.running = true;
+    Promise.resolve()
+      .then(() => this._drain())
+      .finally(() => {
+        this.running = false;
+        this._report();
+        this._checkWaiters();
+      });
+  }
+
+  _schedule() {
+    if (this.timer) this.timers.clearTimeout(this.timer);
+    this.timer = null;
+    if (!this.order.length || this.paused) return;
+    const due = this.order.filter((k) => this._sendable(k)).map((k) => this.dueAt.get(k) ?? 0);
+    if (!due.length) return;
+    const next = Math.min(...due);
+    this.timer = this.timers.setTimeout(() => {
+      this.timer = null;
+      this._kick();
+    }, Math.max(0, next - Date.now()));
+  }
+
+  async _drain() {
+    for (;;) {
+      if (this.paused) return;
+      const now = Date.now();
+      const key = this.order.find((k) => (this.dueAt.get(k) ?? 0) <= now && this._sendable(k));
+      if (key === undefined) {
+        this._schedule();
+        return;
+      }
+      await this._send(key);
+      this._report();
+      this._checkWaiters();
+    }
+  }
+
+  /** A key blocked by a conflict, a refusal or signing out waits for the annotator, not for a timer. */
+  _sendable(key) {
+    const problem = this.problems.get(key);
+    return !problem || problem.kind === 'offline';
+  }
+
+  _done(key) {
+    this.order = this.order.filter((k) => k !== key);
+    this.dueAt.delete(key);
+    this.attempts.delete(key);
+    this.unacked.delete(key);
+    this.problems.delete(key);
+  }
+
+  async _send(key) {
+    const draft = await this.getDraft(key);
+    if (!draft || !isDirty(draft)) {
+      this._done(key);
+      return;
+    }
+    if (draft.conflict) {
+      this.order = this.order.filter((k) => k !== key);
+      this.problems.set(key, { kind: 'conflict', message: 'This image was changed in another tab or device.' });
+      return;
+    }
+    const rev = draft.localRev;
+    const sent = contentKey(draft);
+    const sentList = this.unacked.get(key) || [];
+    sentList.push(sent);
+    this.unacked.set(key, sentList.slice(-8));
+    try {
+      const stored = await this.save(draft.imageId, documentJson(draft, this.client()));
+      await this._stored(key, stored.version, rev);
+    } catch (error) {
+      if (error.isConflict && error.body && error.body.current) {
+        const current = error.body.current;
+        const theirs = contentKey(current);
+        if (theirs === sent) {
+          await this._stored(key, current.version, rev); // same content stored: nothing to send
+        } else if ((this.unacked.get(key) || []).includes(theirs)) {
+          // Our own earlier save landed but its answer was lost: build on it and send again.
+          await this.markSynced(key, { version: current.version, rev: null });
+          this.dueAt.set(key, Date.now());
+        } else {
+          this.order = this.order.filter((k) => k !== key);
+          this.problems.set(key, { kind: 'conflict', message: error.message });
+          await this.markConflict(key, current);
+        }
+      } else if (error.isRetryable) {
+        const attempt = (this.attempts.get(key) || 0) + 1;
+        this.attempts.set(key, attempt);
+        this.dueAt.set(key, Date.now() + backoffDelay(attempt, this.random));
+        this.problems.set(key, { kind: 'offline', message: error.message });
+      } else if (error.isAuth) {
+        this.paused = true;
+        this.problems.set(key, { kind: 'auth', message: 'Sign in again to save your work; it is kept in this browser.' });
+      } else {
+        this.order = this.order.filter((k) => k !== key);
+        this.problems.set(key, { kind: 'error', message: error.message || 'The server refused this annotation.' });
+      }
+    }
+  }
+
+  async _stored(key, version, rev) {
+    await this.markSynced(key, { version, rev });
+    this.attempts.delete(key);
+    this.unacked.delete(key);
+    this.problems.delete(key);
+    const draft = await this.getDraft(key);
+    if (!isDirty(draft)) this._done(key);
+    else this.dueAt.set(key, Date.now()); // changed while the request was out: send the rest
+  }
+}
