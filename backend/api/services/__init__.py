@@ -2,10 +2,13 @@
 
 from .annotations import AnnotationContent, VersionConflict, annotation_restore, annotation_save, mask_encode
 from .datasets import ImportReport, apply_import_plan, dataset_import, dataset_missing_parts, dataset_root_of
+from .queue import Handout, ImageUnavailable, queue_next, queue_recount, queue_skip, release_expired_leases
 from .users import user_create, user_set_role
 
 __all__ = [
     "AnnotationContent",
+    "Handout",
+    "ImageUnavailable",
     "ImportReport",
     "VersionConflict",
     "annotation_restore",
@@ -15,6 +18,10 @@ __all__ = [
     "dataset_missing_parts",
     "dataset_root_of",
     "mask_encode",
+    "queue_next",
+    "queue_recount",
+    "queue_skip",
+    "release_expired_leases",
     "user_create",
     "user_set_role",
 ]

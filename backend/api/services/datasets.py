@@ -11,7 +11,7 @@ from django.db import transaction
 from django.utils.text import slugify
 
 from .. import importing
-from ..models import Dataset, Image
+from ..models import Dataset, Image, shuffle_key
 
 
 @dataclass
@@ -110,8 +110,12 @@ def dataset_import(
 def apply_import_plan(plan: importing.ImportPlan, *, dataset, image_model, report: ImportReport) -> None:
     """Create the plan's new images in ``dataset``, filling ``report``.
 
-    Takes the Image model as an argument so the data migration can pass its historical model.
+    Takes the Image model as an argument so the data migration can pass its historical model;
+    the queue's fields (random-order keys, the image count) are set when that model has them.
     """
+    image_fields = {f.name for f in image_model._meta.get_fields()}
+    dataset_fields = {f.name for f in type(dataset)._meta.get_fields()}
+    keyed = "shuffle_key" in image_fields and "seed" in dataset_fields
     report.files_without_row += plan.files_without_row
     report.rows_without_file += plan.rows_without_file
     report.unreadable += plan.unreadable
@@ -139,9 +143,14 @@ def apply_import_plan(plan: importing.ImportPlan, *, dataset, image_model, repor
                     height=item.height,
                     ground_truth=item.ground_truth,
                     metadata=item.metadata,
+                    **({"shuffle_key": shuffle_key(dataset.seed, item.sha256)} if keyed else {}),
                 )
             )
     image_model.objects.bulk_create(new_images, batch_size=1000)
+    if "image_count" in dataset_fields:
+        dataset.image_count = image_model.objects.filter(dataset=dataset).count()
+        dataset.pool_version += 1 if new_images else 0  # new images: annotators who had finished have more
+        dataset.save(update_fields=["image_count", "pool_version"])
 
 
 def _unique_slug(base: str) -> str:
