@@ -10,6 +10,8 @@ from django.db import models
 
 # Shuffle keys and seeds are non-negative and fit a signed 64-bit integer on every database.
 KEY_BITS = 62
+# The random order cuts the images into buckets of about this many (see Dataset.bucket_shift).
+BUCKET_SIZE = 32
 
 
 def new_seed() -> int:
@@ -143,6 +145,21 @@ class Dataset(models.Model):
     def start_key_for(self, annotator_id: int) -> int:
         """Return where this annotator's walk through the random order starts."""
         return shuffle_key(self.seed, f"annotator:{annotator_id}")
+
+    def annotator_key(self, annotator_id: int, sha256: str) -> int:
+        """Return the image's place in this annotator's own order within its bucket."""
+        return shuffle_key(self.seed, f"{annotator_id}:{sha256}")
+
+    def bucket_shift(self) -> int:
+        """Return how many low bits of a random key a bucket spans: about BUCKET_SIZE images per bucket.
+
+        One bucket (every annotator's order independent) up to BUCKET_SIZE images; the number
+        of buckets doubles as the dataset doubles, so a bucket stays small at any size.
+        """
+        buckets = 1
+        while buckets * BUCKET_SIZE < self.image_count:
+            buckets *= 2
+        return KEY_BITS - (buckets.bit_length() - 1)
 
     def clean(self):
         if not isinstance(self.choices, list) or not all(isinstance(c, str) and c.strip() for c in self.choices):

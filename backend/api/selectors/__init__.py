@@ -8,6 +8,7 @@ from .progress import (
     dataset_summary,
     eligible_annotator_count,
     expected_total,
+    leased_count,
     progress_of,
 )
 
@@ -21,6 +22,7 @@ __all__ = [
     "eligible_annotator_count",
     "expected_total",
     "image_list",
+    "leased_count",
     "progress_of",
     "revision_list",
     "visible_datasets",

@@ -85,13 +85,16 @@ def progress_of(
     }
 
 
+def leased_count(*, dataset: Dataset, annotator: User) -> int:
+    """Return how many images of the dataset are leased to the annotator now."""
+    return Assignment.objects.filter(dataset=dataset, annotator=annotator, status=Assignment.Status.LEASED).count()
+
+
 def annotator_progress(*, dataset: Dataset, annotator: User, eligible: int | None = None) -> dict:
     """Return the annotator's progress on the dataset (a few indexed queries)."""
     dataset.refresh_from_db(fields=["pool_version", "image_count"])
     row = AnnotatorProgress.objects.filter(dataset=dataset, annotator=annotator).first()
-    in_progress = Assignment.objects.filter(
-        dataset=dataset, annotator=annotator, status=Assignment.Status.LEASED
-    ).count()
+    in_progress = leased_count(dataset=dataset, annotator=annotator)
     return progress_of(
         dataset=dataset,
         submitted=row.submitted_count if row else 0,

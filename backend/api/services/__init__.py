@@ -3,7 +3,7 @@
 from .annotations import AnnotationContent, VersionConflict, annotation_restore, annotation_save, mask_encode
 from .datasets import ImportReport, apply_import_plan, dataset_import, dataset_missing_parts, dataset_root_of
 from .queue import Handout, ImageUnavailable, queue_next, queue_recount, queue_skip, release_expired_leases
-from .users import user_create, user_set_role
+from .users import user_create, user_set_role, user_set_test
 
 __all__ = [
     "AnnotationContent",
@@ -24,4 +24,5 @@ __all__ = [
     "release_expired_leases",
     "user_create",
     "user_set_role",
+    "user_set_test",
 ]

@@ -189,7 +189,10 @@ def _save(
 
 def _locked_annotation(image: Image, annotator: User) -> Annotation | None:
     return (
-        Annotation.objects.select_for_update()
+        # of=self and no ordering: locking the joined image and dataset rows too would make every
+        # save in a dataset wait for every other one.
+        Annotation.objects.select_for_update(of=("self",))
+        .order_by()
         .select_related("image__dataset")
         .filter(image=image, annotator=annotator)
         .first()
@@ -213,7 +216,11 @@ def annotation_restore(*, revision: AnnotationRevision, user: User) -> Annotatio
     """Put a revision's content back as a new version, keeping the replaced content as a revision too."""
     owner = Annotation.objects.select_related("image__dataset", "annotator__profile").get(pk=revision.annotation_id)
     progress = queue.progress_lock(dataset=owner.image.dataset, annotator=owner.annotator)
-    annotation = Annotation.objects.select_for_update().select_related("image__dataset").get(pk=revision.annotation_id)
+    annotation = (
+        Annotation.objects.select_for_update(of=("self",))
+        .select_related("image__dataset")
+        .get(pk=revision.annotation_id)
+    )
     before = {"status": annotation.status, "active_ms": annotation.active_ms}
     current = AnnotationContent.of(annotation)
     AnnotationRevision.objects.get_or_create(

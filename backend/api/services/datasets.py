@@ -92,7 +92,8 @@ def dataset_import(
     }
     options = {key: value for key, value in options.items() if value is not None}
     with transaction.atomic():
-        dataset = Dataset.objects.select_for_update().filter(root=root).first()
+        # NO KEY UPDATE: annotators' inserts referencing the dataset go on while it imports.
+        dataset = Dataset.objects.select_for_update(no_key=True).filter(root=root).first()
         created = dataset is None
         if created:
             default_name = Path(root).name.replace("_", " ").replace("-", " ").strip().capitalize()

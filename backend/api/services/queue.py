@@ -15,9 +15,11 @@ whole transaction holds the database's single write lock (``BEGIN IMMEDIATE``). 
 image is first picked with ``FOR UPDATE SKIP LOCKED``, so concurrent annotators fan out over
 different images instead of queueing behind one.
 
-Locks are always taken in one order: the annotator's progress row, their annotation, assignments,
-images, the dataset row. Other annotators' rows are only taken with SKIP LOCKED (expired leases)
-or never. So no two transactions can wait for each other in a cycle.
+Locks are always taken in one order: the annotator's progress row, their annotation, their
+assignments, images, the dataset row (always last, see ``_pool_changed``). A transaction that
+waits for an image holds no other image (pickers drop leftovers with a savepoint); those that
+hold several (releasing expired leases, recounting) take them in id order. So no two
+transactions can wait for each other in a cycle; the concurrency tests on PostgreSQL check it.
 """
 
 from dataclasses import dataclass
@@ -46,10 +48,12 @@ class ImageUnavailable(Exception):
 
 @dataclass(frozen=True)
 class Handout:
-    """What ``queue_next`` hands out: the image (None when nothing is left) and its lease."""
+    """What ``queue_next`` hands out: the image (None when nothing is left), its lease, and the annotator's progress."""
 
     image: Image | None
     assignment: Assignment | None
+    progress: AnnotatorProgress
+    pool_version: int
     resumed: bool = False
 
 
@@ -72,7 +76,9 @@ def progress_lock(*, dataset: Dataset, annotator: User) -> AnnotatorProgress:
     Every queue operation of one annotator on one dataset takes this lock first, so they run
     one after the other: two tabs calling ``next`` at once get the same image, not two.
     """
-    rows = AnnotatorProgress.objects.select_for_update()
+    # of=self and no ordering: the model's ordering would join (and so lock) the dataset row too.
+    # The dataset comes along unlocked, for its pool version as of now.
+    rows = AnnotatorProgress.objects.select_for_update(of=("self",)).select_related("dataset").order_by()
     progress = rows.filter(dataset=dataset, annotator=annotator).first()
     if progress is None:
         # ON CONFLICT DO NOTHING: a concurrent first call may create it between our read and our insert.
@@ -86,7 +92,6 @@ def progress_lock(*, dataset: Dataset, annotator: User) -> AnnotatorProgress:
 # --- Handing out images -----------------------------------------------------------------
 
 
-@transaction.atomic
 def queue_next(*, dataset: Dataset, annotator: User, now: datetime | None = None) -> Handout:
     """Hand the annotator the image to work on now, reserved for them for the dataset's lease.
 
@@ -94,13 +99,21 @@ def queue_next(*, dataset: Dataset, annotator: User, now: datetime | None = None
     still has room, most recent first), else a new image: one they have never been handed,
     at the lowest fill level (furthest from its target), first in their own order after the
     last image they were handed. None when nothing is left for them.
+
+    Expired leases are released first, in a transaction of their own, so the hand-out's
+    transaction never holds more than one image lock while it waits.
     """
     now = now or timezone.now()
-    progress = progress_lock(dataset=dataset, annotator=annotator)
     release_expired_leases(dataset=dataset, now=now)
-    # Read before searching: anything freed after this read bumps the version, so a search that
-    # finds nothing is only trusted until then.
-    pool_version = Dataset.objects.filter(pk=dataset.pk).values_list("pool_version", flat=True).get()
+    return _hand_out(dataset=dataset, annotator=annotator, now=now)
+
+
+@transaction.atomic
+def _hand_out(*, dataset: Dataset, annotator: User, now: datetime) -> Handout:
+    progress = progress_lock(dataset=dataset, annotator=annotator)
+    # Read (with the progress row) before searching: anything freed after this read bumps the
+    # version, so a search that finds nothing is only trusted until then.
+    pool_version = progress.dataset.pool_version
     counted = counts_towards_target(annotator)
 
     current = (
@@ -111,37 +124,37 @@ def queue_next(*, dataset: Dataset, annotator: User, now: datetime | None = None
     )
     if current is not None:
         _lease(current, dataset=dataset, now=now)
-        return Handout(current.image, current, resumed=True)
+        return Handout(current.image, current, progress, pool_version, resumed=True)
 
     returning = _reclaim_released(dataset=dataset, annotator=annotator, counted=counted, now=now)
     if returning is not None:
-        return Handout(returning.image, returning, resumed=True)
+        return Handout(returning.image, returning, progress, pool_version, resumed=True)
 
+    nothing = Handout(None, None, progress, pool_version)
     if dataset.images_per_annotator is not None and (
         progress.submitted_count + progress.skipped_count >= dataset.images_per_annotator
     ):
-        return Handout(None, None)
+        return nothing
     if progress.exhausted_version == pool_version:
-        return Handout(None, None)  # searched since anything last came free: still nothing
+        return nothing  # searched since anything last came free: still nothing
 
-    image = _take_new_image(dataset=dataset, annotator=annotator, progress=progress, counted=counted, wait=False)
-    if image is None and connection.features.has_select_for_update_skip_locked:
-        # The first pass skipped images other transactions held locked; some of them may still
-        # have room. Only a pass that waits for those locks proves that nothing is left.
-        image = _take_new_image(dataset=dataset, annotator=annotator, progress=progress, counted=counted, wait=True)
+    try:
+        image = _take_new_image(dataset=dataset, annotator=annotator, progress=progress, counted=counted)
+    except _Contended:
+        return nothing  # every image left is being taken right now: nothing proven, nothing noted
     if image is None:
         progress.exhausted_version = pool_version
         progress.save(update_fields=["exhausted_version"])
-        return Handout(None, None)
-    assignment = _assignment_for(image=image, annotator=annotator)
-    assignment.status = Assignment.Status.LEASED
+        return nothing
+    # The walk only takes images never handed to this annotator: the assignment is new.
+    assignment = Assignment(dataset=dataset, image=image, annotator=annotator, status=Assignment.Status.LEASED)
     _lease(assignment, dataset=dataset, now=now)
     progress.cursor_order = dataset.order
     progress.cursor_key = image.position if dataset.order == Dataset.Order.FILE else image.shuffle_key
     progress.cursor_image = image.pk
     progress.last_active_at = now
     progress.save(update_fields=["cursor_order", "cursor_key", "cursor_image", "last_active_at"])
-    return Handout(image, assignment)
+    return Handout(image, assignment, progress, pool_version)
 
 
 def _lease(assignment: Assignment, *, dataset: Dataset, now: datetime) -> None:
@@ -155,7 +168,8 @@ def _lease(assignment: Assignment, *, dataset: Dataset, now: datetime) -> None:
 
 def _assignment_for(*, image: Image, annotator: User) -> Assignment:
     """Return the annotator's assignment of the image, or a new unsaved one."""
-    existing = Assignment.objects.select_for_update().filter(image=image, annotator=annotator).first()
+    rows = Assignment.objects.select_for_update(of=("self",)).order_by()
+    existing = rows.filter(image=image, annotator=annotator).first()
     return existing or Assignment(dataset_id=image.dataset_id, image=image, annotator=annotator)
 
 
@@ -180,7 +194,7 @@ def _reclaim_released(*, dataset: Dataset, annotator: User, counted: bool, now: 
     if counted and dataset.annotators_per_image is not None:
         released = released.filter(image__reserved_count__lt=dataset.annotators_per_image)
     for assignment in released[:5]:
-        if counted and not _take_slot(assignment.image_id, dataset=dataset):
+        if counted and not _in_savepoint(lambda: _take_slot(assignment.image_id, dataset=dataset) or None):  # noqa: B023
             continue  # filled up since we read it
         assignment.status = Assignment.Status.LEASED
         _lease(assignment, dataset=dataset, now=now)
@@ -188,48 +202,155 @@ def _reclaim_released(*, dataset: Dataset, annotator: User, counted: bool, now: 
     return None
 
 
-def _take_new_image(
-    *, dataset: Dataset, annotator: User, progress: AnnotatorProgress, counted: bool, wait: bool
-) -> Image | None:
-    """Find, lock and reserve the next image the annotator has never been handed; None if there is none.
+MAX_WAITS = 20  # images waited for, one at a time, after a SKIP LOCKED pass found none free
+BUCKET_FETCH = 500  # most images read from one bucket of the random order (about BUCKET_SIZE are expected)
 
-    With ``wait`` False, images locked by other transactions are skipped (SKIP LOCKED), so
-    annotators working at once fan out; with ``wait`` True, they are waited for and re-read.
+
+class _Contended(Exception):
+    """Every image left was held by other transactions, and waiting for them did not free one in time."""
+
+
+class _NothingTaken(Exception):
+    """Raised inside a savepoint to roll it back, with every row lock taken in it."""
+
+
+def _in_savepoint(take):
+    """Return take()'s result; when it is None, roll back everything it did, row locks included.
+
+    PostgreSQL keeps the lock of a row that was locked but then failed its re-check; rolling
+    back the savepoint drops it, so a transaction never waits while holding such leftovers.
+    """
+    try:
+        with transaction.atomic():
+            result = take()
+            if result is None:
+                raise _NothingTaken
+    except _NothingTaken:
+        return None
+    return result
+
+
+def _take_new_image(*, dataset: Dataset, annotator: User, progress: AnnotatorProgress, counted: bool) -> Image | None:
+    """Find and reserve the next image the annotator has never been handed; None when there is none.
+
+    With a target, on PostgreSQL: first a pass that skips images other transactions hold
+    (SKIP LOCKED), so annotators working at once fan out over different images. If it finds
+    none, that is no proof: a held image may still have room once its holder is done. So
+    then, one image at a time, find the first candidate ignoring locks and wait for that
+    image alone; none left ignoring locks proves that nothing is left.
     """
     target = dataset.annotators_per_image if counted else None
-    file_order = dataset.order == Dataset.Order.FILE
-    if progress.cursor_order == dataset.order and progress.cursor_key is not None:
-        cursor = (progress.cursor_key, progress.cursor_image or 0)
-    elif file_order:
-        cursor = (-1, -1)
-    else:
-        cursor = (dataset.start_key_for(annotator.pk), -1)
-    level = 0
-    while True:
-        if target is not None:
-            level = _lowest_level(dataset=dataset, at_least=level, below=target)
-            if level is None:
-                return None
-        for after in (True, False):  # from the cursor on, then from the start up to the cursor
-            image = _pick(
-                dataset=dataset,
-                annotator=annotator,
-                level=level if target is not None else None,
-                cursor=cursor,
-                after=after,
-                file_order=file_order,
-                wait=wait,
-            )
-            if image is None:
-                continue
-            if not counted or _take_slot(image.pk, dataset=dataset):
-                if counted:
-                    image.reserved_count += 1
-                return image
-            # Locked but full: impossible while the pick's condition holds, kept as a guard.
-        if target is None:
+    walk = _Walk(dataset=dataset, annotator=annotator, progress=progress, target=target)
+    if target is None or not connection.features.has_select_for_update_skip_locked:
+        # No slot to compete for (every annotator sees every image, or a test user), or SQLite,
+        # where this transaction already holds the database's only write lock.
+        image = walk.first(lock=None)
+        if image is not None and counted:
+            _take_slot(image.pk, dataset=dataset)
+            image.reserved_count += 1
+        return image
+
+    def take(lock, image_id=None):
+        image = walk.first(lock=lock, image_id=image_id)
+        if image is None or not _take_slot(image.pk, dataset=dataset):
             return None
-        level += 1
+        image.reserved_count += 1
+        return image
+
+    image = _in_savepoint(lambda: take("skip"))
+    if image is not None:
+        return image
+    for _ in range(MAX_WAITS):
+        candidate = walk.first(lock=None)
+        if candidate is None:
+            return None
+        image = _in_savepoint(lambda: take("wait", candidate.pk))  # noqa: B023 - called at once
+        if image is not None:
+            return image
+    raise _Contended
+
+
+class _Walk:
+    """The annotator's walk: by fill level (lowest first, with a target), then their own order from their cursor.
+
+    File order: by position, from the last image handed out, wrapping around. Random order:
+    the dataset's random keys cut the images into buckets of about ``BUCKET_SIZE``
+    (``Dataset.bucket_shift``); the walk goes through the buckets from the annotator's
+    cursor (at first their own start, ``Dataset.start_key_for``), wrapping around, and through
+    each bucket in the annotator's own random order (``Dataset.annotator_key``). A dataset of
+    up to ``BUCKET_SIZE`` images is one bucket: every annotator gets an independent order.
+    """
+
+    def __init__(self, *, dataset: Dataset, annotator: User, progress: AnnotatorProgress, target: int | None):
+        self.dataset, self.annotator, self.target = dataset, annotator, target
+        self.file_order = dataset.order == Dataset.Order.FILE
+        resumed = progress.cursor_order == dataset.order and progress.cursor_key is not None
+        if self.file_order:
+            self.cursor = (progress.cursor_key, progress.cursor_image or 0) if resumed else (-1, -1)
+        else:
+            shift = dataset.bucket_shift()
+            key = progress.cursor_key if resumed else dataset.start_key_for(annotator.pk)
+            self.bucket_start = (key >> shift) << shift
+            self.bucket_width = 1 << shift
+
+    def first(self, *, lock: str | None, image_id: int | None = None) -> Image | None:
+        """Return the first image of the walk, or with ``image_id`` that image if the walk may still take it.
+
+        ``lock``: None, "skip" (lock it, skipping images others hold) or "wait" (lock it, waiting).
+        """
+        if image_id is not None:  # the caller checks its room (_take_slot) once it holds it
+            found = self._images(level=None, image_id=image_id, lock=lock)
+            return found[0] if found else None
+        level = 0
+        while True:
+            if self.target is not None:
+                level = _lowest_level(dataset=self.dataset, at_least=level, below=self.target)
+                if level is None:
+                    return None
+            image = self._first_at(level if self.target is not None else None, lock=lock)
+            if image is not None or self.target is None:
+                return image
+            level += 1
+
+    def _first_at(self, level: int | None, *, lock: str | None) -> Image | None:
+        if self.file_order:
+            key, pk = self.cursor
+            for lower, upper in (((key, pk), None), (None, (key, pk + 1))):  # after the cursor, then up to it
+                found = self._images(level=level, lower=lower, upper=upper, lock=lock)
+                if found:
+                    return found[0]
+            return None
+        for lower, upper in ((self.bucket_start, None), (0, self.bucket_start)):
+            while upper is None or lower < upper:
+                head = self._images(level=level, lower=(lower, -1), upper=None if upper is None else (upper, -1))
+                if not head:
+                    break
+                bucket = (head[0].shuffle_key // self.bucket_width) * self.bucket_width
+                candidates = self._images(
+                    level=level, lower=(bucket, -1), upper=(bucket + self.bucket_width, -1), limit=BUCKET_FETCH
+                )
+                candidates.sort(key=lambda image: self.dataset.annotator_key(self.annotator.pk, image.sha256))
+                for candidate in candidates:
+                    if lock is None:
+                        return candidate
+                    locked = self._images(level=level, image_id=candidate.pk, lock=lock)
+                    if locked:
+                        return locked[0]
+                lower = bucket + self.bucket_width  # all held by others: on to the next bucket
+        return None
+
+    def _images(self, *, level, lower=None, upper=None, limit=1, lock=None, image_id=None) -> list[Image]:
+        return _images(
+            dataset=self.dataset,
+            annotator=self.annotator,
+            key="position" if self.file_order else "shuffle_key",
+            level=level,
+            lower=lower,
+            upper=upper,
+            limit=limit,
+            lock=lock,
+            image_id=image_id,
+        )
 
 
 def _lowest_level(*, dataset: Dataset, at_least: int, below: int) -> int | None:
@@ -242,40 +363,49 @@ def _lowest_level(*, dataset: Dataset, at_least: int, below: int) -> int | None:
     )
 
 
-def _pick(
+def _images(
     *,
     dataset: Dataset,
     annotator: User,
+    key: str,
     level: int | None,
-    cursor: tuple[int, int],
-    after: bool,
-    file_order: bool,
-    wait: bool,
-) -> Image | None:
-    """Lock and return the first image in the annotator's order, on one side of the cursor, never handed to them.
+    lower: tuple[int, int] | None = None,
+    upper: tuple[int, int] | None = None,
+    limit: int = 1,
+    lock: str | None = None,
+    image_id: int | None = None,
+) -> list[Image]:
+    """Return images never handed to the annotator with lower < (key, id) < upper, in that order.
 
     Raw SQL because the ORM has no row-value comparison, which is what lets the index
     (dataset, reserved_count, key, id) start the scan right at the cursor.
     """
     image_table = Image._meta.db_table
     assignment_table = Assignment._meta.db_table
-    key = "position" if file_order else "shuffle_key"
     conditions = ["i.dataset_id = %s"]
     params: list = [dataset.pk]
+    if image_id is not None:
+        conditions.append("i.id = %s")
+        params.append(image_id)
     if level is not None:
         conditions.append("i.reserved_count = %s")
         params.append(level)
-    conditions.append(f"(i.{key}, i.id) {'>' if after else '<='} (%s, %s)")
-    params += list(cursor)
+    if lower is not None:
+        conditions.append(f"(i.{key}, i.id) > (%s, %s)")
+        params += list(lower)
+    if upper is not None:
+        conditions.append(f"(i.{key}, i.id) < (%s, %s)")
+        params += list(upper)
     conditions.append(
         f"NOT EXISTS (SELECT 1 FROM {assignment_table} a WHERE a.image_id = i.id AND a.annotator_id = %s)"
     )
     params.append(annotator.pk)
-    sql = f"SELECT i.* FROM {image_table} i WHERE {' AND '.join(conditions)} ORDER BY i.{key}, i.id LIMIT 1"
-    if connection.features.has_select_for_update_skip_locked:
-        # SQLite has no row locks; there the transaction holds the database's write lock instead.
-        sql += " FOR UPDATE OF i" if wait else " FOR UPDATE OF i SKIP LOCKED"
-    return next(iter(Image.objects.raw(sql, params)), None)
+    sql = f"SELECT i.* FROM {image_table} i WHERE {' AND '.join(conditions)} ORDER BY i.{key}, i.id LIMIT {limit:d}"
+    if lock is not None:
+        # NO KEY UPDATE: exclusive against other pickers and counter updates, but not against
+        # the foreign-key checks of inserts that reference the image.
+        sql += " FOR NO KEY UPDATE OF i SKIP LOCKED" if lock == "skip" else " FOR NO KEY UPDATE OF i"
+    return list(Image.objects.raw(sql, params))
 
 
 # --- Leases expiring ---------------------------------------------------------------------
@@ -284,14 +414,16 @@ def _pick(
 def release_expired_leases(*, dataset: Dataset, now: datetime | None = None, limit: int = EXPIRED_BATCH) -> int:
     """Give the slots of expired leases back to the pool; return how many were released.
 
-    Runs inside ``queue_next``, so no scheduler is needed. Leases another transaction is
-    working on are skipped (SKIP LOCKED), and images are locked in id order, so concurrent
-    callers never deadlock.
+    Runs at the start of every ``queue_next``, so no scheduler is needed. A lease another
+    caller is releasing is waited for rather than skipped, so that once this returns every
+    lease that had expired is released and counted in the pool version read next. Leases are
+    locked in expiry order, images in id order, the dataset row last: concurrent callers never
+    wait for each other in a cycle.
     """
     now = now or timezone.now()
     with transaction.atomic():
         expired = list(
-            Assignment.objects.select_for_update(skip_locked=True)
+            Assignment.objects.select_for_update(of=("self",))
             .filter(dataset=dataset, status=Assignment.Status.LEASED, leased_until__lt=now)
             .order_by("leased_until", "pk")
             .values_list("pk", "image_id", "annotator_id")[:limit]
@@ -311,7 +443,8 @@ def release_expired_leases(*, dataset: Dataset, now: datetime | None = None, lim
             if annotator_id not in testers:
                 freed[image_id] = freed.get(image_id, 0) + 1
         if freed:
-            list(Image.objects.select_for_update().filter(pk__in=freed).order_by("pk").values_list("pk"))
+            locked = Image.objects.select_for_update(no_key=True).filter(pk__in=freed).order_by("pk")
+            list(locked.values_list("pk"))
             for image_id, n in sorted(freed.items()):
                 Image.objects.filter(pk=image_id).update(reserved_count=F("reserved_count") - n)
         _pool_changed(dataset)
@@ -319,7 +452,12 @@ def release_expired_leases(*, dataset: Dataset, now: datetime | None = None, lim
 
 
 def _pool_changed(dataset: Dataset) -> None:
-    """Note that images may have become available, so annotators found to be finished are searched again."""
+    """Note that images may have become available, so annotators found to be finished are searched again.
+
+    Always the last statement of its transaction: the dataset row is referenced by foreign keys,
+    so while it is locked other transactions' inserts queue behind it. Holding it last means
+    whoever holds it waits for nothing, and no wait can close a cycle through it.
+    """
     Dataset.objects.filter(pk=dataset.pk).update(pool_version=F("pool_version") + 1)
 
 
@@ -482,7 +620,7 @@ def recount_dataset(*, dataset_id: int, models=None) -> None:
     reserved = dict(counted.filter(status__in=["leased", "submitted"]).values_list("image_id").annotate(n=Count("pk")))
     submitted = dict(counted.filter(status="submitted").values_list("image_id").annotate(n=Count("pk")))
     # Lock the images in id order first, as release_expired_leases does, so the two never deadlock.
-    current = image_model.objects.select_for_update().filter(dataset_id=dataset_id).order_by("pk")
+    current = image_model.objects.select_for_update(no_key=True).filter(dataset_id=dataset_id).order_by("pk")
     changed = []
     for image in current.only("pk", "reserved_count", "submitted_count").iterator(chunk_size=5000):
         r, s = reserved.get(image.pk, 0), submitted.get(image.pk, 0)
@@ -511,5 +649,10 @@ def recount_dataset(*, dataset_id: int, models=None) -> None:
 
 def user_datasets_recount(*, user: User) -> None:
     """Rebuild the counters of every dataset the user has worked on (their test flag changed)."""
-    for dataset in Dataset.objects.filter(pk__in=Assignment.objects.filter(annotator=user).values("dataset")):
-        queue_recount(dataset=dataset)
+    datasets = list(
+        Dataset.objects.filter(pk__in=Assignment.objects.filter(annotator=user).values("dataset")).order_by("pk")
+    )
+    for dataset in datasets:
+        recount_dataset(dataset_id=dataset.pk)
+    for dataset in datasets:  # the dataset rows last, as everywhere
+        _pool_changed(dataset)

@@ -4,6 +4,7 @@ from django.contrib.auth.models import Group, User
 from django.db import transaction
 
 from ..models import Profile, Role
+from . import queue
 
 
 def user_set_role(*, user: User, role: Role) -> None:
@@ -33,3 +34,15 @@ def user_create(
     user.profile = profile
     user_set_role(user=user, role=role)
     return user
+
+
+@transaction.atomic
+def user_set_test(*, user: User, is_test: bool) -> None:
+    """Mark the user as a test user (their work never counts) or not, recounting the datasets they worked on."""
+    profile, _ = Profile.objects.select_for_update().get_or_create(user=user)
+    user.profile = profile
+    if profile.is_test == is_test:
+        return
+    profile.is_test = is_test
+    profile.save(update_fields=["is_test"])
+    queue.user_datasets_recount(user=user)
