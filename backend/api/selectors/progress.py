@@ -113,9 +113,10 @@ def dataset_progress(*, dataset: Dataset, user) -> dict:
     Researchers and admins see every annotator who has started, test users flagged; the
     dataset's figures leave test users out, as the targets do.
     """
+    everyone = can_read_all(user)
     eligible = eligible_annotator_count(dataset)
     rows = AnnotatorProgress.objects.filter(dataset=dataset).select_related("annotator__profile")
-    if not can_read_all(user):
+    if not everyone:
         rows = rows.filter(annotator=user)
     leased = dict(
         Assignment.objects.filter(dataset=dataset, status=Assignment.Status.LEASED)
@@ -143,7 +144,7 @@ def dataset_progress(*, dataset: Dataset, user) -> dict:
                 "last_active_at": row.last_active_at,
             }
         )
-    if not can_read_all(user):
+    if not everyone:
         if not annotators:
             annotators.append(
                 {
