@@ -63,9 +63,9 @@ def read_accounts(text: str) -> list[AccountRow]:
         raise AccountsCsvInvalid(["the file has no accounts; write one per line: username,email,password"])
     columns = list(COLUMNS)
     first = [cell.lower() for cell in numbered[0][1]]
-    if "username" in first:
+    if set(first) & set(COLUMNS):  # a header row
         unknown = [name for name in first if name not in COLUMNS]
-        if unknown or len(set(first)) != len(first):
+        if unknown or "username" not in first or len(set(first)) != len(first):
             raise AccountsCsvInvalid(
                 [f"line {numbered[0][0]}: the columns must be username, email and password; got {', '.join(first)}"]
             )

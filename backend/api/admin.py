@@ -245,6 +245,12 @@ class DatasetForm(forms.ModelForm):
         self.instance.choices = _parse_choices(cleaned.get("choices_text", ""))  # Dataset.clean() checks them
         return cleaned
 
+    def _update_errors(self, errors):
+        # The model reports its choices under "choices"; this form edits them as "choices_text".
+        if hasattr(errors, "error_dict") and "choices" in errors.error_dict:
+            errors.error_dict["choices_text"] = errors.error_dict.pop("choices")
+        super()._update_errors(errors)
+
 
 class DatasetImportForm(forms.Form):
     """Create (or add images to) a dataset from an uploaded zip or a folder on the server."""

@@ -3,7 +3,7 @@
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from django.contrib.auth.hashers import PBKDF2PasswordHasher
+from django.contrib.auth.hashers import PBKDF2PasswordHasher, get_hasher
 from django.contrib.auth.models import Group, User
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
@@ -97,13 +97,14 @@ def users_create_from_csv(
                 problems.append(f"line {row.line}: the password of {row.username!r}: {' '.join(error.messages)}")
     if problems:
         raise ValidationError(problems, code="invalid_csv")
-    hasher = PBKDF2PasswordHasher()
+    hasher = get_hasher()  # the preferred one
+    quick = isinstance(hasher, PBKDF2PasswordHasher)
     created, users = [], []
     for row in rows:
         generated = not row.password
         password = row.password or accounts.generate_password()
         user = User(username=row.username, email=row.email)
-        if generated:
+        if generated and quick:
             user.password = hasher.encode(password, hasher.salt(), iterations=GENERATED_PASSWORD_ITERATIONS)
         else:
             user.set_password(password)
