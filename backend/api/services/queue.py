@@ -108,8 +108,21 @@ def queue_next(*, dataset: Dataset, annotator: User, now: datetime | None = None
     return _hand_out(dataset=dataset, annotator=annotator, now=now)
 
 
+def _relaxed_commit() -> None:
+    """Let this transaction's COMMIT return before its WAL reaches the disk (PostgreSQL).
+
+    For leases only: if the server crashed in the next few milliseconds, the lease and the slot
+    it took would vanish together, and the annotator would simply be handed an image again. It
+    saves a disk flush (several ms) on every ``next``. Annotations are never saved this way.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")
+
+
 @transaction.atomic
 def _hand_out(*, dataset: Dataset, annotator: User, now: datetime) -> Handout:
+    _relaxed_commit()
     progress = progress_lock(dataset=dataset, annotator=annotator)
     # Read (with the progress row) before searching: anything freed after this read bumps the
     # version, so a search that finds nothing is only trusted until then.
@@ -123,7 +136,8 @@ def _hand_out(*, dataset: Dataset, annotator: User, now: datetime) -> Handout:
         .first()
     )
     if current is not None:
-        _lease(current, dataset=dataset, now=now)
+        if current.leased_until is None or current.leased_until - now < timedelta(minutes=dataset.lease_minutes) * 0.9:
+            _lease(current, dataset=dataset, now=now)  # else renewed moments ago: a reload writes nothing
         return Handout(current.image, current, progress, pool_version, resumed=True)
 
     returning = _reclaim_released(dataset=dataset, annotator=annotator, counted=counted, now=now)
@@ -421,7 +435,11 @@ def release_expired_leases(*, dataset: Dataset, now: datetime | None = None, lim
     wait for each other in a cycle.
     """
     now = now or timezone.now()
+    expired_leases = Assignment.objects.filter(dataset=dataset, status=Assignment.Status.LEASED, leased_until__lt=now)
+    if not expired_leases.exists():
+        return 0  # the usual case, answered by the index without a transaction
     with transaction.atomic():
+        _relaxed_commit()
         expired = list(
             Assignment.objects.select_for_update(of=("self",))
             .filter(dataset=dataset, status=Assignment.Status.LEASED, leased_until__lt=now)
