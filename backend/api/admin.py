@@ -85,6 +85,26 @@ class RoleFilter(admin.SimpleListFilter):
         return queryset
 
 
+class TestUserFilter(admin.SimpleListFilter):
+    """Test users or real ones; ``field`` is the path to the user."""
+
+    title = "test user"
+    parameter_name = "test_user"
+    field = "profile__is_test"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "test users"), ("no", "real users")]
+
+    def queryset(self, request, queryset):
+        if self.value() in ("yes", "no"):
+            return queryset.filter(**{self.field: self.value() == "yes"})
+        return queryset
+
+
+class AnnotatorTestFilter(TestUserFilter):
+    field = "annotator__profile__is_test"
+
+
 class AccountsCsvForm(forms.Form):
     file = forms.FileField(
         required=False,
@@ -135,7 +155,7 @@ admin.site.unregister(User)
 class EyeTaggerUserAdmin(UserAdmin):
     inlines = [ProfileInline]
     list_display = ["username", "email", "role", "is_test", "is_active", "last_login", "date_joined"]
-    list_filter = [RoleFilter, "profile__is_test", "is_active", "is_superuser"]
+    list_filter = [RoleFilter, TestUserFilter, "is_active", "is_superuser"]
     change_list_template = "admin/auth/user/eyetagger_change_list.html"
     actions = ["make_test_users", "make_real_users"]
 
@@ -377,6 +397,10 @@ class DatasetAdmin(admin.ModelAdmin):
     @admin.display(description="annotators", ordering="started")
     def annotators_started(self, dataset):
         return dataset.started
+
+    def add_view(self, request, form_url="", extra_context=None):
+        # A dataset is made by importing its images: "Add" leads to the import page.
+        return HttpResponseRedirect(reverse("admin:api_dataset_import"))
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
@@ -620,7 +644,7 @@ class AnnotationAdmin(admin.ModelAdmin):
         ("annotator", admin.RelatedOnlyFieldListFilter),
         "label",
         "status",
-        ("annotator__profile__is_test", admin.BooleanFieldListFilter),
+        AnnotatorTestFilter,
     ]
     search_fields = ["image__path", "image__sha256", "annotator__username", "text"]
     list_select_related = ["image__dataset", "annotator__profile"]
@@ -643,6 +667,7 @@ class AnnotationAdmin(admin.ModelAdmin):
         "updated_at",
         "strokes",
     ]
+    fields = readonly_fields  # not the raw RLE: the picture shows it
     inlines = [RevisionInline]
 
     def get_queryset(self, request):
@@ -656,6 +681,9 @@ class AnnotationAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False  # their content changes by the annotator, or by restoring a revision below
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # research data, counted by the queue: kept, with its history
 
     @admin.display(description="mask")
     def overlay(self, annotation):
@@ -822,7 +850,7 @@ class AssignmentAdmin(admin.ModelAdmin):
     list_filter = [
         "status",
         ("dataset", admin.RelatedOnlyFieldListFilter),
-        ("annotator__profile__is_test", admin.BooleanFieldListFilter),
+        AnnotatorTestFilter,
     ]
     list_select_related = ["image", "annotator", "dataset"]
     search_fields = ["image__path", "annotator__username", "skip_reason"]
@@ -857,7 +885,7 @@ class AssignmentAdmin(admin.ModelAdmin):
 @admin.register(AnnotatorProgress)
 class AnnotatorProgressAdmin(admin.ModelAdmin):
     list_display = ["annotator", "dataset", "submitted_count", "skipped_count", "time_spent", "last_active_at"]
-    list_filter = [("dataset", admin.RelatedOnlyFieldListFilter), "annotator__profile__is_test"]
+    list_filter = [("dataset", admin.RelatedOnlyFieldListFilter), AnnotatorTestFilter]
     list_select_related = ["annotator", "dataset"]
     search_fields = ["annotator__username"]
     readonly_fields = [f.name for f in AnnotatorProgress._meta.fields]

@@ -179,7 +179,7 @@ def test_the_csv_export_has_one_row_per_selected_annotation(admin_client, demo_d
 
 @pytest.mark.parametrize(
     "query, expected",
-    [("status__exact=submitted", 1), ("label=fake", 0), ("annotator__profile__is_test__exact=1", 1)],
+    [("status__exact=submitted", 1), ("label=fake", 0), ("test_user=yes", 1), ("test_user=no", 1)],
 )
 def test_the_annotation_list_filters(query, expected, admin_client, demo_dataset, make_user):
     first, second = demo_dataset.images.order_by("position")[:2]
