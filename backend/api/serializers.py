@@ -263,17 +263,17 @@ def handout_data(handout, *, dataset: Dataset, request) -> dict:
     """Return the body of ``next`` and ``skip``: the image handed out, its lease and the caller's progress."""
     row = handout.progress
     dataset.pool_version = handout.pool_version
-    leased = handout.image is not None  # the lease just handed out, or held ones counted below
-    is_test = is_test_user(request.user)
     progress = selectors.progress_of(
         dataset=dataset,
         submitted=row.submitted_count,
         skipped=row.skipped_count,
-        in_progress=selectors.leased_count(dataset=dataset, annotator=request.user) if leased else 0,
+        in_progress=handout.in_progress,
         active_ms=row.active_ms,
         exhausted_version=row.exhausted_version,
-        is_test=is_test,
-        eligible=0 if is_test or dataset.annotators_per_image is None else selectors.eligible_annotator_count(dataset),
+        is_test=handout.is_test,
+        eligible=0
+        if handout.is_test or dataset.annotators_per_image is None
+        else selectors.eligible_annotator_count(dataset),
     )
     lease = None
     if handout.image is None:

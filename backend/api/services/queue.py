@@ -54,6 +54,8 @@ class Handout:
     assignment: Assignment | None
     progress: AnnotatorProgress
     pool_version: int
+    is_test: bool
+    in_progress: int  # images leased to the annotator now (at most HELD_LIMIT counted)
     resumed: bool = False
 
 
@@ -78,7 +80,11 @@ def progress_lock(*, dataset: Dataset, annotator: User) -> AnnotatorProgress:
     """
     # of=self and no ordering: the model's ordering would join (and so lock) the dataset row too.
     # The dataset comes along unlocked, for its pool version as of now.
-    rows = AnnotatorProgress.objects.select_for_update(of=("self",)).select_related("dataset").order_by()
+    rows = (
+        AnnotatorProgress.objects.select_for_update(of=("self",))
+        .select_related("dataset", "annotator__profile")
+        .order_by()
+    )
     progress = rows.filter(dataset=dataset, annotator=annotator).first()
     if progress is None:
         # ON CONFLICT DO NOTHING: a concurrent first call may create it between our read and our insert.
@@ -105,7 +111,12 @@ def queue_next(*, dataset: Dataset, annotator: User, now: datetime | None = None
     """
     now = now or timezone.now()
     release_expired_leases(dataset=dataset, now=now)
-    return _hand_out(dataset=dataset, annotator=annotator, now=now)
+    try:
+        return _hand_out(dataset=dataset, annotator=annotator, now=now, wait=False)
+    except _RetryWaiting:
+        # Every image with room was held by others: start again in a new transaction (which
+        # drops any lock the first one held) that waits for them, one at a time.
+        return _hand_out(dataset=dataset, annotator=annotator, now=now, wait=True)
 
 
 def _relaxed_commit() -> None:
@@ -120,31 +131,40 @@ def _relaxed_commit() -> None:
             cursor.execute("SET LOCAL synchronous_commit TO OFF")
 
 
+HELD_LIMIT = 50  # an annotator's leased and released assignments read at once, most recent first
+
+
 @transaction.atomic
-def _hand_out(*, dataset: Dataset, annotator: User, now: datetime) -> Handout:
+def _hand_out(*, dataset: Dataset, annotator: User, now: datetime, wait: bool) -> Handout:
     _relaxed_commit()
     progress = progress_lock(dataset=dataset, annotator=annotator)
     # Read (with the progress row) before searching: anything freed after this read bumps the
     # version, so a search that finds nothing is only trusted until then.
     pool_version = progress.dataset.pool_version
-    counted = counts_towards_target(annotator)
+    is_test = bool(getattr(getattr(progress.annotator, "profile", None), "is_test", False))
+    counted = not is_test
 
-    current = (
-        Assignment.objects.filter(dataset=dataset, annotator=annotator, status=Assignment.Status.LEASED)
+    held = list(
+        Assignment.objects.filter(
+            dataset=dataset, annotator=annotator, status__in=[Assignment.Status.LEASED, Assignment.Status.RELEASED]
+        )
         .select_related("image")
-        .order_by("-updated_at", "-pk")
-        .first()
+        .order_by("-updated_at", "-pk")[:HELD_LIMIT]
     )
-    if current is not None:
+    leased = [a for a in held if a.status == Assignment.Status.LEASED]
+    if leased:
+        current = leased[0]
         if current.leased_until is None or current.leased_until - now < timedelta(minutes=dataset.lease_minutes) * 0.9:
             _lease(current, dataset=dataset, now=now)  # else renewed moments ago: a reload writes nothing
-        return Handout(current.image, current, progress, pool_version, resumed=True)
+        return Handout(current.image, current, progress, pool_version, is_test, len(leased), resumed=True)
 
-    returning = _reclaim_released(dataset=dataset, annotator=annotator, counted=counted, now=now)
+    returning = _reclaim_released(
+        [a for a in held if a.status == Assignment.Status.RELEASED], dataset=dataset, counted=counted, now=now
+    )
     if returning is not None:
-        return Handout(returning.image, returning, progress, pool_version, resumed=True)
+        return Handout(returning.image, returning, progress, pool_version, is_test, 1, resumed=True)
 
-    nothing = Handout(None, None, progress, pool_version)
+    nothing = Handout(None, None, progress, pool_version, is_test, 0)
     if dataset.images_per_annotator is not None and (
         progress.submitted_count + progress.skipped_count >= dataset.images_per_annotator
     ):
@@ -153,7 +173,7 @@ def _hand_out(*, dataset: Dataset, annotator: User, now: datetime) -> Handout:
         return nothing  # searched since anything last came free: still nothing
 
     try:
-        image = _take_new_image(dataset=dataset, annotator=annotator, progress=progress, counted=counted)
+        image = _take_new_image(dataset=dataset, annotator=annotator, progress=progress, counted=counted, wait=wait)
     except _Contended:
         return nothing  # every image left is being taken right now: nothing proven, nothing noted
     if image is None:
@@ -168,7 +188,7 @@ def _hand_out(*, dataset: Dataset, annotator: User, now: datetime) -> Handout:
     progress.cursor_image = image.pk
     progress.last_active_at = now
     progress.save(update_fields=["cursor_order", "cursor_key", "cursor_image", "last_active_at"])
-    return Handout(image, assignment, progress, pool_version)
+    return Handout(image, assignment, progress, pool_version, is_test, 1)
 
 
 def _lease(assignment: Assignment, *, dataset: Dataset, now: datetime) -> None:
@@ -198,16 +218,13 @@ def _take_slot(image_id: int, *, dataset: Dataset) -> bool:
     return rows.update(reserved_count=F("reserved_count") + 1) == 1
 
 
-def _reclaim_released(*, dataset: Dataset, annotator: User, counted: bool, now: datetime) -> Assignment | None:
+def _reclaim_released(
+    released: list[Assignment], *, dataset: Dataset, counted: bool, now: datetime
+) -> Assignment | None:
     """Re-lease the annotator's most recent image whose lease expired, if it still has room."""
-    released = (
-        Assignment.objects.filter(dataset=dataset, annotator=annotator, status=Assignment.Status.RELEASED)
-        .select_related("image")
-        .order_by("-updated_at", "-pk")
-    )
-    if counted and dataset.annotators_per_image is not None:
-        released = released.filter(image__reserved_count__lt=dataset.annotators_per_image)
-    for assignment in released[:5]:
+    target = dataset.annotators_per_image
+    candidates = [a for a in released if not counted or target is None or a.image.reserved_count < target]
+    for assignment in candidates[:5]:
         if counted and not _in_savepoint(lambda: _take_slot(assignment.image_id, dataset=dataset) or None):  # noqa: B023
             continue  # filled up since we read it
         assignment.status = Assignment.Status.LEASED
@@ -222,6 +239,10 @@ BUCKET_FETCH = 500  # most images read from one bucket of the random order (abou
 
 class _Contended(Exception):
     """Every image left was held by other transactions, and waiting for them did not free one in time."""
+
+
+class _RetryWaiting(Exception):
+    """The pass that skips held images found none free: try again, waiting for them."""
 
 
 class _NothingTaken(Exception):
@@ -244,44 +265,70 @@ def _in_savepoint(take):
     return result
 
 
-def _take_new_image(*, dataset: Dataset, annotator: User, progress: AnnotatorProgress, counted: bool) -> Image | None:
+def _take_new_image(
+    *, dataset: Dataset, annotator: User, progress: AnnotatorProgress, counted: bool, wait: bool
+) -> Image | None:
     """Find and reserve the next image the annotator has never been handed; None when there is none.
 
-    With a target, on PostgreSQL: first a pass that skips images other transactions hold
-    (SKIP LOCKED), so annotators working at once fan out over different images. If it finds
-    none, that is no proof: a held image may still have room once its holder is done. So
-    then, one image at a time, find the first candidate ignoring locks and wait for that
-    image alone; none left ignoring locks proves that nothing is left.
+    With a target, on PostgreSQL: first (``wait`` False) a pass that takes the first candidate
+    no other transaction holds (SKIP LOCKED), so annotators working at once fan out over
+    different images; it raises _RetryWaiting if every candidate was held, since a held image
+    may still have room once its holder is done. Then (``wait`` True, in a new transaction):
+    one image at a time, find the first candidate ignoring locks and wait for that image alone;
+    none left ignoring locks proves that nothing is left.
     """
     target = dataset.annotators_per_image if counted else None
     walk = _Walk(dataset=dataset, annotator=annotator, progress=progress, target=target)
     if target is None or not connection.features.has_select_for_update_skip_locked:
         # No slot to compete for (every annotator sees every image, or a test user), or SQLite,
         # where this transaction already holds the database's only write lock.
-        image = walk.first(lock=None)
+        image = walk.first(take=False)
         if image is not None and counted:
             _take_slot(image.pk, dataset=dataset)
             image.reserved_count += 1
         return image
-
-    def take(lock, image_id=None):
-        image = walk.first(lock=lock, image_id=image_id)
-        if image is None or not _take_slot(image.pk, dataset=dataset):
-            return None
-        image.reserved_count += 1
-        return image
-
-    image = _in_savepoint(lambda: take("skip"))
-    if image is not None:
+    if not wait:
+        image = walk.first(take=True)
+        if image is None:
+            raise _RetryWaiting
         return image
     for _ in range(MAX_WAITS):
-        candidate = walk.first(lock=None)
+        candidate = walk.first(take=False)
         if candidate is None:
             return None
-        image = _in_savepoint(lambda: take("wait", candidate.pk))  # noqa: B023 - called at once
+        image = _in_savepoint(lambda: _claim(candidate, dataset=dataset))  # noqa: B023 - called at once
         if image is not None:
             return image
     raise _Contended
+
+
+def _claim(image: Image, *, dataset: Dataset) -> Image | None:
+    """Wait for the image's lock, then take one of its slots if it still has room."""
+    locked = Image.objects.select_for_update(no_key=True).filter(pk=image.pk).values_list("pk").first()
+    if locked is None or not _take_slot(image.pk, dataset=dataset):
+        return None
+    image.reserved_count += 1
+    return image
+
+
+def _take_skipping_held(image: Image, *, level: int, dataset: Dataset) -> bool:
+    """Take one of the image's slots in one statement, unless another transaction holds it (SKIP LOCKED).
+
+    The inner SELECT also re-checks, on the latest row, that the image is still at the level
+    it was found at.
+    """
+    table = Image._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET reserved_count = reserved_count + 1 WHERE id = ("
+            f"SELECT id FROM {table} WHERE id = %s AND reserved_count = %s FOR NO KEY UPDATE SKIP LOCKED"
+            ") AND reserved_count < %s",
+            [image.pk, level, dataset.annotators_per_image],
+        )
+        taken = cursor.rowcount == 1
+    if taken:
+        image.reserved_count = level + 1
+    return taken
 
 
 class _Walk:
@@ -307,53 +354,65 @@ class _Walk:
             self.bucket_start = (key >> shift) << shift
             self.bucket_width = 1 << shift
 
-    def first(self, *, lock: str | None, image_id: int | None = None) -> Image | None:
-        """Return the first image of the walk, or with ``image_id`` that image if the walk may still take it.
-
-        ``lock``: None, "skip" (lock it, skipping images others hold) or "wait" (lock it, waiting).
-        """
-        if image_id is not None:  # the caller checks its room (_take_slot) once it holds it
-            found = self._images(level=None, image_id=image_id, lock=lock)
-            return found[0] if found else None
+    def first(self, *, take: bool) -> Image | None:
+        """Return the first image of the walk; with ``take``, the first one whose slot could be taken, taken."""
         level = 0
         while True:
             if self.target is not None:
                 level = _lowest_level(dataset=self.dataset, at_least=level, below=self.target)
                 if level is None:
                     return None
-            image = self._first_at(level if self.target is not None else None, lock=lock)
+            image = self._first_at(level if self.target is not None else None, take=take)
             if image is not None or self.target is None:
                 return image
             level += 1
 
-    def _first_at(self, level: int | None, *, lock: str | None) -> Image | None:
+    def _try(self, candidates: list[Image], level: int | None, take: bool) -> Image | None:
+        for candidate in candidates:
+            if not take or _take_skipping_held(candidate, level=level, dataset=self.dataset):
+                return candidate
+        return None
+
+    def _first_at(self, level: int | None, *, take: bool) -> Image | None:
+        batch = 8 if take else 1  # a few candidates at once, in case the first are held by others
         if self.file_order:
             key, pk = self.cursor
             for lower, upper in (((key, pk), None), (None, (key, pk + 1))):  # after the cursor, then up to it
-                found = self._images(level=level, lower=lower, upper=upper, lock=lock)
-                if found:
-                    return found[0]
+                while True:
+                    found = self._images(level=level, lower=lower, upper=upper, limit=batch)
+                    image = self._try(found, level, take)
+                    if image is not None:
+                        return image
+                    if len(found) < batch:
+                        break
+                    lower = (found[-1].position, found[-1].pk)
             return None
         for lower, upper in ((self.bucket_start, None), (0, self.bucket_start)):
-            while upper is None or lower < upper:
-                head = self._images(level=level, lower=(lower, -1), upper=None if upper is None else (upper, -1))
-                if not head:
-                    break
-                bucket = (head[0].shuffle_key // self.bucket_width) * self.bucket_width
-                candidates = self._images(
-                    level=level, lower=(bucket, -1), upper=(bucket + self.bucket_width, -1), limit=BUCKET_FETCH
-                )
-                candidates.sort(key=lambda image: self.dataset.annotator_key(self.annotator.pk, image.sha256))
-                for candidate in candidates:
-                    if lock is None:
-                        return candidate
-                    locked = self._images(level=level, image_id=candidate.pk, lock=lock)
-                    if locked:
-                        return locked[0]
-                lower = bucket + self.bucket_width  # all held by others: on to the next bucket
+            bucket = lower
+            while upper is None or bucket < upper:
+                # The cursor's own bucket first, read whole; else the next bucket holding a candidate.
+                candidates = self._bucket(level, bucket)
+                if not candidates:
+                    head = self._images(level=level, lower=(bucket, -1), upper=None if upper is None else (upper, -1))
+                    if not head:
+                        break
+                    bucket = (head[0].shuffle_key // self.bucket_width) * self.bucket_width
+                    candidates = self._bucket(level, bucket)
+                image = self._try(candidates, level, take)
+                if image is not None:
+                    return image
+                bucket += self.bucket_width  # all held by others: on to the next bucket
         return None
 
-    def _images(self, *, level, lower=None, upper=None, limit=1, lock=None, image_id=None) -> list[Image]:
+    def _bucket(self, level: int | None, bucket: int) -> list[Image]:
+        """Return the bucket's candidates in the annotator's own order."""
+        candidates = self._images(
+            level=level, lower=(bucket, -1), upper=(bucket + self.bucket_width, -1), limit=BUCKET_FETCH
+        )
+        candidates.sort(key=lambda image: self.dataset.annotator_key(self.annotator.pk, image.sha256))
+        return candidates
+
+    def _images(self, *, level, lower=None, upper=None, limit=1) -> list[Image]:
         return _images(
             dataset=self.dataset,
             annotator=self.annotator,
@@ -362,8 +421,6 @@ class _Walk:
             lower=lower,
             upper=upper,
             limit=limit,
-            lock=lock,
-            image_id=image_id,
         )
 
 
@@ -386,8 +443,6 @@ def _images(
     lower: tuple[int, int] | None = None,
     upper: tuple[int, int] | None = None,
     limit: int = 1,
-    lock: str | None = None,
-    image_id: int | None = None,
 ) -> list[Image]:
     """Return images never handed to the annotator with lower < (key, id) < upper, in that order.
 
@@ -398,9 +453,6 @@ def _images(
     assignment_table = Assignment._meta.db_table
     conditions = ["i.dataset_id = %s"]
     params: list = [dataset.pk]
-    if image_id is not None:
-        conditions.append("i.id = %s")
-        params.append(image_id)
     if level is not None:
         conditions.append("i.reserved_count = %s")
         params.append(level)
@@ -415,10 +467,6 @@ def _images(
     )
     params.append(annotator.pk)
     sql = f"SELECT i.* FROM {image_table} i WHERE {' AND '.join(conditions)} ORDER BY i.{key}, i.id LIMIT {limit:d}"
-    if lock is not None:
-        # NO KEY UPDATE: exclusive against other pickers and counter updates, but not against
-        # the foreign-key checks of inserts that reference the image.
-        sql += " FOR NO KEY UPDATE OF i SKIP LOCKED" if lock == "skip" else " FOR NO KEY UPDATE OF i"
     return list(Image.objects.raw(sql, params))
 
 

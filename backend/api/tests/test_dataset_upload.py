@@ -183,3 +183,18 @@ def test_the_admin_page_refuses_an_escaping_archive_with_a_clear_message(admin_c
 def test_the_admin_page_wants_a_zip_or_a_folder(admin_client, dataset_root):
     response = admin_client.post("/api/admin/api/dataset/import/", form())
     assert "Upload a zip archive or name a folder" in response.content.decode()
+
+
+def test_the_import_command_sets_the_assignment(dataset_root):
+    from django.core.management import call_command
+
+    folder = write_dataset(dataset_root / "study")
+    options = ["--annotators-per-image", "3", "--images-per-annotator", "2", "--order", "file", "--lease-minutes", "45"]
+    call_command("import_dataset", str(folder), *options, stdout=io.StringIO(), stderr=io.StringIO())
+    dataset = Dataset.objects.get()
+    assert (dataset.annotators_per_image, dataset.images_per_annotator, dataset.order, dataset.lease_minutes) == (
+        3,
+        2,
+        "file",
+        45,
+    )

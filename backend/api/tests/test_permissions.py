@@ -191,3 +191,12 @@ def test_progress_shows_everyone_only_to_researchers_and_admins(role, everyone, 
 def test_only_admins_reach_django_admin(role, status, world, client):
     client.force_login(world.users[role])
     assert client.get("/api/admin/").status_code == status
+
+
+@pytest.mark.django_db
+def test_the_openapi_schema_documents_skip_and_progress():
+    paths = APIClient().get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()["paths"]
+    assert "post" in paths["/api/images/{id}/skip/"]
+    assert "get" in paths["/api/datasets/{id}/progress/"]
+    next_body = paths["/api/datasets/{id}/next/"]["get"]["responses"]["200"]
+    assert next_body["content"]["application/json"]["schema"]["$ref"].endswith("NextImage")

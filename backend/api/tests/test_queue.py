@@ -456,3 +456,30 @@ def test_the_next_endpoint_takes_a_bounded_number_of_queries(
     submit(client, Assignment.objects.get().image_id)
     with django_assert_max_num_queries(20):
         next_id(client, dataset)
+
+
+# --- The migration that brings earlier work into the queue ------------------------------------
+
+
+def test_the_backfill_migration_records_earlier_work_and_counts_it(make_user, make_dataset, client_for):
+    from importlib import import_module
+
+    from django.apps import apps
+
+    dataset = make_dataset(4, annotators_per_image=2)
+    alice, bob = make_user(), make_user()
+    first = next_id(client_for(alice), dataset)
+    submit(client_for(alice), first)
+    save(client_for(bob), next_id(client_for(bob), dataset), status="draft", active_ms=1200)
+    # As before the queue existed: annotations only.
+    Assignment.objects.all().delete()
+    AnnotatorProgress.objects.all().delete()
+    Image.objects.update(reserved_count=0, submitted_count=0, shuffle_key=0)
+    Dataset.objects.update(image_count=0)
+    import_module("backend.api.migrations.0005_backfill_assignment_queue").backfill(apps, None)
+    assert queue_check(dataset=dataset) == []
+    assert Assignment.objects.get(annotator=alice).status == "submitted"
+    assert Assignment.objects.get(annotator=bob).status == "released"  # a draft: its slot is free until saved
+    assert Image.objects.get(pk=first).submitted_count == 1
+    assert AnnotatorProgress.objects.get(annotator=bob).active_ms == 1200
+    assert len(set(Image.objects.values_list("shuffle_key", flat=True))) == 4

@@ -144,3 +144,33 @@ def test_two_tabs_of_one_annotator_asking_at_once_get_the_same_image(make_user, 
     assert errors == [] and len(results) == 6
     assert len(set(results)) == 1
     assert Assignment.objects.filter(annotator=user).count() == 1
+
+
+def test_the_last_image_with_room_is_waited_for_when_another_transaction_holds_it(make_user, make_dataset):
+    from django.db import transaction
+
+    from backend.api import services
+
+    dataset = make_dataset(1, annotators_per_image=2)
+    only = Image.objects.get(dataset=dataset)
+    held, release = threading.Event(), threading.Event()
+
+    def hold():
+        try:
+            with transaction.atomic():
+                Image.objects.select_for_update(no_key=True).filter(pk=only.pk).values_list("pk").get()
+                held.set()
+                release.wait(timeout=10)
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=hold, daemon=True)
+    holder.start()
+    assert held.wait(timeout=10)
+    threading.Timer(0.5, release.set).start()
+    started = timezone.now()
+    handout = services.queue_next(dataset=dataset, annotator=make_user())
+    holder.join(timeout=TIMEOUT_S)
+    assert handout.image == only  # not "nothing left": a held image may still have room
+    assert (timezone.now() - started).total_seconds() >= 0.4
+    assert Image.objects.get(pk=only.pk).reserved_count == 1
