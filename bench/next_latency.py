@@ -44,6 +44,9 @@ def parse_args():
     parser.add_argument("--calls", type=int, default=1000, help="Timed calls per scenario.")
     parser.add_argument("--scenario", choices=["target", "everyone", "both"], default="both")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--reuse", action="store_true", help="Time again on the database a previous run built (migrating it first)."
+    )
     return parser.parse_args()
 
 
@@ -295,6 +298,13 @@ def measure(dataset, tokens, calls: int, seed: int) -> dict:
             resumed.append(time.perf_counter() - started)
             assert again.json()["image"] == response.json()["image"]
 
+    baseline = []  # the floor of the stack: a signed-in request reading its user, no queue
+    for i in range(min(calls, 300)):
+        auth = {"HTTP_AUTHORIZATION": f"Token {tokens[i % len(tokens)]}"}
+        started = time.perf_counter()
+        assert client.get("/api/auth/me/", **auth).status_code == 200
+        baseline.append(time.perf_counter() - started)
+
     def figures(samples):
         ms = np.array(samples) * 1000
         return {
@@ -306,23 +316,28 @@ def measure(dataset, tokens, calls: int, seed: int) -> dict:
             "mean": float(statistics.fmean(ms)),
         }
 
-    return {"fresh": figures(fresh), "resumed": figures(resumed)}
+    return {"fresh": figures(fresh), "resumed": figures(resumed), "auth/me": figures(baseline)}
 
 
 def explain(dataset, token) -> list[str]:
-    """EXPLAIN ANALYZE the queue's queries of one fresh hand-out; return the plans' first lines."""
+    """EXPLAIN ANALYZE the queue's queries of one fresh hand-out; return the plans."""
     from django.db import connection, transaction
     from django.test.utils import CaptureQueriesContext
     from rest_framework.test import APIClient
 
     client = APIClient()
     url = f"/api/datasets/{dataset.pk}/next/"
+    auth = {"HTTP_AUTHORIZATION": f"Token {token}"}
+    image = client.get(url, **auth).json()["image"]
+    if image is not None:  # hand it back done, so that the explained call is a new hand-out
+        body = {"strokes": [], "label": None, "text": "", "status": "submitted", "version": 0}
+        client.put(f"/api/images/{image['id']}/annotation/", body, format="json", **auth)
     with CaptureQueriesContext(connection) as captured:
-        client.get(url, HTTP_AUTHORIZATION=f"Token {token}")
+        client.get(url, **auth)
     lines = []
     for query in captured.captured_queries:
         sql = query["sql"]
-        if not sql.startswith("SELECT") or ("api_image" not in sql and "api_assignment" not in sql):
+        if not sql.startswith(("SELECT", "UPDATE")) or ("api_image" not in sql and "api_assignment" not in sql):
             continue
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute("EXPLAIN (ANALYZE, COSTS OFF, TIMING ON) " + sql)
@@ -343,18 +358,35 @@ def machine() -> str:
 def main():
     args = parse_args()
     log(f"Machine: {machine()}")
-    log(f"Recreating {args.url}")
-    recreate_database(args.url)
-    setup_django(args.url)
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
     scenarios = ["target", "everyone"] if args.scenario == "both" else [args.scenario]
     built = {}
-    for scenario in scenarios:
-        started = time.perf_counter()
-        built[scenario] = build(scenario, args.images, args.annotations, args.seed)
-        log(f"[{scenario}] built in {time.perf_counter() - started:.0f} s")
+    if args.reuse:
+        setup_django(args.url)
+        from django.core.management import call_command
+        from rest_framework.authtoken.models import Token
+
+        from backend.api.models import Dataset
+
+        call_command("migrate", verbosity=0)
+        for scenario in scenarios:
+            dataset = Dataset.objects.get(slug=f"bench-{scenario}")
+            tokens = list(
+                Token.objects.filter(user__username__startswith=f"{scenario}-")
+                .order_by("user_id")
+                .values_list("key", flat=True)
+            )
+            built[scenario] = (dataset, tokens)
+    else:
+        log(f"Recreating {args.url}")
+        recreate_database(args.url)
+        setup_django(args.url)
+        from django.core.management import call_command
+
+        call_command("migrate", verbosity=0)
+        for scenario in scenarios:
+            started = time.perf_counter()
+            built[scenario] = build(scenario, args.images, args.annotations, args.seed)
+            log(f"[{scenario}] built in {time.perf_counter() - started:.0f} s")
     vacuum()
     report = io.StringIO()
     for scenario, (dataset, tokens) in built.items():
@@ -370,6 +402,9 @@ def main():
         log(f"[{scenario}] EXPLAIN ANALYZE of one hand-out")
         for line in explain(dataset, tokens[1]):
             print(line)
+    from backend.api.models import Annotation, Image
+
+    log(f"Database: {Image.objects.count()} images, {Annotation.objects.count()} annotations in all")
     print("\nSummary\n" + report.getvalue())
 
 

@@ -271,9 +271,7 @@ def handout_data(handout, *, dataset: Dataset, request) -> dict:
         active_ms=row.active_ms,
         exhausted_version=row.exhausted_version,
         is_test=handout.is_test,
-        eligible=0
-        if handout.is_test or dataset.annotators_per_image is None
-        else selectors.eligible_annotator_count(dataset),
+        eligible=handout.eligible,
     )
     lease = None
     if handout.image is None:

@@ -28,7 +28,9 @@ from datetime import datetime, timedelta
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import Count, F, Q
+from django.db.models import Count, Exists, F, IntegerField, OuterRef, Q, Subquery
+from django.db.models.expressions import RawSQL
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from ..models import Annotation, AnnotatorProgress, Assignment, Dataset, Image, Profile
@@ -56,6 +58,7 @@ class Handout:
     pool_version: int
     is_test: bool
     in_progress: int  # images leased to the annotator now (at most HELD_LIMIT counted)
+    eligible: int  # non-test annotators who may work on the dataset (their share of the work)
     resumed: bool = False
 
 
@@ -72,11 +75,13 @@ def counts_towards_target(user) -> bool:
 # --- The annotator's lock ---------------------------------------------------------------
 
 
-def progress_lock(*, dataset: Dataset, annotator: User) -> AnnotatorProgress:
+def progress_lock(*, dataset: Dataset, annotator: User, now: datetime | None = None) -> AnnotatorProgress:
     """Return the annotator's progress row on the dataset, created if needed and locked until commit.
 
     Every queue operation of one annotator on one dataset takes this lock first, so they run
     one after the other: two tabs calling ``next`` at once get the same image, not two.
+    With ``now`` (a hand-out), the same query also answers what the hand-out needs to know
+    first (see ``_hand_out_figures``): each query is a round trip, the main cost of ``next``.
     """
     # of=self and no ordering: the model's ordering would join (and so lock) the dataset row too.
     # The dataset comes along unlocked, for its pool version as of now.
@@ -85,6 +90,8 @@ def progress_lock(*, dataset: Dataset, annotator: User) -> AnnotatorProgress:
         .select_related("dataset", "annotator__profile")
         .order_by()
     )
+    if now is not None:
+        rows = rows.annotate(**_hand_out_figures(now))
     progress = rows.filter(dataset=dataset, annotator=annotator).first()
     if progress is None:
         # ON CONFLICT DO NOTHING: a concurrent first call may create it between our read and our insert.
@@ -93,6 +100,38 @@ def progress_lock(*, dataset: Dataset, annotator: User) -> AnnotatorProgress:
         )
         progress = rows.get(dataset=dataset, annotator=annotator)
     return progress
+
+
+def _hand_out_figures(now: datetime) -> dict:
+    """Return annotations for the progress row's query: expired leases, eligible annotators, relaxed commit."""
+    annotators = (
+        User.objects.filter(groups__name="annotator", is_active=True, is_staff=False)
+        .exclude(profile__is_test=True)
+        .order_by()
+        .values("is_staff")  # constant over these rows: one group, so the subquery is their count
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    chosen = (
+        Dataset.annotators.through.objects.filter(dataset=OuterRef("dataset"), user__is_active=True)
+        .exclude(user__profile__is_test=True)
+        .order_by()
+        .values("dataset")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    expired = Assignment.objects.filter(
+        dataset=OuterRef("dataset"), status=Assignment.Status.LEASED, leased_until__lt=now
+    )
+    figures = {
+        "leases_expired": Exists(expired),
+        "eligible_everyone": Coalesce(Subquery(annotators, output_field=IntegerField()), 0),
+        "eligible_chosen": Coalesce(Subquery(chosen, output_field=IntegerField()), 0),
+    }
+    if connection.vendor == "postgresql":
+        # SET LOCAL synchronous_commit TO OFF, without a round trip of its own (see _relaxed_commit).
+        figures["relaxed_commit"] = RawSQL("set_config('synchronous_commit', 'off', true)", [])
+    return figures
 
 
 # --- Handing out images -----------------------------------------------------------------
@@ -106,17 +145,21 @@ def queue_next(*, dataset: Dataset, annotator: User, now: datetime | None = None
     at the lowest fill level (furthest from its target), first in their own order after the
     last image they were handed. None when nothing is left for them.
 
-    Expired leases are released first, in a transaction of their own, so the hand-out's
-    transaction never holds more than one image lock while it waits.
+    Expired leases are released first, in a transaction of their own (the hand-out's first
+    query tells whether there are any), so the hand-out never holds more than one image lock
+    while it waits.
     """
     now = now or timezone.now()
-    release_expired_leases(dataset=dataset, now=now)
-    try:
-        return _hand_out(dataset=dataset, annotator=annotator, now=now, wait=False)
-    except _RetryWaiting:
-        # Every image with room was held by others: start again in a new transaction (which
-        # drops any lock the first one held) that waits for them, one at a time.
-        return _hand_out(dataset=dataset, annotator=annotator, now=now, wait=True)
+    for attempt in range(3):
+        try:
+            return _hand_out(dataset=dataset, annotator=annotator, now=now, wait=False, release=attempt < 2)
+        except _ReleaseFirst:
+            release_expired_leases(dataset=dataset, now=now)
+        except _RetryWaiting:
+            # Every image with room was held by others: start again in a new transaction (which
+            # drops any lock the first one held) that waits for them, one at a time.
+            return _hand_out(dataset=dataset, annotator=annotator, now=now, wait=True, release=False)
+    raise AssertionError("unreachable: the last attempt does not release")  # pragma: no cover
 
 
 def _relaxed_commit() -> None:
@@ -135,9 +178,11 @@ HELD_LIMIT = 50  # an annotator's leased and released assignments read at once, 
 
 
 @transaction.atomic
-def _hand_out(*, dataset: Dataset, annotator: User, now: datetime, wait: bool) -> Handout:
-    _relaxed_commit()
-    progress = progress_lock(dataset=dataset, annotator=annotator)
+def _hand_out(*, dataset: Dataset, annotator: User, now: datetime, wait: bool, release: bool) -> Handout:
+    progress = progress_lock(dataset=dataset, annotator=annotator, now=now)
+    if progress.leases_expired and release:
+        raise _ReleaseFirst  # rolls this transaction back; queue_next releases them and comes back
+    eligible = progress.eligible_chosen if dataset.access == Dataset.Access.CHOSEN else progress.eligible_everyone
     # Read (with the progress row) before searching: anything freed after this read bumps the
     # version, so a search that finds nothing is only trusted until then.
     pool_version = progress.dataset.pool_version
@@ -156,15 +201,15 @@ def _hand_out(*, dataset: Dataset, annotator: User, now: datetime, wait: bool) -
         current = leased[0]
         if current.leased_until is None or current.leased_until - now < timedelta(minutes=dataset.lease_minutes) * 0.9:
             _lease(current, dataset=dataset, now=now)  # else renewed moments ago: a reload writes nothing
-        return Handout(current.image, current, progress, pool_version, is_test, len(leased), resumed=True)
+        return Handout(current.image, current, progress, pool_version, is_test, len(leased), eligible, resumed=True)
 
     returning = _reclaim_released(
         [a for a in held if a.status == Assignment.Status.RELEASED], dataset=dataset, counted=counted, now=now
     )
     if returning is not None:
-        return Handout(returning.image, returning, progress, pool_version, is_test, 1, resumed=True)
+        return Handout(returning.image, returning, progress, pool_version, is_test, 1, eligible, resumed=True)
 
-    nothing = Handout(None, None, progress, pool_version, is_test, 0)
+    nothing = Handout(None, None, progress, pool_version, is_test, 0, eligible)
     if dataset.images_per_annotator is not None and (
         progress.submitted_count + progress.skipped_count >= dataset.images_per_annotator
     ):
@@ -188,7 +233,7 @@ def _hand_out(*, dataset: Dataset, annotator: User, now: datetime, wait: bool) -
     progress.cursor_image = image.pk
     progress.last_active_at = now
     progress.save(update_fields=["cursor_order", "cursor_key", "cursor_image", "last_active_at"])
-    return Handout(image, assignment, progress, pool_version, is_test, 1)
+    return Handout(image, assignment, progress, pool_version, is_test, 1, eligible)
 
 
 def _lease(assignment: Assignment, *, dataset: Dataset, now: datetime) -> None:
@@ -239,6 +284,10 @@ BUCKET_FETCH = 500  # most images read from one bucket of the random order (abou
 
 class _Contended(Exception):
     """Every image left was held by other transactions, and waiting for them did not free one in time."""
+
+
+class _ReleaseFirst(Exception):
+    """Expired leases must be released (in a transaction of their own) before handing out."""
 
 
 class _RetryWaiting(Exception):
