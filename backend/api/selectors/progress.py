@@ -7,7 +7,7 @@ from django.db.models import Count, Q, Sum
 
 from ..models import AnnotatorProgress, Assignment, Dataset, Image
 from ..permissions import can_read_all
-from ..services.queue import is_test_user
+from ..services.queue import eligible_annotators, is_test_user
 
 
 def expected_total(
@@ -41,13 +41,11 @@ def expected_total(
 def eligible_annotator_count(dataset: Dataset | None) -> int:
     """Return how many non-test, active annotators may work on the dataset (whose share of the work is counted).
 
-    ``None`` stands for any dataset open to every annotator.
+    ``None`` stands for any dataset open to every annotator. Counted at most once a minute.
     """
-    if dataset is not None and dataset.access == Dataset.Access.CHOSEN:
-        users = dataset.annotators.filter(is_active=True)
-    else:
-        users = User.objects.filter(groups__name="annotator", is_active=True, is_staff=False)
-    return users.exclude(profile__is_test=True).count()  # one row per user: group names are unique
+    if dataset is None:
+        dataset = Dataset(pk=0, access=Dataset.Access.ALL)
+    return eligible_annotators(dataset)
 
 
 def progress_of(

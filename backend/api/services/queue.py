@@ -26,11 +26,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.contrib.auth.models import User
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import Count, Exists, F, IntegerField, OuterRef, Q, Subquery
+from django.db.models import Count, Exists, F, OuterRef, Q
 from django.db.models.expressions import RawSQL
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from ..models import Annotation, AnnotatorProgress, Assignment, Dataset, Image, Profile
@@ -103,35 +103,36 @@ def progress_lock(*, dataset: Dataset, annotator: User, now: datetime | None = N
 
 
 def _hand_out_figures(now: datetime) -> dict:
-    """Return annotations for the progress row's query: expired leases, eligible annotators, relaxed commit."""
-    annotators = (
-        User.objects.filter(groups__name="annotator", is_active=True, is_staff=False)
-        .exclude(profile__is_test=True)
-        .order_by()
-        .values("is_staff")  # constant over these rows: one group, so the subquery is their count
-        .annotate(n=Count("pk"))
-        .values("n")
-    )
-    chosen = (
-        Dataset.annotators.through.objects.filter(dataset=OuterRef("dataset"), user__is_active=True)
-        .exclude(user__profile__is_test=True)
-        .order_by()
-        .values("dataset")
-        .annotate(n=Count("pk"))
-        .values("n")
-    )
+    """Return annotations for the progress row's query: are there expired leases; relax the commit."""
     expired = Assignment.objects.filter(
         dataset=OuterRef("dataset"), status=Assignment.Status.LEASED, leased_until__lt=now
     )
-    figures = {
-        "leases_expired": Exists(expired),
-        "eligible_everyone": Coalesce(Subquery(annotators, output_field=IntegerField()), 0),
-        "eligible_chosen": Coalesce(Subquery(chosen, output_field=IntegerField()), 0),
-    }
+    figures = {"leases_expired": Exists(expired)}
     if connection.vendor == "postgresql":
         # SET LOCAL synchronous_commit TO OFF, without a round trip of its own (see _relaxed_commit).
         figures["relaxed_commit"] = RawSQL("set_config('synchronous_commit', 'off', true)", [])
     return figures
+
+
+ELIGIBLE_CACHE_SECONDS = 60
+
+
+def eligible_annotators(dataset: Dataset) -> int:
+    """Return how many non-test, active annotators may work on the dataset: whom its work is shared among.
+
+    Only the expected totals shown to annotators depend on it, so it is counted at most once a
+    minute per dataset (a new account shows in others' totals within a minute).
+    """
+    key = f"eyetagger:eligible:{dataset.pk}:{dataset.access}"
+    count = cache.get(key)
+    if count is None:
+        if dataset.access == Dataset.Access.CHOSEN:
+            users = dataset.annotators.filter(is_active=True)
+        else:
+            users = User.objects.filter(groups__name="annotator", is_active=True, is_staff=False)
+        count = users.exclude(profile__is_test=True).count()  # one row per user: group names are unique
+        cache.set(key, count, ELIGIBLE_CACHE_SECONDS)
+    return count
 
 
 # --- Handing out images -----------------------------------------------------------------
@@ -182,7 +183,7 @@ def _hand_out(*, dataset: Dataset, annotator: User, now: datetime, wait: bool, r
     progress = progress_lock(dataset=dataset, annotator=annotator, now=now)
     if progress.leases_expired and release:
         raise _ReleaseFirst  # rolls this transaction back; queue_next releases them and comes back
-    eligible = progress.eligible_chosen if dataset.access == Dataset.Access.CHOSEN else progress.eligible_everyone
+    eligible = eligible_annotators(dataset) if dataset.annotators_per_image is not None else 0
     # Read (with the progress row) before searching: anything freed after this read bumps the
     # version, so a search that finds nothing is only trusted until then.
     pool_version = progress.dataset.pool_version
