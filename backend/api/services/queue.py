@@ -29,8 +29,7 @@ from django.contrib.auth.models import User
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import Count, Exists, F, OuterRef, Q
-from django.db.models.expressions import RawSQL
+from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from ..models import Annotation, AnnotatorProgress, Assignment, Dataset, Image, Profile
@@ -75,43 +74,53 @@ def counts_towards_target(user) -> bool:
 # --- The annotator's lock ---------------------------------------------------------------
 
 
-def progress_lock(*, dataset: Dataset, annotator: User, now: datetime | None = None) -> AnnotatorProgress:
+def progress_lock(*, dataset: Dataset, annotator: User) -> AnnotatorProgress:
     """Return the annotator's progress row on the dataset, created if needed and locked until commit.
 
     Every queue operation of one annotator on one dataset takes this lock first, so they run
     one after the other: two tabs calling ``next`` at once get the same image, not two.
-    With ``now`` (a hand-out), the same query also answers what the hand-out needs to know
-    first (see ``_hand_out_figures``): each query is a round trip, the main cost of ``next``.
     """
     # of=self and no ordering: the model's ordering would join (and so lock) the dataset row too.
-    # The dataset comes along unlocked, for its pool version as of now.
-    rows = (
-        AnnotatorProgress.objects.select_for_update(of=("self",))
-        .select_related("dataset", "annotator__profile")
-        .order_by()
-    )
-    if now is not None:
-        rows = rows.annotate(**_hand_out_figures(now))
+    rows = AnnotatorProgress.objects.select_for_update(of=("self",)).order_by()
     progress = rows.filter(dataset=dataset, annotator=annotator).first()
     if progress is None:
-        # ON CONFLICT DO NOTHING: a concurrent first call may create it between our read and our insert.
-        AnnotatorProgress.objects.bulk_create(
-            [AnnotatorProgress(dataset=dataset, annotator=annotator)], ignore_conflicts=True
-        )
+        _create_progress(dataset=dataset, annotator=annotator)
         progress = rows.get(dataset=dataset, annotator=annotator)
     return progress
 
 
-def _hand_out_figures(now: datetime) -> dict:
-    """Return annotations for the progress row's query: are there expired leases; relax the commit."""
-    expired = Assignment.objects.filter(
-        dataset=OuterRef("dataset"), status=Assignment.Status.LEASED, leased_until__lt=now
+def _create_progress(*, dataset: Dataset, annotator: User) -> None:
+    # ON CONFLICT DO NOTHING: a concurrent first call may create it between our read and our insert.
+    AnnotatorProgress.objects.bulk_create(
+        [AnnotatorProgress(dataset=dataset, annotator=annotator)], ignore_conflicts=True
     )
-    figures = {"leases_expired": Exists(expired)}
-    if connection.vendor == "postgresql":
-        # SET LOCAL synchronous_commit TO OFF, without a round trip of its own (see _relaxed_commit).
-        figures["relaxed_commit"] = RawSQL("set_config('synchronous_commit', 'off', true)", [])
-    return figures
+
+
+def _progress_lock_for_hand_out(*, dataset: Dataset, annotator: User, now: datetime) -> AnnotatorProgress:
+    """``progress_lock`` that also answers, in the same query, what a hand-out needs first.
+
+    ``pool_version_now`` (the dataset's, read with the lock), ``is_test``, ``leases_expired``
+    (are there expired leases to release first); on PostgreSQL it also relaxes the commit
+    (``set_config`` is ``SET LOCAL``). Raw SQL: each query is a round trip, and building this
+    one through the ORM cost more than running it.
+    """
+    relax = ", set_config('synchronous_commit', 'off', true) AS relaxed" if connection.vendor == "postgresql" else ""
+    lock = " FOR UPDATE OF p" if connection.features.has_select_for_update_of else ""
+    sql = (
+        f"SELECT p.*, d.pool_version AS pool_version_now, COALESCE(pr.is_test, FALSE) AS is_test, "
+        f"EXISTS (SELECT 1 FROM {Assignment._meta.db_table} a WHERE a.dataset_id = p.dataset_id "
+        f"AND a.status = %s AND a.leased_until < %s) AS leases_expired{relax} "
+        f"FROM {AnnotatorProgress._meta.db_table} p "
+        f"JOIN {Dataset._meta.db_table} d ON d.id = p.dataset_id "
+        f"LEFT JOIN {Profile._meta.db_table} pr ON pr.user_id = p.annotator_id "
+        f"WHERE p.dataset_id = %s AND p.annotator_id = %s{lock}"
+    )
+    params = [Assignment.Status.LEASED.value, connection.ops.adapt_datetimefield_value(now), dataset.pk, annotator.pk]
+    progress = next(iter(AnnotatorProgress.objects.raw(sql, params)), None)
+    if progress is None:
+        _create_progress(dataset=dataset, annotator=annotator)
+        progress = next(iter(AnnotatorProgress.objects.raw(sql, params)))
+    return progress
 
 
 ELIGIBLE_CACHE_SECONDS = 60
@@ -180,14 +189,14 @@ HELD_LIMIT = 50  # an annotator's leased and released assignments read at once, 
 
 @transaction.atomic
 def _hand_out(*, dataset: Dataset, annotator: User, now: datetime, wait: bool, release: bool) -> Handout:
-    progress = progress_lock(dataset=dataset, annotator=annotator, now=now)
+    progress = _progress_lock_for_hand_out(dataset=dataset, annotator=annotator, now=now)
     if progress.leases_expired and release:
         raise _ReleaseFirst  # rolls this transaction back; queue_next releases them and comes back
     eligible = eligible_annotators(dataset) if dataset.annotators_per_image is not None else 0
     # Read (with the progress row) before searching: anything freed after this read bumps the
     # version, so a search that finds nothing is only trusted until then.
-    pool_version = progress.dataset.pool_version
-    is_test = bool(getattr(getattr(progress.annotator, "profile", None), "is_test", False))
+    pool_version = progress.pool_version_now
+    is_test = bool(progress.is_test)
     counted = not is_test
 
     held = list(
@@ -476,12 +485,14 @@ class _Walk:
 
 def _lowest_level(*, dataset: Dataset, at_least: int, below: int) -> int | None:
     """Return the lowest fill level >= at_least that any image of the dataset is at, below the target."""
-    return (
-        Image.objects.filter(dataset=dataset, reserved_count__gte=at_least, reserved_count__lt=below)
-        .order_by("reserved_count")
-        .values_list("reserved_count", flat=True)
-        .first()
-    )
+    with connection.cursor() as cursor:  # raw: the hot path, one index probe
+        cursor.execute(
+            f"SELECT reserved_count FROM {Image._meta.db_table} WHERE dataset_id = %s AND reserved_count >= %s "
+            "AND reserved_count < %s ORDER BY reserved_count LIMIT 1",
+            [dataset.pk, at_least, below],
+        )
+        row = cursor.fetchone()
+    return row[0] if row else None
 
 
 def _images(
