@@ -100,7 +100,8 @@ def _progress_lock_for_hand_out(*, dataset: Dataset, annotator: User, now: datet
     """``progress_lock`` that also answers, in the same query, what a hand-out needs first.
 
     ``pool_version_now`` (the dataset's, read with the lock), ``is_test``, ``leases_expired``
-    (are there expired leases to release first); on PostgreSQL it also relaxes the commit
+    (are there expired leases to release first), ``holds`` (has the annotator leased or
+    released images to come back to); on PostgreSQL it also relaxes the commit
     (``set_config`` is ``SET LOCAL``). Raw SQL: each query is a round trip, and building this
     one through the ORM cost more than running it.
     """
@@ -109,13 +110,22 @@ def _progress_lock_for_hand_out(*, dataset: Dataset, annotator: User, now: datet
     sql = (
         f"SELECT p.*, d.pool_version AS pool_version_now, COALESCE(pr.is_test, FALSE) AS is_test, "
         f"EXISTS (SELECT 1 FROM {Assignment._meta.db_table} a WHERE a.dataset_id = p.dataset_id "
-        f"AND a.status = %s AND a.leased_until < %s) AS leases_expired{relax} "
+        f"AND a.status = %s AND a.leased_until < %s) AS leases_expired, "
+        f"EXISTS (SELECT 1 FROM {Assignment._meta.db_table} h WHERE h.annotator_id = p.annotator_id "
+        f"AND h.dataset_id = p.dataset_id AND h.status IN (%s, %s)) AS holds{relax} "
         f"FROM {AnnotatorProgress._meta.db_table} p "
         f"JOIN {Dataset._meta.db_table} d ON d.id = p.dataset_id "
         f"LEFT JOIN {Profile._meta.db_table} pr ON pr.user_id = p.annotator_id "
         f"WHERE p.dataset_id = %s AND p.annotator_id = %s{lock}"
     )
-    params = [Assignment.Status.LEASED.value, connection.ops.adapt_datetimefield_value(now), dataset.pk, annotator.pk]
+    params = [
+        Assignment.Status.LEASED.value,
+        connection.ops.adapt_datetimefield_value(now),
+        Assignment.Status.LEASED.value,
+        Assignment.Status.RELEASED.value,
+        dataset.pk,
+        annotator.pk,
+    ]
     progress = next(iter(AnnotatorProgress.objects.raw(sql, params)), None)
     if progress is None:
         _create_progress(dataset=dataset, annotator=annotator)
@@ -199,13 +209,15 @@ def _hand_out(*, dataset: Dataset, annotator: User, now: datetime, wait: bool, r
     is_test = bool(progress.is_test)
     counted = not is_test
 
-    held = list(
-        Assignment.objects.filter(
-            dataset=dataset, annotator=annotator, status__in=[Assignment.Status.LEASED, Assignment.Status.RELEASED]
+    held = []
+    if progress.holds:  # else nothing to come back to, and no query to ask
+        held = list(
+            Assignment.objects.filter(
+                dataset=dataset, annotator=annotator, status__in=[Assignment.Status.LEASED, Assignment.Status.RELEASED]
+            )
+            .select_related("image")
+            .order_by("-updated_at", "-pk")[:HELD_LIMIT]
         )
-        .select_related("image")
-        .order_by("-updated_at", "-pk")[:HELD_LIMIT]
-    )
     leased = [a for a in held if a.status == Assignment.Status.LEASED]
     if leased:
         current = leased[0]
