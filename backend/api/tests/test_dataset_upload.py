@@ -198,3 +198,11 @@ def test_the_import_command_sets_the_assignment(dataset_root):
         "file",
         45,
     )
+
+
+def test_the_admin_page_refuses_a_folder_outside_the_dataset_root(admin_client, dataset_root, tmp_path):
+    write_dataset(tmp_path / "elsewhere")
+    response = admin_client.post("/api/admin/api/dataset/import/", form(folder="../elsewhere"))
+    body = response.content.decode()
+    assert "Nothing was imported" in body and "outside DATASET_ROOT" in body
+    assert not Dataset.objects.exists()
