@@ -127,7 +127,7 @@ describe('the Review page', { timeout: 300000 }, () => {
   });
 
   it('saves screenshots of the grid at 1280x720 and at tablet sizes', async () => {
-    await page.evaluate(() => window.scrollTo(0, 0));
+    await page.evaluate(() => document.querySelector('.app__main').scrollTo(0, 0));
     await page.screenshot({ path: join(ARTIFACTS, 'review-grid-1280x720.png') });
     await page.screenshot({ path: join(ARTIFACTS, 'review-grid-1280-full.png'), fullPage: true });
     await page.setViewportSize({ width: 768, height: 1024 });

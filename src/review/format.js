@@ -34,3 +34,8 @@ export function formatDateTime(iso) {
   const date = new Date(iso);
   return Number.isNaN(date.getTime()) ? '—' : date.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
 }
+
+/** Return an image's path as people know it: relative to the dataset's images/ folder (as COCO's file_name). */
+export function displayName(path) {
+  return (path || '').replace(/^images\//, '');
+}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatClock, formatDuration, formatPercent } from './format.js';
+import { displayName, formatClock, formatDuration, formatPercent } from './format.js';
 
 describe('formatDuration', () => {
   it.each([
@@ -23,5 +23,13 @@ describe('formatClock and formatPercent', () => {
   it('writes a share as a percentage, or a dash when unknown', () => {
     expect(formatPercent(0.875)).toBe('88%');
     expect(formatPercent(null)).toBe('—');
+  });
+});
+
+describe('displayName', () => {
+  it('drops the images/ folder, and only that', () => {
+    expect(displayName('images/iris_01.png')).toBe('iris_01.png');
+    expect(displayName('images/left/iris_01.png')).toBe('left/iris_01.png');
+    expect(displayName('scans/images/x.png')).toBe('scans/images/x.png');
   });
 });
