@@ -20,7 +20,7 @@ export default defineConfig({
     proxy: { '/api': process.env.EYETAGGER_API_URL || 'http://127.0.0.1:8000' },
   },
   test: {
-    include: ['src/**/*.spec.js'],
+    include: ['src/**/*.spec.js', 'build/**/*.spec.js'],
     environment: 'node',
   },
 });
