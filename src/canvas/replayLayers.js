@@ -23,6 +23,7 @@ export class ReplayLayers {
     this.speed = 1;
     this.playing = false;
     this.frame = null;
+    this.fillAlpha = 96; // the masks' insides; 0 leaves their edges only (over a heat map)
   }
 
   /**
@@ -54,7 +55,7 @@ export class ReplayLayers {
     this.time = Math.min(Math.max(time, 0), this.duration);
     for (const layer of this.layers) {
       const dirty = layer.replayer.seek(this.time);
-      if (dirty) paintMaskLayer(layer.context, layer.replayer.mask, layer.width, layer.height, dirty, layer.rgb);
+      if (dirty) this._paint(layer, dirty);
       this._drawCurrent(layer);
     }
     this.onTime(this.time, this.playing);
@@ -66,9 +67,21 @@ export class ReplayLayers {
     if (!layer || layer.colour === colour) return;
     layer.colour = colour;
     layer.rgb = hexToRgb(colour);
-    layer.context.clearRect(0, 0, layer.width, layer.height);
-    paintMaskLayer(layer.context, layer.replayer.mask, layer.width, layer.height, null, layer.rgb);
+    this._paint(layer, null);
     layer.group.style.color = colour;
+  }
+
+  /** Paint the masks' insides with this alpha (0..255; 0: edges only) and repaint every layer. */
+  setFillAlpha(alpha) {
+    if (alpha === this.fillAlpha) return;
+    this.fillAlpha = alpha;
+    for (const layer of this.layers) this._paint(layer, null);
+  }
+
+  /** Repaint `rect` of a layer (null: all of it). */
+  _paint(layer, rect) {
+    if (!rect) layer.context.clearRect(0, 0, layer.width, layer.height);
+    paintMaskLayer(layer.context, layer.replayer.mask, layer.width, layer.height, rect, layer.rgb, { fillAlpha: this.fillAlpha });
   }
 
   play() {
