@@ -153,6 +153,8 @@ WHITENOISE_IMMUTABLE_FILE_TEST = r"(/assets/.+[.-][0-9A-Za-z_-]{8,}\.\w+|\.[0-9a
 
 # Datasets: each dataset's folder lives below DATASET_ROOT and holds images/ and metadata.csv.
 DATASET_ROOT = Path(env("DATASET_ROOT", default=str(DATA_DIR)))
+# Largest unpacked size of a dataset archive uploaded in admin (unpacked to DATASET_ROOT/uploads/).
+DATASET_UPLOAD_MAX_BYTES = env.int("DATASET_UPLOAD_MAX_BYTES", default=4 * 1024**3)
 
 # Limits on what a client may send. Documented in the README ("Limits").
 ANNOTATION_MAX_BODY_BYTES = env.int("ANNOTATION_MAX_BODY_BYTES", default=16 * 1024 * 1024)

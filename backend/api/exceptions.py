@@ -16,12 +16,16 @@ from rest_framework.serializers import as_serializer_error
 from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from .services import VersionConflict
+from .services import ImageUnavailable, VersionConflict
 
 
 def exception_handler(exc, context):
     if isinstance(exc, VersionConflict):
         return _version_conflict(exc, context)
+    if isinstance(exc, ImageUnavailable):
+        # 409: the request is fine, but the image no longer has a place for this annotator.
+        exc = exceptions.APIException(str(exc), code=ImageUnavailable.code)
+        exc.status_code = status.HTTP_409_CONFLICT
     if isinstance(exc, DjangoValidationError):
         # Services raise Django's ValidationError; keep its codes and field names.
         exc = exceptions.ValidationError(as_serializer_error(exc))

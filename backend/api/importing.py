@@ -6,7 +6,10 @@ Pure: no ORM, no HTTP. ``services.dataset_import`` and the data migration apply 
 import csv
 import hashlib
 import io
+import os
+import stat
 import warnings
+import zipfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -204,3 +207,107 @@ def plan_import(folder: Path, *, progress: Callable[[Iterable], Iterable] = iter
             )
         )
     return plan
+
+
+# --- Zip archives of a dataset folder ---------------------------------------------------------
+
+ZIP_MAX_MEMBERS = 1_000_000
+
+
+@dataclass(frozen=True)
+class ZipLayout:
+    """Where the dataset lies in an archive: ``prefix`` is "" or the one top folder holding it."""
+
+    prefix: str
+    members: list[zipfile.ZipInfo]  # the regular files and folders below the prefix, to extract
+    total_bytes: int
+
+
+def check_zip(archive: zipfile.ZipFile, *, max_bytes: int) -> ZipLayout:
+    """Check every member of a dataset archive before anything is extracted; raise DatasetFolderInvalid if unsafe.
+
+    Refused, each listed by name: absolute paths, drive letters, backslashes and ".." (paths
+    that would land outside the dataset's folder, "zip slip"), symbolic links and other
+    special files, encrypted members, and archives that unpack to more than ``max_bytes`` or
+    ZIP_MAX_MEMBERS files. The dataset is ``metadata.csv`` and ``images/`` at the top of the
+    archive, or inside its one top folder (as when a folder is zipped).
+    """
+    infos = archive.infolist()
+    if len(infos) > ZIP_MAX_MEMBERS:
+        raise DatasetFolderInvalid(f"the archive has {len(infos)} members; at most {ZIP_MAX_MEMBERS} are accepted.")
+    problems = []
+    for info in infos:
+        name = info.filename
+        parts = name.split("/")
+        mode = info.external_attr >> 16
+        kind = stat.S_IFMT(mode)
+        if "\\" in name:
+            problems.append(f"{name!r} uses backslashes; paths in a zip use forward slashes")
+        elif name.startswith("/") or (len(name) > 1 and name[1] == ":"):
+            problems.append(f"{name!r} is an absolute path")
+        elif ".." in parts:
+            problems.append(f"{name!r} leads outside the dataset's folder (..)")
+        elif "\x00" in name:
+            problems.append(f"{name!r} contains a NUL character")
+        elif kind == stat.S_IFLNK:
+            problems.append(f"{name!r} is a symbolic link")
+        elif kind not in (0, stat.S_IFREG, stat.S_IFDIR):
+            problems.append(f"{name!r} is not a regular file or folder")
+        elif info.flag_bits & 0x1:
+            problems.append(f"{name!r} is encrypted")
+    if problems:
+        raise DatasetFolderInvalid("the archive is refused, nothing was stored: " + "; ".join(problems) + ".")
+    total = sum(info.file_size for info in infos)
+    if total > max_bytes:
+        raise DatasetFolderInvalid(
+            f"the archive unpacks to {total / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.1f} MB "
+            "(DATASET_UPLOAD_MAX_BYTES). Put a larger dataset on the server and import it by folder."
+        )
+    names = {info.filename.rstrip("/") for info in infos}
+    if "metadata.csv" in names:
+        prefix = ""
+    else:
+        tops = {name.split("/")[0] for name in names if name and not name.startswith("__MACOSX")}
+        if len(tops) == 1 and f"{next(iter(tops))}/metadata.csv" in names:
+            prefix = next(iter(tops)) + "/"
+        else:
+            raise DatasetFolderInvalid(
+                "the archive has no metadata.csv at its top (or in its one top folder); a dataset archive holds "
+                "metadata.csv and images/."
+            )
+    members = [
+        info
+        for info in infos
+        if info.filename.startswith(prefix)
+        and info.filename != prefix
+        and not info.filename.startswith(prefix + "__MACOSX")
+    ]
+    return ZipLayout(prefix=prefix, members=members, total_bytes=total)
+
+
+def extract_zip(archive: zipfile.ZipFile, layout: ZipLayout, folder: Path, *, max_bytes: int) -> None:
+    """Extract the checked members below ``folder`` (which must be new and empty), never writing outside it.
+
+    Sizes are counted as bytes are written, since a member's declared size may lie.
+    """
+    root = folder.resolve()
+    written = 0
+    for info in layout.members:
+        relative = info.filename[len(layout.prefix) :]
+        target = (root / relative).resolve()
+        if root not in target.parents and target != root:
+            raise DatasetFolderInvalid(f"{info.filename!r} leads outside the dataset's folder.")
+        if info.is_dir():
+            target.mkdir(parents=True, exist_ok=True)
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        # O_EXCL and O_NOFOLLOW: never write through a link or over a file already there.
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644)
+        with os.fdopen(fd, "wb") as out, archive.open(info) as source:
+            while chunk := source.read(1 << 20):
+                written += len(chunk)
+                if written > max_bytes:
+                    raise DatasetFolderInvalid(
+                        f"the archive unpacks to more than its declared sizes, past {max_bytes / 1e6:.1f} MB."
+                    )
+                out.write(chunk)

@@ -1,8 +1,32 @@
 """EyeTagger's data: datasets of images, and each annotator's annotation of an image."""
 
+import hashlib
+import secrets
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+
+# Shuffle keys and seeds are non-negative and fit a signed 64-bit integer on every database.
+KEY_BITS = 62
+# The random order cuts the images into buckets of about this many (see Dataset.bucket_shift).
+BUCKET_SIZE = 32
+
+
+def new_seed() -> int:
+    """Return a random dataset seed."""
+    return secrets.randbits(KEY_BITS)
+
+
+def shuffle_key(seed: int, text: str) -> int:
+    """Return a stable pseudo-random key for ``text`` under ``seed`` (the image's place in the random order).
+
+    SHA-256 of the seed and the text, so anyone can recompute an annotator's order from the
+    dataset's seed, the images' SHA-256 and the annotator's id.
+    """
+    digest = hashlib.sha256(f"{seed}:{text}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") >> (64 - KEY_BITS)
 
 
 class Role(models.TextChoices):
@@ -29,6 +53,14 @@ class Profile(models.Model):
 class Dataset(models.Model):
     """A set of images, the question annotators answer about each, and what they must provide."""
 
+    class Access(models.TextChoices):
+        ALL = "all", "every annotator"
+        CHOSEN = "chosen", "chosen annotators"
+
+    class Order(models.TextChoices):
+        RANDOM = "random", "random per annotator (stable)"
+        FILE = "file", "file order (metadata.csv)"
+
     name = models.CharField(max_length=200, help_text="Shown to annotators.")
     slug = models.SlugField(max_length=100, unique=True)
     description = models.TextField(blank=True)
@@ -47,10 +79,59 @@ class Dataset(models.Model):
     require_mask = models.BooleanField(default=True, help_text="A non-empty mask must be drawn to submit.")
     require_text = models.BooleanField(default=False, help_text="A justification must be typed to submit.")
     annotators_per_image = models.PositiveIntegerField(
+        "annotators per image",
         null=True,
         blank=True,
-        default=1,
-        help_text="Distinct annotators wanted per image; empty means every annotator sees every image.",
+        default=None,
+        help_text="Distinct annotators wanted per image (test users never count); empty means every annotator "
+        "sees every image.",
+    )
+    access = models.CharField(
+        max_length=16,
+        choices=Access.choices,
+        default=Access.ALL,
+        help_text="Who may annotate this dataset and see its images.",
+    )
+    annotators = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        blank=True,
+        related_name="chosen_datasets",
+        help_text="The annotators who may work on this dataset when access is 'chosen annotators'.",
+    )
+    order = models.CharField(
+        max_length=16,
+        choices=Order.choices,
+        default=Order.RANDOM,
+        help_text="The order in which each annotator is handed the images.",
+    )
+    lease_minutes = models.PositiveIntegerField(
+        "lease (minutes)",
+        default=30,
+        validators=[MinValueValidator(1), MaxValueValidator(7 * 24 * 60)],
+        help_text="How long an image handed out stays reserved for its annotator without any activity; "
+        "saving extends it.",
+    )
+    images_per_annotator = models.PositiveIntegerField(
+        "images per annotator",
+        null=True,
+        blank=True,
+        help_text="Most images one annotator submits (a quota, as the original tool's 100 random images); "
+        "empty for no limit.",
+    )
+    seed = models.BigIntegerField(
+        default=new_seed,
+        editable=False,
+        help_text="Seeds the random order: an image's key is SHA-256(seed:sha256), an annotator starts at "
+        "SHA-256(seed:annotator id).",
+    )
+    image_count = models.PositiveIntegerField(
+        default=0, editable=False, help_text="Images in the dataset, kept up to date by the importer."
+    )
+    pool_version = models.PositiveBigIntegerField(
+        default=0,
+        editable=False,
+        help_text="Bumped whenever images may have become available again, so an annotator found to have "
+        "nothing left is not searched again until then.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -60,6 +141,25 @@ class Dataset(models.Model):
 
     def __str__(self):
         return self.name
+
+    def start_key_for(self, annotator_id: int) -> int:
+        """Return where this annotator's walk through the random order starts."""
+        return shuffle_key(self.seed, f"annotator:{annotator_id}")
+
+    def annotator_key(self, annotator_id: int, sha256: str) -> int:
+        """Return the image's place in this annotator's own order within its bucket."""
+        return shuffle_key(self.seed, f"{annotator_id}:{sha256}")
+
+    def bucket_shift(self) -> int:
+        """Return how many low bits of a random key a bucket spans: about BUCKET_SIZE images per bucket.
+
+        One bucket (every annotator's order independent) up to BUCKET_SIZE images; the number
+        of buckets doubles as the dataset doubles, so a bucket stays small at any size.
+        """
+        buckets = 1
+        while buckets * BUCKET_SIZE < self.image_count:
+            buckets *= 2
+        return KEY_BITS - (buckets.bit_length() - 1)
 
     def clean(self):
         if not isinstance(self.choices, list) or not all(isinstance(c, str) and c.strip() for c in self.choices):
@@ -73,6 +173,8 @@ class Dataset(models.Model):
             raise ValidationError({"require_choice": "a choice cannot be required when there are no choices."})
         if self.annotators_per_image == 0:
             raise ValidationError({"annotators_per_image": "must be at least 1, or empty for every annotator."})
+        if self.images_per_annotator == 0:
+            raise ValidationError({"images_per_annotator": "must be at least 1, or empty for no limit."})
 
 
 class Image(models.Model):
@@ -86,6 +188,15 @@ class Image(models.Model):
     height = models.PositiveIntegerField()
     ground_truth = models.CharField(max_length=200, null=True, blank=True)
     metadata = models.JSONField(default=dict, blank=True, help_text="Every other column of metadata.csv.")
+    shuffle_key = models.BigIntegerField(
+        default=0, help_text="The image's place in the dataset's random order: SHA-256(dataset seed:sha256)."
+    )
+    # Kept up to date in the same transaction as every assignment change (services.queue), so the
+    # queue finds the images furthest from their target through an index instead of counting.
+    reserved_count = models.PositiveIntegerField(
+        default=0, help_text="Non-test annotators holding the image: leased to them, or submitted by them."
+    )
+    submitted_count = models.PositiveIntegerField(default=0, help_text="Non-test annotators who submitted it.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -95,7 +206,14 @@ class Image(models.Model):
             models.UniqueConstraint(fields=["dataset", "sha256"], name="image_unique_sha256_per_dataset"),
             models.UniqueConstraint(fields=["dataset", "path"], name="image_unique_path_per_dataset"),
         ]
-        indexes = [models.Index(fields=["dataset", "position"], name="image_dataset_position")]
+        indexes = [
+            models.Index(fields=["dataset", "position"], name="image_dataset_position"),
+            # The queue's walks: by fill level, then the annotator's order (random key, or file position).
+            models.Index(fields=["dataset", "reserved_count", "shuffle_key", "id"], name="image_queue_random"),
+            models.Index(fields=["dataset", "reserved_count", "position", "id"], name="image_queue_file"),
+            # Walks that ignore the fill level: every annotator sees every image, and test users.
+            models.Index(fields=["dataset", "shuffle_key", "id"], name="image_dataset_shuffle"),
+        ]
 
     def __str__(self):
         return self.path
@@ -179,3 +297,76 @@ class AnnotationRevision(models.Model):
 
     def __str__(self):
         return f"v{self.version} of annotation {self.annotation_id}"
+
+
+class Assignment(models.Model):
+    """An image handed to an annotator by the queue, and what became of it.
+
+    One per image and annotator. A ``leased`` image is reserved for its annotator until
+    ``leased_until`` (saving extends it); an expired lease is ``released`` and its slot goes
+    back to the pool. ``submitted`` and ``skipped`` images never come back to that annotator.
+    """
+
+    class Status(models.TextChoices):
+        LEASED = "leased", "in progress (leased)"
+        SUBMITTED = "submitted"
+        SKIPPED = "skipped"
+        RELEASED = "released", "released (lease expired)"
+
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="assignments")
+    image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="assignments")
+    annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="assignments")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.LEASED)
+    leased_until = models.DateTimeField(null=True, blank=True, help_text="When a lease expires without activity.")
+    skip_reason = models.CharField(max_length=500, blank=True, help_text="Why the annotator skipped the image.")
+    created_at = models.DateTimeField(auto_now_add=True, help_text="When the image was first handed out.")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["dataset", "annotator", "-updated_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["image", "annotator"], name="assignment_one_per_image_and_annotator"),
+        ]
+        indexes = [
+            models.Index(fields=["annotator", "dataset", "status"], name="assignment_annotator_status"),
+            # Finding expired leases without scanning the dataset's assignments.
+            models.Index(fields=["dataset", "status", "leased_until"], name="assignment_lease_expiry"),
+        ]
+
+    def __str__(self):
+        return f"{self.image} for {self.annotator} ({self.status})"
+
+
+class AnnotatorProgress(models.Model):
+    """One annotator's progress through one dataset, and their place in their order of images.
+
+    The counts are kept up to date in the same transaction as the work they count, so progress
+    is read, not computed. The row is also the annotator's lock: every queue operation of one
+    annotator on one dataset takes it first, so two tabs never get two different images.
+    """
+
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="progress_rows")
+    annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="progress_rows")
+    submitted_count = models.PositiveIntegerField(default=0, help_text="Images submitted.")
+    skipped_count = models.PositiveIntegerField(default=0, help_text="Images skipped.")
+    active_ms = models.PositiveBigIntegerField(default=0, help_text="Time spent actively annotating, in ms.")
+    cursor_order = models.CharField(max_length=16, blank=True, help_text="The order the cursor belongs to.")
+    cursor_key = models.BigIntegerField(
+        null=True, blank=True, help_text="The last handed image's order key (random key or file position)."
+    )
+    cursor_image = models.BigIntegerField(null=True, blank=True, help_text="The last handed image's id.")
+    exhausted_version = models.PositiveBigIntegerField(
+        null=True, blank=True, help_text="The dataset's pool version when nothing was left for this annotator."
+    )
+    last_active_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["dataset", "annotator"]
+        verbose_name_plural = "annotator progress"
+        constraints = [
+            models.UniqueConstraint(fields=["dataset", "annotator"], name="progress_one_per_dataset_and_annotator"),
+        ]
+
+    def __str__(self):
+        return f"{self.annotator} on {self.dataset}"

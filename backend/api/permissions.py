@@ -2,7 +2,9 @@
 
 Roles: annotators draw; researchers read everything and export; admins (staff) manage
 everything and may also annotate. Which *rows* a user sees is decided by the selectors
-(``selectors.py``); objects outside them are 404, so their existence does not leak.
+(``selectors/``, starting from ``selectors.visible_datasets``): an annotator sees the datasets
+open to every annotator and those they were chosen for, with their images and only their own
+work. Objects outside them are 404, so their existence does not leak.
 """
 
 from rest_framework.permissions import SAFE_METHODS, BasePermission
@@ -53,6 +55,24 @@ class CanAnnotate(HasRole):
         if request.method in SAFE_METHODS:
             return super().has_permission(request, view)
         return can_annotate(request.user)
+
+
+class CanTakeImages(HasRole):
+    """Being handed images by the queue, and skipping them: annotators and admins."""
+
+    message = "Only annotators and admins are handed images to annotate; researchers have read-only access."
+
+    def has_permission(self, request, view):
+        return can_annotate(request.user)
+
+
+class IsAdmin(HasRole):
+    """Managing EyeTagger: admins (staff) only."""
+
+    message = "Only admins may do this."
+
+    def has_permission(self, request, view):
+        return user_role(request.user) == Role.ADMIN
 
 
 class IsResearcherOrAdmin(HasRole):

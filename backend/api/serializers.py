@@ -1,12 +1,14 @@
 """How datasets, images and annotations look over the API."""
 
 from django.contrib.auth.models import User
-from drf_spectacular.utils import extend_schema_field
+from drf_spectacular.utils import extend_schema_field, inline_serializer
 from rest_framework import serializers
 
+from . import selectors
 from . import strokes as strokes_mod
 from .models import Annotation, AnnotationRevision, Dataset, Image
 from .permissions import can_read_all, user_role
+from .services.queue import is_test_user
 
 LIMITS = strokes_mod.DEFAULT_LIMITS
 MAX_TEXT_LENGTH = 10_000
@@ -58,10 +60,24 @@ class StrokesField(serializers.Field):
         return value
 
 
+class ProgressSerializer(serializers.Serializer):
+    """One annotator's progress on a dataset."""
+
+    done = serializers.IntegerField(help_text="Images submitted.")
+    skipped = serializers.IntegerField(help_text="Images skipped.")
+    in_progress = serializers.IntegerField(help_text="Images leased to them now.")
+    total = serializers.IntegerField(
+        help_text="Images they are expected to handle (submit or skip): every image, their fair share of the "
+        "target, or their quota; exactly what they handled once nothing is left for them."
+    )
+    active_ms = serializers.IntegerField(help_text="Time spent actively annotating, in ms.")
+    finished = serializers.BooleanField(help_text="Nothing is left for them in this dataset.")
+
+
 class DatasetSerializer(serializers.ModelSerializer):
     required = serializers.SerializerMethodField(help_text="What an annotator must provide to submit an image.")
     image_count = serializers.IntegerField(read_only=True)
-    progress = serializers.SerializerMethodField(help_text="The caller's progress: images submitted, images in all.")
+    progress = serializers.SerializerMethodField(help_text="The caller's progress on this dataset.")
 
     class Meta:
         model = Dataset
@@ -74,6 +90,10 @@ class DatasetSerializer(serializers.ModelSerializer):
             "choices",
             "required",
             "annotators_per_image",
+            "images_per_annotator",
+            "access",
+            "order",
+            "lease_minutes",
             "image_count",
             "progress",
             "created_at",
@@ -83,8 +103,23 @@ class DatasetSerializer(serializers.ModelSerializer):
     def get_required(self, dataset) -> dict[str, bool]:
         return {"choice": dataset.require_choice, "mask": dataset.require_mask, "text": dataset.require_text}
 
-    def get_progress(self, dataset) -> dict[str, int]:
-        return {"done": dataset.done_count, "total": dataset.image_count}
+    @extend_schema_field(ProgressSerializer)
+    def get_progress(self, dataset) -> dict:
+        request = self.context["request"]
+        if dataset.access == Dataset.Access.CHOSEN:
+            eligible = dataset.chosen_eligible
+        else:
+            eligible = self.context["eligible_everyone"]()
+        return selectors.progress_of(
+            dataset=dataset,
+            submitted=dataset.my_submitted,
+            skipped=dataset.my_skipped,
+            in_progress=dataset.my_in_progress,
+            active_ms=dataset.my_active_ms,
+            exhausted_version=dataset.my_exhausted,
+            is_test=is_test_user(request.user),
+            eligible=eligible,
+        )
 
 
 class ImageSerializer(serializers.ModelSerializer):
@@ -206,3 +241,83 @@ class MeSerializer(serializers.ModelSerializer):
 
 class TokenSerializer(serializers.Serializer):
     auth_token = serializers.CharField()
+
+
+class LeaseSerializer(serializers.Serializer):
+    expires_at = serializers.DateTimeField(help_text="When the image goes back to the pool if nothing is saved.")
+    minutes = serializers.IntegerField(help_text="The dataset's lease length; every save starts it again.")
+    resumed = serializers.BooleanField(help_text="True when this is the image the annotator was already on.")
+
+
+NextSerializer = inline_serializer(
+    "NextImage",
+    {
+        "image": ImageSerializer(allow_null=True),
+        "progress": ProgressSerializer(),
+        "lease": LeaseSerializer(allow_null=True),
+    },
+)
+
+
+def handout_data(handout, *, dataset: Dataset, request) -> dict:
+    """Return the body of ``next`` and ``skip``: the image handed out, its lease and the caller's progress."""
+    row = handout.progress
+    dataset.pool_version = handout.pool_version
+    progress = selectors.progress_of(
+        dataset=dataset,
+        submitted=row.submitted_count,
+        skipped=row.skipped_count,
+        in_progress=handout.in_progress,
+        active_ms=row.active_ms,
+        exhausted_version=row.exhausted_version,
+        is_test=handout.is_test,
+        eligible=handout.eligible,
+    )
+    lease = None
+    if handout.image is None:
+        progress["total"] = progress["done"] + progress["skipped"] + progress["in_progress"]
+        progress["finished"] = progress["in_progress"] == 0
+    else:
+        lease = {
+            "expires_at": handout.assignment.leased_until,
+            "minutes": dataset.lease_minutes,
+            "resumed": handout.resumed,
+        }
+    image = ImageSerializer(handout.image, context={"request": request}).data if handout.image else None
+    return {
+        "image": image,
+        "progress": ProgressSerializer(progress).data,
+        "lease": LeaseSerializer(lease).data if lease else None,
+    }
+
+
+class SkipSerializer(serializers.Serializer):
+    reason = serializers.CharField(
+        max_length=500, help_text='Why the image is skipped, e.g. "too blurry to tell". Shown to researchers.'
+    )
+
+
+class AnnotatorProgressSerializer(ProgressSerializer):
+    annotator = serializers.IntegerField()
+    username = serializers.CharField()
+    is_test = serializers.BooleanField()
+    last_active_at = serializers.DateTimeField(allow_null=True)
+
+
+class DatasetSummarySerializer(serializers.Serializer):
+    images = serializers.IntegerField()
+    annotators_per_image = serializers.IntegerField(allow_null=True)
+    eligible_annotators = serializers.IntegerField(help_text="Non-test annotators who may work on the dataset.")
+    annotations_wanted = serializers.IntegerField()
+    submitted = serializers.IntegerField()
+    in_progress = serializers.IntegerField()
+    skipped = serializers.IntegerField()
+    images_complete = serializers.IntegerField(help_text="Images with every annotation they need.")
+    images_started = serializers.IntegerField()
+    annotators_started = serializers.IntegerField()
+    active_ms = serializers.IntegerField()
+
+
+class DatasetProgressSerializer(serializers.Serializer):
+    dataset = DatasetSummarySerializer(allow_null=True, help_text="Null for annotators.")
+    annotators = AnnotatorProgressSerializer(many=True)

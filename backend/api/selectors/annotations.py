@@ -4,7 +4,7 @@ from django.db.models import QuerySet
 
 from ..models import Annotation, AnnotationRevision, Image
 from ..permissions import can_read_all
-from .datasets import dataset_list
+from .datasets import visible_datasets
 
 
 def annotation_list(*, user) -> QuerySet[Annotation]:
@@ -12,7 +12,7 @@ def annotation_list(*, user) -> QuerySet[Annotation]:
     if not user.is_authenticated:
         return Annotation.objects.none()
     annotations = Annotation.objects.select_related("image", "annotator__profile").filter(
-        image__dataset__in=dataset_list(user=user).values("pk")
+        image__dataset__in=visible_datasets(user=user).values("pk")
     )
     if not can_read_all(user):
         annotations = annotations.filter(annotator=user)

@@ -1,43 +1,57 @@
-"""Reads of datasets and images: what a user may see, their progress, their next image."""
+"""Reads of datasets and images: what a user may see, and their progress."""
 
-from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery
+from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
-from ..models import Annotation, Dataset, Image
+from ..models import AnnotatorProgress, Assignment, Dataset, Image
+from ..permissions import can_read_all
+
+
+def visible_datasets(*, user) -> QuerySet[Dataset]:
+    """Return the datasets the user may see: every one for researchers and admins; for annotators, those open
+    to every annotator and those they were chosen for. The one place that decides it (with ``permissions``).
+    """
+    if not user.is_authenticated:  # e.g. the OpenAPI generator's stand-in request
+        return Dataset.objects.none()
+    if can_read_all(user):
+        return Dataset.objects.all()
+    chosen = Dataset.annotators.through.objects.filter(user_id=user.pk).values("dataset_id")
+    return Dataset.objects.filter(Q(access=Dataset.Access.ALL) | Q(pk__in=chosen))
 
 
 def dataset_list(*, user) -> QuerySet[Dataset]:
-    """Return the datasets the user may see, each with ``image_count`` and the user's ``done_count``."""
-    if not user.is_authenticated:  # e.g. the OpenAPI generator's stand-in request
-        return Dataset.objects.none()
-    images = Image.objects.filter(dataset=OuterRef("pk")).order_by().values("dataset")
-    done = (
-        Annotation.objects.filter(image__dataset=OuterRef("pk"), annotator=user, status=Annotation.Status.SUBMITTED)
+    """Return the datasets the user may see, each with the user's own counts for their progress.
+
+    ``my_submitted``, ``my_skipped``, ``my_in_progress``, ``my_exhausted`` (the pool version at
+    which nothing was left for them) and ``chosen_eligible`` (for datasets open to chosen
+    annotators: how many of them count) — one query for the whole list.
+    """
+    mine = AnnotatorProgress.objects.filter(dataset=OuterRef("pk"), annotator=user.pk)
+    leased = (
+        Assignment.objects.filter(dataset=OuterRef("pk"), annotator=user.pk, status=Assignment.Status.LEASED)
         .order_by()
-        .values("image__dataset")
+        .values("dataset")
+        .annotate(n=Count("pk"))
+        .values("n")
     )
-    return Dataset.objects.annotate(
-        image_count=Coalesce(Subquery(images.annotate(n=Count("pk")).values("n"), output_field=IntegerField()), 0),
-        done_count=Coalesce(Subquery(done.annotate(n=Count("pk")).values("n"), output_field=IntegerField()), 0),
+    chosen = (
+        Dataset.annotators.through.objects.filter(dataset=OuterRef("pk"), user__is_active=True)
+        .exclude(user__profile__is_test=True)
+        .order_by()
+        .values("dataset")
+        .annotate(n=Count("pk"))
+        .values("n")
     )
-
-
-def dataset_progress(*, dataset: Dataset, user) -> dict:
-    """Return the user's progress on the dataset: images submitted and images in all."""
-    total = Image.objects.filter(dataset=dataset).count()
-    done = Annotation.objects.filter(image__dataset=dataset, annotator=user, status=Annotation.Status.SUBMITTED).count()
-    return {"done": done, "total": total}
-
-
-def next_image_for(*, dataset: Dataset, user) -> Image | None:
-    """Return the image the user should work on next: their latest unfinished draft, else the first not started."""
-    mine = Annotation.objects.filter(image__dataset=dataset, annotator=user)
-    draft = mine.filter(status=Annotation.Status.DRAFT).select_related("image").order_by("-updated_at").first()
-    if draft is not None:
-        return draft.image
-    return Image.objects.filter(dataset=dataset).exclude(pk__in=mine.values("image")).order_by("position", "pk").first()
+    return visible_datasets(user=user).annotate(
+        my_submitted=Coalesce(Subquery(mine.values("submitted_count")), 0),
+        my_skipped=Coalesce(Subquery(mine.values("skipped_count")), 0),
+        my_active_ms=Coalesce(Subquery(mine.values("active_ms")), 0),
+        my_exhausted=Subquery(mine.values("exhausted_version")),
+        my_in_progress=Coalesce(Subquery(leased, output_field=IntegerField()), 0),
+        chosen_eligible=Coalesce(Subquery(chosen, output_field=IntegerField()), 0),
+    )
 
 
 def image_list(*, user) -> QuerySet[Image]:
     """Return the images of the datasets the user may see."""
-    return Image.objects.filter(dataset__in=dataset_list(user=user).values("pk")).select_related("dataset")
+    return Image.objects.filter(dataset__in=visible_datasets(user=user).values("pk")).select_related("dataset")

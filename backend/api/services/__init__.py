@@ -1,20 +1,38 @@
 """Every write EyeTagger makes, named <entity>_<action>: keyword-only, atomic, validated before saving."""
 
 from .annotations import AnnotationContent, VersionConflict, annotation_restore, annotation_save, mask_encode
-from .datasets import ImportReport, apply_import_plan, dataset_import, dataset_missing_parts, dataset_root_of
-from .users import user_create, user_set_role
+from .datasets import (
+    ImportReport,
+    apply_import_plan,
+    dataset_import,
+    dataset_import_zip,
+    dataset_missing_parts,
+    dataset_root_of,
+)
+from .queue import Handout, ImageUnavailable, queue_next, queue_recount, queue_skip, release_expired_leases
+from .users import NewAccount, user_create, user_set_role, user_set_test, users_create_from_csv
 
 __all__ = [
     "AnnotationContent",
+    "Handout",
+    "ImageUnavailable",
     "ImportReport",
+    "NewAccount",
     "VersionConflict",
     "annotation_restore",
     "annotation_save",
     "apply_import_plan",
     "dataset_import",
+    "dataset_import_zip",
     "dataset_missing_parts",
     "dataset_root_of",
     "mask_encode",
+    "queue_next",
+    "queue_recount",
+    "queue_skip",
+    "release_expired_leases",
     "user_create",
     "user_set_role",
+    "user_set_test",
+    "users_create_from_csv",
 ]

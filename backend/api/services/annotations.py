@@ -12,6 +12,7 @@ from django.utils import timezone
 from .. import masks
 from .. import strokes as strokes_mod
 from ..models import Annotation, AnnotationRevision, Dataset, Image
+from . import queue
 from .datasets import dataset_missing_parts
 
 
@@ -110,7 +111,37 @@ def annotation_save(
     so a retried save is harmless. Otherwise a base version older than the stored one
     raises VersionConflict: two tabs never silently overwrite each other. A save that
     would lose content keeps the previous state as an AnnotationRevision.
+
+    Every save also keeps the assignment queue in step (``queue.annotation_saved``): a
+    draft renews the annotator's lease, a submission counts towards the image's target,
+    and saving an image that already has every annotator it needs raises ImageUnavailable.
     """
+    # The annotator's queue lock comes first, as in every queue operation (see services/queue.py).
+    progress = queue.progress_lock(dataset=image.dataset, annotator=annotator)
+    before = Annotation.objects.filter(image=image, annotator=annotator).values("status", "active_ms").first()
+    annotation, changed = _save(
+        image=image,
+        annotator=annotator,
+        content=content,
+        base_version=base_version,
+        started_at=started_at,
+        active_ms=active_ms,
+        client=client,
+    )
+    queue.annotation_saved(annotation=annotation, before=before, progress=progress)
+    return annotation, changed
+
+
+def _save(
+    *,
+    image: Image,
+    annotator: User,
+    content: AnnotationContent,
+    base_version: int,
+    started_at: datetime | None,
+    active_ms: int | None,
+    client: dict | None,
+) -> tuple[Annotation, bool]:
     _check_label(image.dataset, content.label)
     now = timezone.now()
     annotation = _locked_annotation(image, annotator)
@@ -157,7 +188,10 @@ def annotation_save(
 
 def _locked_annotation(image: Image, annotator: User) -> Annotation | None:
     return (
-        Annotation.objects.select_for_update()
+        # of=self and no ordering: locking the joined image and dataset rows too would make every
+        # save in a dataset wait for every other one.
+        Annotation.objects.select_for_update(of=("self",))
+        .order_by()
         .select_related("image__dataset")
         .filter(image=image, annotator=annotator)
         .first()
@@ -179,7 +213,14 @@ def _set_metadata(annotation: Annotation, *, active_ms: int | None, client: dict
 @transaction.atomic
 def annotation_restore(*, revision: AnnotationRevision, user: User) -> Annotation:
     """Put a revision's content back as a new version, keeping the replaced content as a revision too."""
-    annotation = Annotation.objects.select_for_update().select_related("image__dataset").get(pk=revision.annotation_id)
+    owner = Annotation.objects.select_related("image__dataset", "annotator__profile").get(pk=revision.annotation_id)
+    progress = queue.progress_lock(dataset=owner.image.dataset, annotator=owner.annotator)
+    annotation = (
+        Annotation.objects.select_for_update(of=("self",))
+        .select_related("image__dataset")
+        .get(pk=revision.annotation_id)
+    )
+    before = {"status": annotation.status, "active_ms": annotation.active_ms}
     current = AnnotationContent.of(annotation)
     AnnotationRevision.objects.get_or_create(
         annotation=annotation,
@@ -197,4 +238,6 @@ def annotation_restore(*, revision: AnnotationRevision, user: User) -> Annotatio
     annotation.version += 1
     annotation.full_clean(validate_constraints=False)
     annotation.save()
+    annotation.annotator = owner.annotator
+    queue.annotation_saved(annotation=annotation, before=before, progress=progress)
     return annotation

@@ -1,9 +1,13 @@
 """Writes on datasets: importing a dataset folder."""
 
 import os
+import shutil
+import tempfile
+import zipfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -11,7 +15,7 @@ from django.db import transaction
 from django.utils.text import slugify
 
 from .. import importing
-from ..models import Dataset, Image
+from ..models import Dataset, Image, shuffle_key
 
 
 @dataclass
@@ -70,6 +74,10 @@ def dataset_import(
     require_mask: bool | None = None,
     require_text: bool | None = None,
     annotators_per_image: int | None = None,
+    images_per_annotator: int | None = None,
+    access: str | None = None,
+    order: str | None = None,
+    lease_minutes: int | None = None,
     progress: Callable[[Iterable], Iterable] = iter,
 ) -> ImportReport:
     """Import the images of a dataset folder, creating the dataset if needed. Idempotent.
@@ -89,10 +97,15 @@ def dataset_import(
         "require_mask": require_mask,
         "require_text": require_text,
         "annotators_per_image": annotators_per_image,
+        "images_per_annotator": images_per_annotator,
+        "access": access,
+        "order": order,
+        "lease_minutes": lease_minutes,
     }
     options = {key: value for key, value in options.items() if value is not None}
     with transaction.atomic():
-        dataset = Dataset.objects.select_for_update().filter(root=root).first()
+        # NO KEY UPDATE: annotators' inserts referencing the dataset go on while it imports.
+        dataset = Dataset.objects.select_for_update(no_key=True).filter(root=root).first()
         created = dataset is None
         if created:
             default_name = Path(root).name.replace("_", " ").replace("-", " ").strip().capitalize()
@@ -110,8 +123,12 @@ def dataset_import(
 def apply_import_plan(plan: importing.ImportPlan, *, dataset, image_model, report: ImportReport) -> None:
     """Create the plan's new images in ``dataset``, filling ``report``.
 
-    Takes the Image model as an argument so the data migration can pass its historical model.
+    Takes the Image model as an argument so the data migration can pass its historical model;
+    the queue's fields (random-order keys, the image count) are set when that model has them.
     """
+    image_fields = {f.name for f in image_model._meta.get_fields()}
+    dataset_fields = {f.name for f in type(dataset)._meta.get_fields()}
+    keyed = "shuffle_key" in image_fields and "seed" in dataset_fields
     report.files_without_row += plan.files_without_row
     report.rows_without_file += plan.rows_without_file
     report.unreadable += plan.unreadable
@@ -139,9 +156,14 @@ def apply_import_plan(plan: importing.ImportPlan, *, dataset, image_model, repor
                     height=item.height,
                     ground_truth=item.ground_truth,
                     metadata=item.metadata,
+                    **({"shuffle_key": shuffle_key(dataset.seed, item.sha256)} if keyed else {}),
                 )
             )
     image_model.objects.bulk_create(new_images, batch_size=1000)
+    if "image_count" in dataset_fields:
+        dataset.image_count = image_model.objects.filter(dataset=dataset).count()
+        dataset.pool_version += 1 if new_images else 0  # new images: annotators who had finished have more
+        dataset.save(update_fields=["image_count", "pool_version"])
 
 
 def _unique_slug(base: str) -> str:
@@ -161,3 +183,51 @@ def dataset_missing_parts(dataset: Dataset, *, label: str | None, text: str, mas
     if dataset.require_text and not text.strip():
         missing.append("type a justification")
     return missing
+
+
+UPLOADS_FOLDER = "uploads"  # below DATASET_ROOT: where uploaded archives are unpacked
+
+
+def dataset_import_zip(*, archive: BinaryIO | Path, name: str, **options) -> ImportReport:
+    """Unpack an archive of a dataset (``metadata.csv`` and ``images/``) below DATASET_ROOT and import it.
+
+    Every member is checked before anything is written (``importing.check_zip``): an archive
+    with paths that try to escape its folder, links or special files is refused with a
+    message naming them. The archive is unpacked into a new folder under
+    ``DATASET_ROOT/uploads/`` and imported through ``dataset_import``; if anything fails, the
+    folder is removed and nothing is stored. ``options`` are those of ``dataset_import``.
+    """
+    max_bytes = settings.DATASET_UPLOAD_MAX_BYTES
+    try:
+        bundle = zipfile.ZipFile(archive)
+    except (zipfile.BadZipFile, OSError) as error:  # not a zip, truncated, or unreadable
+        raise importing.DatasetFolderInvalid(f"the file is not a readable zip archive ({error}).") from None
+    with bundle:
+        layout = importing.check_zip(bundle, max_bytes=max_bytes)
+        uploads = Path(settings.DATASET_ROOT) / UPLOADS_FOLDER
+        uploads.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".unpacking-", dir=uploads))
+        try:
+            try:
+                importing.extract_zip(bundle, layout, staging, max_bytes=max_bytes)
+            except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, NotImplementedError) as error:
+                # A corrupt member, an unsupported compression method: refuse the archive.
+                raise importing.DatasetFolderInvalid(f"the archive cannot be unpacked: {error}.") from None
+            folder = _new_folder(uploads, slugify(name) or "dataset")
+            staging.rename(folder)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+    try:
+        return dataset_import(folder=folder, name=name, **options)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+
+
+def _new_folder(parent: Path, base: str) -> Path:
+    """Return a path below parent that does not exist yet: base, base-2, base-3..."""
+    candidate, n = parent / base, 2
+    while candidate.exists():
+        candidate, n = parent / f"{base}-{n}", n + 1
+    return candidate

@@ -10,7 +10,7 @@ from PIL import Image as PILImage
 from rest_framework.test import APIClient
 
 from backend.api import services
-from backend.api.models import Dataset, Image, Role
+from backend.api.models import Dataset, Image, Role, shuffle_key
 
 _numbers = itertools.count(1)
 
@@ -133,3 +133,43 @@ def brush(points, width=4.0, tool="brush"):
 
 def document(strokes=(), label=None, text="", status="draft", version=0, **extra):
     return {"strokes": list(strokes), "label": label, "text": text, "status": status, "version": version, **extra}
+
+
+@pytest.fixture
+def make_dataset(db):
+    """Return a factory of datasets of n images as rows only (no files): fast, for the queue's tests."""
+
+    def make(n=6, width=64, height=48, **options) -> Dataset:
+        number = next(_numbers)
+        dataset = Dataset.objects.create(
+            name=f"Queue {number}", slug=f"queue-{number}", root=f"queue-{number}", **options
+        )
+        Image.objects.bulk_create(
+            Image(
+                dataset=dataset,
+                sha256=f"{number:032x}{i:032x}",
+                path=f"images/{i:05d}.png",
+                position=i,
+                width=width,
+                height=height,
+                shuffle_key=shuffle_key(dataset.seed, f"{number:032x}{i:032x}"),
+            )
+            for i in range(n)
+        )
+        Dataset.objects.filter(pk=dataset.pk).update(image_count=n)
+        dataset.refresh_from_db()
+        return dataset
+
+    return make
+
+
+def pytest_collection_modifyitems(config, items):
+    """Skip the tests marked ``postgres`` (row locks, real concurrency) when the suite runs on SQLite."""
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        return
+    skip = pytest.mark.skip(reason="needs PostgreSQL; `make test` runs the suite on it too")
+    for item in items:
+        if "postgres" in item.keywords:
+            item.add_marker(skip)

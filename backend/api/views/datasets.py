@@ -1,19 +1,14 @@
-"""Datasets the caller may see, and the next image to annotate."""
+"""Datasets the caller may see, the next image to annotate, and progress."""
 
-from drf_spectacular.utils import extend_schema, inline_serializer
-from rest_framework import serializers, viewsets
+from django.utils.functional import cached_property
+from drf_spectacular.utils import extend_schema
+from rest_framework import viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from .. import selectors
-from ..serializers import DatasetSerializer, ImageSerializer
-
-ProgressSerializer = inline_serializer(
-    "Progress", {"done": serializers.IntegerField(), "total": serializers.IntegerField()}
-)
-NextSerializer = inline_serializer(
-    "NextImage", {"image": ImageSerializer(allow_null=True), "progress": ProgressSerializer}
-)
+from .. import selectors, services
+from ..permissions import CanTakeImages
+from ..serializers import DatasetProgressSerializer, DatasetSerializer, NextSerializer, handout_data
 
 
 class DatasetViewSet(viewsets.ReadOnlyModelViewSet):
@@ -22,17 +17,37 @@ class DatasetViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = DatasetSerializer
 
     def get_queryset(self):
-        return selectors.dataset_list(user=self.request.user)
+        if self.action in ("list", "retrieve"):
+            return selectors.dataset_list(user=self.request.user)
+        return selectors.visible_datasets(user=self.request.user)
+
+    @cached_property
+    def _eligible_everyone(self) -> int:
+        return selectors.eligible_annotator_count(None)
+
+    def get_serializer_context(self):
+        # Counted once per request: the number of annotators a dataset open to everyone shares its work among.
+        return {**super().get_serializer_context(), "eligible_everyone": lambda: self._eligible_everyone}
 
     @extend_schema(responses=NextSerializer)
-    @action(detail=True)
+    @action(detail=True, permission_classes=[CanTakeImages])
     def next(self, request, pk=None):
-        """Return the image the caller should annotate next (null when done) and their progress."""
+        """Hand the caller the image to annotate now, reserved for them for the dataset's lease (null when done).
+
+        Their leased or draft image first (a reload or a second device gets the same image),
+        else a new one: furthest from its target, first in their own order.
+        """
         dataset = self.get_object()
-        image = selectors.next_image_for(dataset=dataset, user=request.user)
-        return Response(
-            {
-                "image": ImageSerializer(image, context=self.get_serializer_context()).data if image else None,
-                "progress": selectors.dataset_progress(dataset=dataset, user=request.user),
-            }
-        )
+        handout = services.queue_next(dataset=dataset, annotator=request.user)
+        return Response(handout_data(handout, dataset=dataset, request=request))
+
+    @extend_schema(responses=DatasetProgressSerializer)
+    @action(detail=True)
+    def progress(self, request, pk=None):
+        """Progress per annotator (done, skipped, in progress, time spent) and of the whole dataset.
+
+        Researchers and admins see every annotator and the dataset's figures (test users left
+        out of them); an annotator sees only their own row.
+        """
+        dataset = self.get_object()
+        return Response(selectors.dataset_progress(dataset=dataset, user=request.user))

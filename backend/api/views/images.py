@@ -10,8 +10,15 @@ from .. import selectors, services
 from ..files import image_file_response
 from ..filters import ImageFilter
 from ..models import Annotation
-from ..permissions import CanAnnotate
-from ..serializers import AnnotationSerializer, AnnotationWriteSerializer, ImageSerializer
+from ..permissions import CanAnnotate, CanTakeImages
+from ..serializers import (
+    AnnotationSerializer,
+    AnnotationWriteSerializer,
+    ImageSerializer,
+    NextSerializer,
+    SkipSerializer,
+    handout_data,
+)
 
 
 class ImageViewSet(viewsets.ReadOnlyModelViewSet):
@@ -59,3 +66,18 @@ class ImageViewSet(viewsets.ReadOnlyModelViewSet):
         )
         created = changed and annotation.version == 1
         return Response(AnnotationSerializer(annotation).data, status=201 if created else 200)
+
+    @extend_schema(request=SkipSerializer, responses=NextSerializer)
+    @action(detail=True, methods=["post"], permission_classes=[CanTakeImages])
+    def skip(self, request, pk=None):
+        """Skip this image with a reason, and get the next one (the same body as ``next``).
+
+        A skipped image never comes back to the caller; its slot goes back to the pool for
+        others. A submitted image cannot be skipped.
+        """
+        image = self.get_object()
+        body = SkipSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        services.queue_skip(image=image, annotator=request.user, reason=body.validated_data["reason"])
+        handout = services.queue_next(dataset=image.dataset, annotator=request.user)
+        return Response(handout_data(handout, dataset=image.dataset, request=request))

@@ -30,6 +30,9 @@ class Command(BaseCommand):
         parser.add_argument("--choices", help="Comma-separated answer choices, e.g. real,fake.")
         parser.add_argument("--require", help="Comma-separated parts required to submit: choice, mask, text.")
         parser.add_argument("--annotators-per-image", type=int, help="Distinct annotators wanted per image.")
+        parser.add_argument("--images-per-annotator", type=int, help="A quota: most images handed to one annotator.")
+        parser.add_argument("--order", choices=["random", "file"], help="The order images are handed out in.")
+        parser.add_argument("--lease-minutes", type=int, help="How long an image handed out stays reserved.")
 
     def handle(self, *args, path, **options):
         choices = [c.strip() for c in options["choices"].split(",") if c.strip()] if options["choices"] else None
@@ -49,6 +52,9 @@ class Command(BaseCommand):
                 question=options["question"],
                 choices=choices,
                 annotators_per_image=options["annotators_per_image"],
+                images_per_annotator=options["images_per_annotator"],
+                order=options["order"],
+                lease_minutes=options["lease_minutes"],
                 # The raw stream: OutputWrapper would add a newline to every \r update of the bar.
                 progress=lambda items: tqdm(items, desc="Reading images", unit="img", file=self.stderr._out),
                 **required,

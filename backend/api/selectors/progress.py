@@ -1,0 +1,190 @@
+"""Reads of progress: per annotator (done, skipped, in progress, time spent, expected total) and per dataset."""
+
+import math
+
+from django.contrib.auth.models import User
+from django.db.models import Count, Q, Sum
+
+from ..models import AnnotatorProgress, Assignment, Dataset, Image
+from ..permissions import can_read_all
+from ..services.queue import eligible_annotators, is_test_user
+
+
+def expected_total(
+    *,
+    images: int,
+    annotators_per_image: int | None,
+    quota: int | None,
+    eligible: int,
+    handled: int,
+    in_progress: int,
+    finished: bool,
+    is_test: bool,
+) -> int:
+    """Return how many images an annotator is expected to handle (submit or skip) in a dataset.
+
+    Every image when every annotator sees every image (and for test users); with a target of
+    k annotators per image, their fair share ceil(images * k / eligible annotators); never more
+    than the quota; never less than what they have handled and hold; and exactly what they
+    have handled once nothing is left for them.
+    """
+    if finished:
+        return handled
+    total = images
+    if annotators_per_image is not None and not is_test:
+        total = min(total, math.ceil(images * annotators_per_image / max(eligible, 1)))
+    if quota is not None:
+        total = min(total, quota)
+    return max(total, handled + in_progress)
+
+
+def eligible_annotator_count(dataset: Dataset | None) -> int:
+    """Return how many non-test, active annotators may work on the dataset (whose share of the work is counted).
+
+    ``None`` stands for any dataset open to every annotator. Counted at most once a minute.
+    """
+    if dataset is None:
+        dataset = Dataset(pk=0, access=Dataset.Access.ALL)
+    return eligible_annotators(dataset)
+
+
+def progress_of(
+    *,
+    dataset: Dataset,
+    submitted: int,
+    skipped: int,
+    in_progress: int,
+    active_ms: int,
+    exhausted_version: int | None,
+    is_test: bool,
+    eligible: int,
+) -> dict:
+    """Return one annotator's progress on a dataset from their counts (no query)."""
+    handled = submitted + skipped
+    quota_reached = dataset.images_per_annotator is not None and handled >= dataset.images_per_annotator
+    finished = in_progress == 0 and (quota_reached or exhausted_version == dataset.pool_version)
+    total = expected_total(
+        images=dataset.image_count,
+        annotators_per_image=dataset.annotators_per_image,
+        quota=dataset.images_per_annotator,
+        eligible=eligible,
+        handled=handled,
+        in_progress=in_progress,
+        finished=finished,
+        is_test=is_test,
+    )
+    return {
+        "done": submitted,
+        "skipped": skipped,
+        "in_progress": in_progress,
+        "total": total,
+        "active_ms": active_ms,
+        "finished": finished,
+    }
+
+
+def leased_count(*, dataset: Dataset, annotator: User) -> int:
+    """Return how many images of the dataset are leased to the annotator now."""
+    return Assignment.objects.filter(dataset=dataset, annotator=annotator, status=Assignment.Status.LEASED).count()
+
+
+def annotator_progress(*, dataset: Dataset, annotator: User, eligible: int | None = None) -> dict:
+    """Return the annotator's progress on the dataset (a few indexed queries)."""
+    dataset.refresh_from_db(fields=["pool_version", "image_count"])
+    row = AnnotatorProgress.objects.filter(dataset=dataset, annotator=annotator).first()
+    in_progress = leased_count(dataset=dataset, annotator=annotator)
+    return progress_of(
+        dataset=dataset,
+        submitted=row.submitted_count if row else 0,
+        skipped=row.skipped_count if row else 0,
+        in_progress=in_progress,
+        active_ms=row.active_ms if row else 0,
+        exhausted_version=row.exhausted_version if row else None,
+        is_test=is_test_user(annotator),
+        eligible=eligible_annotator_count(dataset) if eligible is None else eligible,
+    )
+
+
+def dataset_progress(*, dataset: Dataset, user) -> dict:
+    """Return the dataset's progress: its images' state, and every annotator's (only the caller's for annotators).
+
+    Researchers and admins see every annotator who has started, test users flagged; the
+    dataset's figures leave test users out, as the targets do.
+    """
+    everyone = can_read_all(user)
+    eligible = eligible_annotator_count(dataset)
+    rows = AnnotatorProgress.objects.filter(dataset=dataset).select_related("annotator__profile")
+    if not everyone:
+        rows = rows.filter(annotator=user)
+    leased = dict(
+        Assignment.objects.filter(dataset=dataset, status=Assignment.Status.LEASED)
+        .values_list("annotator_id")
+        .annotate(n=Count("pk"))
+    )
+    annotators = []
+    for row in rows.order_by("annotator__username"):
+        entry = progress_of(
+            dataset=dataset,
+            submitted=row.submitted_count,
+            skipped=row.skipped_count,
+            in_progress=leased.get(row.annotator_id, 0),
+            active_ms=row.active_ms,
+            exhausted_version=row.exhausted_version,
+            is_test=is_test_user(row.annotator),
+            eligible=eligible,
+        )
+        annotators.append(
+            {
+                "annotator": row.annotator_id,
+                "username": row.annotator.username,
+                "is_test": is_test_user(row.annotator),
+                **entry,
+                "last_active_at": row.last_active_at,
+            }
+        )
+    if not everyone:
+        if not annotators:
+            annotators.append(
+                {
+                    "annotator": user.pk,
+                    "username": user.username,
+                    "is_test": is_test_user(user),
+                    **annotator_progress(dataset=dataset, annotator=user, eligible=eligible),
+                    "last_active_at": None,
+                }
+            )
+        return {"dataset": None, "annotators": annotators}
+    return {"dataset": dataset_summary(dataset=dataset, eligible=eligible), "annotators": annotators}
+
+
+def dataset_summary(*, dataset: Dataset, eligible: int | None = None) -> dict:
+    """Return the state of the dataset's images, test users left out: one pass over its images."""
+    if eligible is None:
+        eligible = eligible_annotator_count(dataset)
+    target = dataset.annotators_per_image
+    needed = target if target is not None else max(eligible, 1)
+    figures = Image.objects.filter(dataset=dataset).aggregate(
+        images=Count("pk"),
+        complete=Count("pk", filter=Q(submitted_count__gte=needed)),
+        started=Count("pk", filter=Q(reserved_count__gt=0)),
+        submitted=Sum("submitted_count", default=0),
+        in_progress=Sum("reserved_count", default=0),
+    )
+    testers = AnnotatorProgress.objects.filter(dataset=dataset, annotator__profile__is_test=True)
+    counted = AnnotatorProgress.objects.filter(dataset=dataset).exclude(pk__in=testers.values("pk"))
+    totals = counted.aggregate(
+        skipped=Sum("skipped_count", default=0), active_ms=Sum("active_ms", default=0), annotators=Count("pk")
+    )
+    return {
+        "images": figures["images"],
+        "annotators_per_image": target,
+        "eligible_annotators": eligible,
+        "annotations_wanted": figures["images"] * target if target is not None else figures["images"] * eligible,
+        "submitted": figures["submitted"],
+        "in_progress": figures["in_progress"] - figures["submitted"],
+        "skipped": totals["skipped"],
+        "images_complete": figures["complete"],
+        "images_started": figures["started"],
+        "annotators_started": totals["annotators"],
+        "active_ms": totals["active_ms"],
+    }

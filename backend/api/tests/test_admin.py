@@ -1,0 +1,231 @@
+"""Django admin: every page renders, none does more queries with more rows, pictures, export, restore, edits."""
+
+import csv
+import io
+
+import numpy as np
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from PIL import Image as PILImage
+
+from backend.api import services, strokes
+from backend.api.models import Annotation, AnnotationRevision, Assignment, Dataset, Role
+
+from .conftest import brush
+
+
+@pytest.fixture
+def boss(make_user):
+    user = make_user(Role.ADMIN)
+    user.is_superuser = True
+    user.save()
+    return user
+
+
+@pytest.fixture
+def admin_client(client, boss):
+    client.force_login(boss)
+    return client
+
+
+def annotate(image, annotator, strokes_=None, status="draft", label=None, version=0):
+    annotation, _ = services.annotation_save(
+        image=image,
+        annotator=annotator,
+        content=services.AnnotationContent(
+            [brush([(10, 10), (30, 20)], width=8)] if strokes_ is None else strokes_, label, "", status
+        ),
+        base_version=version,
+    )
+    return annotation
+
+
+def add_work(dataset, make_user, annotators):
+    """Give the dataset work by n more annotators: a draft and a revision each, and a skip."""
+    images = list(dataset.images.order_by("position"))
+    for _ in range(annotators):
+        user = make_user(Role.ANNOTATOR)
+        first = annotate(images[0], user)
+        annotate(images[0], user, strokes_=[brush([(5, 5)])], version=first.version)  # undo: keeps a revision
+        services.queue_skip(image=images[1], annotator=user, reason="blurred")
+
+
+PAGES = [
+    "/api/admin/auth/user/",
+    "/api/admin/api/dataset/",
+    "/api/admin/api/image/",
+    "/api/admin/api/annotation/",
+    "/api/admin/api/annotationrevision/",
+    "/api/admin/api/assignment/",
+    "/api/admin/api/annotatorprogress/",
+]
+
+
+def queries(client, url):
+    client.get(url)  # warm: content types and the like are cached after the first request
+    with CaptureQueriesContext(connection) as context:
+        response = client.get(url)
+    assert response.status_code == 200, url
+    return len(context)
+
+
+@pytest.mark.parametrize("url", PAGES)
+def test_admin_lists_take_as_many_queries_for_many_rows_as_for_few(url, admin_client, demo_dataset, make_user):
+    add_work(demo_dataset, make_user, 1)
+    few = queries(admin_client, url)
+    add_work(demo_dataset, make_user, 6)
+    assert queries(admin_client, url) == few
+
+
+def test_an_annotations_page_with_its_revisions_takes_a_fixed_number_of_queries(admin_client, demo_dataset, make_user):
+    user = make_user(Role.ANNOTATOR)
+    image = demo_dataset.images.first()
+    annotation = annotate(image, user)
+    annotation = annotate(image, user, strokes_=[brush([(5, 5)])], version=annotation.version)
+    url = f"/api/admin/api/annotation/{annotation.pk}/change/"
+    few = queries(admin_client, url)
+    for _ in range(5):
+        annotation = annotate(image, user, strokes_=[], version=annotation.version)
+        annotation = annotate(image, user, strokes_=[brush([(5, 5)])], version=annotation.version)
+    assert AnnotationRevision.objects.count() > 5
+    assert queries(admin_client, url) == few
+
+
+def test_the_dataset_page_shows_everyones_progress(admin_client, demo_dataset, make_user):
+    add_work(demo_dataset, make_user, 2)
+    body = admin_client.get(f"/api/admin/api/dataset/{demo_dataset.pk}/change/").content.decode()
+    assert "Progress" in body and "annotator" in body
+    assert body.count("<td>1</td>") >= 2  # each of the two skipped one image
+
+
+def test_editing_a_dataset_sets_its_choices_targets_and_access(admin_client, demo_dataset, make_user):
+    chosen = make_user(Role.ANNOTATOR)
+    url = f"/api/admin/api/dataset/{demo_dataset.pk}/change/"
+    form = {
+        "name": "Renamed",
+        "slug": demo_dataset.slug,
+        "description": "",
+        "question": "Real or fake?",
+        "choices_text": "real, fake, unsure",
+        "require_choice": "on",
+        "require_mask": "on",
+        "annotators_per_image": "3",
+        "images_per_annotator": "",
+        "access": "chosen",
+        "annotators": [chosen.pk],
+        "order": "file",
+        "lease_minutes": "45",
+    }
+    response = admin_client.post(url, form)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    demo_dataset.refresh_from_db()
+    assert demo_dataset.choices == ["real", "fake", "unsure"]
+    assert (demo_dataset.annotators_per_image, demo_dataset.order, demo_dataset.lease_minutes) == (3, "file", 45)
+    assert list(demo_dataset.annotators.all()) == [chosen]
+    too_many = admin_client.post(url, {**form, "choices_text": ",".join(str(i) for i in range(10))})
+    assert "at most 9 choices" in too_many.content.decode()
+
+
+def test_image_thumbnails_and_mask_overlays_are_pictures(admin_client, demo_dataset, make_user):
+    image = demo_dataset.images.first()
+    annotation = annotate(image, make_user(Role.ANNOTATOR), strokes_=[brush([(0, 0), (64, 48)], width=20)])
+    thumbnail = admin_client.get(f"/api/admin/api/image/{image.pk}/thumbnail/")
+    assert thumbnail["Content-Type"] == "image/jpeg" and "private" in thumbnail["Cache-Control"]
+    assert PILImage.open(io.BytesIO(thumbnail.content)).size == (64, 48)  # never enlarged
+    overlay = admin_client.get(f"/api/admin/api/annotation/{annotation.pk}/overlay/?size=64")
+    picture = np.asarray(PILImage.open(io.BytesIO(overlay.content)).convert("RGB")).astype(int)
+    mask = strokes.rasterize(annotation.strokes, image.width, image.height)
+    reddish = picture[..., 0] - picture[..., 1] > 60
+    assert reddish[mask].mean() > 0.9 and reddish[~mask].mean() < 0.1
+    again = admin_client.get(
+        f"/api/admin/api/annotation/{annotation.pk}/overlay/?size=64", HTTP_IF_NONE_MATCH=overlay["ETag"]
+    )
+    assert again.status_code == 304
+
+
+def test_a_missing_image_file_gets_a_placeholder_not_an_error(admin_client, demo_dataset, dataset_root):
+    image = demo_dataset.images.first()
+    (dataset_root / "demo" / image.path).unlink()
+    response = admin_client.get(f"/api/admin/api/image/{image.pk}/thumbnail/")
+    assert response.status_code == 200 and response["Content-Type"] == "image/jpeg"
+
+
+def test_pictures_are_for_admins_only(client, make_user, demo_dataset):
+    client.force_login(make_user(Role.RESEARCHER))
+    response = client.get(f"/api/admin/api/image/{demo_dataset.images.first().pk}/thumbnail/")
+    assert response.status_code == 302  # to the admin's sign-in page
+
+
+def test_the_csv_export_has_one_row_per_selected_annotation(admin_client, demo_dataset, make_user):
+    tester = make_user(Role.ANNOTATOR, is_test=True)
+    first, second = demo_dataset.images.order_by("position")[:2]
+    kept = annotate(first, tester, status="submitted", label="real")
+    annotate(second, tester)
+    response = admin_client.post("/api/admin/api/annotation/", {"action": "export_csv", "_selected_action": [kept.pk]})
+    assert response["Content-Disposition"] == 'attachment; filename="annotations.csv"'
+    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert len(rows) == 1
+    row = rows[0]
+    assert (row["annotation_id"], row["label"], row["status"], row["is_test"]) == (
+        str(kept.pk),
+        "real",
+        "submitted",
+        "True",
+    )
+    assert (row["image"], row["width"], row["height"]) == (first.path, "64", "48")
+    assert row["mask_rle"] == kept.mask_rle and int(row["mask_area"]) == kept.mask_area > 0
+
+
+@pytest.mark.parametrize(
+    "query, expected",
+    [("status__exact=submitted", 1), ("label=fake", 0), ("test_user=yes", 1), ("test_user=no", 1)],
+)
+def test_the_annotation_list_filters(query, expected, admin_client, demo_dataset, make_user):
+    first, second = demo_dataset.images.order_by("position")[:2]
+    annotate(first, make_user(Role.ANNOTATOR, is_test=True), status="submitted", label="real")
+    annotate(second, make_user(Role.ANNOTATOR))
+    response = admin_client.get(f"/api/admin/api/annotation/?{query}")
+    assert response.context["cl"].result_count == expected
+
+
+def test_restoring_from_an_annotations_history_asks_first_then_restores(admin_client, demo_dataset, make_user):
+    user = make_user(Role.ANNOTATOR)
+    image = demo_dataset.images.first()
+    original = [brush([(10, 10)], width=9)]
+    annotation = annotate(image, user, strokes_=original)
+    annotate(image, user, strokes_=[], version=annotation.version)  # cleared: keeps version 1
+    revision = AnnotationRevision.objects.get()
+    page = admin_client.get(f"/api/admin/api/annotation/{annotation.pk}/change/").content.decode()
+    assert f"/api/admin/api/annotationrevision/{revision.pk}/restore/" in page
+    confirm = admin_client.get(f"/api/admin/api/annotationrevision/{revision.pk}/restore/")
+    assert "Restore version 1" in confirm.content.decode()
+    assert Annotation.objects.get().strokes == []  # asking changes nothing
+    done = admin_client.post(f"/api/admin/api/annotationrevision/{revision.pk}/restore/", follow=True)
+    assert "Restored version 1; the annotation is now version 3" in done.content.decode()
+    assert Annotation.objects.get().strokes == original
+
+
+def test_making_a_user_a_test_user_in_admin_recounts_the_targets(admin_client, make_dataset, make_user):
+    dataset = make_dataset(2, annotators_per_image=1)
+    user = make_user(Role.ANNOTATOR)
+    image = services.queue_next(dataset=dataset, annotator=user).image
+    assert dataset.images.get(pk=image.pk).reserved_count == 1
+    admin_client.post("/api/admin/auth/user/", {"action": "make_test_users", "_selected_action": [user.pk]})
+    assert dataset.images.get(pk=image.pk).reserved_count == 0
+
+
+def test_deleting_a_skip_in_admin_gives_the_image_back(admin_client, make_dataset, make_user):
+    dataset = make_dataset(1, annotators_per_image=1)
+    user = make_user(Role.ANNOTATOR)
+    only = dataset.images.get()
+    services.queue_skip(image=only, annotator=user, reason="blurred")
+    assert services.queue_next(dataset=dataset, annotator=user).image is None
+    skip = Assignment.objects.get()
+    admin_client.post(f"/api/admin/api/assignment/{skip.pk}/delete/", {"post": "yes"})
+    assert services.queue_next(dataset=dataset, annotator=user).image == only
+
+
+def test_the_dataset_list_links_to_the_import_page(admin_client, db):
+    assert "/api/admin/api/dataset/import/" in admin_client.get("/api/admin/api/dataset/").content.decode()
+    assert Dataset.objects.count() == 0

@@ -1,0 +1,202 @@
+"""The roles matrix: every role against every endpoint, on datasets and work that are theirs or not.
+
+Roles: anonymous, a user without a role, an annotator, an annotator chosen for the closed
+dataset, a test annotator, a researcher, an admin. The "open" dataset is open to every
+annotator; the "closed" one only to chosen annotators.
+"""
+
+from dataclasses import dataclass
+
+import pytest
+from rest_framework.test import APIClient
+
+from backend.api import services
+from backend.api.models import Annotation, Dataset, Role
+
+from .conftest import brush, document, write_dataset
+
+ROLES = ["anonymous", "norole", "annotator", "chosen", "tester", "researcher", "admin"]
+
+
+@dataclass
+class World:
+    users: dict
+    open: Dataset
+    closed: Dataset
+    others_annotation: Annotation
+
+    def image(self, which):
+        dataset = self.open if which == "open" else self.closed
+        return dataset.images.order_by("position").first()
+
+
+@pytest.fixture
+def world(dataset_root, make_user, django_user_model):
+    open_ = services.dataset_import(folder=write_dataset(dataset_root / "open"), name="Open").dataset
+    closed = services.dataset_import(folder=write_dataset(dataset_root / "closed"), name="Closed").dataset
+    closed.access = Dataset.Access.CHOSEN
+    closed.save()
+    users = {
+        "anonymous": None,
+        "norole": django_user_model.objects.create_user("norole", password="x"),
+        "annotator": make_user(Role.ANNOTATOR),
+        "chosen": make_user(Role.ANNOTATOR),
+        "tester": make_user(Role.ANNOTATOR, is_test=True),
+        "researcher": make_user(Role.RESEARCHER),
+        "admin": make_user(Role.ADMIN),
+    }
+    closed.annotators.add(users["chosen"])
+    other = make_user(Role.ANNOTATOR)
+    closed.annotators.add(other)
+    others = {}
+    for which, dataset in (("open", open_), ("closed", closed)):
+        image = dataset.images.order_by("position").last()
+        others[which], _ = services.annotation_save(
+            image=image,
+            annotator=other,
+            content=services.AnnotationContent([brush([(3, 3)])], None, "", "draft"),
+            base_version=0,
+        )
+    return World(users=users, open=open_, closed=closed, others_annotation=others["closed"])
+
+
+def client_as(user):
+    client = APIClient()
+    if user is not None:
+        client.force_authenticate(user)
+    return client
+
+
+def own_annotation(world, role, which):
+    """Give the role's user an annotation on the dataset's first image (when they may have one); return its id."""
+    user = world.users[role]
+    annotation, _ = services.annotation_save(
+        image=world.image(which),
+        annotator=user,
+        content=services.AnnotationContent([brush([(1, 1)])], None, "", "draft"),
+        base_version=0,
+    )
+    return annotation.pk
+
+
+# endpoint: (method, url builder, body); the url builder gets (world, role).
+ENDPOINTS = {
+    "datasets": ("get", lambda w, r: "/api/datasets/", None),
+    "dataset open": ("get", lambda w, r: f"/api/datasets/{w.open.pk}/", None),
+    "dataset closed": ("get", lambda w, r: f"/api/datasets/{w.closed.pk}/", None),
+    "next open": ("get", lambda w, r: f"/api/datasets/{w.open.pk}/next/", None),
+    "next closed": ("get", lambda w, r: f"/api/datasets/{w.closed.pk}/next/", None),
+    "progress open": ("get", lambda w, r: f"/api/datasets/{w.open.pk}/progress/", None),
+    "progress closed": ("get", lambda w, r: f"/api/datasets/{w.closed.pk}/progress/", None),
+    "images closed": ("get", lambda w, r: f"/api/images/?dataset={w.closed.pk}", None),
+    "image open": ("get", lambda w, r: f"/api/images/{w.image('open').pk}/", None),
+    "image closed": ("get", lambda w, r: f"/api/images/{w.image('closed').pk}/", None),
+    "file closed": ("get", lambda w, r: f"/api/images/{w.image('closed').pk}/file/", None),
+    "my annotation closed": ("get", lambda w, r: f"/api/images/{w.image('closed').pk}/annotation/", None),
+    "save open": ("put", lambda w, r: f"/api/images/{w.image('open').pk}/annotation/", document([brush([(2, 2)])])),
+    "save closed": (
+        "put",
+        lambda w, r: f"/api/images/{w.image('closed').pk}/annotation/",
+        document([brush([(2, 2)])]),
+    ),
+    "skip open": ("post", lambda w, r: f"/api/images/{w.image('open').pk}/skip/", {"reason": "blurred"}),
+    "skip closed": ("post", lambda w, r: f"/api/images/{w.image('closed').pk}/skip/", {"reason": "blurred"}),
+    "annotations": ("get", lambda w, r: "/api/annotations/", None),
+    "others annotation": ("get", lambda w, r: f"/api/annotations/{w.others_annotation.pk}/", None),
+    "own annotation": ("get", lambda w, r: f"/api/annotations/{own_annotation(w, r, 'open')}/", None),
+}
+
+# Expected status for each endpoint, in the order of ROLES.
+#                          anon norole annot chosen tester resrch admin
+EXPECTED = {
+    "datasets": (401, 403, 200, 200, 200, 200, 200),
+    "dataset open": (401, 403, 200, 200, 200, 200, 200),
+    "dataset closed": (401, 403, 404, 200, 404, 200, 200),
+    "next open": (401, 403, 200, 200, 200, 403, 200),
+    "next closed": (401, 403, 404, 200, 404, 403, 200),
+    "progress open": (401, 403, 200, 200, 200, 200, 200),
+    "progress closed": (401, 403, 404, 200, 404, 200, 200),
+    "images closed": (401, 403, 200, 200, 200, 200, 200),  # an empty list for those who may not see it
+    "image open": (401, 403, 200, 200, 200, 200, 200),
+    "image closed": (401, 403, 404, 200, 404, 200, 200),
+    "file closed": (401, 403, 404, 200, 404, 200, 200),
+    "my annotation closed": (401, 403, 404, 200, 404, 200, 200),
+    "save open": (401, 403, 201, 201, 201, 403, 201),
+    "save closed": (401, 403, 404, 201, 404, 403, 201),
+    "skip open": (401, 403, 200, 200, 200, 403, 200),
+    "skip closed": (401, 403, 404, 200, 404, 403, 200),
+    "annotations": (401, 403, 200, 200, 200, 200, 200),
+    "others annotation": (401, 403, 404, 404, 404, 200, 200),
+    "own annotation": (None, None, 200, 200, 200, None, 200),  # None: the role has no annotations of its own
+}
+CASES = [(role, endpoint, EXPECTED[endpoint][i]) for endpoint in ENDPOINTS for i, role in enumerate(ROLES)]
+
+
+@pytest.mark.parametrize("role, endpoint, status", CASES, ids=[f"{r}-{e}" for r, e, _ in CASES])
+def test_the_roles_matrix(role, endpoint, status, world):
+    if status is None:
+        pytest.skip(f"{role} cannot have annotations of their own")
+    method, url, body = ENDPOINTS[endpoint]
+    response = getattr(client_as(world.users[role]), method)(url(world, role), body, format="json")
+    assert response.status_code == status, response.content[:300]
+    if status >= 400:
+        assert response.json()["detail"], "every refusal says why"
+
+
+VISIBLE_DATASETS = {
+    "annotator": {"Open"},
+    "chosen": {"Open", "Closed"},
+    "tester": {"Open"},
+    "researcher": {"Open", "Closed"},
+    "admin": {"Open", "Closed"},
+}
+
+
+@pytest.mark.parametrize("role", VISIBLE_DATASETS)
+def test_each_role_lists_only_the_datasets_it_may_see(role, world):
+    listed = client_as(world.users[role]).get("/api/datasets/").json()["results"]
+    assert {d["name"] for d in listed} == VISIBLE_DATASETS[role]
+    images = client_as(world.users[role]).get(f"/api/images/?dataset={world.closed.pk}").json()["count"]
+    assert images == (3 if "Closed" in VISIBLE_DATASETS[role] else 0)
+
+
+@pytest.mark.parametrize("role", ["annotator", "chosen", "tester", "admin"])
+def test_those_who_annotate_list_only_their_own_annotations(role, world):
+    own_annotation(world, role, "open")
+    listed = client_as(world.users[role]).get("/api/annotations/").json()["results"]
+    expected = (
+        {world.users[role].pk} if role != "admin" else {world.users[role].pk, world.others_annotation.annotator_id}
+    )
+    assert {a["annotator"] for a in listed} == expected
+
+
+def test_researchers_list_everyones_annotations(world):
+    listed = client_as(world.users["researcher"]).get("/api/annotations/").json()["results"]
+    assert len(listed) == 2
+
+
+@pytest.mark.parametrize("role, everyone", [("annotator", False), ("researcher", True), ("admin", True)])
+def test_progress_shows_everyone_only_to_researchers_and_admins(role, everyone, world):
+    body = client_as(world.users[role]).get(f"/api/datasets/{world.open.pk}/progress/").json()
+    usernames = {row["username"] for row in body["annotators"]}
+    if everyone:
+        assert body["dataset"]["images"] == 3
+        assert world.others_annotation.annotator.username in usernames
+    else:
+        assert body["dataset"] is None
+        assert usernames == {world.users[role].username}
+
+
+@pytest.mark.parametrize("role, status", [("annotator", 302), ("researcher", 302), ("admin", 200)])
+def test_only_admins_reach_django_admin(role, status, world, client):
+    client.force_login(world.users[role])
+    assert client.get("/api/admin/").status_code == status
+
+
+@pytest.mark.django_db
+def test_the_openapi_schema_documents_skip_and_progress():
+    paths = APIClient().get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()["paths"]
+    assert "post" in paths["/api/images/{id}/skip/"]
+    assert "get" in paths["/api/datasets/{id}/progress/"]
+    next_body = paths["/api/datasets/{id}/next/"]["get"]["responses"]["200"]
+    assert next_body["content"]["application/json"]["schema"]["$ref"].endswith("NextImage")

@@ -1,0 +1,176 @@
+"""The queue under real concurrency on PostgreSQL: many annotators taking and submitting images at once."""
+
+import threading
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from backend.api.models import Annotation, Assignment, Image
+from backend.api.services.queue import queue_check
+
+from .conftest import brush, document
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+TIMEOUT_S = 60  # the whole test; each worker also stops after a bounded number of steps
+
+
+class Worker(threading.Thread):
+    """One annotator in their own thread and database connection: next, submit, until nothing is left."""
+
+    def __init__(self, user, dataset, start, *, abandon=False, skip_every=0):
+        super().__init__(daemon=True)
+        self.user, self.dataset, self.start_together, self.abandon = user, dataset, start, abandon
+        self.skip_every = skip_every
+        self.handed, self.submitted, self.skipped, self.errors = [], [], [], []
+
+    def run(self):
+        client = APIClient()
+        client.force_authenticate(self.user)
+        try:
+            self.start_together.wait(timeout=10)
+            for _ in range(200):
+                response = client.get(f"/api/datasets/{self.dataset.pk}/next/")
+                if response.status_code != 200:
+                    self.errors.append(("next", response.status_code, response.content[:300]))
+                    return
+                image = response.json()["image"]
+                if image is None:
+                    self.final = response.json()
+                    return
+                self.handed.append(image["id"])
+                if self.abandon:
+                    return  # takes a lease and walks away: it must expire and go back to the pool
+                if self.skip_every and len(self.handed) % self.skip_every == 0:
+                    skipped = client.post(f"/api/images/{image['id']}/skip/", {"reason": "blurred"}, format="json")
+                    if skipped.status_code != 200:
+                        self.errors.append(("skip", skipped.status_code, skipped.content[:300]))
+                        return
+                    self.skipped.append(image["id"])
+                    continue
+                body = document([brush([(5, 5)])], status="submitted")
+                saved = client.put(f"/api/images/{image['id']}/annotation/", body, format="json")
+                if saved.status_code not in (200, 201):
+                    self.errors.append(("save", saved.status_code, saved.content[:300]))
+                    return
+                self.submitted.append(image["id"])
+        except Exception as error:  # noqa: BLE001 - reported by the test, which fails on any
+            self.errors.append(("exception", repr(error)))
+        finally:
+            connection.close()
+
+
+def run_all(workers):
+    start = threading.Barrier(len(workers))
+    for worker in workers:
+        worker.start_together = start
+        worker.start()
+    deadline = timezone.now() + timedelta(seconds=TIMEOUT_S)
+    for worker in workers:
+        worker.join(timeout=max(0.1, (deadline - timezone.now()).total_seconds()))
+    assert not any(worker.is_alive() for worker in workers), "workers still running after the time limit"
+    assert [w.errors for w in workers if w.errors] == []
+
+
+def test_many_annotators_at_once_fill_every_image_exactly_to_its_target(make_user, make_dataset):
+    target, images = 3, 24
+    dataset = make_dataset(images, width=16, height=16, annotators_per_image=target)
+    users = [make_user() for _ in range(10)]
+    tester = make_user(is_test=True)
+    quitters = [make_user() for _ in range(3)]
+
+    # Round one: everyone at once, three annotators taking an image each and walking away.
+    first = [Worker(u, dataset, None, skip_every=3 if i < 2 else 0) for i, u in enumerate(users)]
+    first += [Worker(tester, dataset, None)]
+    first += [Worker(u, dataset, None, abandon=True) for u in quitters]
+    run_all(first)
+    assert all(w.handed for w in first if w.abandon), [
+        (w.user.pk, getattr(w, "final", None), list(Image.objects.values_list("reserved_count", flat=True)))
+        for w in first
+        if w.abandon and not w.handed
+    ]
+    abandoned = {w.handed[0] for w in first if w.abandon}
+    assert len(abandoned) == 3
+    for image in Image.objects.filter(pk__in=abandoned):
+        assert image.submitted_count == target - 1, "the abandoned lease still holds its slot"
+
+    # The abandoned leases expire; round two gets their slots.
+    Assignment.objects.filter(annotator__in=quitters, status="leased").update(
+        leased_until=timezone.now() - timedelta(seconds=1)
+    )
+    second = [Worker(u, dataset, None) for u in users]
+    run_all(second)
+
+    counts = dict(Image.objects.filter(dataset=dataset).values_list("pk", "submitted_count"))
+    assert set(counts.values()) == {target}, counts  # every image exactly at its target, none past it
+    for user in users:
+        mine = [i for w in first + second if w.user == user for i in w.submitted + w.skipped]
+        assert len(mine) == len(set(mine)), "an annotator got an image twice"
+    assert all(c == target for pk, c in counts.items() if pk in abandoned)
+    real = Annotation.objects.filter(status="submitted").exclude(annotator=tester)
+    assert real.count() == images * target
+    assert Annotation.objects.filter(annotator=tester, status="submitted").count() == images  # tester saw all
+    assert Assignment.objects.filter(status="skipped").count() == sum(len(w.skipped) for w in first) > 0
+    assert queue_check(dataset=dataset) == []
+
+
+def test_two_tabs_of_one_annotator_asking_at_once_get_the_same_image(make_user, make_dataset):
+    dataset = make_dataset(20, annotators_per_image=1)
+    user = make_user()
+    results, errors = [], []
+
+    def ask(start):
+        client = APIClient()
+        client.force_authenticate(user)
+        try:
+            start.wait(timeout=10)
+            response = client.get(f"/api/datasets/{dataset.pk}/next/")
+            if response.status_code != 200:
+                errors.append(response.status_code)
+            else:
+                results.append(response.json()["image"]["id"])
+        finally:
+            connection.close()
+
+    start = threading.Barrier(6)
+    threads = [threading.Thread(target=ask, args=(start,), daemon=True) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=TIMEOUT_S)
+    assert errors == [] and len(results) == 6
+    assert len(set(results)) == 1
+    assert Assignment.objects.filter(annotator=user).count() == 1
+
+
+def test_the_last_image_with_room_is_waited_for_when_another_transaction_holds_it(make_user, make_dataset):
+    from django.db import transaction
+
+    from backend.api import services
+
+    dataset = make_dataset(1, annotators_per_image=2)
+    only = Image.objects.get(dataset=dataset)
+    held, release = threading.Event(), threading.Event()
+
+    def hold():
+        try:
+            with transaction.atomic():
+                Image.objects.select_for_update(no_key=True).filter(pk=only.pk).values_list("pk").get()
+                held.set()
+                release.wait(timeout=10)
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=hold, daemon=True)
+    holder.start()
+    assert held.wait(timeout=10)
+    threading.Timer(0.5, release.set).start()
+    started = timezone.now()
+    handout = services.queue_next(dataset=dataset, annotator=make_user())
+    holder.join(timeout=TIMEOUT_S)
+    assert handout.image == only  # not "nothing left": a held image may still have room
+    assert (timezone.now() - started).total_seconds() >= 0.4
+    assert Image.objects.get(pk=only.pk).reserved_count == 1
