@@ -7,7 +7,8 @@ import { serviceWorker } from './build/serviceWorker.js';
 // EYETAGGER_API_URL (docker-compose.dev.yaml points it at the web service).
 export default defineConfig({
   base: '/static/',
-  plugins: [vue(), serviceWorker()],
+  // The Review page (researchers and admins) is not precached: annotators never download it.
+  plugins: [vue(), serviceWorker({ leaveOut: /\/src\/components\/review\// })],
   build: {
     outDir: 'dist',
     emptyOutDir: true,
@@ -19,7 +20,7 @@ export default defineConfig({
     proxy: { '/api': process.env.EYETAGGER_API_URL || 'http://127.0.0.1:8000' },
   },
   test: {
-    include: ['src/**/*.spec.js'],
+    include: ['src/**/*.spec.js', 'build/**/*.spec.js'],
     environment: 'node',
   },
 });

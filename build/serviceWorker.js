@@ -70,7 +70,38 @@ self.addEventListener('fetch', (event) => {
 });
 `;
 
-export function serviceWorker() {
+/**
+ * Return the bundle's files that the app loads without the lazily loaded pages matched by
+ * `leaveOut` (a RegExp on their module ids): the entries and everything they import,
+ * statically or dynamically, except those pages and what only they import (JS and CSS).
+ */
+export function precachedFiles(bundle, leaveOut) {
+  const chunks = Object.values(bundle).filter((file) => file.type === 'chunk');
+  const byName = new Map(chunks.map((chunk) => [chunk.fileName, chunk]));
+  const skipped = (chunk) => !!leaveOut && chunk.isDynamicEntry && !!chunk.facadeModuleId && leaveOut.test(chunk.facadeModuleId);
+  const kept = new Set();
+  const stack = chunks.filter((chunk) => chunk.isEntry).map((chunk) => chunk.fileName);
+  while (stack.length) {
+    const name = stack.pop();
+    if (kept.has(name)) continue;
+    kept.add(name);
+    const chunk = byName.get(name);
+    for (const dep of [...chunk.imports, ...chunk.dynamicImports]) {
+      if (byName.has(dep) && !skipped(byName.get(dep))) stack.push(dep);
+    }
+  }
+  const css = (chunk) => (chunk.viteMetadata ? [...chunk.viteMetadata.importedCss] : []);
+  const keptCss = new Set([...kept].flatMap((name) => css(byName.get(name))));
+  const left = new Set();
+  for (const chunk of chunks) {
+    if (kept.has(chunk.fileName)) continue;
+    left.add(chunk.fileName);
+    for (const file of css(chunk)) if (!keptCss.has(file)) left.add(file);
+  }
+  return Object.keys(bundle).filter((name) => !left.has(name));
+}
+
+export function serviceWorker({ leaveOut = null } = {}) {
   let base = '/';
   return {
     name: 'eyetagger-service-worker',
@@ -79,7 +110,7 @@ export function serviceWorker() {
       base = config.base;
     },
     generateBundle(_options, bundle) {
-      const assets = Object.keys(bundle)
+      const assets = precachedFiles(bundle, leaveOut)
         .filter((name) => name.startsWith('assets/'))
         .sort()
         .map((name) => base + name);

@@ -96,7 +96,14 @@ confirm_swap() {
 # ---------------------------------------------------------------------------- SQLite
 restore_sqlite() {
     local live=$SQLITE_PATH
-    local new="$live.restore-$stamp" old="$live.old-$stamp"
+    local new="$live.restore-$stamp" old="$live.old-$stamp" tries=0
+    # A restore in the same second as the last one would reuse its names: take the next second.
+    while [[ -e $new || -e $old ]]; do
+        ((++tries <= 5)) || fail "$new or $old already exists"
+        sleep 1
+        stamp=$(date -u +%Y%m%d%H%M%S)
+        new="$live.restore-$stamp" old="$live.old-$stamp"
+    done
     log "checking $backup"
     verify_sqlite_dump "$backup" "$new" 2>"$errors" || {
         rm -f "$new"
@@ -151,6 +158,15 @@ restore_postgres() {
     new="${live}_restore_$stamp"
     old="${live}_old_$stamp"
     ((${#old} <= 63)) || fail "the database name $live is too long to add _old_$stamp (Postgres allows 63 bytes)"
+    # A restore in the same second as the last one (which kept its copy) would reuse its names: take the next second.
+    local tries=0
+    while [[ -n $(pg_psql postgres -At -c "SELECT 1 FROM pg_database WHERE datname IN ('${new//\'/\'\'}', '${old//\'/\'\'}')" 2>/dev/null) ]]; do
+        ((++tries <= 5)) || fail "$new or $old already exists"
+        sleep 1
+        stamp=$(date -u +%Y%m%d%H%M%S)
+        new="${live}_restore_$stamp"
+        old="${live}_old_$stamp"
+    done
 
     log "creating $new"
     pg_psql postgres -c "CREATE DATABASE $(pg_quote_ident "$new") TEMPLATE template0" 2>"$errors" ||

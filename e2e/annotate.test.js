@@ -10,7 +10,8 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
-  ROOT, apiGet, drawStroke, launchBrowser, pageMask, serverMask, signIn, startAnnotating, startServer, waitForImage, waitSaved,
+  ROOT, apiGet, compareMasks, decodeMaskPng, drawStroke, fetchBytes, launchBrowser, pageMask, serverMask, signIn, startAnnotating,
+  startServer, waitForImage, waitSaved,
 } from './harness.js';
 
 const ARTIFACTS = join(ROOT, 'artifacts');
@@ -137,6 +138,12 @@ describe('annotating an image', { timeout: 240000 }, () => {
     const server_ = await serverMask(server, firstImage);
     assert.equal(server_.stored_area, drawn.mask.area);
     assert.equal(server_.bits, drawn.mask.bits);
+    // And as researchers get it: GET mask.png, decoded here.
+    const png = await fetchBytes(page, `/api/annotations/${body.id}/mask.png`);
+    assert.equal(png.status, 200);
+    const served = decodeMaskPng(png.body);
+    assert.equal(served.area, drawn.mask.area);
+    assert.equal(compareMasks(served.bits, drawn.mask.bits).differing, 0);
   });
 
   it('goes back to the submitted image with Q and shows its mask again', async () => {

@@ -13,6 +13,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { chromium } from 'playwright-core';
+import { PNG } from 'pngjs';
 
 const run = promisify(execFile);
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -215,4 +216,72 @@ export async function waitSaved(page, timeout = 30000) {
     const s = window.__eyetagger.store.state.sync;
     return s.status === 'saved' && s.waiting === 0;
   }, null, { timeout });
+}
+
+/** Decode a mask PNG (1-bit or 8-bit greyscale; white is set) into {width, height, area, bits} as pageMask gives. */
+export function decodeMaskPng(buffer) {
+  const png = PNG.sync.read(buffer); // always RGBA, 8 bits a channel
+  const chars = new Array(png.width * png.height);
+  let area = 0;
+  for (let i = 0; i < chars.length; i++) {
+    const set = png.data[i * 4] > 127;
+    chars[i] = set ? '1' : '0';
+    if (set) area += 1;
+  }
+  return { width: png.width, height: png.height, area, bits: chars.join('') };
+}
+
+/** Compare two masks given as '0'/'1' strings: the pixels that differ, and IoU (1 when both are empty). */
+export function compareMasks(a, b) {
+  if (a.length !== b.length) throw new Error(`masks of different sizes: ${a.length} and ${b.length} pixels`);
+  let both = 0;
+  let either = 0;
+  let differing = 0;
+  for (let i = 0; i < a.length; i++) {
+    const x = a.charCodeAt(i) === 49;
+    const y = b.charCodeAt(i) === 49;
+    if (x && y) both += 1;
+    if (x || y) either += 1;
+    if (x !== y) differing += 1;
+  }
+  return { differing, iou: either ? both / either : 1, intersection: both, union: either };
+}
+
+/** GET a file with the page's session; return {status, headers, body: Buffer}. */
+export async function fetchBytes(page, path) {
+  const response = await page.request.get(new URL(path, page.url()).href);
+  return { status: response.status(), headers: response.headers(), body: await response.body() };
+}
+
+/** Create a user with a role (and optionally a test user) in the server's database. */
+export async function createUser(server, username, password, role = 'annotator', { isTest = false } = {}) {
+  await server.python(
+    [
+      'from backend.api import services',
+      'from backend.api.models import Role',
+      `services.user_create(username=${JSON.stringify(username)}, password=${JSON.stringify(password)}, role=Role(${JSON.stringify(role)}), is_test=${isTest ? 'True' : 'False'})`,
+    ].join('\n'),
+  );
+}
+
+/** A small client of the REST API with token authentication (for seeding data in tests). */
+export async function apiClient(url, username, password) {
+  const login = await fetch(`${url}/api/auth/token/login/`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ username, password }),
+  });
+  if (!login.ok) throw new Error(`token login of ${username} failed: ${login.status} ${await login.text()}`);
+  const { auth_token: token } = await login.json();
+  async function call(method, path, body) {
+    const response = await fetch(`${url}${path}`, {
+      method,
+      headers: { Authorization: `Token ${token}`, 'Content-Type': 'application/json', Accept: 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await response.text();
+    if (!response.ok) throw new Error(`${method} ${path} as ${username}: ${response.status} ${text}`);
+    return text ? JSON.parse(text) : null;
+  }
+  return { get: (path) => call('GET', path), put: (path, body) => call('PUT', path, body) };
 }

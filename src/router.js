@@ -4,6 +4,17 @@ const SignInPage = () => import('./components/SignInPage.vue');
 const DatasetsPage = () => import('./components/DatasetsPage.vue');
 const AnnotatePage = () => import('./components/AnnotatePage.vue');
 const DonePage = () => import('./components/DonePage.vue');
+// The Review page is its own chunk: the guard below keeps annotators from ever loading it.
+const ReviewPage = () => import('./components/review/ReviewPage.vue');
+const ReviewImagePage = () => import('./components/review/ReviewImagePage.vue');
+
+/** Roles that may open the Review page (the API refuses the others too). */
+export const REVIEW_ROLES = ['researcher', 'admin'];
+
+/** Return whether the user may open the Review page. */
+export function canReview(user) {
+  return !!user && REVIEW_ROLES.includes(user.role);
+}
 
 export function createAppRouter(store) {
   const router = createRouter({
@@ -14,6 +25,14 @@ export function createAppRouter(store) {
       { path: '/datasets/:datasetId/images/:imageId', name: 'annotate', component: AnnotatePage, props: true, meta: { title: 'Annotate' } },
       { path: '/datasets/:datasetId/start', name: 'start', component: AnnotatePage, props: true, meta: { title: 'Annotate' } },
       { path: '/datasets/:datasetId/done', name: 'done', component: DonePage, props: true, meta: { title: 'Done' } },
+      { path: '/datasets/:datasetId/review', name: 'review', component: ReviewPage, props: true, meta: { title: 'Review', review: true } },
+      {
+        path: '/datasets/:datasetId/review/images/:imageId',
+        name: 'review-image',
+        component: ReviewImagePage,
+        props: true,
+        meta: { title: 'Review an image', review: true },
+      },
       { path: '/:pathMatch(.*)*', redirect: '/' },
     ],
   });
@@ -24,6 +43,8 @@ export function createAppRouter(store) {
     if (!to.meta.public && !signedIn) return { name: 'signin', query: to.fullPath !== '/' ? { next: to.fullPath } : {} };
     // ?reauth: the session expired while the app still knows the user (the save state links here).
     if (to.name === 'signin' && signedIn && !to.query.reauth) return { name: 'datasets' };
+    // Checked before the page's chunk is fetched: an annotator never downloads the Review page.
+    if (to.meta.review && !canReview(store.state.auth.user)) return { name: 'datasets', query: { denied: 'review' } };
     return true;
   });
   router.afterEach((to) => {

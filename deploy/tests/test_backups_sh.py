@@ -36,7 +36,10 @@ from .support import (
 WRITER = str(REPO / "deploy" / "tests" / "annotation_writer.py")
 BACKUPS_SH = str(REPO / "backups.sh")
 RESTORE_SH = str(REPO / "deploy" / "restore.sh")
-CHANGING_TABLES = {"api_annotation", "api_annotationrevision"}
+# Tables the writer changes: annotations, their revisions, and (since the assignment queue)
+# each annotator's progress row and their assignment of the image, which a save updates in the
+# same transaction.
+CHANGING_TABLES = {"api_annotation", "api_annotationrevision", "api_annotatorprogress", "api_assignment"}
 
 
 @dataclass
