@@ -26,6 +26,7 @@ from django.utils.cache import patch_cache_control
 from django.utils.html import format_html
 
 from . import accounts, importing, selectors, services, strokes, thumbnails
+from .exporting import spreadsheet_safe
 from .files import image_path
 from .models import Annotation, AnnotationRevision, AnnotatorProgress, Assignment, Dataset, Image, Profile, Role
 from .permissions import user_role
@@ -597,14 +598,14 @@ def _annotation_rows(queryset):
         yield [
             annotation.pk,
             image.dataset.slug,
-            image.path,
+            spreadsheet_safe(image.path),
             image.sha256,
             image.width,
             image.height,
-            annotation.annotator.username,
+            spreadsheet_safe(annotation.annotator.username),
             getattr(getattr(annotation.annotator, "profile", None), "is_test", False),
-            annotation.label or "",
-            annotation.text,
+            spreadsheet_safe(annotation.label or ""),
+            spreadsheet_safe(annotation.text),
             annotation.status,
             annotation.version,
             annotation.started_at.isoformat() if annotation.started_at else "",

@@ -201,6 +201,25 @@ def csv_columns(metadata_keys: Iterable[str]) -> list[str]:
     return columns
 
 
+# A cell starting with one of these is a formula to Excel, LibreOffice and Google Sheets, which
+# run it when the file is opened (CSV injection): annotators' text must never become one.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value):
+    """Return a text cell that a spreadsheet shows as text: a leading ``'`` before a formula start.
+
+    Numbers (``-3.5``, ``+1``) stay as they are, so numeric metadata still reads as numbers.
+    """
+    if not isinstance(value, str) or not value.startswith(FORMULA_STARTS):
+        return value
+    try:
+        float(value)
+    except ValueError:
+        return "'" + value
+    return value
+
+
 def _csv_value(value) -> str:
     if value is None:
         return ""
@@ -208,7 +227,7 @@ def _csv_value(value) -> str:
         return "true" if value else "false"
     if isinstance(value, datetime):
         return value.isoformat()
-    return value
+    return spreadsheet_safe(value)
 
 
 def csv_row(row: dict, metadata_keys: Sequence[str]) -> list:

@@ -177,6 +177,19 @@ def test_the_csv_export_has_one_row_per_selected_annotation(admin_client, demo_d
     assert row["mask_rle"] == kept.mask_rle and int(row["mask_area"]) == kept.mask_area > 0
 
 
+def test_the_csv_export_keeps_typed_formulas_as_text_and_the_rle_intact(admin_client, demo_dataset, make_user):
+    annotation = annotate(demo_dataset.images.first(), make_user(Role.ANNOTATOR))
+    annotation.text = "=1+1"
+    annotation.mask_rle = "=0" + annotation.mask_rle  # an RLE may start with '=' or '@': it must stay exact
+    annotation.save(update_fields=["text", "mask_rle"])
+    response = admin_client.post(
+        "/api/admin/api/annotation/", {"action": "export_csv", "_selected_action": [annotation.pk]}
+    )
+    (row,) = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert row["text"] == "'=1+1"
+    assert row["mask_rle"] == annotation.mask_rle
+
+
 @pytest.mark.parametrize(
     "query, expected",
     [("status__exact=submitted", 1), ("label=fake", 0), ("test_user=yes", 1), ("test_user=no", 1)],

@@ -105,6 +105,27 @@ def test_csv_quotes_commas_quotes_and_line_breaks():
     assert row["started_at"] == "2026-01-02T03:04:05+00:00"
 
 
+@pytest.mark.parametrize(
+    "typed, shown",
+    [
+        ('=HYPERLINK("http://x","y")', '\'=HYPERLINK("http://x","y")'),
+        ("+cmd|' /C calc'!A0", "'+cmd|' /C calc'!A0"),
+        ("-2+3", "'-2+3"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\t=1", "'\t=1"),
+        ("-3.5", "-3.5"),  # a number stays a number
+        ("+1e3", "+1e3"),
+        ("a = b", "a = b"),  # only a leading sign starts a formula
+    ],
+)
+def test_csv_cells_never_start_a_spreadsheet_formula(typed, shown):
+    row = annotation_row()
+    row["text"] = typed
+    row["image"] = image_row(metadata={"sensor": typed})
+    (parsed,) = list(csv.DictReader(io.StringIO("".join(exporting.csv_pieces([row], ["sensor"])))))
+    assert (parsed["text"], parsed["sensor"]) == (shown, shown)
+
+
 def test_metadata_named_like_a_fixed_column_is_prefixed():
     columns = exporting.csv_columns(["sensor", "label", "status"])
     assert columns[-3:] == ["sensor", "metadata_label", "metadata_status"]
