@@ -205,6 +205,33 @@ describe('SyncQueue', () => {
     expect(byKey.get('1:7').syncedRev).toBe(0);
   });
 
+  it('stops sending a draft refused as full, reports it once, and sends it again only once it changed', async () => {
+    const { server, byKey, queue, statuses } = setup([draft(7)]);
+    const full = [];
+    queue.markFull = async (key, info) => {
+      full.push([key, info.rev]);
+      byKey.get(key).full = { rev: info.rev };
+    };
+    const original = server.save;
+    server.save = async () => {
+      server.puts.push({});
+      throw new ApiError(409, { code: 'image_full', detail: 'This image already has the 1 annotator(s) it needs.' });
+    };
+    queue.enqueue('1:7');
+    await settle(60000);
+    expect(full).toEqual([['1:7', 1]]);
+    expect(server.puts.length).toBe(1);
+    expect(statuses.at(-1)).toEqual({ status: 'saved', waiting: 0, message: null });
+    queue.enqueue('1:7'); // queued again unchanged (a reload): not sent
+    await settle(60000);
+    expect(server.puts.length).toBe(1);
+    server.save = original; // a slot came free, and the annotator changed the drawing
+    byKey.get('1:7').localRev = 2;
+    queue.enqueue('1:7');
+    await settle();
+    expect(server.stored.get(7).version).toBe(1);
+  });
+
   it('flush resolves once the draft is stored', async () => {
     const { server, queue } = setup([draft(7)]);
     queue.enqueue('1:7', 5000);
