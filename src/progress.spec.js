@@ -12,6 +12,11 @@ describe('formatSpent', () => {
   ])('writes %s ms as %s', (ms, text) => {
     expect(formatSpent(ms)).toBe(text);
   });
+
+  it('is shorter for the top bar', () => {
+    expect(formatSpent(1000, { short: true })).toBe('<1 min');
+    expect(formatSpent(125 * 60000, { short: true })).toBe('2 h 05 min');
+  });
 });
 
 describe('progressParts', () => {
@@ -21,10 +26,11 @@ describe('progressParts', () => {
       total: 12,
       skipped: 1,
       spent: '3 min',
+      spentShort: '3 min',
     });
   });
 
   it('falls back to the dataset’s size before any progress is known', () => {
-    expect(progressParts(null, 40)).toEqual({ done: 0, total: 40, skipped: 0, spent: 'under a minute' });
+    expect(progressParts(null, 40)).toEqual({ done: 0, total: 40, skipped: 0, spent: 'under a minute', spentShort: '<1 min' });
   });
 });
