@@ -344,6 +344,8 @@ export function createAnnotationModule(api, drafts) {
 
       /** Take in an answer of `next` or `skip`: progress, and the images leased ahead (kept offline, their files fetched). */
       noteHandout({ commit, dispatch, state, rootState }, body) {
+        // The server answered: whatever waits for it goes now, not when its back-off runs out.
+        if (this.$sync && rootState.sync.status === 'offline') this.$sync.retryNow();
         dispatch('noteProgress', body.progress);
         const images = queueOf(body);
         commit('setAhead', images);

@@ -4,7 +4,7 @@
  * - Every PUT carries the whole document and the version it was based on, so a repeated PUT is
  *   harmless (the server answers 200 for content it already has).
  * - Failures that may pass (no answer, 5xx, 429) are retried with exponential back-off and
- *   jitter, at once when the browser comes back online.
+ *   jitter, at once when the browser comes back online or any request is answered again.
  * - A 409 whose stored content is what this queue sent earlier is our own save whose answer
  *   was lost: adopt its version and go on. Any other 409 is a real conflict (another tab or
  *   device): the draft waits for the annotator's choice, never overwritten silently.
@@ -226,6 +226,8 @@ export class SyncQueue {
     this.attempts.delete(key);
     this.unacked.delete(key);
     this.problems.delete(key);
+    // The server answers again: send what waits for it now, not when each back-off runs out.
+    for (const [other, problem] of this.problems) if (problem.kind === 'offline') this.dueAt.set(other, Date.now());
     const draft = await this.getDraft(key);
     if (!isDirty(draft)) this._done(key);
     else this.dueAt.set(key, Date.now()); // changed while the request was out: send the rest

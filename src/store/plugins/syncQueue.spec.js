@@ -108,6 +108,19 @@ describe('SyncQueue', () => {
     expect(statuses.at(-1).status).toBe('saved');
   });
 
+  it('sends everything waiting at once when one request gets through again', async () => {
+    const { server, queue } = setup([draft(1), draft(2), draft(3)]);
+    server.down = true;
+    for (const key of ['1:1', '1:2', '1:3']) queue.enqueue(key);
+    await settle(40000); // several attempts each: the back-off is now long
+    server.down = false;
+    const before = server.puts.length;
+    queue.flush('1:3').catch(() => {}); // the annotator goes on: this one is sent now...
+    await settle();
+    expect([...server.stored.keys()].sort()).toEqual([1, 2, 3]); // ...and the others right after it
+    expect(server.puts.length).toBe(before + 3);
+  });
+
   it('doubles the back-off up to its cap', () => {
     expect([1, 2, 3, 4, 10].map((n) => backoffDelay(n, () => 1))).toEqual([1000, 2000, 4000, 8000, 30000]);
     expect(backoffDelay(1, () => 0)).toBe(500);
