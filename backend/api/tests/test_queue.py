@@ -619,3 +619,15 @@ def test_the_backfill_migration_records_earlier_work_and_counts_it(make_user, ma
     assert Image.objects.get(pk=first).submitted_count == 1
     assert AnnotatorProgress.objects.get(annotator=bob).active_ms == 1200
     assert len(set(Image.objects.values_list("shuffle_key", flat=True))) == 4
+
+
+def test_the_openapi_schema_documents_ahead():
+    from rest_framework.test import APIClient
+
+    schema = APIClient().get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    for path, method in (("/api/datasets/{id}/next/", "get"), ("/api/images/{id}/skip/", "post")):
+        parameters = {p["name"]: p for p in schema["paths"][path][method]["parameters"]}
+        assert parameters["ahead"]["schema"]["type"] == "integer", path
+    next_image_schema = schema["components"]["schemas"]["NextImage"]
+    assert next_image_schema["properties"]["ahead"]["type"] == "array"
+    assert "ahead" in next_image_schema["required"]
