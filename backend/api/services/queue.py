@@ -16,10 +16,12 @@ image is first picked with ``FOR UPDATE SKIP LOCKED``, so concurrent annotators 
 different images instead of queueing behind one.
 
 Locks are always taken in one order: the annotator's progress row, their annotation, their
-assignments, images, the dataset row (always last, see ``_pool_changed``). A transaction that
-waits for an image holds no other image (pickers drop leftovers with a savepoint); those that
-hold several (releasing expired leases, recounting) take them in id order. So no two
-transactions can wait for each other in a cycle; the concurrency tests on PostgreSQL check it.
+assignments (leases in expiry order, as ``release_expired_leases`` takes them), images, the
+dataset row (always last, see ``_pool_changed``). A transaction that waits for an image holds
+no other image (pickers drop leftovers with a savepoint; images leased ahead are taken with
+SKIP LOCKED, never waited for); those that wait while holding several (releasing expired
+leases, recounting) take them in id order. So no two transactions can wait for each other in a
+cycle; the concurrency tests on PostgreSQL check it.
 """
 
 import math
