@@ -246,7 +246,10 @@ class TokenSerializer(serializers.Serializer):
 class LeaseSerializer(serializers.Serializer):
     expires_at = serializers.DateTimeField(help_text="When the image goes back to the pool if nothing is saved.")
     minutes = serializers.IntegerField(help_text="The dataset's lease length; every save starts it again.")
-    resumed = serializers.BooleanField(help_text="True when this is the image the annotator was already on.")
+    resumed = serializers.BooleanField(
+        help_text="True when the image was already leased to the annotator: the one they were on (a reload, another "
+        "device, after a break), or one leased ahead by an earlier call."
+    )
 
 
 NextSerializer = inline_serializer(
