@@ -213,19 +213,30 @@ HELD_LIMIT = 50  # an annotator's leased and released assignments read at once
 MAX_AHEAD = 20  # most images leased ahead in one call
 
 
-def annotator_share(*, dataset: Dataset, eligible: int, is_test: bool) -> int:
-    """Return how many images of the dataset one annotator is expected to handle (before counting their work).
+def share_of(*, images: int, annotators_per_image: int | None, quota: int | None, eligible: int, is_test: bool) -> int:
+    """Return how many of a dataset's images one annotator is expected to handle, before counting their work.
 
     Every image when every annotator sees every image (and for test users); with a target of
     k annotators per image, their fair share ceil(images * k / eligible annotators); never
     more than the quota.
     """
-    total = dataset.image_count
-    if dataset.annotators_per_image is not None and not is_test:
-        total = min(total, math.ceil(dataset.image_count * dataset.annotators_per_image / max(eligible, 1)))
-    if dataset.images_per_annotator is not None:
-        total = min(total, dataset.images_per_annotator)
+    total = images
+    if annotators_per_image is not None and not is_test:
+        total = min(total, math.ceil(images * annotators_per_image / max(eligible, 1)))
+    if quota is not None:
+        total = min(total, quota)
     return total
+
+
+def annotator_share(*, dataset: Dataset, eligible: int, is_test: bool) -> int:
+    """Return ``share_of`` for the dataset: the most images one annotator handles and holds with images leased ahead."""
+    return share_of(
+        images=dataset.image_count,
+        annotators_per_image=dataset.annotators_per_image,
+        quota=dataset.images_per_annotator,
+        eligible=eligible,
+        is_test=is_test,
+    )
 
 
 @transaction.atomic
