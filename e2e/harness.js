@@ -43,8 +43,9 @@ async function manage(env, args, timeout = 120000) {
 }
 
 /**
- * Start Django; return {url, env, stop(), python(code)}. `python(code)` runs code in
- * `manage.py shell` against the same database and returns its stdout.
+ * Start Django; return {url, port, env, stop(), kill(), restart(), python(code)}. `python(code)`
+ * runs code in `manage.py shell` against the same database and returns its stdout; `kill()`
+ * stops the server without a goodbye and `restart()` starts it again on the same port and database.
  */
 export async function startServer({ port } = {}) {
   if (!existsSync(join(ROOT, 'dist/index.html'))) throw new Error('dist/ is missing: run `npm run build` first.');
@@ -64,29 +65,36 @@ export async function startServer({ port } = {}) {
     '--choices', 'real,fake', '--require', 'choice,mask',
   ]);
   await manage(env, ['create_demo_accounts', '--url', `http://127.0.0.1:${port}/`]);
-  log(`starting Django on 127.0.0.1:${port}`);
-  const child = spawn(PYTHON, ['manage.py', 'runserver', `127.0.0.1:${port}`, '--noreload'], {
-    cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true,
-  });
-  let output = '';
-  child.stdout.on('data', (d) => (output += d));
-  child.stderr.on('data', (d) => (output += d));
   const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 60000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`Django exited early:\n${output}`);
-    try {
-      const response = await fetch(`${url}/api/health/`);
-      if (response.ok) break;
-    } catch {
-      // not listening yet
+  let child = null;
+  let output = '';
+
+  /** Start runserver on the port and wait until it answers (it may have been killed before). */
+  async function launch() {
+    log(`starting Django on 127.0.0.1:${port}`);
+    child = spawn(PYTHON, ['manage.py', 'runserver', `127.0.0.1:${port}`, '--noreload'], {
+      cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true,
+    });
+    child.stdout.on('data', (d) => (output += d));
+    child.stderr.on('data', (d) => (output += d));
+    const deadline = Date.now() + 60000;
+    for (;;) {
+      if (child.exitCode !== null) throw new Error(`Django exited early:\n${output}`);
+      try {
+        const response = await fetch(`${url}/api/health/`);
+        if (response.ok) break;
+      } catch {
+        // not listening yet
+      }
+      if (Date.now() > deadline) {
+        child.kill('SIGKILL');
+        throw new Error(`Django did not answer within 60 s:\n${output}`);
+      }
+      await new Promise((r) => setTimeout(r, 200));
     }
-    if (Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error(`Django did not answer within 60 s:\n${output}`);
-    }
-    await new Promise((r) => setTimeout(r, 200));
   }
+  await launch();
+
   const signal = (name) => {
     try {
       process.kill(-child.pid, name); // the whole group: runserver and anything it started
@@ -94,6 +102,15 @@ export async function startServer({ port } = {}) {
       if (error.code !== 'ESRCH') throw error; // already gone
     }
   };
+  /** Kill the server outright (SIGKILL: no goodbye), keeping its database; `restart()` brings it back. */
+  async function kill() {
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((r) => child.once('exit', r));
+      log(`killing Django (pid ${child.pid})`);
+      signal('SIGKILL');
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
+    }
+  }
   async function stop() {
     if (child.exitCode === null && child.signalCode === null) {
       const exited = new Promise((r) => child.once('exit', r));
@@ -107,7 +124,7 @@ export async function startServer({ port } = {}) {
     const { stdout } = await manage(env, ['shell', '-c', code]);
     return stdout;
   }
-  return { url, env, stop, python, output: () => output };
+  return { url, port, env, stop, kill, restart: launch, python, output: () => output };
 }
 
 /** Launch Debian's Chromium headless (never a downloaded browser). */

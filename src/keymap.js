@@ -19,6 +19,7 @@ export const SHORTCUTS = [
   ['R', 'Show / hide the reference image'],
   ['Q / ←', 'Previous image'],
   ['E / →', 'Next image (submits this one)'],
+  ['S', 'Skip this image (asks why)'],
   ['?', 'Show / hide these shortcuts'],
 ];
 
@@ -65,6 +66,9 @@ export function commandFor(event) {
     case 'r':
     case 'R':
       return { command: 'reference' };
+    case 's':
+    case 'S':
+      return { command: 'skip' };
     case 'q':
     case 'Q':
     case 'ArrowLeft':

@@ -15,6 +15,8 @@ describe('commandFor', () => {
     [key('ArrowRight'), { command: 'next' }],
     [key('L', { shiftKey: true }), { command: 'tool', arg: 'lasso-eraser' }],
     [key('+'), { command: 'zoom', arg: 1.25 }],
+    [key('s'), { command: 'skip' }],
+    [key('S', { shiftKey: true }), { command: 'skip' }],
   ])('maps %o to %o', (event, expected) => {
     expect(commandFor(event)).toEqual(expected);
   });

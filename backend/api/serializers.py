@@ -8,7 +8,7 @@ from . import selectors
 from . import strokes as strokes_mod
 from .models import Annotation, AnnotationRevision, Dataset, Image
 from .permissions import can_read_all, user_role
-from .services.queue import is_test_user
+from .services.queue import MAX_AHEAD, is_test_user
 
 LIMITS = strokes_mod.DEFAULT_LIMITS
 MAX_TEXT_LENGTH = 10_000
@@ -246,7 +246,10 @@ class TokenSerializer(serializers.Serializer):
 class LeaseSerializer(serializers.Serializer):
     expires_at = serializers.DateTimeField(help_text="When the image goes back to the pool if nothing is saved.")
     minutes = serializers.IntegerField(help_text="The dataset's lease length; every save starts it again.")
-    resumed = serializers.BooleanField(help_text="True when this is the image the annotator was already on.")
+    resumed = serializers.BooleanField(
+        help_text="True when the image was already leased to the annotator: the one they were on (a reload, another "
+        "device, after a break), or one leased ahead by an earlier call."
+    )
 
 
 NextSerializer = inline_serializer(
@@ -255,8 +258,37 @@ NextSerializer = inline_serializer(
         "image": ImageSerializer(allow_null=True),
         "progress": ProgressSerializer(),
         "lease": LeaseSerializer(allow_null=True),
+        "ahead": ImageSerializer(
+            many=True,
+            help_text="Up to `ahead` further images leased to the caller, in queue order (empty unless asked for): "
+            "what to work on next while the server cannot be reached.",
+        ),
     },
 )
+
+
+class AheadQuerySerializer(serializers.Serializer):
+    """The ``ahead`` query parameter of ``next`` and ``skip``."""
+
+    ahead = serializers.IntegerField(
+        min_value=0,
+        max_value=MAX_AHEAD,
+        default=0,
+        help_text=f"How many further images to lease ahead and return in `ahead` (0 to {MAX_AHEAD}).",
+        error_messages={
+            "invalid": f"ahead must be a whole number from 0 to {MAX_AHEAD}.",
+            "min_value": f"ahead must be a whole number from 0 to {MAX_AHEAD}.",
+            "max_value": f"ahead must be a whole number from 0 to {MAX_AHEAD}.",
+            "max_string_length": f"ahead must be a whole number from 0 to {MAX_AHEAD}.",
+        },
+    )
+
+    @classmethod
+    def read(cls, request) -> int:
+        """Return the request's ``ahead``, or raise a 400 naming it."""
+        body = cls(data={"ahead": request.query_params["ahead"]} if "ahead" in request.query_params else {})
+        body.is_valid(raise_exception=True)
+        return body.validated_data["ahead"]
 
 
 def handout_data(handout, *, dataset: Dataset, request) -> dict:
@@ -288,6 +320,7 @@ def handout_data(handout, *, dataset: Dataset, request) -> dict:
         "image": image,
         "progress": ProgressSerializer(progress).data,
         "lease": LeaseSerializer(lease).data if lease else None,
+        "ahead": ImageSerializer(handout.ahead, many=True, context={"request": request}).data,
     }
 
 

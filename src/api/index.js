@@ -11,13 +11,17 @@ export const auth = {
   logout: () => request('POST', '/api/auth/logout/'),
 };
 
+/** Images leased ahead by each `next` and `skip`: what the annotator goes on with while the server is away. */
+export const AHEAD = 10;
+
 export const datasets = {
   list: () => request('GET', '/api/datasets/?page_size=500'),
   get: (id) => request('GET', `/api/datasets/${id}/`),
-  /** {image: {...} | null, progress: {done, total}}: the server decides what comes next. */
-  next: (id) => request('GET', `/api/datasets/${id}/next/`),
-  /** Up to 500 images in order: the look-ahead used only when the server cannot be asked. */
-  images: (id) => request('GET', `/api/images/?dataset=${id}&page_size=500`),
+  /**
+   * {image, progress: {done, skipped, in_progress, total, active_ms, finished}, lease, ahead: [image...]}:
+   * the server decides what comes next, and leases `ahead` more images to this annotator.
+   */
+  next: (id, ahead = AHEAD) => request('GET', `/api/datasets/${id}/next/?ahead=${ahead}`),
 };
 
 export const images = {
@@ -25,6 +29,10 @@ export const images = {
   annotation: (id) => request('GET', `/api/images/${id}/annotation/`),
   /** PUT the whole document; `body` is a JSON string built by the sync plugin. */
   saveAnnotation: (id, json) => request('PUT', `/api/images/${id}/annotation/`, { rawBody: json }),
+  /** Skip the image with a reason; answers like `next`. */
+  skip: (id, reason, ahead = AHEAD) => request('POST', `/api/images/${id}/skip/?ahead=${ahead}`, { body: { reason } }),
+  /** Fetch the image's file so the service worker keeps it for offline work (errors do not matter). */
+  prefetch: (image) => fetch(image.file_url, { credentials: 'same-origin' }).then(() => true, () => false),
 };
 
 export const annotations = {

@@ -1,13 +1,11 @@
 """Reads of progress: per annotator (done, skipped, in progress, time spent, expected total) and per dataset."""
 
-import math
-
 from django.contrib.auth.models import User
 from django.db.models import Count, Q, Sum
 
 from ..models import AnnotatorProgress, Assignment, Dataset, Image
 from ..permissions import can_read_all
-from ..services.queue import eligible_annotators, is_test_user
+from ..services.queue import eligible_annotators, is_test_user, share_of
 
 
 def expected_total(
@@ -30,11 +28,9 @@ def expected_total(
     """
     if finished:
         return handled
-    total = images
-    if annotators_per_image is not None and not is_test:
-        total = min(total, math.ceil(images * annotators_per_image / max(eligible, 1)))
-    if quota is not None:
-        total = min(total, quota)
+    total = share_of(
+        images=images, annotators_per_image=annotators_per_image, quota=quota, eligible=eligible, is_test=is_test
+    )
     return max(total, handled + in_progress)
 
 

@@ -16,12 +16,15 @@ image is first picked with ``FOR UPDATE SKIP LOCKED``, so concurrent annotators 
 different images instead of queueing behind one.
 
 Locks are always taken in one order: the annotator's progress row, their annotation, their
-assignments, images, the dataset row (always last, see ``_pool_changed``). A transaction that
-waits for an image holds no other image (pickers drop leftovers with a savepoint); those that
-hold several (releasing expired leases, recounting) take them in id order. So no two
-transactions can wait for each other in a cycle; the concurrency tests on PostgreSQL check it.
+assignments (leases in expiry order, as ``release_expired_leases`` takes them), images, the
+dataset row (always last, see ``_pool_changed``). A transaction that waits for an image holds
+no other image (pickers drop leftovers with a savepoint; images leased ahead are taken with
+SKIP LOCKED, never waited for); those that wait while holding several (releasing expired
+leases, recounting) take them in id order. So no two transactions can wait for each other in a
+cycle; the concurrency tests on PostgreSQL check it.
 """
 
+import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -59,6 +62,7 @@ class Handout:
     in_progress: int  # images leased to the annotator now (at most HELD_LIMIT counted)
     eligible: int  # non-test annotators who may work on the dataset (their share of the work)
     resumed: bool = False
+    ahead: tuple[Image, ...] = ()  # further images leased to the annotator, in queue order (``ahead=k``)
 
 
 def is_test_user(user) -> bool:
@@ -157,28 +161,39 @@ def eligible_annotators(dataset: Dataset) -> int:
 # --- Handing out images -----------------------------------------------------------------
 
 
-def queue_next(*, dataset: Dataset, annotator: User, now: datetime | None = None) -> Handout:
+def queue_next(*, dataset: Dataset, annotator: User, now: datetime | None = None, ahead: int = 0) -> Handout:
     """Hand the annotator the image to work on now, reserved for them for the dataset's lease.
 
-    First what they were doing (their leased image, then an image whose lease expired but
-    still has room, most recent first), else a new image: one they have never been handed,
-    at the lowest fill level (furthest from its target), first in their own order after the
-    last image they were handed. None when nothing is left for them.
+    First what they were doing (their leased images in the order they were handed out, then
+    images whose lease expired but still have room, in the same order), else a new image: one
+    they have never been handed, at the lowest fill level (furthest from its target), first
+    in their own order after the last image they were handed. None when nothing is left for them.
+
+    ``ahead`` (0 to MAX_AHEAD) asks for up to that many further images leased to them in the
+    same order, to work on while the server cannot be reached: the leased ones after the
+    first, then ones whose lease expired, then new ones. They are leases like any other (each
+    takes a slot and counts towards its image's target at once, expires and is renewed the
+    same way), are renewed by every ``next``, and never take the annotator past their
+    expected share (``annotator_share``). They are taken only where no one else holds the
+    image at that moment, never waiting, so fewer may come back than were asked for.
 
     Expired leases are released first, in a transaction of their own (the hand-out's first
     query tells whether there are any), so the hand-out never holds more than one image lock
     while it waits.
     """
     now = now or timezone.now()
+    ahead = max(0, min(int(ahead), MAX_AHEAD))
     for attempt in range(3):
         try:
-            return _hand_out(dataset=dataset, annotator=annotator, now=now, wait=False, release=attempt < 2)
+            return _hand_out(
+                dataset=dataset, annotator=annotator, now=now, wait=False, release=attempt < 2, ahead=ahead
+            )
         except _ReleaseFirst:
             release_expired_leases(dataset=dataset, now=now)
         except _RetryWaiting:
             # Every image with room was held by others: start again in a new transaction (which
             # drops any lock the first one held) that waits for them, one at a time.
-            return _hand_out(dataset=dataset, annotator=annotator, now=now, wait=True, release=False)
+            return _hand_out(dataset=dataset, annotator=annotator, now=now, wait=True, release=False, ahead=ahead)
     raise AssertionError("unreachable: the last attempt does not release")  # pragma: no cover
 
 
@@ -194,11 +209,38 @@ def _relaxed_commit() -> None:
             cursor.execute("SET LOCAL synchronous_commit TO OFF")
 
 
-HELD_LIMIT = 50  # an annotator's leased and released assignments read at once, most recent first
+HELD_LIMIT = 50  # an annotator's leased and released assignments read at once
+MAX_AHEAD = 20  # most images leased ahead in one call
+
+
+def share_of(*, images: int, annotators_per_image: int | None, quota: int | None, eligible: int, is_test: bool) -> int:
+    """Return how many of a dataset's images one annotator is expected to handle, before counting their work.
+
+    Every image when every annotator sees every image (and for test users); with a target of
+    k annotators per image, their fair share ceil(images * k / eligible annotators); never
+    more than the quota.
+    """
+    total = images
+    if annotators_per_image is not None and not is_test:
+        total = min(total, math.ceil(images * annotators_per_image / max(eligible, 1)))
+    if quota is not None:
+        total = min(total, quota)
+    return total
+
+
+def annotator_share(*, dataset: Dataset, eligible: int, is_test: bool) -> int:
+    """Return ``share_of`` for the dataset: the most images one annotator handles and holds with images leased ahead."""
+    return share_of(
+        images=dataset.image_count,
+        annotators_per_image=dataset.annotators_per_image,
+        quota=dataset.images_per_annotator,
+        eligible=eligible,
+        is_test=is_test,
+    )
 
 
 @transaction.atomic
-def _hand_out(*, dataset: Dataset, annotator: User, now: datetime, wait: bool, release: bool) -> Handout:
+def _hand_out(*, dataset: Dataset, annotator: User, now: datetime, wait: bool, release: bool, ahead: int) -> Handout:
     progress = _progress_lock_for_hand_out(dataset=dataset, annotator=annotator, now=now)
     if progress.leases_expired and release:
         raise _ReleaseFirst  # rolls this transaction back; queue_next releases them and comes back
@@ -209,53 +251,141 @@ def _hand_out(*, dataset: Dataset, annotator: User, now: datetime, wait: bool, r
     is_test = bool(progress.is_test)
     counted = not is_test
 
-    held = []
-    if progress.holds:  # else nothing to come back to, and no query to ask
-        held = list(
-            Assignment.objects.filter(
-                dataset=dataset, annotator=annotator, status__in=[Assignment.Status.LEASED, Assignment.Status.RELEASED]
-            )
-            .select_related("image")
-            .order_by("-updated_at", "-pk")[:HELD_LIMIT]
-        )
-    leased = [a for a in held if a.status == Assignment.Status.LEASED]
+    leased = _leased(dataset=dataset, annotator=annotator) if progress.holds else []
+    resumed = bool(leased)
     if leased:
         current = leased[0]
-        if current.leased_until is None or current.leased_until - now < timedelta(minutes=dataset.lease_minutes) * 0.9:
-            _lease(current, dataset=dataset, now=now)  # else renewed moments ago: a reload writes nothing
-        return Handout(current.image, current, progress, pool_version, is_test, len(leased), eligible, resumed=True)
+        _renew(leased[: 1 + ahead], dataset=dataset, now=now)  # else renewed moments ago: a reload writes nothing
+    else:
+        current = None
+        if progress.holds:
+            returning = _reclaim_released(
+                _released(dataset=dataset, annotator=annotator, counted=counted, limit=5),
+                dataset=dataset,
+                counted=counted,
+                now=now,
+                wait=True,
+                limit=1,
+            )
+            current = returning[0] if returning else None
+            resumed = current is not None
+        if current is None:
+            nothing = Handout(None, None, progress, pool_version, is_test, 0, eligible)
+            if dataset.images_per_annotator is not None and (
+                progress.submitted_count + progress.skipped_count >= dataset.images_per_annotator
+            ):
+                return nothing
+            if progress.exhausted_version == pool_version:
+                return nothing  # searched since anything last came free: still nothing
+            try:
+                image = _take_new_image(
+                    dataset=dataset, annotator=annotator, progress=progress, counted=counted, wait=wait
+                )
+            except _Contended:
+                return nothing  # every image left is being taken right now: nothing proven, nothing noted
+            if image is None:
+                progress.exhausted_version = pool_version
+                progress.save(update_fields=["exhausted_version"])
+                return nothing
+            current = _new_lease(image, dataset=dataset, annotator=annotator, progress=progress, now=now)
+            progress.last_active_at = now
+            progress.save(update_fields=["cursor_order", "cursor_key", "cursor_image", "last_active_at"])
+        leased = [current]
 
-    returning = _reclaim_released(
-        [a for a in held if a.status == Assignment.Status.RELEASED], dataset=dataset, counted=counted, now=now
+    further = [a.image for a in leased[1 : 1 + ahead]]
+    held = len(leased)
+    room = min(
+        ahead - len(further),
+        annotator_share(dataset=dataset, eligible=eligible, is_test=is_test)
+        - (progress.submitted_count + progress.skipped_count + held),
     )
-    if returning is not None:
-        return Handout(returning.image, returning, progress, pool_version, is_test, 1, eligible, resumed=True)
+    if room > 0:
+        taken = _take_ahead(
+            dataset=dataset, annotator=annotator, progress=progress, counted=counted, now=now, room=room
+        )
+        further += taken
+        held += len(taken)
+    return Handout(current.image, current, progress, pool_version, is_test, held, eligible, resumed, tuple(further))
 
-    nothing = Handout(None, None, progress, pool_version, is_test, 0, eligible)
-    if dataset.images_per_annotator is not None and (
-        progress.submitted_count + progress.skipped_count >= dataset.images_per_annotator
-    ):
-        return nothing
-    if progress.exhausted_version == pool_version:
-        return nothing  # searched since anything last came free: still nothing
 
-    try:
-        image = _take_new_image(dataset=dataset, annotator=annotator, progress=progress, counted=counted, wait=wait)
-    except _Contended:
-        return nothing  # every image left is being taken right now: nothing proven, nothing noted
-    if image is None:
-        progress.exhausted_version = pool_version
-        progress.save(update_fields=["exhausted_version"])
-        return nothing
+def _leased(*, dataset: Dataset, annotator: User) -> list[Assignment]:
+    """Return the annotator's leased assignments in the order they were first handed out, locked until commit.
+
+    Locked because ``release_expired_leases`` may release one meanwhile; in expiry order, as it
+    locks them, so the two never wait for each other in a cycle.
+    """
+    rows = (
+        Assignment.objects.select_for_update(of=("self",))
+        .filter(dataset=dataset, annotator=annotator, status=Assignment.Status.LEASED)
+        .select_related("image")
+        .order_by("leased_until", "pk")[:HELD_LIMIT]
+    )
+    return sorted(rows, key=lambda a: a.pk)
+
+
+def _released(*, dataset: Dataset, annotator: User, counted: bool, limit: int) -> list[Assignment]:
+    """Return the annotator's images whose lease expired and that still have room, in the order they were handed out."""
+    rows = Assignment.objects.filter(dataset=dataset, annotator=annotator, status=Assignment.Status.RELEASED)
+    if counted and dataset.annotators_per_image is not None:
+        rows = rows.filter(image__reserved_count__lt=dataset.annotators_per_image)
+    return list(rows.select_related("image").order_by("pk")[:limit])
+
+
+def _renew(assignments: list[Assignment], *, dataset: Dataset, now: datetime) -> None:
+    """Start the leases again that have run for more than a tenth of their length, in one statement."""
+    length = timedelta(minutes=dataset.lease_minutes)
+    due = [a for a in assignments if a.leased_until is None or a.leased_until - now < length * 0.9]
+    if due:
+        Assignment.objects.filter(pk__in=[a.pk for a in due]).update(leased_until=now + length, updated_at=now)
+        for assignment in due:
+            assignment.leased_until = now + length
+
+
+def _new_lease(image: Image, *, dataset: Dataset, annotator: User, progress: AnnotatorProgress, now: datetime):
+    """Lease a new image (its slot already taken) and move the annotator's cursor to it (saved by the caller)."""
     # The walk only takes images never handed to this annotator: the assignment is new.
     assignment = Assignment(dataset=dataset, image=image, annotator=annotator, status=Assignment.Status.LEASED)
     _lease(assignment, dataset=dataset, now=now)
     progress.cursor_order = dataset.order
     progress.cursor_key = image.position if dataset.order == Dataset.Order.FILE else image.shuffle_key
     progress.cursor_image = image.pk
-    progress.last_active_at = now
-    progress.save(update_fields=["cursor_order", "cursor_key", "cursor_image", "last_active_at"])
-    return Handout(image, assignment, progress, pool_version, is_test, 1, eligible)
+    return assignment
+
+
+def _take_ahead(
+    *, dataset: Dataset, annotator: User, progress: AnnotatorProgress, counted: bool, now: datetime, room: int
+) -> list[Image]:
+    """Lease up to ``room`` further images without waiting for any: released ones with room, then new ones.
+
+    This transaction already holds the slot of the current image, so it must never wait for
+    another image's lock (a transaction releasing leases could hold that one and wait for
+    ours): every slot here is taken with SKIP LOCKED, and an image someone else holds right
+    now is simply not taken ahead.
+    """
+    taken = [
+        a.image
+        for a in _reclaim_released(
+            _released(dataset=dataset, annotator=annotator, counted=counted, limit=room + 5) if progress.holds else [],
+            dataset=dataset,
+            counted=counted,
+            now=now,
+            wait=False,
+            limit=room,
+        )
+    ]
+    if len(taken) >= room or progress.exhausted_version == progress.pool_version_now:
+        return taken
+    moved = False
+    while len(taken) < room:
+        image = _take_new_image_now(dataset=dataset, annotator=annotator, progress=progress, counted=counted)
+        if image is None:
+            break
+        _new_lease(image, dataset=dataset, annotator=annotator, progress=progress, now=now)
+        taken.append(image)
+        moved = True
+    if moved:
+        progress.save(update_fields=["cursor_order", "cursor_key", "cursor_image"])
+    return taken
 
 
 def _lease(assignment: Assignment, *, dataset: Dataset, now: datetime) -> None:
@@ -285,19 +415,45 @@ def _take_slot(image_id: int, *, dataset: Dataset) -> bool:
     return rows.update(reserved_count=F("reserved_count") + 1) == 1
 
 
+def _take_slot_now(image_id: int, *, dataset: Dataset) -> bool:
+    """Take one of the image's slots if it has room and no other transaction holds it; never wait.
+
+    SQLite has no row locks (this transaction holds the database's write lock): as ``_take_slot``.
+    """
+    if not connection.features.has_select_for_update_skip_locked:
+        return _take_slot(image_id, dataset=dataset)
+    table = Image._meta.db_table
+    room, params = "", [image_id]
+    if dataset.annotators_per_image is not None:
+        room, params = " AND reserved_count < %s", [image_id, dataset.annotators_per_image]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET reserved_count = reserved_count + 1 WHERE id = ("
+            f"SELECT id FROM {table} WHERE id = %s FOR NO KEY UPDATE SKIP LOCKED){room}",
+            params,
+        )
+        return cursor.rowcount == 1
+
+
 def _reclaim_released(
-    released: list[Assignment], *, dataset: Dataset, counted: bool, now: datetime
-) -> Assignment | None:
-    """Re-lease the annotator's most recent image whose lease expired, if it still has room."""
-    target = dataset.annotators_per_image
-    candidates = [a for a in released if not counted or target is None or a.image.reserved_count < target]
-    for assignment in candidates[:5]:
-        if counted and not _in_savepoint(lambda: _take_slot(assignment.image_id, dataset=dataset) or None):  # noqa: B023
-            continue  # filled up since we read it
+    released: list[Assignment], *, dataset: Dataset, counted: bool, now: datetime, wait: bool, limit: int
+) -> list[Assignment]:
+    """Re-lease up to ``limit`` of the annotator's images whose lease expired, if they still have room.
+
+    ``wait`` False: never wait for an image another transaction holds (see ``_take_ahead``).
+    """
+    returning = []
+    for assignment in released:
+        if len(returning) >= limit:
+            break
+        if counted:
+            take = _take_slot if wait else _take_slot_now
+            if not _in_savepoint(lambda: take(assignment.image_id, dataset=dataset) or None):  # noqa: B023
+                continue  # filled up since we read it (or, not waiting, held by someone right now)
         assignment.status = Assignment.Status.LEASED
         _lease(assignment, dataset=dataset, now=now)
-        return assignment
-    return None
+        returning.append(assignment)
+    return returning
 
 
 MAX_WAITS = 20  # images waited for, one at a time, after a SKIP LOCKED pass found none free
@@ -371,6 +527,31 @@ def _take_new_image(
         if image is not None:
             return image
     raise _Contended
+
+
+def _take_new_image_now(
+    *, dataset: Dataset, annotator: User, progress: AnnotatorProgress, counted: bool
+) -> Image | None:
+    """Find and reserve the next new image as ``_take_new_image`` does, but never wait for a lock held by another.
+
+    None when nothing is free right now. When every annotator sees every image (or for a test
+    user, or on SQLite) the walk's answer is exact, and none left is noted as the pool being
+    exhausted for the annotator, as ``_hand_out`` does.
+    """
+    target = dataset.annotators_per_image if counted else None
+    walk = _Walk(dataset=dataset, annotator=annotator, progress=progress, target=target)
+    if target is not None and connection.features.has_select_for_update_skip_locked:
+        return walk.first(take=True)
+    image = walk.first(take=False)
+    if image is None:
+        progress.exhausted_version = progress.pool_version_now
+        progress.save(update_fields=["exhausted_version"])
+        return None
+    if counted:
+        if not _in_savepoint(lambda: _take_slot_now(image.pk, dataset=dataset) or None):
+            return None  # held by another transaction right now: not taken ahead
+        image.reserved_count += 1
+    return image
 
 
 def _claim(image: Image, *, dataset: Dataset) -> Image | None:

@@ -22,8 +22,9 @@ from backend.api.services.queue import queue_check
 from .conftest import brush, document
 
 
-def next_image(client, dataset):
-    response = client.get(f"/api/datasets/{dataset.pk}/next/")
+def next_image(client, dataset, ahead=None):
+    query = "" if ahead is None else f"?ahead={ahead}"
+    response = client.get(f"/api/datasets/{dataset.pk}/next/{query}")
     assert response.status_code == 200, response.json()
     return response.json()
 
@@ -407,7 +408,7 @@ def test_random_work_keeps_every_counter_true(seed, make_user, make_dataset, cli
         action = rng.choice(["next", "submit", "draft", "skip", "expire"])
         current = Assignment.objects.filter(annotator=user, status="leased").first()
         if action == "next" or current is None:
-            next_id(client, dataset)
+            next_image(client, dataset, ahead=rng.choice([0, 0, 1, 3]))
         elif action == "expire":
             expire_leases(dataset)
         elif action == "skip":
@@ -422,6 +423,130 @@ def test_random_work_keeps_every_counter_true(seed, make_user, make_dataset, cli
         assert queue_check(dataset=dataset) == []
         reserved = Image.objects.filter(dataset=dataset).values_list("reserved_count", flat=True)
         assert max(reserved) <= 2
+
+
+# --- Images leased ahead (?ahead=k) ----------------------------------------------------------
+
+
+def ids(images):
+    return [image["id"] for image in images]
+
+
+def test_ahead_leases_further_images_in_queue_order(annotator, make_dataset, client_for):
+    client = client_for(annotator)
+    dataset = make_dataset(8, annotators_per_image=2, order=Dataset.Order.FILE)
+    order = list(Image.objects.filter(dataset=dataset).order_by("position").values_list("pk", flat=True))
+    body = next_image(client, dataset, ahead=3)
+    assert [body["image"]["id"], *ids(body["ahead"])] == order[:4]
+    assert body["progress"]["in_progress"] == 4
+    assert set(Assignment.objects.filter(annotator=annotator).values_list("status", flat=True)) == {"leased"}
+    assert dict(Image.objects.filter(pk__in=order[:4]).values_list("pk", "reserved_count")) == dict.fromkeys(
+        order[:4], 1
+    )  # each counts towards its target at once
+    assert queue_check(dataset=dataset) == []
+
+
+def test_the_images_ahead_come_next_in_the_same_order(annotator, make_dataset, client_for):
+    client = client_for(annotator)
+    dataset = make_dataset(10, annotators_per_image=1)
+    first = next_image(client, dataset, ahead=3)
+    submit(client, first["image"]["id"])
+    second = next_image(client, dataset, ahead=3)
+    assert second["image"]["id"] == first["ahead"][0]["id"]
+    assert ids(second["ahead"])[:2] == ids(first["ahead"])[1:]
+    assert len(second["ahead"]) == 3 and second["ahead"][2]["id"] not in ids(first["ahead"])
+    assert next_image(client, dataset)["image"]["id"] == second["image"]["id"]  # without ahead: the same image
+
+
+def test_without_ahead_nothing_more_is_leased(annotator, make_dataset, client_for):
+    body = next_image(client_for(annotator), make_dataset(5))
+    assert body["ahead"] == [] and Assignment.objects.count() == 1
+
+
+@pytest.mark.parametrize("value", ["-1", "21", "two", "1.5", ""])
+def test_a_bad_ahead_is_refused_naming_it(value, annotator, make_dataset, client_for):
+    dataset = make_dataset(3)
+    response = client_for(annotator).get(f"/api/datasets/{dataset.pk}/next/?ahead={value}")
+    assert response.status_code == 400, response.json()
+    assert response.json()["errors"][0]["field"] == "ahead"
+    assert "ahead must be a whole number from 0 to 20" in response.json()["detail"]
+    assert not Assignment.objects.exists()
+
+
+def test_ahead_never_takes_an_annotator_past_their_fair_share(make_user, make_dataset, client_for):
+    dataset = make_dataset(10, annotators_per_image=1)
+    alice, _bob = make_user(), make_user()
+    body = next_image(client_for(alice), dataset, ahead=20)
+    assert body["progress"]["total"] == 5  # ceil(10 images x 1 / 2 annotators)
+    assert len(body["ahead"]) == 4 and body["progress"]["in_progress"] == 5
+    assert next_image(client_for(_bob), dataset, ahead=20)["progress"]["in_progress"] == 5  # the other half
+
+
+def test_ahead_stops_at_the_quota(annotator, make_dataset, client_for):
+    client = client_for(annotator)
+    dataset = make_dataset(10, images_per_annotator=3)
+    skip(client, next_id(client, dataset))
+    body = next_image(client, dataset, ahead=5)
+    assert len(body["ahead"]) == 1  # one skipped, this one and one ahead make the quota
+    assert body["progress"]["total"] == 3
+
+
+def test_images_leased_ahead_are_no_one_elses(make_user, make_dataset, client_for):
+    dataset = make_dataset(4, annotators_per_image=1)
+    alice, bob = client_for(make_user()), client_for(make_user())  # a fair share of two images each
+    body = next_image(alice, dataset, ahead=1)
+    mine = {body["image"]["id"], body["ahead"][0]["id"]}
+    theirs = next_image(bob, dataset, ahead=1)
+    assert not mine & {theirs["image"]["id"], theirs["ahead"][0]["id"]}
+    assert next_id(client_for(make_user()), dataset) is None  # every slot is leased, two of them ahead
+    assert queue_check(dataset=dataset) == []
+
+
+def test_next_renews_the_leases_ahead(annotator, make_dataset, client_for):
+    client = client_for(annotator)
+    dataset = make_dataset(5, lease_minutes=30)
+    body = next_image(client, dataset, ahead=2)
+    Assignment.objects.update(leased_until=timezone.now() + timedelta(minutes=2))
+    assert next_image(client, dataset, ahead=2)["ahead"] == body["ahead"]
+    assert all(
+        until > timezone.now() + timedelta(minutes=29)
+        for until in Assignment.objects.values_list("leased_until", flat=True)
+    )
+
+
+def test_after_a_break_the_leases_ahead_come_back_in_the_same_order(annotator, make_dataset, client_for):
+    client = client_for(annotator)
+    dataset = make_dataset(8, annotators_per_image=2)
+    before = next_image(client, dataset, ahead=3)
+    save(client, before["image"]["id"], status="draft")
+    expire_leases(dataset)
+    services.release_expired_leases(dataset=dataset)
+    assert set(Assignment.objects.values_list("status", flat=True)) == {"released"}
+    after = next_image(client, dataset, ahead=3)
+    assert after["image"]["id"] == before["image"]["id"] and after["lease"]["resumed"] is True
+    assert ids(after["ahead"]) == ids(before["ahead"])
+    assert queue_check(dataset=dataset) == []
+
+
+def test_skip_answers_with_the_images_ahead(annotator, make_dataset, client_for):
+    client = client_for(annotator)
+    dataset = make_dataset(6)
+    body = next_image(client, dataset, ahead=2)
+    response = client.post(f"/api/images/{body['image']['id']}/skip/?ahead=2", {"reason": "blurred"}, format="json")
+    assert response.status_code == 200
+    assert response.json()["image"]["id"] == body["ahead"][0]["id"]
+    assert ids(response.json()["ahead"])[:1] == ids(body["ahead"])[1:]
+    bad = client.post(f"/api/images/{body['ahead'][0]['id']}/skip/?ahead=99", {"reason": "x"}, format="json")
+    assert bad.status_code == 400 and bad.json()["errors"][0]["field"] == "ahead"
+    assert Assignment.objects.filter(status="skipped").count() == 1
+
+
+def test_test_users_lease_ahead_without_taking_slots(make_user, make_dataset, client_for):
+    dataset = make_dataset(3, annotators_per_image=1)
+    body = next_image(client_for(make_user(is_test=True)), dataset, ahead=5)
+    assert len(body["ahead"]) == 2
+    assert set(Image.objects.values_list("reserved_count", flat=True)) == {0}
+    assert next_image(client_for(make_user()), dataset, ahead=5)["progress"]["in_progress"] == 3
 
 
 # --- Who may take images ---------------------------------------------------------------------------
@@ -458,6 +583,17 @@ def test_the_next_endpoint_takes_a_bounded_number_of_queries(
         next_id(client, dataset)
 
 
+def test_next_with_ahead_takes_a_bounded_number_of_queries(
+    make_user, make_dataset, client_for, django_assert_max_num_queries
+):
+    dataset = make_dataset(50, annotators_per_image=2)
+    client = client_for(make_user())
+    next_image(client, dataset, ahead=5)
+    submit(client, Assignment.objects.order_by("pk").first().image_id)
+    with django_assert_max_num_queries(24):  # one new image taken ahead to refill the five
+        assert len(next_image(client, dataset, ahead=5)["ahead"]) == 5
+
+
 # --- The migration that brings earlier work into the queue ------------------------------------
 
 
@@ -483,3 +619,15 @@ def test_the_backfill_migration_records_earlier_work_and_counts_it(make_user, ma
     assert Image.objects.get(pk=first).submitted_count == 1
     assert AnnotatorProgress.objects.get(annotator=bob).active_ms == 1200
     assert len(set(Image.objects.values_list("shuffle_key", flat=True))) == 4
+
+
+def test_the_openapi_schema_documents_ahead():
+    from rest_framework.test import APIClient
+
+    schema = APIClient().get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    for path, method in (("/api/datasets/{id}/next/", "get"), ("/api/images/{id}/skip/", "post")):
+        parameters = {p["name"]: p for p in schema["paths"][path][method]["parameters"]}
+        assert parameters["ahead"]["schema"]["type"] == "integer", path
+    next_image_schema = schema["components"]["schemas"]["NextImage"]
+    assert next_image_schema["properties"]["ahead"]["type"] == "array"
+    assert "ahead" in next_image_schema["required"]

@@ -1,6 +1,7 @@
 """The queue under real concurrency on PostgreSQL: many annotators taking and submitting images at once."""
 
 import threading
+from collections import Counter
 from datetime import timedelta
 
 import pytest
@@ -21,10 +22,10 @@ TIMEOUT_S = 60  # the whole test; each worker also stops after a bounded number 
 class Worker(threading.Thread):
     """One annotator in their own thread and database connection: next, submit, until nothing is left."""
 
-    def __init__(self, user, dataset, start, *, abandon=False, skip_every=0):
+    def __init__(self, user, dataset, start, *, abandon=False, skip_every=0, ahead=0):
         super().__init__(daemon=True)
         self.user, self.dataset, self.start_together, self.abandon = user, dataset, start, abandon
-        self.skip_every = skip_every
+        self.skip_every, self.ahead = skip_every, ahead
         self.handed, self.submitted, self.skipped, self.errors = [], [], [], []
 
     def run(self):
@@ -32,12 +33,18 @@ class Worker(threading.Thread):
         client.force_authenticate(self.user)
         try:
             self.start_together.wait(timeout=10)
+            expected = None  # the first image leased ahead by the last answer: it must come next
+            response = client.get(f"/api/datasets/{self.dataset.pk}/next/?ahead={self.ahead}")
             for _ in range(200):
-                response = client.get(f"/api/datasets/{self.dataset.pk}/next/")
                 if response.status_code != 200:
                     self.errors.append(("next", response.status_code, response.content[:300]))
                     return
                 image = response.json()["image"]
+                if expected is not None and (image is None or image["id"] != expected):
+                    self.errors.append(("ahead", expected, image and image["id"]))
+                ahead = response.json()["ahead"]
+                expected = ahead[0]["id"] if ahead else None
+                self.held_ahead = [a["id"] for a in ahead]
                 if image is None:
                     self.final = response.json()
                     return
@@ -45,10 +52,8 @@ class Worker(threading.Thread):
                 if self.abandon:
                     return  # takes a lease and walks away: it must expire and go back to the pool
                 if self.skip_every and len(self.handed) % self.skip_every == 0:
-                    skipped = client.post(f"/api/images/{image['id']}/skip/", {"reason": "blurred"}, format="json")
-                    if skipped.status_code != 200:
-                        self.errors.append(("skip", skipped.status_code, skipped.content[:300]))
-                        return
+                    path = f"/api/images/{image['id']}/skip/?ahead={self.ahead}"
+                    response = client.post(path, {"reason": "blurred"}, format="json")
                     self.skipped.append(image["id"])
                     continue
                 body = document([brush([(5, 5)])], status="submitted")
@@ -57,6 +62,7 @@ class Worker(threading.Thread):
                     self.errors.append(("save", saved.status_code, saved.content[:300]))
                     return
                 self.submitted.append(image["id"])
+                response = client.get(f"/api/datasets/{self.dataset.pk}/next/?ahead={self.ahead}")
         except Exception as error:  # noqa: BLE001 - reported by the test, which fails on any
             self.errors.append(("exception", repr(error)))
         finally:
@@ -82,26 +88,32 @@ def test_many_annotators_at_once_fill_every_image_exactly_to_its_target(make_use
     tester = make_user(is_test=True)
     quitters = [make_user() for _ in range(3)]
 
-    # Round one: everyone at once, three annotators taking an image each and walking away.
-    first = [Worker(u, dataset, None, skip_every=3 if i < 2 else 0) for i, u in enumerate(users)]
-    first += [Worker(tester, dataset, None)]
-    first += [Worker(u, dataset, None, abandon=True) for u in quitters]
+    # Round one: everyone at once, half of them leasing images ahead; three annotators taking
+    # an image and two ahead each and walking away.
+    first = [Worker(u, dataset, None, skip_every=3 if i < 2 else 0, ahead=3 * (i % 2)) for i, u in enumerate(users)]
+    first += [Worker(tester, dataset, None, ahead=2)]
+    first += [Worker(u, dataset, None, abandon=True, ahead=2) for u in quitters]
     run_all(first)
     assert all(w.handed for w in first if w.abandon), [
         (w.user.pk, getattr(w, "final", None), list(Image.objects.values_list("reserved_count", flat=True)))
         for w in first
         if w.abandon and not w.handed
     ]
-    abandoned = {w.handed[0] for w in first if w.abandon}
-    assert len(abandoned) == 3
+    abandoned = set(Assignment.objects.filter(annotator__in=quitters, status="leased").values_list("image", flat=True))
+    # Each quitter holds their image and those leased ahead (up to two: images held by others
+    # at that moment are not waited for).
+    assert abandoned == {i for w in first if w.abandon for i in w.handed + w.held_ahead}
+    assert len(abandoned) > 3
+    held = Counter(Assignment.objects.filter(annotator__in=quitters, status="leased").values_list("image", flat=True))
     for image in Image.objects.filter(pk__in=abandoned):
-        assert image.submitted_count == target - 1, "the abandoned lease still holds its slot"
+        assert image.submitted_count == target - held[image.pk], "the abandoned leases still hold their slots"
+        assert image.reserved_count == target
 
     # The abandoned leases expire; round two gets their slots.
     Assignment.objects.filter(annotator__in=quitters, status="leased").update(
         leased_until=timezone.now() - timedelta(seconds=1)
     )
-    second = [Worker(u, dataset, None) for u in users]
+    second = [Worker(u, dataset, None, ahead=2 * (i % 2)) for i, u in enumerate(users)]
     run_all(second)
 
     counts = dict(Image.objects.filter(dataset=dataset).values_list("pk", "submitted_count"))

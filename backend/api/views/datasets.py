@@ -1,14 +1,28 @@
 """Datasets the caller may see, the next image to annotate, and progress."""
 
 from django.utils.functional import cached_property
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from .. import selectors, services
 from ..permissions import CanTakeImages
-from ..serializers import DatasetProgressSerializer, DatasetSerializer, NextSerializer, handout_data
+from ..serializers import (
+    AheadQuerySerializer,
+    DatasetProgressSerializer,
+    DatasetSerializer,
+    NextSerializer,
+    handout_data,
+)
+
+AHEAD_PARAMETER = OpenApiParameter(
+    "ahead",
+    int,
+    description="Also lease and return up to this many further images (0 to 20; default 0), in queue order, "
+    "to work on while the server cannot be reached. They count towards targets like any lease, are renewed by "
+    "every `next`, and never take the caller past their expected share.",
+)
 
 
 class DatasetViewSet(viewsets.ReadOnlyModelViewSet):
@@ -29,16 +43,18 @@ class DatasetViewSet(viewsets.ReadOnlyModelViewSet):
         # Counted once per request: the number of annotators a dataset open to everyone shares its work among.
         return {**super().get_serializer_context(), "eligible_everyone": lambda: self._eligible_everyone}
 
-    @extend_schema(responses=NextSerializer)
+    @extend_schema(responses=NextSerializer, parameters=[AHEAD_PARAMETER])
     @action(detail=True, permission_classes=[CanTakeImages])
     def next(self, request, pk=None):
         """Hand the caller the image to annotate now, reserved for them for the dataset's lease (null when done).
 
         Their leased or draft image first (a reload or a second device gets the same image),
-        else a new one: furthest from its target, first in their own order.
+        else a new one: furthest from its target, first in their own order. With ``?ahead=k``,
+        up to k further images leased to them in `ahead`.
         """
+        ahead = AheadQuerySerializer.read(request)
         dataset = self.get_object()
-        handout = services.queue_next(dataset=dataset, annotator=request.user)
+        handout = services.queue_next(dataset=dataset, annotator=request.user, ahead=ahead)
         return Response(handout_data(handout, dataset=dataset, request=request))
 
     @extend_schema(responses=DatasetProgressSerializer)

@@ -12,6 +12,7 @@ from ..filters import ImageFilter
 from ..models import Annotation
 from ..permissions import CanAnnotate, CanTakeImages
 from ..serializers import (
+    AheadQuerySerializer,
     AnnotationSerializer,
     AnnotationWriteSerializer,
     ImageSerializer,
@@ -19,6 +20,7 @@ from ..serializers import (
     SkipSerializer,
     handout_data,
 )
+from .datasets import AHEAD_PARAMETER
 
 
 class ImageViewSet(viewsets.ReadOnlyModelViewSet):
@@ -67,17 +69,18 @@ class ImageViewSet(viewsets.ReadOnlyModelViewSet):
         created = changed and annotation.version == 1
         return Response(AnnotationSerializer(annotation).data, status=201 if created else 200)
 
-    @extend_schema(request=SkipSerializer, responses=NextSerializer)
+    @extend_schema(request=SkipSerializer, responses=NextSerializer, parameters=[AHEAD_PARAMETER])
     @action(detail=True, methods=["post"], permission_classes=[CanTakeImages])
     def skip(self, request, pk=None):
-        """Skip this image with a reason, and get the next one (the same body as ``next``).
+        """Skip this image with a reason, and get the next one (the same body as ``next``, ``?ahead=k`` too).
 
         A skipped image never comes back to the caller; its slot goes back to the pool for
         others. A submitted image cannot be skipped.
         """
+        ahead = AheadQuerySerializer.read(request)
         image = self.get_object()
         body = SkipSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         services.queue_skip(image=image, annotator=request.user, reason=body.validated_data["reason"])
-        handout = services.queue_next(dataset=image.dataset, annotator=request.user)
+        handout = services.queue_next(dataset=image.dataset, annotator=request.user, ahead=ahead)
         return Response(handout_data(handout, dataset=image.dataset, request=request))

@@ -14,8 +14,11 @@
  *   notice: string | null,   // what is missing before the image counts as submitted
  *   loading: boolean, error: string | null,
  *   history: [{imageId, status}],  // the annotator's own images of this dataset, in started order
- *   progress: {done, total} | null,
- *   lookahead: Image[],      // images to go on with when the server cannot be asked (offline)
+ *   progress: {done, skipped, in_progress, total, active_ms, finished} | null,
+ *   ahead: Image[],          // images leased to the annotator, in queue order, from the server's last
+ *                            // answer (its `image` first): what Next goes on with while the server is away
+ *   resumedImageId: number | null, // the server handed this image back: "Continuing where you stopped"
+ *   banner: string | null,   // a message that outlives the image it was about (an image that was full)
  * }
  *
  * Mutations are small synchronous verbs; the persistence plugin writes the draft to IndexedDB
@@ -36,7 +39,10 @@ export const CONTENT_MUTATIONS = new Set([
 ]);
 
 const MAX_UNDO = 2000;
-const LOOKAHEAD = 'eyetagger.lookahead.';
+const AHEAD_KEY = 'eyetagger.ahead.';
+export const OFFLINE_SKIP =
+  'Skipping needs the server, which cannot be reached now: it gives this image to someone else. ' +
+  'Annotate it, or skip it once you are back online.';
 
 /** localStorage, or a stand-in where there is none (tests in Node). */
 function storage() {
@@ -56,12 +62,38 @@ export function missingParts(dataset, { label, text, area }) {
   return missing;
 }
 
+/** Return the fields of an image the app keeps (ids, size, file), from the API's image. */
+export function slimImage(image) {
+  return { id: image.id, width: image.width, height: image.height, short_id: image.short_id, file_url: image.file_url };
+}
+
+/** Return the server's images in queue order, its current one first: [image, ...ahead], without repeats. */
+export function queueOf(body) {
+  const seen = new Set();
+  const images = [];
+  for (const image of [body.image, ...(body.ahead || [])]) {
+    if (image && !seen.has(image.id)) {
+      seen.add(image.id);
+      images.push(slimImage(image));
+    }
+  }
+  return images;
+}
+
+/** Return the first image of the queue the annotator has not finished or started here, other than `current`. */
+export function firstOpen(queue, history, current = null) {
+  const seen = new Map(history.map((h) => [h.imageId, h.status]));
+  const image = queue.find((i) => i.id !== current && !seen.has(i.id));
+  return image ? image.id : null;
+}
+
 function touch(state) {
   state.draft.localRev += 1;
   state.draft.updatedAt = Date.now();
 }
 
 export function createAnnotationModule(api, drafts) {
+  const prefetched = new Set(); // image files already fetched for the service worker
   return {
     namespaced: true,
     state: () => ({
@@ -79,7 +111,9 @@ export function createAnnotationModule(api, drafts) {
       error: null,
       history: [],
       progress: null,
-      lookahead: [],
+      ahead: [],
+      resumedImageId: null,
+      banner: null,
     }),
     getters: {
       dataset: (state, _getters, rootState, rootGetters) => rootGetters['datasets/byId'](state.datasetId),
@@ -98,6 +132,7 @@ export function createAnnotationModule(api, drafts) {
         const draft = { ...state.draft, strokes: state.strokes };
         draft.image = toRaw(draft.image);
         draft.conflict = toRaw(draft.conflict);
+        if (draft.full) draft.full = toRaw(draft.full);
         return draft;
       },
     },
@@ -194,32 +229,43 @@ export function createAnnotationModule(api, drafts) {
       setProgress(state, progress) {
         state.progress = progress;
       },
-      setLookahead(state, images) {
-        state.lookahead = markRaw(images);
+      setAhead(state, images) {
+        state.ahead = markRaw(images);
+      },
+      setResumed(state, imageId) {
+        state.resumedImageId = imageId;
+      },
+      setBanner(state, banner) {
+        state.banner = banner;
+      },
+      setFull(state, full) {
+        state.draft.full = full;
       },
       markInHistory(state, { imageId, status }) {
         const item = state.history.find((h) => h.imageId === imageId);
         if (item) item.status = status;
         else state.history.push({ imageId, status });
       },
+      /** Change the status of an image already in the history (a skip keeps an untouched image out of it). */
+      setHistoryStatus(state, { imageId, status }) {
+        const item = state.history.find((h) => h.imageId === imageId);
+        if (item) item.status = status;
+      },
     },
     actions: {
-      /** Load what the dataset's navigation needs: the annotator's history, progress, an offline look-ahead. */
+      /** Load what the dataset's navigation needs: the annotator's history, and the images leased ahead (kept offline). */
       async openDataset({ commit, rootState, state }, datasetId) {
         if (state.datasetId === Number(datasetId) && state.history.length) return;
         commit('setDataset', datasetId);
+        commit('setBanner', null);
         const userId = rootState.auth.user.id;
+        commit('setAhead', JSON.parse(storage().getItem(`${AHEAD_KEY}${userId}.${Number(datasetId)}`) || '[]'));
         const local = (await drafts.list(userId)).filter((d) => d.datasetId === Number(datasetId) && (isDirty(d) || d.status));
         let server = [];
         try {
           server = await api.annotations.history(datasetId);
-          const body = await api.datasets.images(datasetId);
-          const images = (body.results || []).map((i) => ({ id: i.id, width: i.width, height: i.height, short_id: i.short_id, file_url: i.file_url }));
-          commit('setLookahead', images);
-          storage().setItem(LOOKAHEAD + datasetId, JSON.stringify(images));
         } catch (error) {
           if (!error.isNetwork) throw error;
-          commit('setLookahead', JSON.parse(storage().getItem(LOOKAHEAD + datasetId) || '[]'));
         }
         const entries = new Map();
         for (const a of server) entries.set(a.image, { imageId: a.image, status: a.status, startedAt: a.started_at });
@@ -255,7 +301,7 @@ export function createAnnotationModule(api, drafts) {
             if (local) draft.localRev = draft.syncedRev = local.localRev;
           } else if (local) draft = local;
           else {
-            const known = state.lookahead.find((i) => i.id === Number(imageId));
+            const known = state.ahead.find((i) => i.id === Number(imageId));
             if (!known) throw new Error('This image is not available offline; reconnect to open it.');
             draft = draftFromServer({}, { userId, datasetId: Number(datasetId), image: known });
           }
@@ -270,15 +316,20 @@ export function createAnnotationModule(api, drafts) {
       },
 
       /** Return the id of the image to work on when entering a dataset, or null when it is done. */
-      async firstImage({ state, dispatch }, datasetId) {
+      async firstImage({ commit, state, dispatch }, datasetId) {
         await dispatch('openDataset', datasetId);
         try {
           const next = await api.datasets.next(datasetId);
-          dispatch('noteProgress', next.progress);
-          if (next.image) return next.image.id;
+          await dispatch('noteHandout', next);
+          if (next.image) {
+            // Work done here but not yet sent (offline a moment ago) is not what to show first.
+            const id = firstOpen(state.ahead, state.history.filter((h) => h.status !== 'draft')) ?? next.image.id;
+            commit('setResumed', next.lease && next.lease.resumed && id === next.image.id ? id : null);
+            return id;
+          }
         } catch (error) {
           if (!error.isNetwork) throw error;
-          const open = state.history.find((h) => h.status !== 'submitted');
+          const open = state.history.find((h) => h.status === 'draft');
           if (open) return open.imageId;
           return dispatch('offlineNext');
         }
@@ -291,12 +342,81 @@ export function createAnnotationModule(api, drafts) {
         commit('datasets/setProgress', { datasetId: state.datasetId, progress }, { root: true });
       },
 
-      /** The first look-ahead image the annotator has not touched. */
+      /** Take in an answer of `next` or `skip`: progress, and the images leased ahead (kept offline, their files fetched). */
+      noteHandout({ commit, dispatch, state, rootState }, body) {
+        // The server answered: whatever waits for it goes now, not when its back-off runs out.
+        if (this.$sync && rootState.sync.status === 'offline') this.$sync.retryNow();
+        dispatch('noteProgress', body.progress);
+        const images = queueOf(body);
+        commit('setAhead', images);
+        try {
+          storage().setItem(`${AHEAD_KEY}${rootState.auth.user.id}.${state.datasetId}`, JSON.stringify(images));
+        } catch {
+          // storage full or refused: the list still serves this page
+        }
+        dispatch('prefetchAhead');
+      },
+
+      /** Fetch the files of the images leased ahead, once per page load, so the service worker keeps them. */
+      prefetchAhead({ state }) {
+        for (const image of state.ahead) {
+          if (!prefetched.has(image.file_url)) {
+            prefetched.add(image.file_url);
+            api.images.prefetch(image);
+          }
+        }
+      },
+
+      /** The first image leased ahead that the annotator has not touched. */
       offlineNext({ state }) {
-        const seen = new Set(state.history.map((h) => h.imageId));
-        if (state.draft) seen.add(state.draft.imageId);
-        const image = state.lookahead.find((i) => !seen.has(i.id));
-        return image ? image.id : null;
+        return firstOpen(state.ahead, state.history, state.draft ? state.draft.imageId : null);
+      },
+
+      /**
+       * Skip the open image with a reason and return where to go (an image id or 'done'). Refused
+       * with OFFLINE_SKIP while the server cannot be reached: only it can give the image to others.
+       */
+      async skip({ commit, state, dispatch }, reason) {
+        const { imageId, key } = state.draft;
+        if (!reason || !reason.trim()) throw new Error('Say why you skip this image.');
+        // Send the drawing first, so a save arriving after the skip does not take the image back.
+        await this.$sync.flush(key, 6000).catch(() => {});
+        let body;
+        try {
+          body = await api.images.skip(imageId, reason.trim());
+        } catch (error) {
+          throw error.isNetwork ? new Error(OFFLINE_SKIP) : error;
+        }
+        if (isDirty(state.draft)) commit('setSynced', { version: state.draft.baseVersion, rev: state.draft.localRev });
+        commit('setHistoryStatus', { imageId, status: 'skipped' });
+        commit('setResumed', null);
+        await dispatch('noteHandout', body);
+        if (!body.image) return 'done';
+        return firstOpen(state.ahead, state.history, imageId) ?? 'done';
+      },
+
+      /** A draft was refused with 409 image_full: keep it here, say so (the page then moves on from the open image). */
+      noteFull({ commit, state }, { draft, rev, current }) {
+        if (current) commit('setFull', { rev });
+        commit('setHistoryStatus', { imageId: draft.imageId, status: 'full' });
+        const id = draft.image && draft.image.short_id ? ` #${draft.image.short_id}` : '';
+        commit(
+          'setBanner',
+          `Image${id} already has all the annotators it needs, so your work on it was not sent; it stays in this browser.` +
+            (current ? ' Here is the next image.' : ''),
+        );
+      },
+
+      /** Return where to go from an open image that is full: the server's next image, else one leased ahead. */
+      async leaveFull({ state, dispatch }) {
+        try {
+          const next = await api.datasets.next(state.datasetId);
+          await dispatch('noteHandout', next);
+          if (!next.image) return 'done';
+        } catch (error) {
+          if (!error.isNetwork) throw error;
+        }
+        return (await dispatch('offlineNext')) ?? 'done';
       },
 
       addStroke({ commit, dispatch }, op) {
@@ -358,15 +478,18 @@ export function createAnnotationModule(api, drafts) {
         } catch {
           // offline or refused: the draft stays queued; go on with the look-ahead
         }
+        commit('setResumed', null);
         try {
           const next = await api.datasets.next(state.datasetId);
-          dispatch('noteProgress', next.progress);
+          await dispatch('noteHandout', next);
           if (!next.image) return 'done';
-          if (next.image.id !== current) return next.image.id;
+          const done = state.history.find((h) => h.imageId === next.image.id && h.status !== 'draft');
+          if (next.image.id !== current && !done) return next.image.id;
         } catch (error) {
           if (!error.isNetwork) throw error;
         }
-        const offline = await dispatch('offlineNext');
+        // The server could not be asked, or did not know yet what was done here: the images leased ahead.
+        const offline = firstOpen(state.ahead, state.history, current);
         return offline === null ? 'done' : offline;
       },
 

@@ -7,7 +7,7 @@
 
 import { CONTENT_MUTATIONS } from '../modules/annotation.js';
 
-const META_MUTATIONS = new Set(['annotation/setSynced', 'annotation/setConflict']);
+const META_MUTATIONS = new Set(['annotation/setSynced', 'annotation/setConflict', 'annotation/setFull']);
 
 export function createPersistencePlugin({ drafts, onPersisted = () => {}, onError = console.error }) {
   return (store) => {

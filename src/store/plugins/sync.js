@@ -38,6 +38,12 @@ export function createSyncPlugin({ api, drafts }) {
         if (isCurrent(key)) store.commit('annotation/setConflict', current);
         else await storedUpdate(key, (d) => ({ ...d, conflict: current }));
       },
+      markFull: async (key, { rev }) => {
+        const current = isCurrent(key);
+        const draft = current ? store.getters['annotation/currentDraft'] : await drafts.get(key);
+        if (!current) await storedUpdate(key, (d) => ({ ...d, full: { rev } }));
+        if (draft) await store.dispatch('annotation/noteFull', { draft, rev, current });
+      },
       report: (status) => store.commit('sync/setStatus', status),
       client: () =>
         typeof navigator === 'undefined'

@@ -4,12 +4,14 @@
  * - Every PUT carries the whole document and the version it was based on, so a repeated PUT is
  *   harmless (the server answers 200 for content it already has).
  * - Failures that may pass (no answer, 5xx, 429) are retried with exponential back-off and
- *   jitter, at once when the browser comes back online.
+ *   jitter, at once when the browser comes back online or any request is answered again.
  * - A 409 whose stored content is what this queue sent earlier is our own save whose answer
  *   was lost: adopt its version and go on. Any other 409 is a real conflict (another tab or
  *   device): the draft waits for the annotator's choice, never overwritten silently.
  * - 401/403 pause everything until the annotator signs in again; a 400 (the server refuses the
  *   content) is shown and retried only after the next change. Nothing is ever dropped.
+ * - A 409 `image_full` (the image already has every annotator it needs) is final for that
+ *   content: the draft is marked full (kept, not sent again unless it changes) and reported once.
  */
 
 import { contentKey, documentJson, isDirty } from '../document.js';
@@ -25,11 +27,11 @@ export function backoffDelay(attempt, random = Math.random) {
 export class SyncQueue {
   /**
    * save(imageId, json) -> stored annotation; getDraft(key) -> draft | null;
-   * markSynced(key, {version, rev}); markConflict(key, current); report(status);
-   * client() -> client info for the PUT body.
+   * markSynced(key, {version, rev}); markConflict(key, current); markFull(key, {rev, message});
+   * report(status); client() -> client info for the PUT body.
    */
-  constructor({ save, getDraft, markSynced, markConflict, report, client = () => undefined, timers = globalThis, random = Math.random }) {
-    Object.assign(this, { save, getDraft, markSynced, markConflict, report, client, timers, random });
+  constructor({ save, getDraft, markSynced, markConflict, markFull = async () => {}, report, client = () => undefined, timers = globalThis, random = Math.random }) {
+    Object.assign(this, { save, getDraft, markSynced, markConflict, markFull, report, client, timers, random });
     this.order = []; // keys waiting, oldest change first
     this.dueAt = new Map(); // key -> earliest time to try
     this.attempts = new Map(); // key -> failed attempts in a row
@@ -169,8 +171,8 @@ export class SyncQueue {
 
   async _send(key) {
     const draft = await this.getDraft(key);
-    if (!draft || !isDirty(draft)) {
-      this._done(key);
+    if (!draft || !isDirty(draft) || (draft.full && draft.full.rev >= draft.localRev)) {
+      this._done(key); // nothing to send, or refused as full and unchanged since
       return;
     }
     if (draft.conflict) {
@@ -201,6 +203,9 @@ export class SyncQueue {
           this.problems.set(key, { kind: 'conflict', message: error.message });
           await this.markConflict(key, current);
         }
+      } else if (error.isConflict && error.code === 'image_full') {
+        this._done(key);
+        await this.markFull(key, { rev, message: error.message });
       } else if (error.isRetryable) {
         const attempt = (this.attempts.get(key) || 0) + 1;
         this.attempts.set(key, attempt);
@@ -221,6 +226,8 @@ export class SyncQueue {
     this.attempts.delete(key);
     this.unacked.delete(key);
     this.problems.delete(key);
+    // The server answers again: send what waits for it now, not when each back-off runs out.
+    for (const [other, problem] of this.problems) if (problem.kind === 'offline') this.dueAt.set(other, Date.now());
     const draft = await this.getDraft(key);
     if (!isDirty(draft)) this._done(key);
     else this.dueAt.set(key, Date.now()); // changed while the request was out: send the rest

@@ -108,6 +108,19 @@ describe('SyncQueue', () => {
     expect(statuses.at(-1).status).toBe('saved');
   });
 
+  it('sends everything waiting at once when one request gets through again', async () => {
+    const { server, queue } = setup([draft(1), draft(2), draft(3)]);
+    server.down = true;
+    for (const key of ['1:1', '1:2', '1:3']) queue.enqueue(key);
+    await settle(40000); // several attempts each: the back-off is now long
+    server.down = false;
+    const before = server.puts.length;
+    queue.flush('1:3').catch(() => {}); // the annotator goes on: this one is sent now...
+    await settle();
+    expect([...server.stored.keys()].sort()).toEqual([1, 2, 3]); // ...and the others right after it
+    expect(server.puts.length).toBe(before + 3);
+  });
+
   it('doubles the back-off up to its cap', () => {
     expect([1, 2, 3, 4, 10].map((n) => backoffDelay(n, () => 1))).toEqual([1000, 2000, 4000, 8000, 30000]);
     expect(backoffDelay(1, () => 0)).toBe(500);
@@ -203,6 +216,33 @@ describe('SyncQueue', () => {
     await settle(60000);
     expect(statuses.at(-1).status).toBe('signed-out');
     expect(byKey.get('1:7').syncedRev).toBe(0);
+  });
+
+  it('stops sending a draft refused as full, reports it once, and sends it again only once it changed', async () => {
+    const { server, byKey, queue, statuses } = setup([draft(7)]);
+    const full = [];
+    queue.markFull = async (key, info) => {
+      full.push([key, info.rev]);
+      byKey.get(key).full = { rev: info.rev };
+    };
+    const original = server.save;
+    server.save = async () => {
+      server.puts.push({});
+      throw new ApiError(409, { code: 'image_full', detail: 'This image already has the 1 annotator(s) it needs.' });
+    };
+    queue.enqueue('1:7');
+    await settle(60000);
+    expect(full).toEqual([['1:7', 1]]);
+    expect(server.puts.length).toBe(1);
+    expect(statuses.at(-1)).toEqual({ status: 'saved', waiting: 0, message: null });
+    queue.enqueue('1:7'); // queued again unchanged (a reload): not sent
+    await settle(60000);
+    expect(server.puts.length).toBe(1);
+    server.save = original; // a slot came free, and the annotator changed the drawing
+    byKey.get('1:7').localRev = 2;
+    queue.enqueue('1:7');
+    await settle();
+    expect(server.stored.get(7).version).toBe(1);
   });
 
   it('flush resolves once the draft is stored', async () => {

@@ -1,0 +1,36 @@
+import { describe, expect, it } from 'vitest';
+import { formatSpent, progressParts } from './progress.js';
+
+describe('formatSpent', () => {
+  it.each([
+    [0, 'under a minute'],
+    [59999, 'under a minute'],
+    [60000, '1 min'],
+    [14 * 60000 + 59000, '14 min'],
+    [125 * 60000, '2 h 05 min'],
+    [undefined, 'under a minute'],
+  ])('writes %s ms as %s', (ms, text) => {
+    expect(formatSpent(ms)).toBe(text);
+  });
+
+  it('is shorter for the top bar', () => {
+    expect(formatSpent(1000, { short: true })).toBe('<1 min');
+    expect(formatSpent(125 * 60000, { short: true })).toBe('2 h 05 min');
+  });
+});
+
+describe('progressParts', () => {
+  it('reads done, total, skipped and time spent from the server’s progress', () => {
+    expect(progressParts({ done: 3, total: 12, skipped: 1, in_progress: 2, active_ms: 180000 })).toEqual({
+      done: 3,
+      total: 12,
+      skipped: 1,
+      spent: '3 min',
+      spentShort: '3 min',
+    });
+  });
+
+  it('falls back to the dataset’s size before any progress is known', () => {
+    expect(progressParts(null, 40)).toEqual({ done: 0, total: 40, skipped: 0, spent: 'under a minute', spentShort: '<1 min' });
+  });
+});
