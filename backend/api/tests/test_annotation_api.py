@@ -248,6 +248,16 @@ def test_an_invalid_filter_value_is_a_400(researcher, client_for, db):
     assert response.status_code == 400 and response.json()["errors"][0]["field"] == "status"
 
 
+@pytest.mark.parametrize("name", ["dataset", "image", "annotator"])
+@pytest.mark.parametrize("value", ["9" * 25, "1.5", "0", "-3", "1e400"])
+def test_an_id_filter_that_is_no_id_is_a_400_naming_it(name, value, researcher, client_for, db):
+    # A number beyond a bigint was a 500 on SQLite (OverflowError while binding it).
+    response = client_for(researcher).get(f"/api/annotations/?{name}={value}")
+    assert response.status_code == 400, response.content[:200]
+    assert response.json()["errors"][0]["field"] == name
+    assert "id, a whole number from 1 to" in response.json()["detail"]
+
+
 def test_the_annotation_list_takes_a_fixed_number_of_queries(
     make_user, researcher, demo_dataset, client_for, django_assert_max_num_queries
 ):
