@@ -16,3 +16,10 @@ urlpatterns = [
     # Every other path that is not the API or a static file is a route of the SPA.
     re_path(r"^(?!api/|static/)(?P<path>.*)$", spa.index, name="spa"),
 ]
+
+# Errors Django answers itself (no such endpoint, a malformed request, a crash) are the API's
+# JSON error shape under /api/, and Django's own pages elsewhere.
+handler400 = "backend.api.exceptions.bad_request"
+handler403 = "backend.api.exceptions.permission_denied"
+handler404 = "backend.api.exceptions.page_not_found"
+handler500 = "backend.api.exceptions.server_error"
