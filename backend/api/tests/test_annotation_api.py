@@ -258,6 +258,21 @@ def test_an_id_filter_that_is_no_id_is_a_400_naming_it(name, value, researcher, 
     assert "id, a whole number from 1 to" in response.json()["detail"]
 
 
+@pytest.mark.parametrize("value", ["abc", "0", "501", "-1", "1.5", "9" * 30])
+def test_a_page_size_out_of_range_is_a_400_naming_it(value, researcher, client_for, db):
+    # DRF silently answered pages of 50 (or capped at 500): a client never learned it got fewer rows.
+    response = client_for(researcher).get(f"/api/annotations/?page_size={value}")
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == "page_size"
+    assert response.json()["detail"].startswith("page_size must be a whole number from 1 to 500; got ")
+
+
+def test_a_page_that_is_no_page_is_a_404_naming_the_page(researcher, client_for, db):
+    response = client_for(researcher).get("/api/annotations/?page=abc")
+    assert response.status_code == 404
+    assert response.json()["detail"].startswith("page must be a page number from 1 to the last page; got 'abc'")
+
+
 def test_the_annotation_list_takes_a_fixed_number_of_queries(
     make_user, researcher, demo_dataset, client_for, django_assert_max_num_queries
 ):
