@@ -175,6 +175,14 @@ def test_a_body_that_is_not_json_is_refused(annotator, image, client_for):
     assert response.status_code == 400 and response.json()["code"] == "parse_error"
 
 
+def test_a_body_nested_too_deeply_is_refused_as_invalid_json(annotator, image, client_for):
+    # json raised RecursionError on it, which was a 500.
+    raw = "[" * 100_000 + "]" * 100_000
+    response = client_for(annotator).put(f"/api/images/{image.pk}/annotation/", raw, content_type="application/json")
+    assert response.status_code == 400 and response.json()["code"] == "parse_error"
+    assert "nests arrays or objects too deeply" in response.json()["detail"]
+
+
 def test_an_oversized_body_gets_413(annotator, image, client_for, settings):
     settings.ANNOTATION_MAX_BODY_BYTES = 1000
     body = document([brush([(1, 1)] * 100)])
