@@ -2,6 +2,7 @@
 
 import django_filters
 from django import forms
+from django_filters.constants import EMPTY_VALUES
 
 from .models import Annotation, Image
 
@@ -27,6 +28,19 @@ class IdFilter(django_filters.NumberFilter):
         super().__init__(*args, **kwargs)
 
 
+class StableOrderingFilter(django_filters.OrderingFilter):
+    """Order by the fields asked for, then by id, so that pages never repeat or skip a row.
+
+    django-filter's own turns ``?ordering=,`` into ``order_by()`` with no field at all: no order,
+    so pages could overlap (Django warns, and the test suite, which makes warnings errors, got a 500).
+    Nothing asked for keeps the default order.
+    """
+
+    def filter(self, qs, value):
+        fields = [self.get_ordering_value(param) for param in value or () if param not in EMPTY_VALUES]
+        return qs.order_by(*fields, "id") if fields else qs
+
+
 class ImageFilter(django_filters.FilterSet):
     dataset = IdFilter(field_name="dataset", what="a dataset", help_text="Dataset id.")
 
@@ -42,7 +56,7 @@ class AnnotationFilter(django_filters.FilterSet):
     is_test = django_filters.BooleanFilter(
         field_name="annotator__profile__is_test", help_text="true: only test users' work; false: leave it out."
     )
-    ordering = django_filters.OrderingFilter(fields=["started_at", "updated_at", "submitted_at", "id"])
+    ordering = StableOrderingFilter(fields=["started_at", "updated_at", "submitted_at", "id"])
 
     class Meta:
         model = Annotation
