@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import hypothesis
 import schemathesis
 from django.core.signals import got_request_exception, request_finished, request_started
 from django.db import close_old_connections
@@ -220,10 +221,15 @@ def _with_real_ids(strategy, ids: list[int]):
     return st.tuples(strategy, st.sampled_from([*ids, None])).map(lambda pair: _put_real_id(*pair))
 
 
-def coverage_cases(schema, operation) -> list:
-    """Return schemathesis's coverage cases of the operation: deterministic boundary and type-breaking requests."""
+def coverage_cases(schema, operation, limit: int | None = None) -> list:
+    """Return schemathesis's coverage cases of the operation: deterministic boundary and type-breaking requests.
+
+    With ``limit``, about that many of them, evenly spread (an operation with ten parameters has 200).
+    """
     config = schema.config.generation_for(operation=operation)
-    return list(schema.iter_coverage_cases(operation, generation_modes=list(MODES), generation_config=config))
+    cases = list(schema.iter_coverage_cases(operation, generation_modes=list(MODES), generation_config=config))
+    step = -(-len(cases) // limit) if limit else 1
+    return cases[::step]
 
 
 @dataclass
@@ -270,15 +276,26 @@ def _send(case, world: World, role: str, tally: Tally) -> None:
 
 
 def fuzz_operation(
-    schema, operation, world: World, *, roles=ROLES, max_examples: int, modes=MODES, coverage_roles=()
+    schema,
+    operation,
+    world: World,
+    *,
+    roles=ROLES,
+    max_examples: int,
+    modes=MODES,
+    coverage_roles=(),
+    coverage_limit: int | None = None,
+    seed: int | None = None,
 ) -> dict[str, Tally]:
     """Send one operation its coverage cases (as ``coverage_roles``) and ``max_examples`` generated cases per
     mode (each as every role); return {role: Tally}.
+
+    Without ``seed`` the generated cases are the same on every run; with one, they are that seed's.
     """
     tallies = {role: Tally() for role in roles}
     ids = world.ids.get(_resource(operation.path) or "", [])
     if coverage_roles:
-        for index, case in enumerate(coverage_cases(schema, operation)):
+        for index, case in enumerate(coverage_cases(schema, operation, coverage_limit)):
             if ids and index % 4:  # every fourth keeps its generated id (0, a boundary, a missing one)
                 _put_real_id(case, ids[index % len(ids)])
             for role in coverage_roles:
@@ -287,7 +304,7 @@ def fuzz_operation(
 
         @settings(
             max_examples=max_examples,
-            derandomize=True,
+            derandomize=seed is None,
             database=None,
             deadline=None,
             phases=[Phase.generate],
@@ -298,6 +315,9 @@ def fuzz_operation(
             for role in roles:
                 _send(case, world, role, tallies[role])
 
+        if seed is not None:
+            run = hypothesis.seed(seed)(run)
+
         try:
             run()
         except Unsatisfiable:
@@ -305,14 +325,33 @@ def fuzz_operation(
     return tallies
 
 
-def fuzz(schema, world: World, *, roles=ROLES, max_examples: int, modes=MODES, coverage_roles=(), log=None) -> dict:
+def fuzz(
+    schema,
+    world: World,
+    *,
+    roles=ROLES,
+    max_examples: int,
+    modes=MODES,
+    coverage_roles=(),
+    coverage_limit: int | None = None,
+    seed: int | None = None,
+    log=None,
+) -> dict:
     """Fuzz every operation of the schema; return {(operation label, role): Tally}."""
     results = {}
     for result in schema.get_all_operations():
         operation = result.ok()
         started = time.monotonic()
         tallies = fuzz_operation(
-            schema, operation, world, roles=roles, max_examples=max_examples, modes=modes, coverage_roles=coverage_roles
+            schema,
+            operation,
+            world,
+            roles=roles,
+            max_examples=max_examples,
+            modes=modes,
+            coverage_roles=coverage_roles,
+            coverage_limit=coverage_limit,
+            seed=seed,
         )
         for role, tally in tallies.items():
             results[(operation.label, role)] = tally
