@@ -35,7 +35,7 @@ class LimitedJSONParser(JSONParser):
         except RecursionError:
             # json gives up on arrays or objects nested deeper than Python's recursion limit (a 500 otherwise).
             raise exceptions.ParseError(
-                "The body nests arrays or objects too deeply; a strokes document needs four levels."
+                "The body nests arrays or objects too deeply; a strokes document needs five levels."
             ) from None
 
     @staticmethod
