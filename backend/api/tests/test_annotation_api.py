@@ -91,6 +91,14 @@ def test_client_info_and_start_time_are_recorded(annotator, image, client_for):
     assert annotation.started_at.isoformat() == "2026-11-25T10:00:00+00:00"
 
 
+def test_a_start_time_in_the_future_is_refused(annotator, image, client_for):
+    response = put(client_for(annotator), image, document([brush([(1, 1)])], started_at="3000-01-01T00:00:00Z"))
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == "started_at"
+    assert "future" in response.json()["detail"]
+    assert not Annotation.objects.exists()
+
+
 # --- Submitting ------------------------------------------------------------------------
 
 
