@@ -1,12 +1,14 @@
 """The strokes document: validation, and the mask definition on hand-checked shapes."""
 
 import math
+import tracemalloc
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from backend.api import strokes as strokes_mod
 from backend.api.strokes import Limits, StrokesInvalid, rasterize, validate_strokes
 
 W, H = 40, 30
@@ -295,3 +297,32 @@ def test_rasterize_is_deterministic_and_fixed_on_a_realistic_document():
     first, second = rasterize(strokes, 512, 512), rasterize(strokes, 512, 512)
     assert (first == second).all()
     assert (first == reference_mask(strokes, 512, 512)).all()
+
+
+# --- Work and memory in proportion to the strokes, not to the image ----------------
+
+
+@settings(max_examples=60, deadline=None)
+@given(strokes_strategy)
+def test_rasterizing_in_small_chunks_and_fills_paints_the_same_mask(strokes):
+    whole = rasterize(strokes, W, H)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(strokes_mod, "_CHUNK_SPANS", 3)  # a chunk is then a segment or two
+        patch.setattr(strokes_mod, "_FILL_PIXELS", 5)
+        assert (rasterize(strokes, W, H) == whole).all()
+
+
+def test_a_long_wide_stroke_rasterizes_in_bounded_memory():
+    # 4,000 points at the widest brush: ~2 million row spans if computed at once (half a gigabyte
+    # of temporaries before they were computed in chunks).
+    rng = np.random.default_rng(1)
+    walk = np.clip(500 + np.cumsum(rng.normal(0, 3, size=(4000, 2)), axis=0), 0, 999)
+    long_wide = [stroke(walk.tolist(), width=512)]
+    tracemalloc.start()
+    try:
+        mask = rasterize(long_wide, 1000, 1000)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert mask.any()
+    assert peak < 120 * 1024 * 1024, f"rasterizing took {peak / 1024**2:.0f} MB at its peak"
