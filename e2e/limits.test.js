@@ -30,6 +30,8 @@ describe('the server’s limits in the app', { timeout: 300000 }, () => {
       return { size: s.getters['annotation/size'], limit: s.getters['annotation/limit'], sync: { ...s.state.sync } };
     });
 
+  const frame = () => page.evaluate(() => new Promise((r) => setTimeout(() => requestAnimationFrame(r), 200)));
+
   async function storedSize(imageId) {
     const { body } = await page.evaluate(async (id) => {
       const response = await fetch(`/api/images/${id}/annotation/`, { headers: { Accept: 'application/json' }, cache: 'no-store' });
@@ -80,6 +82,8 @@ describe('the server’s limits in the app', { timeout: 300000 }, () => {
       await page.textContent('[data-testid=limit]'),
       'This image holds 4,999 of the 5,000 strokes the server accepts: fill large areas with the lasso (L) rather than the brush.',
     );
+    await page.mouse.move(700, 330);
+    await page.screenshot({ path: join(ARTIFACTS, 'limits-near.png') });
   });
 
   it('takes the 5,000th stroke, then refuses the next with a message saying what to do', async () => {
@@ -95,6 +99,11 @@ describe('the server’s limits in the app', { timeout: 300000 }, () => {
     assert.match(await page.getAttribute('[data-testid=limit]', 'class'), /stage__limit--flash/);
     await page.mouse.move(700, 330);
     await page.screenshot({ path: join(ARTIFACTS, 'limits-strokes.png') });
+    await page.setViewportSize({ width: 768, height: 1024 });
+    await frame();
+    await page.screenshot({ path: join(ARTIFACTS, 'limits-strokes-768x1024.png') });
+    await page.setViewportSize({ width: 1280, height: 720 });
+    await page.keyboard.press('f');
   });
 
   it('saves the full document: the server takes it, and its mask is the one shown', async () => {
