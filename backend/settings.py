@@ -158,6 +158,11 @@ DATASET_UPLOAD_MAX_BYTES = env.int("DATASET_UPLOAD_MAX_BYTES", default=4 * 1024*
 
 # Limits on what a client may send. Documented in the README ("Limits").
 ANNOTATION_MAX_BODY_BYTES = env.int("ANNOTATION_MAX_BODY_BYTES", default=16 * 1024 * 1024)
+# DRF reads a JSON body through request.body, which Django caps at DATA_UPLOAD_MAX_MEMORY_SIZE
+# (2.5 MB by default) with a bare 400: an annotation within the limits above (250,000 points is
+# about 7 MB) was refused. Twice the annotation limit, as Nginx's client_max_body_size, leaves
+# the annotation parser to answer bodies past its own limit with its clearer 413.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * ANNOTATION_MAX_BODY_BYTES
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

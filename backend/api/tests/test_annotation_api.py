@@ -192,6 +192,25 @@ def test_an_oversized_body_gets_413(annotator, image, client_for, settings):
     assert not Annotation.objects.exists()
 
 
+def test_a_document_at_every_count_limit_is_stored(annotator, image, client_for, settings):
+    # 5,000 strokes holding 250,000 points: a body of several MB, past Django's default
+    # DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MB), which DRF applies when it reads a JSON body.
+    limits = strokes_mod.DEFAULT_LIMITS
+    per_stroke = limits.max_points // limits.max_strokes
+    stroke = brush([(1 + i % 30, 1 + i // 30) for i in range(per_stroke)], width=1.0)
+    body = json.dumps(document([stroke] * limits.max_strokes))
+    assert 2.5 * 1024 * 1024 < len(body) < settings.ANNOTATION_MAX_BODY_BYTES
+    response = client_for(annotator).put(f"/api/images/{image.pk}/annotation/", body, content_type="application/json")
+    assert response.status_code == 201, response.content[:300]
+    assert response.json()["stroke_count"] == limits.max_strokes
+
+
+def test_a_body_just_past_the_limit_gets_the_parsers_413(annotator, image, client_for, settings):
+    body = json.dumps(document(text="x" * settings.ANNOTATION_MAX_BODY_BYTES))
+    response = client_for(annotator).put(f"/api/images/{image.pk}/annotation/", body, content_type="application/json")
+    assert response.status_code == 413 and response.json()["code"] == "body_too_large"
+
+
 def test_too_many_strokes_get_400(annotator, image, client_for):
     body = document([brush([(1, 1)])] * (strokes_mod.DEFAULT_LIMITS.max_strokes + 1))
     response = put(client_for(annotator), image, body)
