@@ -24,10 +24,11 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.cache import patch_cache_control
 from django.utils.html import format_html
+from rest_framework.exceptions import NotFound
 
 from . import accounts, importing, selectors, services, strokes, thumbnails
 from .exporting import spreadsheet_safe
-from .files import image_path
+from .files import ImageStoreUnavailable, image_read
 from .models import Annotation, AnnotationRevision, AnnotatorProgress, Assignment, Dataset, Image, Profile, Role
 from .permissions import user_role
 
@@ -35,16 +36,35 @@ THUMBNAIL = 120  # pixels, in lists
 PREVIEW = 480  # pixels, on a change page
 
 
-def _picture_response(request, content: bytes, content_type: str, etag: str) -> HttpResponse:
-    """Return a picture, cacheable privately (biometric data) and revalidated by its ETag."""
+def _picture_response(request, *, etag: str, content_type: str, draw) -> HttpResponse:
+    """Return the picture ``draw()`` makes, cacheable privately (biometric data) and revalidated by its ETag.
+
+    ``draw`` returns the picture's bytes and whether it shows the image's file: a placeholder
+    (file missing, store not answering) is never cached, since the file may be back soon. A
+    revalidation is answered without reading the file.
+    """
     etag = f'"{etag}"'
     if etag in request.headers.get("If-None-Match", ""):
         response = HttpResponse(status=304)
     else:
+        content, real = draw()
         response = HttpResponse(content, content_type=content_type)
+        if not real:
+            patch_cache_control(response, no_store=True)
+            return response
     response["ETag"] = etag
     patch_cache_control(response, private=True, max_age=3600)
     return response
+
+
+def _image_content(image: Image) -> tuple[bytes | None, str]:
+    """Return the bytes of the image's file wherever it is stored, or None and why, for a placeholder to say."""
+    try:
+        return image_read(image), ""
+    except ImageStoreUnavailable:  # logged by image_read; admin pages stay usable
+        return None, "store not answering"
+    except NotFound:
+        return None, "missing"
 
 
 def _thumbnail_tag(url: str, size: int, alt: str):
@@ -528,8 +548,12 @@ class ImageAdmin(admin.ModelAdmin):
             raise PermissionDenied
         image = get_object_or_404(Image.objects.select_related("dataset"), pk=pk)
         size = _size_param(request)
-        content = thumbnails.image_thumbnail(image_path(image), size)
-        return _picture_response(request, content, "image/jpeg", f"{image.sha256}-{size}")
+
+        def draw():
+            content, absent = _image_content(image)
+            return thumbnails.image_thumbnail(content, size, absent=absent), content is not None
+
+        return _picture_response(request, etag=f"{image.sha256}-{size}", content_type="image/jpeg", draw=draw)
 
 
 def _size_param(request) -> int:
@@ -727,9 +751,14 @@ class AnnotationAdmin(admin.ModelAdmin):
         annotation = get_object_or_404(Annotation.objects.select_related("image__dataset"), pk=pk)
         image = annotation.image
         size = _size_param(request)
-        mask = thumbnails.decode_mask(annotation.mask_rle, image.width, image.height)
-        content = thumbnails.mask_overlay(image_path(image), mask, size)
-        return _picture_response(request, content, "image/png", f"{annotation.pk}-{annotation.version}-{size}")
+
+        def draw():
+            mask = thumbnails.decode_mask(annotation.mask_rle, image.width, image.height)
+            content, absent = _image_content(image)
+            return thumbnails.mask_overlay(content, mask, size, absent=absent), content is not None
+
+        etag = f"{annotation.pk}-{annotation.version}-{size}"
+        return _picture_response(request, etag=etag, content_type="image/png", draw=draw)
 
 
 @admin.register(AnnotationRevision)
@@ -811,9 +840,14 @@ class AnnotationRevisionAdmin(admin.ModelAdmin):
         revision = get_object_or_404(AnnotationRevision.objects.select_related("annotation__image__dataset"), pk=pk)
         image = revision.annotation.image
         size = _size_param(request)
-        mask = strokes.rasterize(revision.strokes, image.width, image.height)
-        content = thumbnails.mask_overlay(image_path(image), mask, size)
-        return _picture_response(request, content, "image/png", f"revision-{revision.pk}-{size}")
+
+        def draw():
+            mask = strokes.rasterize(revision.strokes, image.width, image.height)
+            content, absent = _image_content(image)
+            return thumbnails.mask_overlay(content, mask, size, absent=absent), content is not None
+
+        etag = f"revision-{revision.pk}-{size}"
+        return _picture_response(request, etag=etag, content_type="image/png", draw=draw)
 
     def restore_view(self, request, pk):
         """Confirm, then restore one revision; back to the annotation's page."""

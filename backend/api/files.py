@@ -10,6 +10,7 @@ import logging
 import mimetypes
 import os
 import posixpath
+from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import quote
@@ -58,22 +59,52 @@ def uses_object_storage() -> bool:
 
 
 def image_open(image: Image) -> BinaryIO:
-    """Open the image's file for reading, wherever it is stored; raise NotFound if it is missing."""
-    missing = f"The file of image {image.pk} ({image.path}) is missing on the server."
+    """Open the image's file for reading, wherever it is stored.
+
+    Raise NotFound if it is missing or cannot be read, ImageStoreUnavailable if the object
+    store does not answer.
+    """
+    with _reading(image):
+        if not uses_object_storage():
+            return image_path(image).open("rb")
+        return storages[DATASETS_STORAGE].open(image_storage_name(image), "rb")
+
+
+def image_read(image: Image) -> bytes:
+    """Return the bytes of the image's file, wherever it is stored; errors as ``image_open``.
+
+    For code that decodes the picture (overlays, thumbnails): an object is downloaded as it
+    is read, so a store failing halfway is reported here too, not as a server error later.
+    """
+    with image_open(image) as file, _reading(image):
+        return file.read()
+
+
+@contextmanager
+def _reading(image: Image):
+    """Turn the failures of reading an image's file into NotFound (404) or ImageStoreUnavailable (503)."""
     if not uses_object_storage():
         try:
-            return image_path(image).open("rb")
+            yield
         except FileNotFoundError:
-            raise NotFound(missing) from None
+            raise NotFound(_missing(image)) from None
+        except OSError as error:  # a folder in its place, no permission: an admin must look
+            logger.error("Reading image %s from %s failed: %s", image.pk, settings.DATASET_ROOT, error)
+            raise NotFound(f"The file of image {image.pk} ({image.path}) cannot be read on the server.") from None
+        return
     from botocore.exceptions import BotoCoreError, ClientError  # only needed, and installed, for object storage
 
     try:
-        return storages[DATASETS_STORAGE].open(image_storage_name(image), "rb")
+        yield
     except FileNotFoundError:
-        raise NotFound(missing) from None
+        raise NotFound(_missing(image)) from None
     except (BotoCoreError, ClientError) as error:  # unreachable endpoint, bad credentials, no such bucket
         logger.error("Reading image %s from object storage failed: %s", image.pk, error)
         raise ImageStoreUnavailable() from error
+
+
+def _missing(image: Image) -> str:
+    return f"The file of image {image.pk} ({image.path}) is missing on the server."
 
 
 def image_file_response(request, image: Image) -> HttpResponse:

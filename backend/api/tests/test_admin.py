@@ -149,6 +149,8 @@ def test_a_missing_image_file_gets_a_placeholder_not_an_error(admin_client, demo
     (dataset_root / "demo" / image.path).unlink()
     response = admin_client.get(f"/api/admin/api/image/{image.pk}/thumbnail/")
     assert response.status_code == 200 and response["Content-Type"] == "image/jpeg"
+    # Not cached: once the file is back, the next page shows it.
+    assert "no-store" in response["Cache-Control"] and not response.has_header("ETag")
 
 
 def test_pictures_are_for_admins_only(client, make_user, demo_dataset):

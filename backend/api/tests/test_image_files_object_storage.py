@@ -1,5 +1,10 @@
-"""Image files on S3-compatible object storage (DATASETS_S3_BUCKET), against moto's S3 server on 127.0.0.1."""
+"""Image files on S3-compatible object storage (DATASETS_S3_BUCKET), against moto's S3 server on 127.0.0.1.
 
+Everything that reads an image's file reads it from the bucket: the file itself, the saliency
+overlay, admin's thumbnails and mask overlays.
+"""
+
+import io
 import os
 import signal
 import socket
@@ -10,9 +15,14 @@ from contextlib import closing
 from pathlib import Path
 
 import boto3
+import numpy as np
 import pytest
+from PIL import Image as PILImage
 
-from backend.api.models import Role
+from backend.api import services, strokes, thumbnails
+from backend.api.models import AnnotationRevision, Role
+
+from .conftest import brush
 
 BUCKET = "eyetagger-datasets"
 PREFIX = "lab"
@@ -130,3 +140,84 @@ def test_a_revalidation_is_answered_without_reading_the_bucket(bucket, image, ma
         f"/api/images/{image.pk}/file/", HTTP_IF_NONE_MATCH=f'"{image.sha256}"'
     )
     assert response.status_code == 304
+
+
+# --- Pictures made from the image: the saliency overlay, admin's thumbnails and mask overlays --------------
+
+
+def _annotate(image, annotator, strokes_, version=0, status="submitted"):
+    annotation, _ = services.annotation_save(
+        image=image,
+        annotator=annotator,
+        content=services.AnnotationContent(strokes_, "real", "", status),
+        base_version=version,
+    )
+    return annotation
+
+
+def _pixels(content: bytes) -> np.ndarray:
+    return np.asarray(PILImage.open(io.BytesIO(content)).convert("RGB"))
+
+
+def test_the_saliency_overlay_is_drawn_over_the_image_in_the_bucket(bucket, image, make_user, client_for):
+    _, uploaded = bucket
+    _annotate(image, make_user(Role.ANNOTATOR), [brush([(2, 2), (8, 2)], width=4)])
+    response = client_for(make_user(Role.RESEARCHER)).get(f"/api/images/{image.pk}/saliency-overlay.png")
+    assert response.status_code == 200, response.content[:300]
+    overlay, original = _pixels(response.content), _pixels(uploaded[image.pk][1])
+    assert overlay.shape == (48, 64, 3)
+    assert (overlay[20:, 20:] == original[20:, 20:]).all()  # nobody drew there: the image itself
+    assert not (overlay[0:5, 0:10] == original[0:5, 0:10]).all()
+
+
+def test_a_missing_object_makes_the_overlay_a_404_and_a_silent_store_a_503(
+    bucket, image, make_user, client_for, settings
+):
+    s3, uploaded = bucket
+    researcher = client_for(make_user(Role.RESEARCHER))
+    s3.delete_object(Bucket=BUCKET, Key=uploaded[image.pk][0])
+    missing = researcher.get(f"/api/images/{image.pk}/saliency-overlay.png")
+    assert missing.status_code == 404 and "missing on the server" in missing.json()["detail"]
+    settings.STORAGES = {**settings.STORAGES, "datasets": _storage(f"http://127.0.0.1:{_free_port()}")}
+    silent = researcher.get(f"/api/images/{image.pk}/saliency-overlay.png")
+    assert silent.status_code == 503 and silent.json()["code"] == "image_store_unavailable"
+
+
+@pytest.fixture
+def admin_client(client, make_user):
+    boss = make_user(Role.ADMIN)
+    boss.is_superuser = True
+    boss.save()
+    client.force_login(boss)
+    return client
+
+
+def test_admin_thumbnails_are_made_from_the_image_in_the_bucket(bucket, image, admin_client):
+    _, uploaded = bucket
+    response = admin_client.get(f"/api/admin/api/image/{image.pk}/thumbnail/?size=32")
+    assert response.status_code == 200 and response["Content-Type"] == "image/jpeg"
+    assert response.content == thumbnails.image_thumbnail(uploaded[image.pk][1], 32)  # not a placeholder
+    assert "private" in response["Cache-Control"] and response["ETag"]
+
+
+def test_admin_mask_overlays_are_drawn_over_the_image_in_the_bucket(bucket, image, admin_client, make_user):
+    _, uploaded = bucket
+    first = [brush([(0, 0), (64, 48)], width=20)]
+    annotation = _annotate(image, make_user(Role.ANNOTATOR), first, status="draft")
+    annotation = _annotate(image, annotation.annotator, [brush([(5, 5)])], version=annotation.version)
+    revision = AnnotationRevision.objects.get(annotation=annotation)
+    content = uploaded[image.pk][1]
+    current = admin_client.get(f"/api/admin/api/annotation/{annotation.pk}/overlay/?size=64")
+    assert current.status_code == 200 and current["Content-Type"] == "image/png"
+    mask = thumbnails.decode_mask(annotation.mask_rle, image.width, image.height)
+    assert current.content == thumbnails.mask_overlay(content, mask, 64)
+    earlier = admin_client.get(f"/api/admin/api/annotationrevision/{revision.pk}/overlay/?size=64")
+    assert earlier.content == thumbnails.mask_overlay(content, strokes.rasterize(first, 64, 48), 64)
+
+
+def test_a_silent_store_gives_admin_an_uncached_placeholder_not_an_error(bucket, image, admin_client, settings):
+    settings.STORAGES = {**settings.STORAGES, "datasets": _storage(f"http://127.0.0.1:{_free_port()}")}
+    response = admin_client.get(f"/api/admin/api/image/{image.pk}/thumbnail/?size=64")
+    assert response.status_code == 200 and response["Content-Type"] == "image/jpeg"
+    assert response.content == thumbnails.image_thumbnail(None, 64, absent="store not answering")
+    assert "no-store" in response["Cache-Control"] and not response.has_header("ETag")
