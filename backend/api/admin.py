@@ -28,9 +28,10 @@ from rest_framework.exceptions import NotFound
 
 from . import accounts, importing, selectors, services, strokes, thumbnails
 from .exporting import spreadsheet_safe
-from .files import ImageStoreUnavailable, image_read
+from .files import ImageStoreUnavailable, dataset_upload_root, image_read, uses_object_storage
 from .models import Annotation, AnnotationRevision, AnnotatorProgress, Assignment, Dataset, Image, Profile, Role
 from .permissions import user_role
+from .upload_handlers import upload_failure
 
 THUMBNAIL = 120  # pixels, in lists
 PREVIEW = 480  # pixels, on a change page
@@ -71,6 +72,11 @@ def _thumbnail_tag(url: str, size: int, alt: str):
     return format_html(
         '<img src="{}" alt="{}" style="max-width:{}px;max-height:{}px" loading="lazy">', url, alt, size, size
     )
+
+
+def _sentence(message: str) -> str:
+    """Return a service's message ("the archive is refused...") as a sentence for a form's errors."""
+    return message[:1].upper() + message[1:]
 
 
 def _duration(ms: int) -> str:
@@ -151,8 +157,14 @@ class AccountsCsvForm(forms.Form):
 
     MAX_BYTES = 5 * 1024 * 1024
 
+    def __init__(self, *args, upload_failure: str | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.upload_failure = upload_failure  # the file could not be received (upload_handlers)
+
     def clean(self):
         cleaned = super().clean()
+        if self.upload_failure:
+            raise ValidationError(_sentence(self.upload_failure))
         upload, text = cleaned.get("file"), cleaned.get("text", "")
         if upload is None and not text.strip():
             raise ValidationError("Choose a CSV file or paste the lines.")
@@ -223,7 +235,7 @@ class EyeTaggerUserAdmin(UserAdmin):
         """Create many annotator accounts from a CSV; show the generated passwords once, with a download."""
         if not self.has_add_permission(request):
             raise PermissionDenied
-        form = AccountsCsvForm(request.POST or None, request.FILES or None)
+        form = AccountsCsvForm(request.POST or None, request.FILES or None, upload_failure=upload_failure(request))
         if request.method == "POST" and form.is_valid():
             try:
                 created = services.users_create_from_csv(
@@ -319,8 +331,14 @@ class DatasetImportForm(forms.Form):
     access = forms.ChoiceField(choices=Dataset.Access.choices, initial=Dataset.Access.ALL)
     lease_minutes = forms.IntegerField(min_value=1, max_value=7 * 24 * 60, initial=30)
 
+    def __init__(self, *args, upload_failure: str | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.upload_failure = upload_failure  # the archive could not be received (upload_handlers)
+
     def clean(self):
         cleaned = super().clean()
+        if self.upload_failure:
+            raise ValidationError(_sentence(self.upload_failure))
         if bool(cleaned.get("archive")) == bool(cleaned.get("folder", "").strip()):
             raise ValidationError("Upload a zip archive or name a folder on the server (one of the two).")
         if cleaned.get("require_choice") and not _parse_choices(cleaned.get("choices", "")):
@@ -454,7 +472,7 @@ class DatasetAdmin(admin.ModelAdmin):
         """Create a dataset from an uploaded zip or a folder on the server, then show the import report."""
         if not self.has_add_permission(request):
             raise PermissionDenied
-        form = DatasetImportForm(request.POST or None, request.FILES or None)
+        form = DatasetImportForm(request.POST or None, request.FILES or None, upload_failure=upload_failure(request))
         if request.method == "POST" and form.is_valid():
             try:
                 if form.cleaned_data["archive"]:
@@ -462,11 +480,14 @@ class DatasetAdmin(admin.ModelAdmin):
                 else:
                     folder = Path(settings.DATASET_ROOT) / form.cleaned_data["folder"].strip().strip("/")
                     report = services.dataset_import(folder=folder, **form.options())
-            except importing.DatasetFolderInvalid as error:
-                form.add_error(None, str(error)[0].upper() + str(error)[1:])
+            except (importing.DatasetFolderInvalid, services.DatasetUploadFailed) as error:
+                form.add_error(None, _sentence(str(error)))
             except ValidationError as error:
                 for message in error.messages:
                     form.add_error(None, message)
+            except OSError as error:  # a folder on the server that cannot be read (permissions, a failing disk)
+                where = f" ({error.filename})" if error.filename else ""
+                form.add_error(None, f"The server could not read the folder: {error.strerror or error}{where}.")
             else:
                 context = {
                     **self.admin_site.each_context(request),
@@ -483,6 +504,8 @@ class DatasetAdmin(admin.ModelAdmin):
             "opts": self.model._meta,
             "form": form,
             "dataset_root": settings.DATASET_ROOT,
+            "upload_root": dataset_upload_root(),
+            "object_storage": uses_object_storage(),
             "max_upload_mb": settings.DATASET_UPLOAD_MAX_BYTES // 1024 // 1024,
         }
         return TemplateResponse(request, "admin/api/dataset/import.html", context)

@@ -1,9 +1,9 @@
 """Serving dataset image files: only through views that have checked who is asking.
 
-Three ways, by configuration: from DATASET_ROOT by Django; from DATASET_ROOT by Nginx after
-Django has authorized the request (IMAGES_ACCEL_REDIRECT); or from object storage through
-Django's storage API (DATASETS_S3_BUCKET, the ``datasets`` storage), for web replicas that
-share no disk.
+Three ways, by configuration: from DATASET_ROOT (and DATASET_UPLOAD_ROOT, for uploaded
+datasets) by Django; from there by Nginx after Django has authorized the request
+(IMAGES_ACCEL_REDIRECT); or from object storage through Django's storage API
+(DATASETS_S3_BUCKET, the ``datasets`` storage), for web replicas that share no disk.
 """
 
 import logging
@@ -35,9 +35,30 @@ class ImageStoreUnavailable(APIException):
     default_detail = "The image store is not answering; try again in a moment."
 
 
+UPLOADS = "uploads"  # the first part of an uploaded dataset's root: uploads/<name>
+
+
+def dataset_upload_root() -> Path:
+    """Return the folder where uploaded dataset archives are unpacked: DATASET_UPLOAD_ROOT, or DATASET_ROOT/uploads."""
+    return Path(settings.DATASET_UPLOAD_ROOT or Path(settings.DATASET_ROOT) / UPLOADS)
+
+
+def dataset_folder(root: str) -> Path:
+    """Return the local folder of a dataset's root.
+
+    An uploaded dataset's root is ``uploads/<name>``, its folder ``<name>`` in DATASET_UPLOAD_ROOT
+    (which is DATASET_ROOT/uploads unless set elsewhere, e.g. to a writable volume); any other
+    root is a folder below DATASET_ROOT. Nginx maps its internal location the same way.
+    """
+    first, _, rest = root.partition("/")
+    if first == UPLOADS and rest:
+        return dataset_upload_root() / rest
+    return Path(settings.DATASET_ROOT) / root
+
+
 def image_path(image: Image) -> Path:
     """Return where the image's file lies, refusing any path that escapes its dataset's folder."""
-    folder = os.path.abspath(os.path.join(settings.DATASET_ROOT, image.dataset.root))
+    folder = os.path.abspath(dataset_folder(image.dataset.root))
     path = os.path.abspath(os.path.join(folder, image.path))
     if not path.startswith(folder + os.sep):
         raise NotFound("This image's path lies outside its dataset folder; an admin must fix the dataset.")
@@ -89,16 +110,18 @@ def _reading(image: Image):
         except FileNotFoundError:
             raise NotFound(_missing(image)) from None
         except OSError as error:  # a folder in its place, no permission: an admin must look
-            logger.error("Reading image %s from %s failed: %s", image.pk, settings.DATASET_ROOT, error)
+            logger.error("Reading the file of image %s failed: %s", image.pk, error)
             raise NotFound(f"The file of image {image.pk} ({image.path}) cannot be read on the server.") from None
         return
-    from botocore.exceptions import BotoCoreError, ClientError  # only needed, and installed, for object storage
+    # Only needed, and installed, for object storage.
+    from boto3.exceptions import Boto3Error
+    from botocore.exceptions import BotoCoreError, ClientError
 
     try:
         yield
     except FileNotFoundError:
         raise NotFound(_missing(image)) from None
-    except (BotoCoreError, ClientError) as error:  # unreachable endpoint, bad credentials, no such bucket
+    except (BotoCoreError, ClientError, Boto3Error) as error:  # unreachable endpoint, bad credentials, no such bucket
         logger.error("Reading image %s from object storage failed: %s", image.pk, error)
         raise ImageStoreUnavailable() from error
 

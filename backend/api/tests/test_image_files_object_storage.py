@@ -19,10 +19,11 @@ import numpy as np
 import pytest
 from PIL import Image as PILImage
 
-from backend.api import services, strokes, thumbnails
-from backend.api.models import AnnotationRevision, Role
+from backend.api import importing, services, strokes, thumbnails
+from backend.api.models import AnnotationRevision, Dataset, Role
 
-from .conftest import brush
+from .conftest import brush, write_dataset
+from .test_dataset_upload import zipped
 
 BUCKET = "eyetagger-datasets"
 PREFIX = "lab"
@@ -94,9 +95,13 @@ def bucket(s3_endpoint, monkeypatch, settings, demo_dataset, dataset_root):
     settings.STORAGES = {**settings.STORAGES, "datasets": _storage(s3_endpoint)}
     settings.IMAGES_ACCEL_REDIRECT = "/protected-datasets/"  # object storage takes precedence
     yield s3, uploaded
-    for key, _ in uploaded.values():
+    for key in _keys(s3):
         s3.delete_object(Bucket=BUCKET, Key=key)
     s3.delete_bucket(Bucket=BUCKET)
+
+
+def _keys(s3, prefix: str = "") -> list[str]:
+    return sorted(item["Key"] for item in s3.list_objects_v2(Bucket=BUCKET, Prefix=prefix).get("Contents", []))
 
 
 def _body(response) -> bytes:
@@ -221,3 +226,87 @@ def test_a_silent_store_gives_admin_an_uncached_placeholder_not_an_error(bucket,
     assert response.status_code == 200 and response["Content-Type"] == "image/jpeg"
     assert response.content == thumbnails.image_thumbnail(None, 64, absent="store not answering")
     assert "no-store" in response["Cache-Control"] and not response.has_header("ETag")
+
+
+# --- A dataset zip uploaded in admin: its files go to the bucket, not the web tier's disk ---------------------
+
+
+def _form(archive, **fields):
+    archive.name = "irises.zip"
+    return {
+        "archive": archive,
+        "name": "Uploaded irises",
+        "choices": "real, fake",
+        "require_choice": "on",
+        "order": "random",
+        "access": "all",
+        "lease_minutes": "30",
+        **fields,
+    }
+
+
+def test_an_uploaded_dataset_is_put_in_the_bucket_and_served_from_it(
+    bucket, admin_client, tmp_path, settings, make_user, client_for
+):
+    s3, _ = bucket
+    settings.DATASET_UPLOAD_ROOT = tmp_path / "upload-volume"
+    source = write_dataset(tmp_path / "src")
+    response = admin_client.post("/api/admin/api/dataset/import/", _form(zipped(source)))
+    assert "3 added" in response.content.decode()
+    dataset = Dataset.objects.get(root="uploads/uploaded-irises")
+    # The key layout of the settings: <prefix>/<dataset root>/<image path>, metadata.csv too (as `aws s3 sync`).
+    prefix = f"{PREFIX}/uploads/uploaded-irises/"
+    assert _keys(s3, prefix) == [
+        prefix + name for name in ("images/a.png", "images/b.png", "images/c.png", "metadata.csv")
+    ]
+    assert list((tmp_path / "upload-volume").iterdir()) == []  # the local copy is gone
+    image = dataset.images.get(path="images/b.png")
+    served = client_for(make_user(Role.ANNOTATOR)).get(f"/api/images/{image.pk}/file/")
+    assert _body(served) == (source / "images" / "b.png").read_bytes()
+    assert "X-Accel-Redirect" not in served
+
+
+def test_a_silent_store_refuses_the_upload_on_the_form_and_nothing_is_stored(bucket, admin_client, tmp_path, settings):
+    settings.DATASET_UPLOAD_ROOT = tmp_path / "upload-volume"
+    settings.STORAGES = {**settings.STORAGES, "datasets": _storage(f"http://127.0.0.1:{_free_port()}")}
+    response = admin_client.post("/api/admin/api/dataset/import/", _form(zipped(write_dataset(tmp_path / "src"))))
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "Nothing was imported" in body and "The object store did not accept the dataset" in body
+    assert not Dataset.objects.filter(root__startswith="uploads/").exists()
+    assert list((tmp_path / "upload-volume").iterdir()) == []
+
+
+def test_an_import_failing_after_the_copy_removes_the_objects_it_put(bucket, tmp_path, settings):
+    from django.core.exceptions import ValidationError
+
+    s3, _ = bucket
+    settings.DATASET_UPLOAD_ROOT = tmp_path / "upload-volume"
+    archive = zipped(write_dataset(tmp_path / "src"))
+    with pytest.raises(ValidationError, match="at most 9"):  # checked by the import, after the copy
+        services.dataset_import_zip(archive=archive, name="Irises", choices=[str(n) for n in range(10)])
+    assert _keys(s3, f"{PREFIX}/uploads/") == []
+    assert list((tmp_path / "upload-volume").iterdir()) == []
+    assert not Dataset.objects.filter(root__startswith="uploads/").exists()
+
+
+def test_a_broken_metadata_csv_is_refused_before_anything_is_copied(bucket, tmp_path, settings, monkeypatch):
+    s3, _ = bucket
+    settings.DATASET_UPLOAD_ROOT = tmp_path / "upload-volume"
+    archive = zipped(write_dataset(tmp_path / "src", csv_text="filename\na.png\na.png\n"))
+    copied = []
+    monkeypatch.setattr(
+        "backend.api.services.uploads._copy_to_object_storage", lambda folder, root: copied.append(root) or []
+    )
+    with pytest.raises(importing.DatasetFolderInvalid, match="repeats the filename"):
+        services.dataset_import_zip(archive=archive, name="Broken")
+    assert copied == [] and _keys(s3, f"{PREFIX}/uploads/") == []
+
+
+def test_a_name_taken_in_the_bucket_is_not_reused(bucket, tmp_path, settings):
+    s3, _ = bucket
+    settings.DATASET_UPLOAD_ROOT = tmp_path / "upload-volume"
+    s3.put_object(Bucket=BUCKET, Key=f"{PREFIX}/uploads/irises/images/a.png", Body=b"synced by hand")
+    report = services.dataset_import_zip(archive=zipped(write_dataset(tmp_path / "src")), name="Irises")
+    assert report.dataset.root == "uploads/irises-2"
+    assert s3.get_object(Bucket=BUCKET, Key=f"{PREFIX}/uploads/irises/images/a.png")["Body"].read() == b"synced by hand"
