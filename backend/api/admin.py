@@ -210,10 +210,14 @@ class EyeTaggerUserAdmin(UserAdmin):
         if formset.model is not Profile:
             return super().save_formset(request, form, formset, change)
         # Through the service: a changed test flag recounts the targets of the user's datasets.
+        changed = []
         for profile_form in formset.forms:
             if profile_form.has_changed() and "is_test" in profile_form.changed_data:
                 services.user_set_test(user=form.instance, is_test=profile_form.cleaned_data["is_test"])
+                changed.append((form.instance.profile, ["is_test"]))
         Profile.objects.get_or_create(user=form.instance)
+        # What formset.save() would have recorded: admin's history message reads it.
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], changed, []
 
     @admin.action(description="Make the selected users test users (their work stops counting)")
     def make_test_users(self, request, queryset):

@@ -244,3 +244,42 @@ def test_deleting_a_skip_in_admin_gives_the_image_back(admin_client, make_datase
 def test_the_dataset_list_links_to_the_import_page(admin_client, db):
     assert "/api/admin/api/dataset/import/" in admin_client.get("/api/admin/api/dataset/").content.decode()
     assert Dataset.objects.count() == 0
+
+
+# --- A user's page ---------------------------------------------------------------------------------
+
+
+def user_form(user, **changes):
+    """Return the POST data of a user's change page as it stands, with changes (None leaves a field out)."""
+    data = {
+        "username": user.username,
+        "first_name": "",
+        "last_name": "",
+        "email": user.email,
+        "is_active": "on" if user.is_active else None,
+        "groups": [group.pk for group in user.groups.all()],
+        "user_permissions": [],
+        "last_login_0": "",
+        "last_login_1": "",
+        "date_joined_0": user.date_joined.strftime("%Y-%m-%d"),
+        "date_joined_1": user.date_joined.strftime("%H:%M:%S"),
+        "profile-TOTAL_FORMS": "1",
+        "profile-INITIAL_FORMS": "1",
+        "profile-MIN_NUM_FORMS": "0",
+        "profile-MAX_NUM_FORMS": "1",
+        "profile-0-id": str(user.profile.pk),
+        "profile-0-user": str(user.pk),
+        **changes,
+    }
+    return {name: value for name, value in data.items() if value is not None}
+
+
+def test_ticking_test_user_on_a_users_page_saves_and_recounts_the_targets(admin_client, make_dataset, make_user):
+    dataset = make_dataset(2, annotators_per_image=1)
+    user = make_user(Role.ANNOTATOR)
+    image = services.queue_next(dataset=dataset, annotator=user).image
+    form = user_form(user, **{"profile-0-is_test": "on"})
+    response = admin_client.post(f"/api/admin/auth/user/{user.pk}/change/", form)
+    assert response.status_code == 302, response.content.decode()[:3000]  # it was a server error
+    user.profile.refresh_from_db()
+    assert user.profile.is_test and dataset.images.get(pk=image.pk).reserved_count == 0
