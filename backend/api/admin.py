@@ -14,6 +14,7 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.widgets import FilteredSelectMultiple
 from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, IntegerField, OuterRef, Subquery, Sum
@@ -181,11 +182,69 @@ class AccountsCsvForm(forms.Form):
         return cleaned
 
 
+ROLE_CHOICES = [
+    (Role.ANNOTATOR.value, "annotator: draws on the datasets open to them"),
+    (Role.RESEARCHER.value, "researcher: reads everyone's work, exports"),
+    (Role.ADMIN.value, "admin (staff): manages EyeTagger here, may annotate"),
+    ("", "no role: may sign in, nothing more"),
+]
+_ROLE_GROUPS = [Role.ANNOTATOR, Role.RESEARCHER]
+
+
+class _RoleForm(forms.ModelForm):
+    """A user's role as one choice; saving it sets their group and staff flag (``services.user_set_role``)."""
+
+    role = forms.ChoiceField(
+        choices=ROLE_CHOICES,
+        required=False,
+        help_text="Sets the user's group (annotator, researcher) or staff flag (admin); one role per user.",
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["role"].initial = _stored_role(self.instance) or ""
+        if "groups" in self.fields:  # other groups than the roles' (say, for admin permissions) stay editable
+            self.fields["groups"].queryset = self.fields["groups"].queryset.exclude(name__in=_ROLE_GROUPS)
+            self.fields["groups"].label = "Other groups"
+            self.fields["groups"].help_text = "Groups for Django permissions; the role above sets the role's group."
+
+
+def _stored_role(user: User) -> Role | None:
+    """Return the role the user's staff flag and groups give, active or not (``user_role`` says None when inactive)."""
+    if user.is_staff:
+        return Role.ADMIN
+    names = {group.name for group in user.groups.all()}
+    return next((role for role in (Role.RESEARCHER, Role.ANNOTATOR) if role in names), None)
+
+
+class UserRoleChangeForm(_RoleForm, UserChangeForm):
+    pass
+
+
+class UserRoleCreationForm(_RoleForm, AdminUserCreationForm):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["role"].initial = Role.ANNOTATOR.value
+
+
 admin.site.unregister(User)
 
 
 @admin.register(User)
 class EyeTaggerUserAdmin(UserAdmin):
+    form = UserRoleChangeForm
+    add_form = UserRoleCreationForm
+    fieldsets = [
+        (None, {"fields": ["username", "password"]}),
+        ("Role in EyeTagger", {"fields": ["role"]}),
+        ("Personal info", {"fields": ["first_name", "last_name", "email"]}),
+        ("Permissions", {"fields": ["is_active", "is_superuser", "groups", "user_permissions"]}),
+        ("Important dates", {"fields": ["last_login", "date_joined"]}),
+    ]
+    add_fieldsets = [
+        (None, {"classes": ["wide"], "fields": ["username", "usable_password", "password1", "password2", "role"]}),
+    ]
     inlines = [ProfileInline]
     list_display = ["username", "email", "role", "is_test", "is_active", "last_login", "date_joined"]
     list_filter = [RoleFilter, TestUserFilter, "is_active", "is_superuser"]
@@ -197,14 +256,19 @@ class EyeTaggerUserAdmin(UserAdmin):
 
     @admin.display(description="role")
     def role(self, user):
-        if user.is_staff:
-            return Role.ADMIN.value
-        names = {group.name for group in user.groups.all()}  # prefetched
-        return next((role.value for role in (Role.RESEARCHER, Role.ANNOTATOR) if role in names), "—")
+        role = _stored_role(user)  # groups prefetched
+        return role.value if role else "—"
 
     @admin.display(boolean=True, description="test user")
     def is_test(self, user):
         return getattr(getattr(user, "profile", None), "is_test", False)
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)  # "Other groups" replace the user's groups
+        # Then the role, through the service: its group, or the staff flag.
+        if "role" in form.cleaned_data:
+            role = form.cleaned_data["role"]
+            services.user_set_role(user=form.instance, role=Role(role) if role else None)
 
     def save_formset(self, request, form, formset, change):
         if formset.model is not Profile:
