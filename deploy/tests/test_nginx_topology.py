@@ -648,7 +648,11 @@ def test_a_dataset_zip_uploaded_in_admin_is_served_by_nginx_from_the_upload_fold
     )
     assert response.status_code == 200 and "14 added" in response.text, response.text[-3000:]
     assert (stack.upload_root / "uploaded-irises" / "images" / "noise.png").is_file()
-    assert list(stack.upload_temp.iterdir()) == []  # the spooled upload is gone with the request
+    # The spooled upload is removed as the request is closed, just after the response is sent.
+    deadline = time.monotonic() + 10
+    while list(stack.upload_temp.iterdir()):
+        assert time.monotonic() < deadline, f"left in FILE_UPLOAD_TEMP_DIR: {list(stack.upload_temp.iterdir())}"
+        time.sleep(0.1)
     assert not (stack.dataset_root / "uploads").exists()
 
     datasets = session.get(f"{stack.base}/api/datasets/", timeout=10).json()["results"]
