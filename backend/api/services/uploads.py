@@ -10,6 +10,7 @@ half-stored: no dataset rows, no unpacked folder, no objects.
 import logging
 import shutil
 import tempfile
+import threading
 import zipfile
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from pathlib import Path
@@ -137,14 +138,18 @@ def _copy_to_object_storage(folder: Path, root: str) -> list[str]:
     """
     storage = storages[files.DATASETS_STORAGE]
     paths = sorted(path for path in folder.rglob("*") if path.is_file())
-    stored: list[str] = []
+    stored: list[str] = []  # every name this upload may have written, so that a failure removes them all
+    lock = threading.Lock()
 
     def copy(path: Path) -> None:
         name = f"{root}/{path.relative_to(folder).as_posix()}"
+        with lock:
+            stored.append(name)  # before saving: a store failing halfway may have written it
         with path.open("rb") as content:
             saved = storage.save(name, File(content))
-        stored.append(saved)  # list.append is atomic: safe from the pool's threads
         if saved != name:  # the storage never overwrites: another upload took this name meanwhile
+            with lock:
+                stored[stored.index(name)] = saved  # that name is theirs; the copy under another is ours
             raise DatasetUploadFailed(f"{name} appeared in the bucket during the upload; upload the dataset again.")
 
     with ThreadPoolExecutor(OBJECT_STORAGE_THREADS) as pool:

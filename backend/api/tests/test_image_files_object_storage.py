@@ -310,3 +310,25 @@ def test_a_name_taken_in_the_bucket_is_not_reused(bucket, tmp_path, settings):
     report = services.dataset_import_zip(archive=zipped(write_dataset(tmp_path / "src")), name="Irises")
     assert report.dataset.root == "uploads/irises-2"
     assert s3.get_object(Bucket=BUCKET, Key=f"{PREFIX}/uploads/irises/images/a.png")["Body"].read() == b"synced by hand"
+
+
+def test_a_copy_failing_halfway_removes_every_object_the_upload_put(bucket, tmp_path, settings, monkeypatch):
+    from botocore.exceptions import EndpointConnectionError
+    from storages.backends.s3 import S3Storage
+
+    s3, _ = bucket
+    settings.DATASET_UPLOAD_ROOT = tmp_path / "upload-volume"
+    real_save = S3Storage.save
+
+    def save_but_one(storage, name, content, **kwargs):
+        if name.endswith("images/b.png"):
+            real_save(storage, name, content, **kwargs)  # written, then the connection drops before the answer
+            raise EndpointConnectionError(endpoint_url="http://store.example")
+        return real_save(storage, name, content, **kwargs)
+
+    monkeypatch.setattr(S3Storage, "save", save_but_one)
+    with pytest.raises(services.DatasetUploadFailed, match="object store did not accept"):
+        services.dataset_import_zip(archive=zipped(write_dataset(tmp_path / "src")), name="Irises")
+    assert _keys(s3, f"{PREFIX}/uploads/") == []
+    assert list((tmp_path / "upload-volume").iterdir()) == []
+    assert not Dataset.objects.filter(root__startswith="uploads/").exists()
