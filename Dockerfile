@@ -39,10 +39,16 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PATH=/venv/bin:$PATH \
     DJANGO_SETTINGS_MODULE=backend.settings \
-    DEBUG=false
+    DEBUG=false \
+    DATASET_UPLOAD_ROOT=/uploads \
+    FILE_UPLOAD_TEMP_DIR=/upload-temp
+# The only folders the running user writes: uploaded datasets and uploads arriving. Volumes in
+# docker-compose.yaml; a new volume takes these folders' owner.
 RUN groupadd --system --gid 10001 eyetagger \
     && useradd --system --uid 10001 --gid eyetagger --no-create-home --home-dir /nonexistent \
-       --shell /usr/sbin/nologin eyetagger
+       --shell /usr/sbin/nologin eyetagger \
+    && mkdir /uploads /upload-temp \
+    && chown eyetagger:eyetagger /uploads /upload-temp
 COPY --from=python-build /venv /venv
 WORKDIR /app
 COPY manage.py pyproject.toml ./
@@ -72,7 +78,8 @@ ENV EYETAGGER_UPSTREAM=web:8000 \
     NGINX_TLS_CERTIFICATE=/etc/nginx/tls/fullchain.pem \
     NGINX_TLS_CERTIFICATE_KEY=/etc/nginx/tls/privkey.pem \
     NGINX_STATIC_ROOT=/srv/static \
-    NGINX_DATASET_ROOT=/datasets
+    NGINX_DATASET_ROOT=/datasets \
+    NGINX_UPLOAD_ROOT=/uploads
 HEALTHCHECK --interval=15s --timeout=5s --start-period=10s --retries=3 \
     CMD ["sh", "-c", "wget -q -O /dev/null http://127.0.0.1:${NGINX_HTTP_PORT}/nginx-health || exit 1"]
 

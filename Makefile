@@ -17,16 +17,24 @@ PYTHON := .venv/bin/python
 TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/eyetagger
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: help run test deps node-deps build demo lint test-api test-api-sqlite test-api-postgres test-js test-e2e \
+.PHONY: help run test test-setup deps node-deps build demo lint test-api test-api-sqlite test-api-postgres test-js test-e2e \
 	test-deploy bench env tools
 
 help:  ## List the targets.
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/'
 
-.venv/.synced: Pipfile.lock
+# pipenv from the PATH, or else installed into a private virtualenv (.tools/): a system Python
+# may refuse packages installed into it (PEP 668, "externally managed").
+PIPENV := $(or $(shell command -v pipenv 2>/dev/null),.tools/bin/pipenv)
+
+.tools/bin/pipenv:
+	@echo "==> Installing pipenv into .tools/"
+	python3 -m venv .tools
+	.tools/bin/pip install --quiet pipenv
+
+.venv/.synced: Pipfile.lock | $(PIPENV)
 	@echo "==> Installing Python packages (pipenv sync)"
-	@command -v pipenv >/dev/null || python3 -m pip install --quiet pipenv
-	pipenv sync --dev
+	$(PIPENV) sync --dev
 	@touch $@
 
 deps: .venv/.synced  ## Install Python packages.
@@ -61,7 +69,13 @@ run: build demo  ## Run EyeTagger on SQLite with the demo dataset and accounts.
 	@echo "==> Serving at http://$(HOST):$(PORT)/ (Ctrl+C stops)"
 	$(PYTHON) manage.py runserver $(HOST):$(PORT)
 
-test: lint test-js test-api test-e2e test-deploy  ## Run every test.
+test: test-setup lint test-js test-api test-e2e test-deploy  ## Run every test.
+
+# As root on a fresh Debian machine this installs the packages the tests drive and starts the
+# local PostgreSQL server; otherwise it says what is missing.
+test-setup:  ## Install the Debian packages the tests drive and start PostgreSQL, when missing.
+	@echo "==> Test set-up: Debian packages, PostgreSQL at $(TEST_POSTGRES_URL)"
+	TEST_POSTGRES_URL=$(TEST_POSTGRES_URL) deploy/test-setup.sh
 
 lint: deps  ## Check the code's style: Python (ruff) and shell scripts (shellcheck).
 	@echo "==> Lint"

@@ -153,11 +153,28 @@ WHITENOISE_IMMUTABLE_FILE_TEST = r"(/assets/.+[.-][0-9A-Za-z_-]{8,}\.\w+|\.[0-9a
 
 # Datasets: each dataset's folder lives below DATASET_ROOT and holds images/ and metadata.csv.
 DATASET_ROOT = Path(env("DATASET_ROOT", default=str(DATA_DIR)))
-# Largest unpacked size of a dataset archive uploaded in admin (unpacked to DATASET_ROOT/uploads/).
+# Where dataset zips uploaded in admin are unpacked: a writable folder, since DATASET_ROOT may be
+# a read-only mount (it is in docker compose). Empty: DATASET_ROOT/uploads. Uploaded datasets'
+# roots are "uploads/<name>" wherever this folder is (backend.api.files.dataset_folder).
+DATASET_UPLOAD_ROOT = Path(env("DATASET_UPLOAD_ROOT")) if env("DATASET_UPLOAD_ROOT", default="") else None
+# Largest unpacked size of a dataset archive uploaded in admin.
 DATASET_UPLOAD_MAX_BYTES = env.int("DATASET_UPLOAD_MAX_BYTES", default=4 * 1024**3)
+# Uploads larger than 2.5 MB are spooled to this folder while they arrive (empty: the system's
+# temporary folder). A dataset zip may be gigabytes: in docker compose it is a volume, not /tmp's
+# small tmpfs. A failure to write there is shown on the form, not a server error.
+FILE_UPLOAD_TEMP_DIR = env("FILE_UPLOAD_TEMP_DIR", default="") or None
+FILE_UPLOAD_HANDLERS = [
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "backend.api.upload_handlers.SpoolingUploadHandler",
+]
 
 # Limits on what a client may send. Documented in the README ("Limits").
 ANNOTATION_MAX_BODY_BYTES = env.int("ANNOTATION_MAX_BODY_BYTES", default=16 * 1024 * 1024)
+# DRF reads a JSON body through request.body, which Django caps at DATA_UPLOAD_MAX_MEMORY_SIZE
+# (2.5 MB by default) with a bare 400: an annotation within the limits above (250,000 points is
+# about 7 MB) was refused. Twice the annotation limit, as Nginx's client_max_body_size, leaves
+# the annotation parser to answer bodies past its own limit with its clearer 413.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * ANNOTATION_MAX_BODY_BYTES
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -15,6 +15,19 @@ fi
 cd "$(dirname "$0")/.."
 python=${PYTHON:-python}
 
+# A worker killed while an upload arrived or unpacked leaves a spooled file in
+# FILE_UPLOAD_TEMP_DIR or a hidden .unpacking-* folder in DATASET_UPLOAD_ROOT (both volumes, so
+# restarting does not clear them). Remove those a day old: never an upload still in progress,
+# since Nginx gives one minutes, not hours. Failing to clean up does not stop the start.
+if [[ -n "${FILE_UPLOAD_TEMP_DIR:-}" && -d "$FILE_UPLOAD_TEMP_DIR" ]]; then
+    find "$FILE_UPLOAD_TEMP_DIR" -maxdepth 1 -type f -name '*.upload*' -mmin +1440 -delete \
+        || log "could not remove old uploads from $FILE_UPLOAD_TEMP_DIR; starting anyway"
+fi
+if [[ -n "${DATASET_UPLOAD_ROOT:-}" && -d "$DATASET_UPLOAD_ROOT" ]]; then
+    find "$DATASET_UPLOAD_ROOT" -mindepth 1 -maxdepth 1 -type d -name '.unpacking-*' -mmin +1440 \
+        -exec rm -rf {} + || log "could not remove old unpacking folders from $DATASET_UPLOAD_ROOT; starting anyway"
+fi
+
 if [[ "${MIGRATE_ON_START:-true}" == "true" ]]; then
     log "waiting for the database"
     for attempt in $(seq 1 "${DB_WAIT_SECONDS:-60}"); do

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install, from Debian's packages, the commands the deployment tests drive: Nginx (the real one
 # the compose file runs, in its light build), the Postgres client, SQLite's shell, OpenSSL, git,
-# Chromium and shellcheck. Installs only what is missing; run as root (CI does, in .ci/run).
+# Chromium, shellcheck and unzip. Installs only what is missing; run as root (`make test` does, through deploy/test-setup.sh).
 set -euo pipefail
 
 if [[ ${1:-} == -h || ${1:-} == --help ]]; then
@@ -19,6 +19,7 @@ declare -A package_of=(
     [gzip]=gzip
     [chromium]=chromium
     [shellcheck]=shellcheck
+    [unzip]=unzip
 )
 missing=()
 for command in "${!package_of[@]}"; do

@@ -5,8 +5,10 @@
  */
 
 import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { apiGet, drawStroke, launchBrowser, pageMask, serverMask, signIn, startAnnotating, startServer, waitForImage, waitSaved } from './harness.js';
+import { ROOT, apiGet, drawStroke, launchBrowser, pageMask, serverMask, signIn, startAnnotating, startServer, waitForImage, waitSaved } from './harness.js';
 
 describe('working offline', { timeout: 300000 }, () => {
   let server;
@@ -64,7 +66,9 @@ describe('working offline', { timeout: 300000 }, () => {
     const sync = await page.evaluate(() => ({ ...window.__eyetagger.store.state.sync }));
     assert.equal(sync.status, 'offline');
     assert.equal(sync.waiting, 3);
-    assert.match(await page.textContent('.save-state'), /Offline — 3 images waiting/);
+    assert.match(await page.textContent('.save-state'), /Offline — 3 images not sent yet/);
+    mkdirSync(join(ROOT, 'artifacts'), { recursive: true });
+    await page.screenshot({ path: join(ROOT, 'artifacts', 'offline-save-state.png'), clip: { x: 0, y: 0, width: 1280, height: 120 } });
     assert.equal(await storedCount(), 0, 'nothing reached the server while offline');
   });
 

@@ -86,7 +86,7 @@ describe('a server down for a minute', { timeout: 300000 }, () => {
     assert.equal(new Set(ids).size, 5);
     assert.deepEqual(ids, leased.slice(0, 5), 'went on with the images leased ahead, in their order');
     await page.waitForFunction(() => window.__eyetagger.store.state.sync.waiting === 4, null, { timeout: 10000 });
-    assert.match(await page.textContent('.save-state'), /Offline — 4 images waiting/);
+    assert.match(await page.textContent('.save-state'), /Offline — 4 images not sent yet/);
     // Keep the server down for the whole minute, drawing on as the annotator would.
     await page.waitForTimeout(Math.max(0, DOWN_MS - (Date.now() - downAt)));
     assert.equal(await page.evaluate(() => window.__eyetagger.store.state.sync.status), 'offline');

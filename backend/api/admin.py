@@ -14,6 +14,7 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.widgets import FilteredSelectMultiple
 from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, IntegerField, OuterRef, Subquery, Sum
@@ -24,33 +25,59 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.cache import patch_cache_control
 from django.utils.html import format_html
+from rest_framework.exceptions import NotFound
 
 from . import accounts, importing, selectors, services, strokes, thumbnails
 from .exporting import spreadsheet_safe
-from .files import image_path
+from .files import ImageStoreUnavailable, dataset_upload_root, image_read, uses_object_storage
 from .models import Annotation, AnnotationRevision, AnnotatorProgress, Assignment, Dataset, Image, Profile, Role
 from .permissions import user_role
+from .upload_handlers import upload_failure
 
 THUMBNAIL = 120  # pixels, in lists
 PREVIEW = 480  # pixels, on a change page
 
 
-def _picture_response(request, content: bytes, content_type: str, etag: str) -> HttpResponse:
-    """Return a picture, cacheable privately (biometric data) and revalidated by its ETag."""
+def _picture_response(request, *, etag: str, content_type: str, draw) -> HttpResponse:
+    """Return the picture ``draw()`` makes, cacheable privately (biometric data) and revalidated by its ETag.
+
+    ``draw`` returns the picture's bytes and whether it shows the image's file: a placeholder
+    (file missing, store not answering) is never cached, since the file may be back soon. A
+    revalidation is answered without reading the file.
+    """
     etag = f'"{etag}"'
     if etag in request.headers.get("If-None-Match", ""):
         response = HttpResponse(status=304)
     else:
+        content, real = draw()
         response = HttpResponse(content, content_type=content_type)
+        if not real:
+            patch_cache_control(response, no_store=True)
+            return response
     response["ETag"] = etag
     patch_cache_control(response, private=True, max_age=3600)
     return response
+
+
+def _image_content(image: Image) -> tuple[bytes | None, str]:
+    """Return the bytes of the image's file wherever it is stored, or None and why, for a placeholder to say."""
+    try:
+        return image_read(image), ""
+    except ImageStoreUnavailable:  # logged by image_read; admin pages stay usable
+        return None, "store not answering"
+    except NotFound:
+        return None, "missing"
 
 
 def _thumbnail_tag(url: str, size: int, alt: str):
     return format_html(
         '<img src="{}" alt="{}" style="max-width:{}px;max-height:{}px" loading="lazy">', url, alt, size, size
     )
+
+
+def _sentence(message: str) -> str:
+    """Return a service's message ("the archive is refused...") as a sentence for a form's errors."""
+    return message[:1].upper() + message[1:]
 
 
 def _duration(ms: int) -> str:
@@ -131,8 +158,14 @@ class AccountsCsvForm(forms.Form):
 
     MAX_BYTES = 5 * 1024 * 1024
 
+    def __init__(self, *args, upload_failure: str | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.upload_failure = upload_failure  # the file could not be received (upload_handlers)
+
     def clean(self):
         cleaned = super().clean()
+        if self.upload_failure:
+            raise ValidationError(_sentence(self.upload_failure))
         upload, text = cleaned.get("file"), cleaned.get("text", "")
         if upload is None and not text.strip():
             raise ValidationError("Choose a CSV file or paste the lines.")
@@ -149,11 +182,69 @@ class AccountsCsvForm(forms.Form):
         return cleaned
 
 
+ROLE_CHOICES = [
+    (Role.ANNOTATOR.value, "annotator: draws on the datasets open to them"),
+    (Role.RESEARCHER.value, "researcher: reads everyone's work, exports"),
+    (Role.ADMIN.value, "admin (staff): manages EyeTagger here, may annotate"),
+    ("", "no role: may sign in, nothing more"),
+]
+_ROLE_GROUPS = [Role.ANNOTATOR, Role.RESEARCHER]
+
+
+class _RoleForm(forms.ModelForm):
+    """A user's role as one choice; saving it sets their group and staff flag (``services.user_set_role``)."""
+
+    role = forms.ChoiceField(
+        choices=ROLE_CHOICES,
+        required=False,
+        help_text="Sets the user's group (annotator, researcher) or staff flag (admin); one role per user.",
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["role"].initial = _stored_role(self.instance) or ""
+        if "groups" in self.fields:  # other groups than the roles' (say, for admin permissions) stay editable
+            self.fields["groups"].queryset = self.fields["groups"].queryset.exclude(name__in=_ROLE_GROUPS)
+            self.fields["groups"].label = "Other groups"
+            self.fields["groups"].help_text = "Groups for Django permissions; the role above sets the role's group."
+
+
+def _stored_role(user: User) -> Role | None:
+    """Return the role the user's staff flag and groups give, active or not (``user_role`` says None when inactive)."""
+    if user.is_staff:
+        return Role.ADMIN
+    names = {group.name for group in user.groups.all()}
+    return next((role for role in (Role.RESEARCHER, Role.ANNOTATOR) if role in names), None)
+
+
+class UserRoleChangeForm(_RoleForm, UserChangeForm):
+    pass
+
+
+class UserRoleCreationForm(_RoleForm, AdminUserCreationForm):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["role"].initial = Role.ANNOTATOR.value
+
+
 admin.site.unregister(User)
 
 
 @admin.register(User)
 class EyeTaggerUserAdmin(UserAdmin):
+    form = UserRoleChangeForm
+    add_form = UserRoleCreationForm
+    fieldsets = [
+        (None, {"fields": ["username", "password"]}),
+        ("Role in EyeTagger", {"fields": ["role"]}),
+        ("Personal info", {"fields": ["first_name", "last_name", "email"]}),
+        ("Permissions", {"fields": ["is_active", "is_superuser", "groups", "user_permissions"]}),
+        ("Important dates", {"fields": ["last_login", "date_joined"]}),
+    ]
+    add_fieldsets = [
+        (None, {"classes": ["wide"], "fields": ["username", "usable_password", "password1", "password2", "role"]}),
+    ]
     inlines = [ProfileInline]
     list_display = ["username", "email", "role", "is_test", "is_active", "last_login", "date_joined"]
     list_filter = [RoleFilter, TestUserFilter, "is_active", "is_superuser"]
@@ -165,23 +256,32 @@ class EyeTaggerUserAdmin(UserAdmin):
 
     @admin.display(description="role")
     def role(self, user):
-        if user.is_staff:
-            return Role.ADMIN.value
-        names = {group.name for group in user.groups.all()}  # prefetched
-        return next((role.value for role in (Role.RESEARCHER, Role.ANNOTATOR) if role in names), "—")
+        role = _stored_role(user)  # groups prefetched
+        return role.value if role else "—"
 
     @admin.display(boolean=True, description="test user")
     def is_test(self, user):
         return getattr(getattr(user, "profile", None), "is_test", False)
 
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)  # "Other groups" replace the user's groups
+        # Then the role, through the service: its group, or the staff flag.
+        if "role" in form.cleaned_data:
+            role = form.cleaned_data["role"]
+            services.user_set_role(user=form.instance, role=Role(role) if role else None)
+
     def save_formset(self, request, form, formset, change):
         if formset.model is not Profile:
             return super().save_formset(request, form, formset, change)
         # Through the service: a changed test flag recounts the targets of the user's datasets.
+        changed = []
         for profile_form in formset.forms:
             if profile_form.has_changed() and "is_test" in profile_form.changed_data:
                 services.user_set_test(user=form.instance, is_test=profile_form.cleaned_data["is_test"])
+                changed.append((form.instance.profile, ["is_test"]))
         Profile.objects.get_or_create(user=form.instance)
+        # What formset.save() would have recorded: admin's history message reads it.
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], changed, []
 
     @admin.action(description="Make the selected users test users (their work stops counting)")
     def make_test_users(self, request, queryset):
@@ -203,7 +303,7 @@ class EyeTaggerUserAdmin(UserAdmin):
         """Create many annotator accounts from a CSV; show the generated passwords once, with a download."""
         if not self.has_add_permission(request):
             raise PermissionDenied
-        form = AccountsCsvForm(request.POST or None, request.FILES or None)
+        form = AccountsCsvForm(request.POST or None, request.FILES or None, upload_failure=upload_failure(request))
         if request.method == "POST" and form.is_valid():
             try:
                 created = services.users_create_from_csv(
@@ -299,8 +399,14 @@ class DatasetImportForm(forms.Form):
     access = forms.ChoiceField(choices=Dataset.Access.choices, initial=Dataset.Access.ALL)
     lease_minutes = forms.IntegerField(min_value=1, max_value=7 * 24 * 60, initial=30)
 
+    def __init__(self, *args, upload_failure: str | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.upload_failure = upload_failure  # the archive could not be received (upload_handlers)
+
     def clean(self):
         cleaned = super().clean()
+        if self.upload_failure:
+            raise ValidationError(_sentence(self.upload_failure))
         if bool(cleaned.get("archive")) == bool(cleaned.get("folder", "").strip()):
             raise ValidationError("Upload a zip archive or name a folder on the server (one of the two).")
         if cleaned.get("require_choice") and not _parse_choices(cleaned.get("choices", "")):
@@ -434,7 +540,7 @@ class DatasetAdmin(admin.ModelAdmin):
         """Create a dataset from an uploaded zip or a folder on the server, then show the import report."""
         if not self.has_add_permission(request):
             raise PermissionDenied
-        form = DatasetImportForm(request.POST or None, request.FILES or None)
+        form = DatasetImportForm(request.POST or None, request.FILES or None, upload_failure=upload_failure(request))
         if request.method == "POST" and form.is_valid():
             try:
                 if form.cleaned_data["archive"]:
@@ -442,11 +548,14 @@ class DatasetAdmin(admin.ModelAdmin):
                 else:
                     folder = Path(settings.DATASET_ROOT) / form.cleaned_data["folder"].strip().strip("/")
                     report = services.dataset_import(folder=folder, **form.options())
-            except importing.DatasetFolderInvalid as error:
-                form.add_error(None, str(error)[0].upper() + str(error)[1:])
+            except (importing.DatasetFolderInvalid, services.DatasetUploadFailed) as error:
+                form.add_error(None, _sentence(str(error)))
             except ValidationError as error:
                 for message in error.messages:
                     form.add_error(None, message)
+            except OSError as error:  # a folder on the server that cannot be read (permissions, a failing disk)
+                where = f" ({error.filename})" if error.filename else ""
+                form.add_error(None, f"The server could not read the folder: {error.strerror or error}{where}.")
             else:
                 context = {
                     **self.admin_site.each_context(request),
@@ -463,6 +572,8 @@ class DatasetAdmin(admin.ModelAdmin):
             "opts": self.model._meta,
             "form": form,
             "dataset_root": settings.DATASET_ROOT,
+            "upload_root": dataset_upload_root(),
+            "object_storage": uses_object_storage(),
             "max_upload_mb": settings.DATASET_UPLOAD_MAX_BYTES // 1024 // 1024,
         }
         return TemplateResponse(request, "admin/api/dataset/import.html", context)
@@ -528,8 +639,12 @@ class ImageAdmin(admin.ModelAdmin):
             raise PermissionDenied
         image = get_object_or_404(Image.objects.select_related("dataset"), pk=pk)
         size = _size_param(request)
-        content = thumbnails.image_thumbnail(image_path(image), size)
-        return _picture_response(request, content, "image/jpeg", f"{image.sha256}-{size}")
+
+        def draw():
+            content, absent = _image_content(image)
+            return thumbnails.image_thumbnail(content, size, absent=absent), content is not None
+
+        return _picture_response(request, etag=f"{image.sha256}-{size}", content_type="image/jpeg", draw=draw)
 
 
 def _size_param(request) -> int:
@@ -727,9 +842,14 @@ class AnnotationAdmin(admin.ModelAdmin):
         annotation = get_object_or_404(Annotation.objects.select_related("image__dataset"), pk=pk)
         image = annotation.image
         size = _size_param(request)
-        mask = thumbnails.decode_mask(annotation.mask_rle, image.width, image.height)
-        content = thumbnails.mask_overlay(image_path(image), mask, size)
-        return _picture_response(request, content, "image/png", f"{annotation.pk}-{annotation.version}-{size}")
+
+        def draw():
+            mask = thumbnails.decode_mask(annotation.mask_rle, image.width, image.height)
+            content, absent = _image_content(image)
+            return thumbnails.mask_overlay(content, mask, size, absent=absent), content is not None
+
+        etag = f"{annotation.pk}-{annotation.version}-{size}"
+        return _picture_response(request, etag=etag, content_type="image/png", draw=draw)
 
 
 @admin.register(AnnotationRevision)
@@ -811,9 +931,14 @@ class AnnotationRevisionAdmin(admin.ModelAdmin):
         revision = get_object_or_404(AnnotationRevision.objects.select_related("annotation__image__dataset"), pk=pk)
         image = revision.annotation.image
         size = _size_param(request)
-        mask = strokes.rasterize(revision.strokes, image.width, image.height)
-        content = thumbnails.mask_overlay(image_path(image), mask, size)
-        return _picture_response(request, content, "image/png", f"revision-{revision.pk}-{size}")
+
+        def draw():
+            mask = strokes.rasterize(revision.strokes, image.width, image.height)
+            content, absent = _image_content(image)
+            return thumbnails.mask_overlay(content, mask, size, absent=absent), content is not None
+
+        etag = f"revision-{revision.pk}-{size}"
+        return _picture_response(request, etag=etag, content_type="image/png", draw=draw)
 
     def restore_view(self, request, pk):
         """Confirm, then restore one revision; back to the annotation's page."""

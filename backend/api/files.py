@@ -1,15 +1,16 @@
 """Serving dataset image files: only through views that have checked who is asking.
 
-Three ways, by configuration: from DATASET_ROOT by Django; from DATASET_ROOT by Nginx after
-Django has authorized the request (IMAGES_ACCEL_REDIRECT); or from object storage through
-Django's storage API (DATASETS_S3_BUCKET, the ``datasets`` storage), for web replicas that
-share no disk.
+Three ways, by configuration: from DATASET_ROOT (and DATASET_UPLOAD_ROOT, for uploaded
+datasets) by Django; from there by Nginx after Django has authorized the request
+(IMAGES_ACCEL_REDIRECT); or from object storage through Django's storage API
+(DATASETS_S3_BUCKET, the ``datasets`` storage), for web replicas that share no disk.
 """
 
 import logging
 import mimetypes
 import os
 import posixpath
+from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import quote
@@ -34,9 +35,30 @@ class ImageStoreUnavailable(APIException):
     default_detail = "The image store is not answering; try again in a moment."
 
 
+UPLOADS = "uploads"  # the first part of an uploaded dataset's root: uploads/<name>
+
+
+def dataset_upload_root() -> Path:
+    """Return the folder where uploaded dataset archives are unpacked: DATASET_UPLOAD_ROOT, or DATASET_ROOT/uploads."""
+    return Path(settings.DATASET_UPLOAD_ROOT or Path(settings.DATASET_ROOT) / UPLOADS)
+
+
+def dataset_folder(root: str) -> Path:
+    """Return the local folder of a dataset's root.
+
+    An uploaded dataset's root is ``uploads/<name>``, its folder ``<name>`` in DATASET_UPLOAD_ROOT
+    (which is DATASET_ROOT/uploads unless set elsewhere, e.g. to a writable volume); any other
+    root is a folder below DATASET_ROOT. Nginx maps its internal location the same way.
+    """
+    first, _, rest = root.partition("/")
+    if first == UPLOADS and rest:
+        return dataset_upload_root() / rest
+    return Path(settings.DATASET_ROOT) / root
+
+
 def image_path(image: Image) -> Path:
     """Return where the image's file lies, refusing any path that escapes its dataset's folder."""
-    folder = os.path.abspath(os.path.join(settings.DATASET_ROOT, image.dataset.root))
+    folder = os.path.abspath(dataset_folder(image.dataset.root))
     path = os.path.abspath(os.path.join(folder, image.path))
     if not path.startswith(folder + os.sep):
         raise NotFound("This image's path lies outside its dataset folder; an admin must fix the dataset.")
@@ -58,22 +80,54 @@ def uses_object_storage() -> bool:
 
 
 def image_open(image: Image) -> BinaryIO:
-    """Open the image's file for reading, wherever it is stored; raise NotFound if it is missing."""
-    missing = f"The file of image {image.pk} ({image.path}) is missing on the server."
+    """Open the image's file for reading, wherever it is stored.
+
+    Raise NotFound if it is missing or cannot be read, ImageStoreUnavailable if the object
+    store does not answer.
+    """
+    with _reading(image):
+        if not uses_object_storage():
+            return image_path(image).open("rb")
+        return storages[DATASETS_STORAGE].open(image_storage_name(image), "rb")
+
+
+def image_read(image: Image) -> bytes:
+    """Return the bytes of the image's file, wherever it is stored; errors as ``image_open``.
+
+    For code that decodes the picture (overlays, thumbnails): an object is downloaded as it
+    is read, so a store failing halfway is reported here too, not as a server error later.
+    """
+    with image_open(image) as file, _reading(image):
+        return file.read()
+
+
+@contextmanager
+def _reading(image: Image):
+    """Turn the failures of reading an image's file into NotFound (404) or ImageStoreUnavailable (503)."""
     if not uses_object_storage():
         try:
-            return image_path(image).open("rb")
+            yield
         except FileNotFoundError:
-            raise NotFound(missing) from None
-    from botocore.exceptions import BotoCoreError, ClientError  # only needed, and installed, for object storage
+            raise NotFound(_missing(image)) from None
+        except OSError as error:  # a folder in its place, no permission: an admin must look
+            logger.error("Reading the file of image %s failed: %s", image.pk, error)
+            raise NotFound(f"The file of image {image.pk} ({image.path}) cannot be read on the server.") from None
+        return
+    # Only needed, and installed, for object storage.
+    from boto3.exceptions import Boto3Error
+    from botocore.exceptions import BotoCoreError, ClientError
 
     try:
-        return storages[DATASETS_STORAGE].open(image_storage_name(image), "rb")
+        yield
     except FileNotFoundError:
-        raise NotFound(missing) from None
-    except (BotoCoreError, ClientError) as error:  # unreachable endpoint, bad credentials, no such bucket
+        raise NotFound(_missing(image)) from None
+    except (BotoCoreError, ClientError, Boto3Error) as error:  # unreachable endpoint, bad credentials, no such bucket
         logger.error("Reading image %s from object storage failed: %s", image.pk, error)
         raise ImageStoreUnavailable() from error
+
+
+def _missing(image: Image) -> str:
+    return f"The file of image {image.pk} ({image.path}) is missing on the server."
 
 
 def image_file_response(request, image: Image) -> HttpResponse:

@@ -1,6 +1,9 @@
 """How datasets, images and annotations look over the API."""
 
+from datetime import timedelta
+
 from django.contrib.auth.models import User
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field, inline_serializer
 from rest_framework import serializers
 
@@ -13,6 +16,7 @@ from .services.queue import MAX_AHEAD, is_test_user
 LIMITS = strokes_mod.DEFAULT_LIMITS
 MAX_TEXT_LENGTH = 10_000
 MAX_ACTIVE_MS = 10 * 365 * 24 * 3600 * 1000
+STARTED_AT_MAX_SKEW = timedelta(days=1)  # how far ahead of the server's clock a client's may run
 
 STROKES_SCHEMA = {
     "type": "array",
@@ -232,6 +236,18 @@ class AnnotationWriteSerializer(serializers.Serializer):
     started_at = serializers.DateTimeField(required=False, help_text="When the annotator opened the image.")
     active_ms = serializers.IntegerField(min_value=0, max_value=MAX_ACTIVE_MS, required=False)
     client = ClientInfoSerializer(required=False)
+
+    def validate_started_at(self, value):
+        # The client's clock sets it; allow a day of skew, but a start in the future would
+        # make every time-per-image figure in the exports negative or absurd.
+        latest = timezone.now() + STARTED_AT_MAX_SKEW
+        if value > latest:
+            raise serializers.ValidationError(
+                f"started_at must not be in the future; got {value.isoformat()}, the server's time is "
+                f"{timezone.now().isoformat()}. Check the device's clock.",
+                code="in_future",
+            )
+        return value
 
 
 class RevisionSerializer(serializers.ModelSerializer):

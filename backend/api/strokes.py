@@ -171,56 +171,57 @@ def _validate_points(points, here, bounds, limits, fail) -> list[list[float]] | 
 
 # --- Rasterizing -----------------------------------------------------------------
 
-# Spans are accumulated and painted in batches of about this many, to bound memory.
-_SPAN_BATCH = 1 << 21
+# Bounds on the arrays one step of rasterizing holds, whatever the stroke: the row spans of
+# one chunk of a stroke's segments, and the pixel indices of one fill. About 30 float arrays
+# of _CHUNK_SPANS, and one of _FILL_PIXELS, i.e. some tens of megabytes.
+_CHUNK_SPANS = 1 << 17
+_FILL_PIXELS = 1 << 22
 
 
 def rasterize(strokes: list[dict], width: int, height: int) -> np.ndarray:
     """Return the mask of these strokes as a boolean array of shape (height, width)."""
     mask = np.zeros((height, width), dtype=bool)
-    batch: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-    batch_size = 0
-    batch_sets = True
+    flat = mask.reshape(-1)
     for stroke in strokes:
-        sets = _SETS[stroke["tool"]]
-        if batch and sets != batch_sets:
-            _paint(mask, batch, batch_sets)
-            batch, batch_size = [], 0
-        batch_sets = sets
         points = np.asarray(stroke["points"], dtype=np.float64).reshape(-1, 4)[:, :2]
         if stroke["tool"] in _LASSOS:
-            spans = _polygon_spans(points, width, height)
+            pieces = [_polygon_spans(points, width, height)]
         else:
-            spans = _polyline_spans(points, stroke["width"] / 2.0, width, height)
-        if spans[0].size:
-            batch.append(spans)
-            batch_size += spans[0].size
-        if batch_size >= _SPAN_BATCH:
-            _paint(mask, batch, batch_sets)
-            batch, batch_size = [], 0
-    if batch:
-        _paint(mask, batch, batch_sets)
+            pieces = _polyline_span_chunks(points, stroke["width"] / 2.0, width, height)
+        for rows, starts, ends in pieces:
+            if rows.size:
+                _paint(flat, width, rows, starts, ends, _SETS[stroke["tool"]])
     return mask
 
 
-def _paint(mask: np.ndarray, batch, sets: bool) -> None:
-    """Set (or clear) the union of the spans in ``batch``: each span is a row and an inclusive column range."""
-    rows = np.concatenate([b[0] for b in batch])
-    starts = np.concatenate([b[1] for b in batch])
-    ends = np.concatenate([b[2] for b in batch])
-    r0, r1 = int(rows.min()), int(rows.max())
-    c0, c1 = int(starts.min()), int(ends.max())
-    n_rows, n_cols = r1 - r0 + 1, c1 - c0 + 2
-    # A difference array per row: +1 where a span starts, -1 just after it ends.
-    size = n_rows * n_cols
-    base = (rows - r0) * n_cols
-    delta = np.bincount(base + (starts - c0), minlength=size) - np.bincount(base + (ends + 1 - c0), minlength=size)
-    covered = np.cumsum(delta.reshape(n_rows, n_cols), axis=1)[:, :-1] > 0
-    window = mask[r0 : r1 + 1, c0 : c1 + 1]
-    if sets:
-        window |= covered
-    else:
-        window &= ~covered
+def _paint(flat: np.ndarray, width: int, rows, starts, ends, sets: bool) -> None:
+    """Set (or clear) the union of the spans: each is a row and an inclusive column range.
+
+    The work is proportional to the spans and to the pixels they cover, never to the image:
+    the union is found by sorting the spans' ends, then filled through pixel indices.
+    """
+    # Positions in rows padded by one column, so that a span ending at the last column
+    # closes before the next row's first position.
+    pitch = width + 1
+    # Each event is its position times two, plus one for a span's start: one plain sort orders them.
+    events = np.sort(np.concatenate([(rows * pitch + starts) * 2 + 1, (rows * pitch + ends + 1) * 2]))
+    positions = events >> 1
+    depth = np.cumsum((events & 1) * 2 - 1)
+    # A covered run starts where the depth leaves 0 and ends where it comes back to 0.
+    closes = depth == 0
+    opens = np.empty_like(closes)
+    opens[0] = True
+    opens[1:] = closes[:-1]
+    run_start, run_end = positions[opens & ~closes], positions[closes]
+    run_rows = run_start // pitch
+    first_pixel = run_start - run_rows  # the same pixel in the unpadded layout
+    lengths = run_end - run_start
+    # Fill a bounded number of pixels at a time.
+    cut = np.searchsorted(np.cumsum(lengths), np.arange(_FILL_PIXELS, int(lengths.sum()), _FILL_PIXELS))
+    for begin, stop in zip(np.concatenate([[0], cut]), np.concatenate([cut, [lengths.size]]), strict=True):
+        part, starts_part = lengths[begin:stop], first_pixel[begin:stop]
+        offsets = np.cumsum(part) - part
+        flat[np.repeat(starts_part - offsets, part) + np.arange(int(part.sum()))] = sets
 
 
 def _row_range(lo: np.ndarray, hi: np.ndarray, limit: int) -> tuple[np.ndarray, np.ndarray]:
@@ -248,14 +249,24 @@ def _columns(left: np.ndarray, right: np.ndarray, rows: np.ndarray, width: int):
     return rows[keep], start[keep].astype(np.int64), end[keep].astype(np.int64)
 
 
-def _polyline_spans(points: np.ndarray, r: float, width: int, height: int):
-    """Return the spans of the capsules of width 2r around each segment of the polyline."""
+def _polyline_span_chunks(points: np.ndarray, r: float, width: int, height: int):
+    """Yield the spans of the capsules of width 2r around the polyline's segments, a chunk of segments at a time."""
     if len(points) == 1:
         a = b = points
     else:
         a, b = points[:-1], points[1:]
     ax, ay, bx, by = a[:, 0], a[:, 1], b[:, 0], b[:, 1]
     first, last = _row_range(np.minimum(ay, by) - r, np.maximum(ay, by) + r, height)
+    # Chunks of consecutive segments holding about _CHUNK_SPANS row spans each (at least one segment).
+    covered = np.cumsum(np.maximum(last - first + 1, 0))
+    cut = np.unique(np.searchsorted(covered, np.arange(_CHUNK_SPANS, int(covered[-1]), _CHUNK_SPANS), side="right"))
+    for lo, hi in zip(np.concatenate([[0], cut]), np.concatenate([cut, [len(ax)]]), strict=True):
+        if lo < hi:
+            yield _capsule_spans(ax[lo:hi], ay[lo:hi], bx[lo:hi], by[lo:hi], first[lo:hi], last[lo:hi], r, width)
+
+
+def _capsule_spans(ax, ay, bx, by, first, last, r: float, width: int):
+    """Return the spans of the capsules of width 2r around segments (ax, ay)-(bx, by), rows first..last."""
     seg, rows = _expand_rows(first, last)
     if rows.size == 0:
         return rows, rows, rows

@@ -1,10 +1,11 @@
 """Small pictures for the admin: an image's thumbnail, and a mask drawn over it.
 
-Pure: no ORM, no HTTP; files in, PNG or JPEG bytes out.
+Pure: no ORM, no HTTP; the image file's bytes in (read by ``files.image_read``, wherever the file
+is stored), PNG or JPEG bytes out. ``None`` stands for a file that cannot be had: a grey box says
+why (``absent``).
 """
 
 import io
-from pathlib import Path
 
 import numpy as np
 from PIL import Image as PILImage
@@ -15,15 +16,17 @@ MASK_COLOUR = (255, 40, 40)
 MASK_OPACITY = 0.55
 
 
-def _open_scaled(path: Path, size: int) -> PILImage.Image:
+def _open_scaled(content: bytes | None, size: int, absent: str) -> PILImage.Image:
     """Return the picture shrunk to fit a size x size box, in RGB; a grey box saying why if it cannot be read."""
+    if content is None:
+        return placeholder(size, absent)
     try:
-        with PILImage.open(path) as picture:
+        with PILImage.open(io.BytesIO(content)) as picture:
             picture.draft("RGB", (size, size))  # JPEG decodes at a reduced scale: much faster for big files
             picture.thumbnail((size, size))
             return picture.convert("RGB")
-    except (FileNotFoundError, UnidentifiedImageError, OSError) as error:
-        return placeholder(size, "missing" if isinstance(error, FileNotFoundError) else "unreadable")
+    except (UnidentifiedImageError, OSError):  # not an image (any more), or truncated
+        return placeholder(size, "unreadable")
 
 
 def placeholder(size: int, text: str) -> PILImage.Image:
@@ -32,10 +35,10 @@ def placeholder(size: int, text: str) -> PILImage.Image:
     return box
 
 
-def image_thumbnail(path: Path, size: int = 160) -> bytes:
-    """Return a JPEG thumbnail of the image file."""
+def image_thumbnail(content: bytes | None, size: int = 160, *, absent: str = "missing") -> bytes:
+    """Return a JPEG thumbnail of an image file's bytes."""
     out = io.BytesIO()
-    _open_scaled(path, size).save(out, format="JPEG", quality=85)
+    _open_scaled(content, size, absent).save(out, format="JPEG", quality=85)
     return out.getvalue()
 
 
@@ -46,9 +49,9 @@ def decode_mask(mask_rle: str, width: int, height: int) -> np.ndarray:
     return coco_mask.decode({"size": [height, width], "counts": mask_rle.encode("ascii")}).astype(bool)
 
 
-def mask_overlay(path: Path, mask: np.ndarray, size: int = 160) -> bytes:
-    """Return a PNG of the image shrunk to a size x size box with the mask painted over it in red."""
-    picture = _open_scaled(path, size)
+def mask_overlay(content: bytes | None, mask: np.ndarray, size: int = 160, *, absent: str = "missing") -> bytes:
+    """Return a PNG of the image (its file's bytes) shrunk to a size x size box with the mask painted over it in red."""
+    picture = _open_scaled(content, size, absent)
     if mask.any():
         shrunk = PILImage.fromarray(mask.astype(np.uint8) * 255).resize(picture.size, PILImage.Resampling.BOX)
         alpha = (np.asarray(shrunk, dtype=np.float32) / 255.0 * MASK_OPACITY)[..., None]

@@ -176,11 +176,13 @@ def copy_demo_dataset(dataset_root: Path, name: str = "demo") -> Path:
 
 
 def require_commands(*names: str) -> None:
-    """Fail, naming them, if commands the test needs are not installed (.ci/run installs them)."""
+    """Fail, naming them, if commands the test needs are not installed (`make test` installs them first)."""
     path = base_env()["PATH"]
     missing = [name for name in names if shutil.which(name, path=path) is None]
     if missing:
-        pytest.fail(f"missing commands {', '.join(missing)}: install them with `make tools` (as root; .ci/run does)")
+        pytest.fail(
+            f"missing commands {', '.join(missing)}: install them with `make tools` (as root; `make test` does)"
+        )
 
 
 # The Nginx template, filled in as the nginx image does.
@@ -193,6 +195,7 @@ TEMPLATE_NAMES = {
     "NGINX_TLS_CERTIFICATE_KEY",
     "NGINX_STATIC_ROOT",
     "NGINX_DATASET_ROOT",
+    "NGINX_UPLOAD_ROOT",
 }
 
 

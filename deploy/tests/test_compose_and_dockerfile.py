@@ -5,9 +5,11 @@ check-jsonschema ships) and the Dockerfile is linted with hadolint; the rest rea
 data: services, health checks, volumes, the read-only dataset mount, the non-root user.
 """
 
+import os
 import re
 import shutil
 import subprocess
+import time
 from dataclasses import dataclass, field
 
 import pytest
@@ -134,6 +136,75 @@ def test_the_web_tier_keeps_no_state_of_its_own():
     assert web["read_only"] is True
     assert web["tmpfs"] == ["/tmp"]
     assert "ports" not in web  # reachable only through Nginx, which sets the headers Django trusts
+    # It writes only uploaded datasets and uploads arriving, into named volumes every replica shares.
+    writable = {
+        volume["target"] for volume in web["volumes"] if isinstance(volume, dict) and not volume.get("read_only")
+    }
+    assert writable == {"/uploads", "/upload-temp"}
+
+
+def image_env(stage: str) -> dict[str, str]:
+    """Return the environment a Dockerfile stage sets (ENV NAME=value ...)."""
+    return dict(re.findall(r"([A-Z_]+)=(\S+)", " ".join(BY_NAME[stage].all("ENV"))))
+
+
+def env_example(name: str) -> dict[str, str]:
+    return dict(re.findall(r"^([A-Z_0-9]+)=(.*)$", (REPO / "env" / f"{name}.env.example").read_text(), re.MULTILINE))
+
+
+def mounts(service: str) -> dict[str, dict]:
+    """Return a service's named-volume mounts by volume name."""
+    volumes = SERVICES[service].get("volumes", [])
+    return {v["source"]: v for v in volumes if isinstance(v, dict) and v["type"] == "volume"}
+
+
+def test_uploaded_datasets_go_to_a_volume_web_writes_and_nginx_reads():
+    uploads = image_env("app")["DATASET_UPLOAD_ROOT"]
+    assert "DATASET_UPLOAD_ROOT" not in env_example("django")  # the image's, where compose mounts the volume
+    assert "uploads" in COMPOSE["volumes"]
+    web, nginx = mounts("web")["uploads"], mounts("nginx")["uploads"]
+    assert web["target"] == uploads and not web.get("read_only")
+    assert nginx["read_only"] is True and nginx["volume"]["nocopy"] is True  # web's image gives it its owner
+    # Nginx finds the images where its internal location for uploaded datasets points.
+    assert nginx["target"] == image_env("nginx")["NGINX_UPLOAD_ROOT"] == env_example("nginx")["NGINX_UPLOAD_ROOT"]
+    assert re.search(
+        r"location /protected-datasets/uploads/ \{\s*internal;\s*alias \$\{NGINX_UPLOAD_ROOT\}/;", TEMPLATE.read_text()
+    )
+
+
+def test_uploads_arriving_are_spooled_to_a_volume_not_the_small_tmpfs():
+    spool = image_env("app")["FILE_UPLOAD_TEMP_DIR"]
+    assert "FILE_UPLOAD_TEMP_DIR" not in env_example("django")
+    assert "upload-temp" in COMPOSE["volumes"] and mounts("web")["upload-temp"]["target"] == spool
+    assert "upload-temp" not in mounts("nginx")
+    assert not spool.startswith("/tmp")
+
+
+def test_the_image_gives_the_upload_folders_to_the_user_it_runs_as():
+    runs = " ".join(BY_NAME["app"].all("RUN"))
+    folders = [image_env("app")["DATASET_UPLOAD_ROOT"], image_env("app")["FILE_UPLOAD_TEMP_DIR"]]
+    assert f"mkdir {' '.join(folders)}" in runs
+    assert f"chown eyetagger:eyetagger {' '.join(folders)}" in runs
+    assert "useradd --system --uid 10001" in runs and effective("USER").startswith("10001")
+
+
+def test_the_entrypoint_removes_upload_leftovers_a_day_old(tmp_path):
+    spool, uploads = tmp_path / "upload-temp", tmp_path / "uploads"
+    spool.mkdir()
+    uploads.mkdir()
+    old = {spool / "tmpa1b2.upload.zip", uploads / ".unpacking-x1y2"}
+    new = {spool / "tmpc3d4.upload.zip", uploads / ".unpacking-z3w4"}
+    kept = {uploads / "irises", spool / "notes.txt"}  # a dataset, and what is not an upload
+    for path in old | new | kept:
+        path.mkdir() if path.parent == uploads else path.write_text("x")
+    for path in old | {spool / "notes.txt", uploads / "irises"}:
+        os.utime(path, (time.time() - 2 * 86400, time.time() - 2 * 86400))
+    env = base_env(MIGRATE_ON_START="false", FILE_UPLOAD_TEMP_DIR=spool, DATASET_UPLOAD_ROOT=uploads)
+    result = subprocess.run(
+        [str(REPO / "deploy" / "docker-entrypoint.sh"), "true"], env=env, capture_output=True, text=True, timeout=30
+    )
+    assert result.returncode == 0, result.stderr
+    assert {path for path in old | new | kept if path.exists()} == new | kept
 
 
 def test_nginx_publishes_https_and_the_redirecting_http_port():

@@ -9,6 +9,7 @@ index.html naming hashed assets under /static/assets/.
 """
 
 import hashlib
+import io
 import json
 import os
 import re
@@ -16,6 +17,7 @@ import secrets
 import shutil
 import subprocess
 import time
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,6 +48,8 @@ from .support import (
 ODD_IMAGE = "iris 13 ü.png"  # a space and a non-ASCII letter, as real datasets have
 USERNAME = "ann"
 PASSWORD = secrets.token_urlsafe(16)
+ADMIN_USERNAME = "boss"
+ADMIN_PASSWORD = secrets.token_urlsafe(16)
 THROTTLE = 5  # LOGIN_THROTTLE_RATE for this deployment, per minute
 
 
@@ -125,6 +129,8 @@ class Stack:
     dist: Path
     static_root: Path
     dataset_root: Path
+    upload_root: Path  # DATASET_UPLOAD_ROOT, apart from the dataset root as in docker compose
+    upload_temp: Path  # FILE_UPLOAD_TEMP_DIR
     data_dir: Path
     database_url: str
     web: list[Server]
@@ -152,6 +158,9 @@ def stack(tmp_path_factory):
     try:
         dataset_root = tmp / "datasets"
         add_odd_image(copy_demo_dataset(dataset_root))
+        upload_root, upload_temp = tmp / "uploads", tmp / "upload-temp"
+        upload_root.mkdir()
+        upload_temp.mkdir()
         dist = REPO / "dist" if (REPO / "dist" / "index.html").is_file() else make_stand_in_dist(tmp / "dist")
         static_root = tmp / "static"
         cert, key = tmp / "cert.pem", tmp / "key.pem"
@@ -164,6 +173,8 @@ def stack(tmp_path_factory):
             tmp,
             DATABASE_URL=database_url,
             DATASET_ROOT=dataset_root,
+            DATASET_UPLOAD_ROOT=upload_root,
+            FILE_UPLOAD_TEMP_DIR=upload_temp,
             STATIC_ROOT=static_root,
             SPA_DIST_DIR=dist,
             IMAGES_ACCEL_REDIRECT="/protected-datasets/",
@@ -192,7 +203,9 @@ def stack(tmp_path_factory):
         manage(
             "shell", "-c",
             "from backend.api import services; from backend.api.models import Role; "
-            f"services.user_create(username={USERNAME!r}, password={PASSWORD!r}, role=Role.ANNOTATOR)",
+            f"services.user_create(username={USERNAME!r}, password={PASSWORD!r}, role=Role.ANNOTATOR); "
+            f"services.user_create(username={ADMIN_USERNAME!r}, password={ADMIN_PASSWORD!r}, role=Role.ADMIN, "
+            "superuser=True)",
             env=env,
         )  # fmt: skip
 
@@ -207,6 +220,7 @@ def stack(tmp_path_factory):
                 "NGINX_TLS_CERTIFICATE_KEY": str(key),
                 "NGINX_STATIC_ROOT": str(static_root),
                 "NGINX_DATASET_ROOT": str(dataset_root),
+                "NGINX_UPLOAD_ROOT": str(upload_root),
             },
             [http_port, https_port],
         )
@@ -219,6 +233,8 @@ def stack(tmp_path_factory):
             dist=dist,
             static_root=static_root,
             dataset_root=dataset_root,
+            upload_root=upload_root,
+            upload_temp=upload_temp,
             data_dir=Path(env["DATA_DIR"]),
             database_url=database_url,
             web=servers[:2],
@@ -503,6 +519,7 @@ def test_nginx_answers_a_json_503_while_gunicorn_is_down(stack, tmp_path):
             "NGINX_TLS_CERTIFICATE_KEY": str(stack.tmp / "key.pem"),
             "NGINX_STATIC_ROOT": str(stack.static_root),
             "NGINX_DATASET_ROOT": str(stack.dataset_root),
+            "NGINX_UPLOAD_ROOT": str(stack.upload_root),
         },
         [http_port, https_port],
     )
@@ -574,3 +591,76 @@ def body_of(html: str) -> str:
 def test_the_web_tier_writes_no_files(stack, session):
     assert session.get(f"{stack.base}/api/datasets/", timeout=10).status_code == 200
     assert list(stack.data_dir.iterdir()) == []
+
+
+def sign_in_to_admin(stack: Stack) -> requests.Session:
+    """Sign in on Django admin's page, as a browser does: its form with the CSRF token."""
+    session = stack.session()
+    page = session.get(f"{stack.base}/api/admin/login/", timeout=10)
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
+    response = session.post(
+        f"{stack.base}/api/admin/login/?next=/api/admin/",
+        data={"csrfmiddlewaretoken": token, "username": ADMIN_USERNAME, "password": ADMIN_PASSWORD},
+        headers={"Referer": f"{stack.base}/api/admin/login/"},
+        timeout=10,
+    )
+    assert response.status_code == 200 and "Log out" in response.text, response.text[:500]
+    return session
+
+
+def zipped_demo(stack: Stack) -> bytes:
+    """Return a zip of the demo dataset with one more, larger image, so the upload is spooled to disk."""
+    buffer = io.BytesIO()
+    noise = np.random.default_rng(7).integers(0, 256, size=(1200, 1000, 3), dtype=np.uint8)
+    extra = io.BytesIO()
+    PILImage.fromarray(noise).save(extra, format="PNG")  # about 3.6 MB: past FILE_UPLOAD_MAX_MEMORY_SIZE
+    folder = stack.dataset_root / "demo"
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file() and path.name != "metadata.csv":
+                archive.write(path, f"demo/{path.relative_to(folder).as_posix()}")
+        archive.writestr("demo/images/noise.png", extra.getvalue())
+        csv_text = (folder / "metadata.csv").read_text(encoding="utf-8") + "noise.png,fake,none\n"
+        archive.writestr("demo/metadata.csv", csv_text)
+    return buffer.getvalue()
+
+
+def test_a_dataset_zip_uploaded_in_admin_is_served_by_nginx_from_the_upload_folder(stack, session):
+    admin = sign_in_to_admin(stack)
+    page = admin.get(f"{stack.base}/api/admin/api/dataset/import/", timeout=10)
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
+    form = {
+        "csrfmiddlewaretoken": token,
+        "name": "Uploaded irises",
+        "question": "Real or fake?",
+        "choices": "real, fake",
+        "require_choice": "on",
+        "order": "random",
+        "access": "all",
+        "lease_minutes": "30",
+    }
+    response = admin.post(
+        f"{stack.base}/api/admin/api/dataset/import/",
+        data=form,
+        files={"archive": ("irises.zip", zipped_demo(stack), "application/zip")},
+        headers={"Referer": f"{stack.base}/api/admin/api/dataset/import/"},
+        timeout=120,
+    )
+    assert response.status_code == 200 and "14 added" in response.text, response.text[-3000:]
+    assert (stack.upload_root / "uploaded-irises" / "images" / "noise.png").is_file()
+    # The spooled upload is removed as the request is closed, just after the response is sent.
+    deadline = time.monotonic() + 10
+    while list(stack.upload_temp.iterdir()):
+        assert time.monotonic() < deadline, f"left in FILE_UPLOAD_TEMP_DIR: {list(stack.upload_temp.iterdir())}"
+        time.sleep(0.1)
+    assert not (stack.dataset_root / "uploads").exists()
+
+    datasets = session.get(f"{stack.base}/api/datasets/", timeout=10).json()["results"]
+    uploaded = next(dataset for dataset in datasets if dataset["name"] == "Uploaded irises")
+    images = session.get(f"{stack.base}/api/images/?dataset={uploaded['id']}&page_size=100", timeout=10).json()
+    image = next(image for image in images["results"] if image["path"] == "images/noise.png")
+    served = session.get(f"{stack.base}/api/images/{image['id']}/file/", timeout=10)
+    # Django answered with X-Accel-Redirect to /protected-datasets/uploads/...; Nginx sent the file.
+    assert served.status_code == 200 and served.headers["Content-Type"] == "image/png"
+    assert served.content == (stack.upload_root / "uploaded-irises" / "images" / "noise.png").read_bytes()
+    assert "X-Accel-Redirect" not in served.headers

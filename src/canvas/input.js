@@ -20,7 +20,8 @@ const PALM_CONTACT_PX = 60;
  * Attach to `stage` (an element); `handlers` receive stage coordinates (CSS px from its top-left):
  * beginStroke(sx, sy, t, p, pointerType) -> bool, addPoint(sx, sy, t, p), frame(), endStroke(),
  * cancelStroke(), pan(dx, dy), pinch(oldA, oldB, newA, newB), zoom(factor, sx, sy), hover(sx, sy|null),
- * spaceChanged(held). Return a function that detaches everything.
+ * spaceChanged(held). Return a function that detaches everything: every listener, and the frame
+ * still pending.
  */
 export function attachInput(stage, handlers) {
   let rect = stage.getBoundingClientRect();
@@ -30,16 +31,15 @@ export function attachInput(stage, handlers) {
   let gesture = false; // two fingers are panning/zooming
   let spaceHeld = false;
   let lastPenAt = -Infinity;
-  let frameRequested = false;
+  let frame = 0; // the pending animation frame's id, or 0
 
   const local = (e) => [e.clientX - rect.left, e.clientY - rect.top];
   const when = (e) => performance.timeOrigin + e.timeStamp;
 
   function requestFrame() {
-    if (frameRequested) return;
-    frameRequested = true;
-    requestAnimationFrame(() => {
-      frameRequested = false;
+    if (frame) return;
+    frame = requestAnimationFrame(() => {
+      frame = 0;
       handlers.frame();
     });
   }
@@ -170,6 +170,16 @@ export function attachInput(stage, handlers) {
     }
   }
 
+  // Space released in another window (Alt+Tab while panning) sends no keyup here: without this,
+  // the page would stay in pan mode and refuse to draw until Space was pressed again.
+  function onBlur() {
+    if (!spaceHeld) return;
+    spaceHeld = false;
+    handlers.spaceChanged(false);
+  }
+
+  const onContextMenu = (e) => e.preventDefault(); // a right-click or a long press never opens a menu over the image
+
   function onResize() {
     rect = stage.getBoundingClientRect();
   }
@@ -180,19 +190,24 @@ export function attachInput(stage, handlers) {
   stage.addEventListener('pointercancel', onPointerUp);
   stage.addEventListener('pointerleave', onPointerLeave);
   stage.addEventListener('wheel', onWheel, { passive: false });
-  stage.addEventListener('contextmenu', (e) => e.preventDefault());
+  stage.addEventListener('contextmenu', onContextMenu);
   window.addEventListener('keydown', onKeyDown);
   window.addEventListener('keyup', onKeyUp);
+  window.addEventListener('blur', onBlur);
   window.addEventListener('resize', onResize);
   return () => {
+    if (frame) cancelAnimationFrame(frame); // no frame for a page that is gone
+    frame = 0;
     stage.removeEventListener('pointerdown', onPointerDown);
     stage.removeEventListener('pointermove', onPointerMove);
     stage.removeEventListener('pointerup', onPointerUp);
     stage.removeEventListener('pointercancel', onPointerUp);
     stage.removeEventListener('pointerleave', onPointerLeave);
     stage.removeEventListener('wheel', onWheel);
+    stage.removeEventListener('contextmenu', onContextMenu);
     window.removeEventListener('keydown', onKeyDown);
     window.removeEventListener('keyup', onKeyUp);
+    window.removeEventListener('blur', onBlur);
     window.removeEventListener('resize', onResize);
   };
 }

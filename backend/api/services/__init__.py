@@ -5,15 +5,16 @@ from .datasets import (
     ImportReport,
     apply_import_plan,
     dataset_import,
-    dataset_import_zip,
     dataset_missing_parts,
     dataset_root_of,
 )
 from .queue import Handout, ImageUnavailable, queue_next, queue_recount, queue_skip, release_expired_leases
+from .uploads import DatasetUploadFailed, dataset_import_zip
 from .users import NewAccount, user_create, user_set_role, user_set_test, users_create_from_csv
 
 __all__ = [
     "AnnotationContent",
+    "DatasetUploadFailed",
     "Handout",
     "ImageUnavailable",
     "ImportReport",

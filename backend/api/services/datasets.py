@@ -1,20 +1,16 @@
-"""Writes on datasets: importing a dataset folder."""
+"""Writes on datasets: importing a dataset folder (zip archives: ``services.uploads``)."""
 
 import os
-import shutil
-import tempfile
-import zipfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.text import slugify
 
-from .. import importing
+from .. import files, importing
 from ..models import Dataset, Image, shuffle_key
 
 
@@ -46,10 +42,20 @@ class ImportReport:
 
 
 def dataset_root_of(folder: Path) -> str:
-    """Return folder relative to DATASET_ROOT, or raise ValidationError if it lies outside."""
-    root = Path(os.path.abspath(settings.DATASET_ROOT))
+    """Return the root naming a dataset folder; raise ValidationError if it is not below DATASET_ROOT.
+
+    A folder in DATASET_UPLOAD_ROOT (uploaded datasets) is ``uploads/<name>``, wherever that is.
+    """
     # abspath, not resolve: a dataset may be a symbolic link into DATASET_ROOT, as the original tool advised.
     absolute = Path(os.path.abspath(folder))
+    uploads = Path(os.path.abspath(files.dataset_upload_root()))
+    if absolute == uploads:
+        raise ValidationError(
+            f"{folder} is DATASET_UPLOAD_ROOT itself; name a dataset folder inside it.", code="invalid"
+        )
+    if absolute.is_relative_to(uploads):
+        return f"{files.UPLOADS}/{absolute.relative_to(uploads).as_posix()}"
+    root = Path(os.path.abspath(settings.DATASET_ROOT))
     try:
         relative = absolute.relative_to(root)
     except ValueError:
@@ -59,6 +65,13 @@ def dataset_root_of(folder: Path) -> str:
         ) from None
     if relative == Path("."):
         raise ValidationError(f"{folder} is DATASET_ROOT itself; name a dataset folder inside it.", code="invalid")
+    if relative.parts[0] == files.UPLOADS:
+        # Roots starting uploads/ name folders in DATASET_UPLOAD_ROOT, which is elsewhere here.
+        raise ValidationError(
+            f"{folder}: uploads/ below DATASET_ROOT is reserved for uploaded datasets, which are unpacked into "
+            f"DATASET_UPLOAD_ROOT ({uploads}); rename the folder.",
+            code="reserved_folder",
+        )
     return relative.as_posix()
 
 
@@ -183,51 +196,3 @@ def dataset_missing_parts(dataset: Dataset, *, label: str | None, text: str, mas
     if dataset.require_text and not text.strip():
         missing.append("type a justification")
     return missing
-
-
-UPLOADS_FOLDER = "uploads"  # below DATASET_ROOT: where uploaded archives are unpacked
-
-
-def dataset_import_zip(*, archive: BinaryIO | Path, name: str, **options) -> ImportReport:
-    """Unpack an archive of a dataset (``metadata.csv`` and ``images/``) below DATASET_ROOT and import it.
-
-    Every member is checked before anything is written (``importing.check_zip``): an archive
-    with paths that try to escape its folder, links or special files is refused with a
-    message naming them. The archive is unpacked into a new folder under
-    ``DATASET_ROOT/uploads/`` and imported through ``dataset_import``; if anything fails, the
-    folder is removed and nothing is stored. ``options`` are those of ``dataset_import``.
-    """
-    max_bytes = settings.DATASET_UPLOAD_MAX_BYTES
-    try:
-        bundle = zipfile.ZipFile(archive)
-    except (zipfile.BadZipFile, OSError) as error:  # not a zip, truncated, or unreadable
-        raise importing.DatasetFolderInvalid(f"the file is not a readable zip archive ({error}).") from None
-    with bundle:
-        layout = importing.check_zip(bundle, max_bytes=max_bytes)
-        uploads = Path(settings.DATASET_ROOT) / UPLOADS_FOLDER
-        uploads.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=".unpacking-", dir=uploads))
-        try:
-            try:
-                importing.extract_zip(bundle, layout, staging, max_bytes=max_bytes)
-            except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, NotImplementedError) as error:
-                # A corrupt member, an unsupported compression method: refuse the archive.
-                raise importing.DatasetFolderInvalid(f"the archive cannot be unpacked: {error}.") from None
-            folder = _new_folder(uploads, slugify(name) or "dataset")
-            staging.rename(folder)
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
-    try:
-        return dataset_import(folder=folder, name=name, **options)
-    except BaseException:
-        shutil.rmtree(folder, ignore_errors=True)
-        raise
-
-
-def _new_folder(parent: Path, base: str) -> Path:
-    """Return a path below parent that does not exist yet: base, base-2, base-3..."""
-    candidate, n = parent / base, 2
-    while candidate.exists():
-        candidate, n = parent / f"{base}-{n}", n + 1
-    return candidate

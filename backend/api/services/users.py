@@ -30,8 +30,8 @@ class NewAccount:
     generated: bool
 
 
-def user_set_role(*, user: User, role: Role) -> None:
-    """Give the user exactly one role: annotator or researcher (groups), or admin (staff)."""
+def user_set_role(*, user: User, role: Role | None) -> None:
+    """Give the user exactly one role: annotator or researcher (groups), or admin (staff); None: no role."""
     groups = {g.name: g for g in Group.objects.filter(name__in=[Role.ANNOTATOR, Role.RESEARCHER])}
     user.groups.remove(*groups.values())
     user.is_staff = role == Role.ADMIN

@@ -149,6 +149,8 @@ def test_a_missing_image_file_gets_a_placeholder_not_an_error(admin_client, demo
     (dataset_root / "demo" / image.path).unlink()
     response = admin_client.get(f"/api/admin/api/image/{image.pk}/thumbnail/")
     assert response.status_code == 200 and response["Content-Type"] == "image/jpeg"
+    # Not cached: once the file is back, the next page shows it.
+    assert "no-store" in response["Cache-Control"] and not response.has_header("ETag")
 
 
 def test_pictures_are_for_admins_only(client, make_user, demo_dataset):
@@ -282,3 +284,115 @@ def test_admin_pages_show_html_in_free_text_escaped(admin_client, demo_dataset, 
         assert "&lt;script&gt;window.__xss=1&lt;/script&gt;" in page, f"{url} does not show the text"
         for raw in ("<script>window.__xss", "<img src=x", "<svg onload"):
             assert raw not in page, f"{url} shows {raw!r} as markup"
+
+
+# --- A user's role: one choice on their page, setting their group or staff flag ------------------------
+
+
+def user_form(user, **changes):
+    """Return the POST data of a user's change page as it stands, with changes (None leaves a field out)."""
+    data = {
+        "username": user.username,
+        "first_name": "",
+        "last_name": "",
+        "email": user.email,
+        "is_active": "on" if user.is_active else None,
+        "groups": [group.pk for group in user.groups.exclude(name__in=[Role.ANNOTATOR, Role.RESEARCHER])],
+        "user_permissions": [],
+        "last_login_0": "",
+        "last_login_1": "",
+        "date_joined_0": user.date_joined.strftime("%Y-%m-%d"),
+        "date_joined_1": user.date_joined.strftime("%H:%M:%S"),
+        "profile-TOTAL_FORMS": "1",
+        "profile-INITIAL_FORMS": "1",
+        "profile-MIN_NUM_FORMS": "0",
+        "profile-MAX_NUM_FORMS": "1",
+        "profile-0-id": str(user.profile.pk),
+        "profile-0-user": str(user.pk),
+        **changes,
+    }
+    return {name: value for name, value in data.items() if value is not None}
+
+
+def stored_role(user):
+    from django.contrib.auth.models import User
+
+    user = User.objects.get(pk=user.pk)
+    roles = {name for name in user.groups.values_list("name", flat=True) if name in (Role.ANNOTATOR, Role.RESEARCHER)}
+    return user.is_staff, roles
+
+
+@pytest.mark.parametrize(
+    "before, chosen, expected",
+    [
+        (Role.ANNOTATOR, "researcher", (False, {"researcher"})),
+        (Role.ANNOTATOR, "admin", (True, set())),
+        (Role.ADMIN, "annotator", (False, {"annotator"})),
+        (Role.RESEARCHER, "", (False, set())),
+    ],
+    ids=["annotator to researcher", "annotator to admin", "admin to annotator", "researcher to none"],
+)
+def test_the_role_chosen_on_a_users_page_sets_their_group_and_staff_flag(
+    before, chosen, expected, admin_client, make_user
+):
+    user = make_user(before)
+    response = admin_client.post(f"/api/admin/auth/user/{user.pk}/change/", user_form(user, role=chosen))
+    assert response.status_code == 302, response.content.decode()[:3000]
+    assert stored_role(user) == expected
+
+
+def test_a_users_page_shows_their_role_and_no_staff_box(admin_client, make_user):
+    user = make_user(Role.RESEARCHER)
+    user.is_active = False  # an inactive user keeps the role they had
+    user.save()
+    form = admin_client.get(f"/api/admin/auth/user/{user.pk}/change/").context["adminform"].form
+    assert form["role"].value() == "researcher"
+    assert "is_staff" not in form.fields
+    assert not form.fields["groups"].queryset.filter(name__in=[Role.ANNOTATOR, Role.RESEARCHER]).exists()
+    admin_client.post(f"/api/admin/auth/user/{user.pk}/change/", user_form(user, role="researcher"))
+    assert stored_role(user) == (False, {"researcher"})
+
+
+def test_changing_the_role_keeps_the_users_other_groups(admin_client, make_user):
+    from django.contrib.auth.models import Group
+
+    reviewers = Group.objects.create(name="reviewers")
+    user = make_user(Role.ANNOTATOR)
+    user.groups.add(reviewers)
+    admin_client.post(f"/api/admin/auth/user/{user.pk}/change/", user_form(user, role="researcher"))
+    assert set(user.groups.values_list("name", flat=True)) == {"researcher", "reviewers"}
+
+
+def test_a_user_added_in_admin_gets_the_chosen_role_and_a_profile(admin_client):
+    from django.contrib.auth.models import User
+
+    page = admin_client.get("/api/admin/auth/user/add/")
+    assert page.context["adminform"].form["role"].value() == "annotator"  # what most new accounts are
+    response = admin_client.post(
+        "/api/admin/auth/user/add/",
+        {
+            "username": "newcomer",
+            "usable_password": "true",
+            "password1": "a long passphrase 4 irises",
+            "password2": "a long passphrase 4 irises",
+            "role": "researcher",
+            "profile-TOTAL_FORMS": "1",
+            "profile-INITIAL_FORMS": "0",
+            "profile-MIN_NUM_FORMS": "0",
+            "profile-MAX_NUM_FORMS": "1",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:3000]
+    user = User.objects.get(username="newcomer")
+    assert stored_role(user) == (False, {"researcher"}) and user.profile.is_test is False
+
+
+def test_ticking_test_user_on_a_users_page_saves_and_recounts_the_targets(admin_client, make_dataset, make_user):
+    dataset = make_dataset(2, annotators_per_image=1)
+    user = make_user(Role.ANNOTATOR)
+    image = services.queue_next(dataset=dataset, annotator=user).image
+    form = user_form(user, role="annotator", **{"profile-0-is_test": "on"})
+    response = admin_client.post(f"/api/admin/auth/user/{user.pk}/change/", form)
+    assert response.status_code == 302, response.content.decode()[:3000]  # it was a server error
+    user.profile.refresh_from_db()
+    assert user.profile.is_test and dataset.images.get(pk=image.pk).reserved_count == 0

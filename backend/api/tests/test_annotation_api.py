@@ -91,6 +91,14 @@ def test_client_info_and_start_time_are_recorded(annotator, image, client_for):
     assert annotation.started_at.isoformat() == "2026-11-25T10:00:00+00:00"
 
 
+def test_a_start_time_in_the_future_is_refused(annotator, image, client_for):
+    response = put(client_for(annotator), image, document([brush([(1, 1)])], started_at="3000-01-01T00:00:00Z"))
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == "started_at"
+    assert "future" in response.json()["detail"]
+    assert not Annotation.objects.exists()
+
+
 # --- Submitting ------------------------------------------------------------------------
 
 
@@ -190,6 +198,25 @@ def test_an_oversized_body_gets_413(annotator, image, client_for, settings):
     assert response.status_code == 413
     assert "limit is 0.0 MB" in response.json()["detail"] or "ANNOTATION_MAX_BODY_BYTES" in response.json()["detail"]
     assert not Annotation.objects.exists()
+
+
+def test_a_document_at_every_count_limit_is_stored(annotator, image, client_for, settings):
+    # 5,000 strokes holding 250,000 points: a body of several MB, past Django's default
+    # DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MB), which DRF applies when it reads a JSON body.
+    limits = strokes_mod.DEFAULT_LIMITS
+    per_stroke = limits.max_points // limits.max_strokes
+    stroke = brush([(1 + i % 30, 1 + i // 30) for i in range(per_stroke)], width=1.0)
+    body = json.dumps(document([stroke] * limits.max_strokes))
+    assert 2.5 * 1024 * 1024 < len(body) < settings.ANNOTATION_MAX_BODY_BYTES
+    response = client_for(annotator).put(f"/api/images/{image.pk}/annotation/", body, content_type="application/json")
+    assert response.status_code == 201, response.content[:300]
+    assert response.json()["stroke_count"] == limits.max_strokes
+
+
+def test_a_body_just_past_the_limit_gets_the_parsers_413(annotator, image, client_for, settings):
+    body = json.dumps(document(text="x" * settings.ANNOTATION_MAX_BODY_BYTES))
+    response = client_for(annotator).put(f"/api/images/{image.pk}/annotation/", body, content_type="application/json")
+    assert response.status_code == 413 and response.json()["code"] == "body_too_large"
 
 
 def test_too_many_strokes_get_400(annotator, image, client_for):

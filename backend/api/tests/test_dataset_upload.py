@@ -206,3 +206,204 @@ def test_the_admin_page_refuses_a_folder_outside_the_dataset_root(admin_client, 
     body = response.content.decode()
     assert "Nothing was imported" in body and "outside DATASET_ROOT" in body
     assert not Dataset.objects.exists()
+
+
+# --- DATASET_UPLOAD_ROOT: a writable folder of its own, since DATASET_ROOT may be read-only -------------
+
+
+@pytest.fixture
+def upload_root(tmp_path, settings, dataset_root):
+    """A DATASET_UPLOAD_ROOT apart from DATASET_ROOT, as in docker compose (a volume beside a read-only mount)."""
+    root = tmp_path / "upload-volume"
+    root.mkdir()
+    settings.DATASET_UPLOAD_ROOT = root
+    return root
+
+
+def test_an_archive_is_unpacked_into_the_upload_root_and_its_images_are_served(
+    upload_root, dataset_root, tmp_path, make_user, client_for, settings
+):
+    from backend.api.models import Role
+
+    source = write_dataset(tmp_path / "src")
+    report = services.dataset_import_zip(archive=zipped(source), name="Zipped irises")
+    assert report.dataset.root == "uploads/zipped-irises"
+    assert (upload_root / "zipped-irises" / "images" / "a.png").is_file()
+    assert list(dataset_root.iterdir()) == []  # nothing written below DATASET_ROOT
+    image = report.dataset.images.get(path="images/a.png")
+    client = client_for(make_user(Role.ANNOTATOR))
+    served = b"".join(client.get(f"/api/images/{image.pk}/file/").streaming_content)
+    assert served == (source / "images" / "a.png").read_bytes()
+    # Behind Nginx, the internal location's uploads/ maps to the upload root (deploy/nginx/eyetagger.conf).
+    settings.IMAGES_ACCEL_REDIRECT = "/protected-datasets/"
+    response = client.get(f"/api/images/{image.pk}/file/")
+    assert response["X-Accel-Redirect"] == "/protected-datasets/uploads/zipped-irises/images/a.png"
+
+
+def test_unpacked_folders_are_readable_by_other_users(upload_root, tmp_path):
+    # Nginx serves the images as its own user, not as the web tier's.
+    report = services.dataset_import_zip(archive=zipped(write_dataset(tmp_path / "src")), name="Irises")
+    folder = upload_root / "irises"
+    assert folder.stat().st_mode & 0o777 == 0o755
+    assert (folder / "images" / "a.png").stat().st_mode & 0o004
+    assert report.created
+
+
+def test_a_name_a_dataset_already_has_is_not_reused_even_without_its_folder(upload_root, tmp_path):
+    Dataset.objects.create(name="Irises", slug="irises", root="uploads/irises")  # its folder was removed
+    report = services.dataset_import_zip(archive=zipped(write_dataset(tmp_path / "src")), name="Irises")
+    assert report.dataset.root == "uploads/irises-2" and report.created
+
+
+def test_a_folder_in_the_upload_root_imports_as_an_uploaded_dataset(upload_root):
+    write_dataset(upload_root / "copied-in")
+    assert services.dataset_root_of(upload_root / "copied-in") == "uploads/copied-in"
+    report = services.dataset_import(folder=upload_root / "copied-in")
+    assert report.dataset.root == "uploads/copied-in" and len(report.added) == 3
+
+
+def test_uploads_below_the_dataset_root_is_reserved_when_the_upload_root_is_elsewhere(upload_root, dataset_root):
+    from django.core.exceptions import ValidationError
+
+    write_dataset(dataset_root / "uploads" / "old")
+    with pytest.raises(ValidationError, match="reserved for uploaded datasets"):
+        services.dataset_import(folder=dataset_root / "uploads" / "old")
+    with pytest.raises(ValidationError, match="DATASET_UPLOAD_ROOT itself"):
+        services.dataset_import(folder=upload_root)
+
+
+def _read_only(monkeypatch):
+    """Make creating the unpacking folder fail as on docker compose's read-only /datasets mount (even as root)."""
+    import errno
+
+    from backend.api.services import uploads as upload_service
+
+    def refuse(*args, dir=None, **kwargs):
+        raise OSError(errno.EROFS, "Read-only file system", str(dir))
+
+    monkeypatch.setattr(upload_service.tempfile, "mkdtemp", refuse)
+
+
+def test_a_read_only_upload_root_is_a_clear_error_and_nothing_is_stored(dataset_root, tmp_path, monkeypatch):
+    _read_only(monkeypatch)
+    with pytest.raises(services.DatasetUploadFailed) as raised:
+        services.dataset_import_zip(archive=zipped(write_dataset(tmp_path / "src")), name="Irises")
+    message = str(raised.value)
+    assert "DATASET_UPLOAD_ROOT" in message and "Read-only file system" in message and "Nothing was stored" in message
+    assert not Dataset.objects.exists() and uploads(dataset_root) == []
+
+
+def test_an_upload_root_that_cannot_be_created_is_a_clear_error(dataset_root, tmp_path, settings):
+    (tmp_path / "a-file").write_text("not a folder")
+    settings.DATASET_UPLOAD_ROOT = tmp_path / "a-file" / "uploads"
+    with pytest.raises(services.DatasetUploadFailed, match="could not unpack the archive into DATASET_UPLOAD_ROOT"):
+        services.dataset_import_zip(archive=zipped(write_dataset(tmp_path / "src")), name="Irises")
+    assert not Dataset.objects.exists()
+
+
+def test_a_disk_filling_up_while_unpacking_leaves_no_half_written_folder(upload_root, tmp_path, monkeypatch):
+    import errno
+
+    real_extract = importing.extract_zip
+
+    def extract_then_fill_up(archive, layout, folder, **kwargs):
+        real_extract(archive, layout, folder, **kwargs)  # some files are written...
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(importing, "extract_zip", extract_then_fill_up)
+    with pytest.raises(services.DatasetUploadFailed, match="No space left on device"):
+        services.dataset_import_zip(archive=zipped(write_dataset(tmp_path / "src")), name="Irises")
+    assert list(upload_root.iterdir()) == [] and not Dataset.objects.exists()
+
+
+def test_the_admin_page_shows_a_read_only_upload_root_as_an_error_not_a_500(
+    admin_client, dataset_root, tmp_path, monkeypatch
+):
+    _read_only(monkeypatch)
+    archive = zipped(write_dataset(tmp_path / "src"))
+    archive.name = "irises.zip"
+    response = admin_client.post("/api/admin/api/dataset/import/", form(archive=archive))
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "Nothing was imported" in body and "The server could not unpack the archive" in body
+    assert "Read-only file system" in body
+    assert not Dataset.objects.exists()
+
+
+def test_the_admin_page_shows_a_folder_it_cannot_read_as_an_error_not_a_500(admin_client, dataset_root, monkeypatch):
+    import errno
+
+    write_dataset(dataset_root / "locked")
+
+    def refuse(folder, **kwargs):
+        raise PermissionError(errno.EACCES, "Permission denied", str(folder / "metadata.csv"))
+
+    monkeypatch.setattr(importing, "plan_import", refuse)
+    response = admin_client.post("/api/admin/api/dataset/import/", form(folder="locked"))
+    body = response.content.decode()
+    assert response.status_code == 200 and "The server could not read the folder: Permission denied" in body
+    assert not Dataset.objects.exists()
+
+
+# --- Receiving the upload: spooled to FILE_UPLOAD_TEMP_DIR, whose failures are shown, not a 500 ------------
+
+
+def test_an_upload_folder_that_cannot_be_written_is_shown_on_the_form(admin_client, dataset_root, tmp_path, settings):
+    settings.FILE_UPLOAD_MAX_MEMORY_SIZE = 100  # spool even this small archive to disk
+    settings.FILE_UPLOAD_TEMP_DIR = str(tmp_path / "no-such-folder")
+    archive = zipped(write_dataset(tmp_path / "src"))
+    archive.name = "irises.zip"
+    response = admin_client.post("/api/admin/api/dataset/import/", form(archive=archive))
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "The server could not receive the uploaded file" in body and "irises.zip" in body
+    assert "FILE_UPLOAD_TEMP_DIR" in body and "no-such-folder" in body
+    assert "Upload a zip archive or name a folder" not in body  # the real reason only
+    assert not Dataset.objects.exists()
+
+
+def test_large_uploads_are_spooled_to_the_upload_folder(admin_client, dataset_root, tmp_path, settings, monkeypatch):
+    from django.core.files.uploadedfile import TemporaryUploadedFile
+
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    settings.FILE_UPLOAD_MAX_MEMORY_SIZE = 100
+    settings.FILE_UPLOAD_TEMP_DIR = str(spool)
+    seen = []
+    real_import = services.dataset_import_zip
+
+    def record(*, archive, **options):
+        seen.append((type(archive), archive.temporary_file_path()))
+        return real_import(archive=archive, **options)
+
+    monkeypatch.setattr(services, "dataset_import_zip", record)
+    archive = zipped(write_dataset(tmp_path / "src"))
+    archive.name = "irises.zip"
+    response = admin_client.post("/api/admin/api/dataset/import/", form(archive=archive))
+    assert "3 added" in response.content.decode()
+    ((kind, path),) = seen
+    assert kind is TemporaryUploadedFile and path.startswith(str(spool))
+    assert list(spool.iterdir()) == []  # removed once the request is over
+
+
+def test_a_disk_filling_up_while_an_upload_arrives_skips_the_file_and_says_why(tmp_path, settings, rf):
+    import errno
+
+    from django.core.files.uploadhandler import SkipFile
+
+    from backend.api.upload_handlers import SpoolingUploadHandler, upload_failure
+
+    settings.FILE_UPLOAD_TEMP_DIR = str(tmp_path)
+    request = rf.post("/")
+    handler = SpoolingUploadHandler(request)
+    handler.new_file("archive", "irises.zip", "application/zip", None)
+    spooled = handler.file.temporary_file_path()
+
+    def full(data):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    handler.file.file.write = full  # the spooled file on disk
+    with pytest.raises(SkipFile):
+        handler.receive_data_chunk(b"PK...", 0)
+    assert not hasattr(handler, "file") and not (tmp_path / spooled).exists()
+    assert "irises.zip: No space left on device" in upload_failure(request)

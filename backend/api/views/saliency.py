@@ -1,5 +1,7 @@
 """Saliency heat maps of an image across its annotators: greyscale PNG, colour overlay, NumPy array."""
 
+import io
+
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from PIL import Image as PILImage
@@ -9,7 +11,7 @@ from rest_framework.generics import get_object_or_404
 from rest_framework.views import APIView
 
 from .. import exporting, saliency, selectors
-from ..files import image_path
+from ..files import image_read
 from ..permissions import IsResearcherOrAdmin
 from ..query_params import NpyQuerySerializer, OverlayQuerySerializer, SaliencyQuerySerializer
 from .file_responses import FileApiMixin, cached_file, safe_filename, validated_query
@@ -23,12 +25,15 @@ _MEDIA = {
 
 
 def _open_image(image) -> PILImage.Image:
-    """Return the image's picture for an overlay, or 404 naming what is wrong with its file."""
+    """Return the image's picture for an overlay, or 404 naming what is wrong with its file.
+
+    Read wherever the file is stored (below DATASET_ROOT or in object storage): missing is a
+    404, a store that does not answer a 503.
+    """
+    content = image_read(image)
     try:
-        picture = PILImage.open(image_path(image))
+        picture = PILImage.open(io.BytesIO(content))
         picture.load()
-    except FileNotFoundError:
-        raise NotFound(f"The file of image {image.pk} ({image.path}) is missing on the server.") from None
     except (UnidentifiedImageError, OSError) as error:  # truncated or replaced since the import
         raise NotFound(f"The file of image {image.pk} ({image.path}) cannot be read: {error}.") from None
     if picture.size != (image.width, image.height):

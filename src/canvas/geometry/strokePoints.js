@@ -3,13 +3,13 @@
  * pixels, t in ms since the annotation was opened (non-decreasing), p the pen pressure 0..1.
  */
 
-export const LIMITS = Object.freeze({
-  minWidth: 0.5,
-  maxWidth: 512,
-  maxPointsPerStroke: 20000,
-  maxPoints: 250000,
-  maxStrokes: 5000,
-});
+import { LIMITS } from '../../limits.js';
+
+/**
+ * Half a pixel: a new point closer than this to the stroke's last point adds nothing worth a
+ * point of the server's budget (see minSpacing).
+ */
+export const SPACING_PX = 0.5;
 
 /** Return the width clamped to what the server accepts, rounded to a quarter pixel. */
 export function clampWidth(width) {
@@ -37,9 +37,27 @@ export function makePoint(x, y, t, p, imageWidth, imageHeight, lastT = 0) {
   return [Math.round(cx * 1000) / 1000, Math.round(cy * 1000) / 1000, time, pressure];
 }
 
-/** Return how many points the strokes hold in all. */
-export function countPoints(strokes) {
-  let n = 0;
-  for (const stroke of strokes) n += stroke.points.length;
-  return n;
+/**
+ * Return the distance, in image pixels, below which a new point is dropped at this zoom: half a
+ * pixel of the image, or half a pixel of the screen once zoomed in further than 1:1.
+ *
+ * Pens and coalesced pointer events deliver 120-240 samples a second; when the hand moves
+ * slowly or rests, most of them are a fraction of a pixel apart and would fill the server's
+ * 250,000-point budget without changing the stroke. Every dropped sample lies within this
+ * distance of a kept point, so the stroke never strays further than that from the hand. Points
+ * are dropped before they are painted: the canvas draws the kept points only, so it shows
+ * exactly the stored stroke and the server's mask.
+ */
+export function minSpacing(zoom) {
+  return SPACING_PX / Math.max(1, zoom);
+}
+
+/**
+ * Return what to do with `point` after the stroke's `points`: 'add' it; 'skip' it, since it lies
+ * within `spacing` of the last point; or 'full' when the stroke already holds `cap` points.
+ */
+export function pointAction(points, point, spacing, cap) {
+  const last = points[points.length - 1];
+  if (last && Math.hypot(point[0] - last[0], point[1] - last[1]) < spacing) return 'skip';
+  return points.length >= cap ? 'full' : 'add';
 }

@@ -26,6 +26,7 @@
  */
 
 import { markRaw, toRaw } from 'vue';
+import { documentSize, fitsInDocument, limitNotice } from '../../limits.js';
 import { draftFromServer, draftKey, isDirty } from '../document.js';
 
 export const CONTENT_MUTATIONS = new Set([
@@ -126,6 +127,10 @@ export function createAnnotationModule(api, drafts) {
         return i >= 0 ? i : state.history.length;
       },
       total: (state, getters) => Math.max(state.progress ? state.progress.total : 0, getters.index + 1),
+      /** {strokes, points} the open document holds (state.strokes is replaced on each change, so this stays cached between). */
+      size: (state) => documentSize(state.strokes),
+      /** What to tell the annotator about the server's limits: null, or {level: 'near' | 'full', message}. */
+      limit: (state, getters) => (state.draft ? limitNotice(getters.size) : null),
       /** The open draft as a plain object (IndexedDB cannot clone Vue's proxies); spreading the proxy keeps the getter reactive. */
       currentDraft: (state) => {
         if (!state.draft) return null;
@@ -419,9 +424,16 @@ export function createAnnotationModule(api, drafts) {
         return (await dispatch('offlineNext')) ?? 'done';
       },
 
-      addStroke({ commit, dispatch }, op) {
+      /**
+       * Add a drawn stroke; return false, changing nothing, if the document would then hold more
+       * than the server accepts (the canvas checks before it commits, so this is the last guard:
+       * a document the server refuses would block every later save of the image).
+       */
+      addStroke({ commit, dispatch, getters }, op) {
+        if (!fitsInDocument(getters.size, op.stroke)) return false;
         commit('pushStroke', op);
         dispatch('afterEdit');
+        return true;
       },
       clear({ commit, state, dispatch }) {
         if (!state.strokes.length) return;

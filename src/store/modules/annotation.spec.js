@@ -268,6 +268,35 @@ describe('annotation store', () => {
     expect(store.state.annotation.draft.status).toBe('draft');
   });
 
+  it('refuses a stroke past the server’s stroke limit, changing and sending nothing', async () => {
+    const api = fakeApi();
+    api.annotation = { ...api.annotation, version: 1, strokes: Array.from({ length: 5000 }, (_, k) => brush(k % 20)) };
+    const { store } = await setup(memoryDraftStore(), api);
+    expect(store.getters['annotation/size']).toEqual({ strokes: 5000, points: 5000 });
+    expect(store.getters['annotation/limit'].level).toBe('full');
+    expect(await store.dispatch('annotation/addStroke', { type: 'add', stroke: brush(2) })).toBe(false);
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(store.state.annotation.strokes).toHaveLength(5000);
+    expect(store.state.annotation.undoCount).toBe(0);
+    expect(api.saved).toEqual([]);
+    // Clearing (or undoing) frees room: a new stroke is taken again.
+    store.commit('annotation/clear', { type: 'clear' });
+    expect(store.getters['annotation/limit']).toBeNull();
+    expect(await store.dispatch('annotation/addStroke', { type: 'add', stroke: brush(2) })).toBe(true);
+  });
+
+  it('refuses a stroke past the server’s point limit', async () => {
+    const api = fakeApi();
+    const long = { tool: 'brush', width: 3, points: Array.from({ length: 20000 }, (_, k) => [k / 1000, 5, k, 0.5]) };
+    api.annotation = { ...api.annotation, version: 1, strokes: Array(12).fill(long) };
+    const { store } = await setup(memoryDraftStore(), api);
+    expect(store.getters['annotation/limit'].message).toMatch(/^This image holds 240,000 of the 250,000 points/);
+    expect(await store.dispatch('annotation/addStroke', { type: 'add', stroke: { ...long, points: long.points.slice(0, 10001) } })).toBe(false);
+    expect(await store.dispatch('annotation/addStroke', { type: 'add', stroke: { ...long, points: long.points.slice(0, 10000) } })).toBe(true);
+    expect(store.getters['annotation/size'].points).toBe(250000);
+    expect(store.getters['annotation/limit'].message).toMatch(/250,000-point limit/);
+  });
+
   it('walks back through the annotator’s own history with previous', async () => {
     const { store } = await setup();
     store.commit('annotation/setHistory', [{ imageId: 3, status: 'submitted' }, { imageId: 4, status: 'submitted' }]);

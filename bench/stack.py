@@ -1,0 +1,169 @@
+"""Run EyeTagger as in production on 127.0.0.1 for the load and fault scripts in bench/.
+
+Gunicorn with deploy/gunicorn.conf.py (gthread workers, DEBUG off) on a scratch PostgreSQL
+database, a dataset of generated images imported by the real importer, and annotator accounts
+with API tokens. Everything is started by ``running_stack()`` and stopped when it exits, the
+scratch database dropped with it.
+
+    with running_stack(images=200, annotators=32) as stack:
+        requests.get(f"{stack.url}/api/health/")
+        headers = {"Authorization": f"Token {stack.tokens[0]}"}
+"""
+
+import json
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import numpy as np
+import psycopg
+from PIL import Image as PILImage
+from psycopg import sql
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from deploy.tests.support import (  # noqa: E402  (the repository root is put on the path first)
+    LOCALHOST,
+    VENV_BIN,
+    Server,
+    free_port,
+    manage,
+    production_env,
+    wait_for_port,
+)
+
+DEFAULT_SERVER = "postgres://postgres@127.0.0.1:5432/postgres"
+
+
+@dataclass
+class Stack:
+    """A running deployment: its address, database, dataset and annotators' tokens."""
+
+    url: str  # http://127.0.0.1:PORT, Gunicorn itself
+    database_url: str
+    dataset_id: int
+    tokens: list[str]  # one API token per annotator, in the order of their usernames
+    gunicorn: Server
+    env: dict[str, str]
+    tmp: Path
+    usernames: list[str] = field(default_factory=list)
+
+    def worker_pids(self) -> list[int]:
+        """Return the process ids of Gunicorn's workers (the children of its master)."""
+        children = Path(f"/proc/{self.gunicorn.process.pid}/task/{self.gunicorn.process.pid}/children")
+        return [int(pid) for pid in children.read_text().split()]
+
+
+def write_images(folder: Path, count: int, side: int, seed: int = 7) -> Path:
+    """Write count distinct greyscale PNGs of side x side with a metadata.csv; return the folder."""
+    images = folder / "images"
+    images.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:side, 0:side]
+    radius = np.hypot(xx - side / 2, yy - side / 2)
+    base = np.clip(200 - radius * 0.6, 20, 230)  # a dark pupil-like centre fading out
+    rows = ["filename,ground_truth,sensor"]
+    for index in range(count):
+        pixels = (base + rng.normal(0, 6, size=base.shape)).clip(0, 255).astype(np.uint8)
+        name = f"img_{index:06d}.png"
+        PILImage.fromarray(pixels).save(images / name, compress_level=1)
+        rows.append(f"{name},{'real' if index % 2 else 'fake'},bench")
+    (folder / "metadata.csv").write_text("\n".join(rows) + "\n")
+    return folder
+
+
+_ACCOUNTS = """
+import json
+from rest_framework.authtoken.models import Token
+from backend.api import services
+from backend.api.models import Dataset, Role
+tokens = []
+for index in range({count}):
+    user = services.user_create(username=f"load-{{index:04d}}", password="x" * 16, role=Role.ANNOTATOR)
+    tokens.append(Token.objects.create(user=user).key)
+print(json.dumps({{"dataset": Dataset.objects.get().pk, "tokens": tokens}}))
+"""
+
+
+@contextmanager
+def running_stack(
+    *,
+    images: int = 100,
+    annotators: int = 8,
+    side: int = 512,
+    server_url: str = DEFAULT_SERVER,
+    database_name: str = "eyetagger_bench_stack",
+    import_args: tuple[str, ...] = ("--choices", "real,fake", "--require", "choice,mask"),
+    env: dict[str, str] | None = None,
+    log=lambda message: print(f"==> {message}", file=sys.stderr, flush=True),
+) -> Iterator[Stack]:
+    """Start the deployment, yield it, then stop Gunicorn and drop the scratch database.
+
+    ``server_url`` names the PostgreSQL server (any database on it: the scratch database is
+    created beside it, e.g. on a private cluster a fault test restarts); ``env`` adds or overrides
+    settings, e.g. WEB_CONCURRENCY, GUNICORN_THREADS or DJANGO_SETTINGS_MODULE.
+    """
+    with tempfile.TemporaryDirectory(prefix="eyetagger-stack-") as tmp_name:
+        tmp = Path(tmp_name)
+        log(f"Creating database {database_name}")
+        url = _create_database(server_url, database_name)
+        gunicorn = None
+        try:
+            port = free_port()
+            settings = production_env(
+                tmp,
+                DATABASE_URL=url,
+                DATASET_ROOT=tmp / "datasets",
+                SECURE_SSL_REDIRECT="false",
+                SESSION_COOKIE_SECURE="false",
+                CSRF_COOKIE_SECURE="false",
+                GUNICORN_BIND=f"{LOCALHOST}:{port}",
+            )
+            settings.pop("SECURE_PROXY_SSL_HEADER")
+            settings.pop("NUM_PROXIES")
+            settings.update(env or {})
+            log("Migrating")
+            manage("migrate", "--no-input", "--verbosity", "0", env=settings, timeout=300)
+            log(f"Writing and importing {images} images of {side}x{side}")
+            folder = write_images(tmp / "datasets" / "bench", images, side)
+            manage("import_dataset", str(folder), "--name", "Load", *import_args, env=settings, timeout=1800)
+            log(f"Creating {annotators} annotators")
+            created = manage("shell", "-c", _ACCOUNTS.format(count=annotators), env=settings, timeout=600)
+            seeded = json.loads(created.stdout.strip().splitlines()[-1])  # the shell may print lines before
+            log(f"Starting Gunicorn on {LOCALHOST}:{port}")
+            command = [str(VENV_BIN / "gunicorn"), "-c", "deploy/gunicorn.conf.py", "backend.wsgi"]
+            gunicorn = Server(command, env=settings, log=tmp / "gunicorn.log")
+            wait_for_port(port, gunicorn.process, timeout=120)
+            yield Stack(
+                url=f"http://{LOCALHOST}:{port}",
+                database_url=url,
+                dataset_id=seeded["dataset"],
+                tokens=seeded["tokens"],
+                gunicorn=gunicorn,
+                env=settings,
+                tmp=tmp,
+                usernames=[f"load-{index:04d}" for index in range(annotators)],
+            )
+        finally:
+            if gunicorn is not None:
+                gunicorn.stop()
+            log(f"Dropping database {database_name}")
+            _drop_database(server_url, database_name)
+
+
+def _create_database(server_url: str, name: str) -> str:
+    """Create an empty database name on the server of server_url (dropping a leftover); return its URL."""
+    _drop_database(server_url, name)
+    with psycopg.connect(server_url, autocommit=True, connect_timeout=10) as connection:
+        connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    return urlunsplit(urlsplit(server_url)._replace(path=f"/{name}"))
+
+
+def _drop_database(server_url: str, name: str) -> None:
+    with psycopg.connect(server_url, autocommit=True, connect_timeout=10) as connection:
+        connection.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))

@@ -1,0 +1,82 @@
+/**
+ * What the server accepts in one annotation (README "Limits"), and what the app tells the
+ * annotator as a document gets close to them.
+ *
+ * The API does not publish its limits, so they are mirrored here, in this one place; every
+ * other module imports them from here. `limits.spec.js` reads the backend's own constants
+ * (`backend/api/strokes.py`, `serializers.py`, `settings.py`) and the README's table, so a
+ * change on either side fails the unit tests until this file follows.
+ */
+
+export const LIMITS = Object.freeze({
+  maxStrokes: 5000,
+  maxPointsPerStroke: 20000,
+  maxPoints: 250000,
+  minWidth: 0.5,
+  maxWidth: 512,
+  maxTextLength: 10000,
+  maxBodyBytes: 16 * 1024 * 1024,
+  maxTMs: 10 * 365 * 24 * 3600 * 1000,
+});
+
+/** Points a stroke needs at the least: a brush or eraser stroke is one point (a disc), a lasso three. */
+export const MIN_POINTS = Object.freeze({ brush: 1, eraser: 1, lasso: 3, 'lasso-eraser': 3 });
+
+/** Share of a limit from which the annotator is told they are getting close. */
+export const NEAR_SHARE = 0.9;
+
+const number = (n) => n.toLocaleString('en-US');
+const WHAT_TO_DO = 'Undo some strokes (Ctrl+Z), or Clear and fill large areas with the lasso (L): one outline covers what many brush strokes do.';
+
+/** Return how many strokes and points in all `strokes` hold. */
+export function documentSize(strokes) {
+  let points = 0;
+  for (const stroke of strokes) points += stroke.points.length;
+  return { strokes: strokes.length, points };
+}
+
+/** Return how many more strokes and points a document of this size may take (never negative). */
+export function roomLeft(size) {
+  return { strokes: Math.max(0, LIMITS.maxStrokes - size.strokes), points: Math.max(0, LIMITS.maxPoints - size.points) };
+}
+
+/**
+ * Return whether a new stroke may start on a document of this size: room for one more stroke
+ * and for the points of the smallest lasso. The same rule for every tool, so "full" means one
+ * thing: a brush is not left a point or two that a lasso could not use.
+ */
+export function canStartStroke(size) {
+  const room = roomLeft(size);
+  return room.strokes >= 1 && room.points >= MIN_POINTS.lasso;
+}
+
+/** Return whether adding `stroke` keeps a document of this size within every count limit. */
+export function fitsInDocument(size, stroke) {
+  const n = stroke.points.length;
+  return n >= (MIN_POINTS[stroke.tool] || 1) && n <= LIMITS.maxPointsPerStroke && size.strokes + 1 <= LIMITS.maxStrokes && size.points + n <= LIMITS.maxPoints;
+}
+
+/**
+ * Return what to tell the annotator about a document of this size: null while it is well within
+ * the limits; {level: 'near', message} from NEAR_SHARE of a limit; {level: 'full', message} once
+ * no new stroke can start (or a draft from before these checks holds more than the server takes).
+ */
+export function limitNotice(size) {
+  const { maxStrokes, maxPoints } = LIMITS;
+  if (size.strokes > maxStrokes || size.points > maxPoints) {
+    const over = size.strokes > maxStrokes ? `${number(size.strokes)} strokes, more than the ${number(maxStrokes)}` : `${number(size.points)} points, more than the ${number(maxPoints)}`;
+    return { level: 'full', message: `This image holds ${over} the server accepts, so it cannot be saved. ${WHAT_TO_DO}` };
+  }
+  if (size.strokes >= maxStrokes) return { level: 'full', message: `This image has reached the ${number(maxStrokes)}-stroke limit, so new strokes are not drawn. ${WHAT_TO_DO}` };
+  if (!canStartStroke(size)) return { level: 'full', message: `This image has reached the ${number(maxPoints)}-point limit, so new strokes are not drawn. ${WHAT_TO_DO}` };
+  const strokeShare = size.strokes / maxStrokes;
+  const pointShare = size.points / maxPoints;
+  if (Math.max(strokeShare, pointShare) < NEAR_SHARE) return null;
+  const used = strokeShare >= pointShare ? `${number(size.strokes)} of the ${number(maxStrokes)} strokes` : `${number(size.points)} of the ${number(maxPoints)} points`;
+  return { level: 'near', message: `This image holds ${used} the server accepts: fill large areas with the lasso (L) rather than the brush.` };
+}
+
+/** Return what to tell the annotator when a lasso outline reaches the points one stroke may hold. */
+export function longOutlineNotice() {
+  return { level: 'full', message: `One outline may hold ${number(LIMITS.maxPointsPerStroke)} points: this one stops here and closes when you lift the pointer.` };
+}

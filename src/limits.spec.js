@@ -1,0 +1,142 @@
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { documentJson } from './store/document.js';
+import { LIMITS, canStartStroke, documentSize, fitsInDocument, limitNotice, longOutlineNotice, roomLeft } from './limits.js';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const read = (path) => readFileSync(join(ROOT, path), 'utf8');
+
+/** Return the value of a Python constant written as a number or a product of numbers (`16 * 1024 * 1024`, `5_000`). */
+function pythonNumber(source, pattern, where) {
+  const match = source.match(pattern);
+  if (!match) throw new Error(`${where}: ${pattern} not found; update this test and src/limits.js together`);
+  return match[1].split('*').reduce((product, factor) => product * Number(factor.trim().replaceAll('_', '')), 1);
+}
+
+/** Return the README's "Limits" table as {what: limit}. */
+function readmeLimits() {
+  const readme = read('README.md');
+  const section = readme.slice(readme.indexOf('### Limits'), readme.indexOf('\n## ', readme.indexOf('### Limits')));
+  const rows = {};
+  for (const line of section.split('\n')) {
+    const cells = line.split('|').map((c) => c.trim());
+    if (cells.length === 4 && cells[1] && !/^-+$/.test(cells[1]) && cells[1] !== 'what') rows[cells[1]] = cells[2];
+  }
+  return rows;
+}
+
+const readmeNumber = (text) => Number(text.match(/^[\d,.]+/)[0].replaceAll(',', ''));
+
+describe('LIMITS mirrors the server', () => {
+  it('equals the backend’s own constants', () => {
+    const strokes = read('backend/api/strokes.py');
+    const field = (name) => pythonNumber(strokes, new RegExp(`^\\s+${name}: \\w+ = ([\\d_.* ]+?)\\s*(#.*)?$`, 'm'), `backend/api/strokes.py Limits.${name}`);
+    expect({
+      maxStrokes: field('max_strokes'),
+      maxPointsPerStroke: field('max_points_per_stroke'),
+      maxPoints: field('max_points'),
+      minWidth: field('min_width'),
+      maxWidth: field('max_width'),
+      maxTMs: field('max_t_ms'),
+      maxTextLength: pythonNumber(read('backend/api/serializers.py'), /^MAX_TEXT_LENGTH = ([\d_]+)$/m, 'backend/api/serializers.py'),
+      maxBodyBytes: pythonNumber(read('backend/settings.py'), /"ANNOTATION_MAX_BODY_BYTES", default=([\d_* ]+)\)/, 'backend/settings.py'),
+    }).toEqual({ ...LIMITS });
+  });
+
+  it('equals the README’s Limits table', () => {
+    const rows = readmeLimits();
+    expect(readmeNumber(rows['strokes per annotation'])).toBe(LIMITS.maxStrokes);
+    expect(readmeNumber(rows['points per stroke'])).toBe(LIMITS.maxPointsPerStroke);
+    expect(readmeNumber(rows['points per annotation'])).toBe(LIMITS.maxPoints);
+    expect(rows['stroke width']).toBe(`${LIMITS.minWidth} to ${LIMITS.maxWidth} image pixels`);
+    expect(rows['`text`']).toBe(`${LIMITS.maxTextLength.toLocaleString('en-US')} characters`);
+    expect(rows['request body']).toMatch(new RegExp(`^${LIMITS.maxBodyBytes / 1024 / 1024} MB`));
+  });
+
+  it('lets a document at every count limit fit in the request body limit', () => {
+    // 5,000 strokes holding 250,000 points in all, each number as long as it can be: a 20,000-pixel
+    // image (coordinates from -20,000 to 40,000, in thousandths), t at ten years, a 10,000-character text
+    // of characters JSON escapes to six bytes each.
+    const perStroke = LIMITS.maxPoints / LIMITS.maxStrokes;
+    const point = [-19999.999, -19999.999, LIMITS.maxTMs - 0.1, 0.999];
+    const strokes = Array.from({ length: LIMITS.maxStrokes }, () => ({ tool: 'lasso-eraser', width: 511.75, points: Array(perStroke).fill(point) }));
+    const draft = { strokes, label: 'x'.repeat(200), text: '\u0001'.repeat(LIMITS.maxTextLength), status: 'submitted', baseVersion: 2 ** 31, activeMs: LIMITS.maxTMs, startedAt: new Date().toISOString() };
+    const bytes = Buffer.byteLength(documentJson(draft, { user_agent: 'u'.repeat(500), device_pixel_ratio: 3, pointer_types: ['mouse', 'pen', 'touch'] }));
+    expect(bytes).toBeLessThan(LIMITS.maxBodyBytes);
+  });
+});
+
+describe('room in a document', () => {
+  const stroke = (n, tool = 'brush') => ({ tool, width: 4, points: Array.from({ length: n }, (_, k) => [k, 0, k, 0.5]) });
+
+  it('counts strokes and points', () => {
+    expect(documentSize([stroke(3), stroke(1), stroke(5, 'lasso')])).toEqual({ strokes: 3, points: 9 });
+    expect(documentSize([])).toEqual({ strokes: 0, points: 0 });
+  });
+
+  it.each([
+    [{ strokes: 0, points: 0 }, { strokes: 5000, points: 250000 }, true],
+    [{ strokes: 4999, points: 1000 }, { strokes: 1, points: 249000 }, true],
+    [{ strokes: 5000, points: 1000 }, { strokes: 0, points: 249000 }, false],
+    [{ strokes: 10, points: 249997 }, { strokes: 4990, points: 3 }, true],
+    [{ strokes: 10, points: 249998 }, { strokes: 4990, points: 2 }, false], // too few for a lasso, so for any tool
+    [{ strokes: 5012, points: 260000 }, { strokes: 0, points: 0 }, false],
+  ])('a document of %o has room for %o; a stroke may start: %s', (size, room, start) => {
+    expect(roomLeft(size)).toEqual(room);
+    expect(canStartStroke(size)).toBe(start);
+  });
+
+  it.each([
+    ['a stroke within every limit', { strokes: 10, points: 100 }, stroke(50), true],
+    ['the 5,000th stroke', { strokes: 4999, points: 100 }, stroke(50), true],
+    ['a 5,001st stroke', { strokes: 5000, points: 100 }, stroke(1), false],
+    ['the points that fill the document exactly', { strokes: 1, points: 249950 }, stroke(50), true],
+    ['one point past the document’s total', { strokes: 1, points: 249951 }, stroke(50), false],
+    ['20,000 points in one stroke', { strokes: 0, points: 0 }, stroke(20000), true],
+    ['20,001 points in one stroke', { strokes: 0, points: 0 }, stroke(20001), false],
+    ['a lasso of two points', { strokes: 0, points: 0 }, stroke(2, 'lasso'), false],
+    ['an empty brush stroke', { strokes: 0, points: 0 }, stroke(0), false],
+  ])('fits in the document: %s', (_, size, s, fits) => {
+    expect(fitsInDocument(size, s)).toBe(fits);
+  });
+});
+
+describe('limitNotice', () => {
+  it('says nothing well within the limits', () => {
+    expect(limitNotice({ strokes: 0, points: 0 })).toBeNull();
+    expect(limitNotice({ strokes: 4499, points: 224999 })).toBeNull();
+  });
+
+  it('warns from 90% of the strokes, or of the points, naming the nearer one', () => {
+    expect(limitNotice({ strokes: 4500, points: 1000 })).toEqual({
+      level: 'near',
+      message: 'This image holds 4,500 of the 5,000 strokes the server accepts: fill large areas with the lasso (L) rather than the brush.',
+    });
+    expect(limitNotice({ strokes: 100, points: 240000 }).message).toMatch(/^This image holds 240,000 of the 250,000 points/);
+  });
+
+  it('says the stroke limit is reached, and what to do', () => {
+    expect(limitNotice({ strokes: 5000, points: 9000 })).toEqual({
+      level: 'full',
+      message:
+        'This image has reached the 5,000-stroke limit, so new strokes are not drawn. Undo some strokes (Ctrl+Z), ' +
+        'or Clear and fill large areas with the lasso (L): one outline covers what many brush strokes do.',
+    });
+  });
+
+  it('says the point limit is reached once not even a lasso fits', () => {
+    expect(limitNotice({ strokes: 10, points: 249997 }).level).toBe('near');
+    expect(limitNotice({ strokes: 10, points: 249998 }).message).toMatch(/^This image has reached the 250,000-point limit, so new strokes are not drawn\. Undo/);
+  });
+
+  it('says a draft past the limits cannot be saved', () => {
+    expect(limitNotice({ strokes: 5012, points: 100 }).message).toMatch(/^This image holds 5,012 strokes, more than the 5,000 the server accepts, so it cannot be saved\. Undo/);
+    expect(limitNotice({ strokes: 12, points: 250001 }).message).toMatch(/^This image holds 250,001 points, more than the 250,000/);
+  });
+
+  it('says a lasso outline stops at the points one stroke may hold', () => {
+    expect(longOutlineNotice().message).toBe('One outline may hold 20,000 points: this one stops here and closes when you lift the pointer.');
+  });
+});
