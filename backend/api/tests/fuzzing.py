@@ -6,11 +6,11 @@ operation requests generated from it — ones that fit the schema (positive) and
 it (negative) — as each role, checking every answer:
 
 - never a server error (5xx);
-- every 4xx with a JSON body has the project's error shape, its ``detail`` naming the problem;
+- every 4xx is JSON in the project's error shape, its ``detail`` naming the problem;
 - every answer's status is documented, and a documented answer matches its schema and media type.
 
 Requests go through the whole stack (middleware, authentication, DRF, the exception handler)
-without a network. Path ids hit real datasets, images and annotations half of the time.
+without a network. Path ids hit real datasets, images and annotations most of the time.
 """
 
 import logging
@@ -47,13 +47,14 @@ from .conftest import brush, write_dataset
 SCHEMA_PATH = "/api/schema/"
 ROLES = ("anonymous", "annotator", "researcher", "admin")
 MODES = (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)
-# The words HTML or script would need; stored and shown as text, never run (see test_security.py).
+# What an attacker would type: the seeded annotations hold it, so every answer that shows their text
+# carries it (stored and shown as text, never run: see test_security.py).
 HOSTILE_TEXT = '<img src=x onerror="window.__xss=1"> <script>window.__xss=1</script> "><svg onload=alert(1)>'
 
 
 @schemathesis.check
 def error_shape(ctx, response, case):
-    """Every 4xx with a JSON body is {"code", "detail", "errors": [{field, code, detail}]}, detail not empty."""
+    """Every 4xx is JSON: {"code", "detail", "errors": [{field, code, detail}]}, its detail not empty."""
     if not 400 <= response.status_code < 500:
         return None
     media_type = (response.headers.get("content-type") or [""])[0]
@@ -207,7 +208,7 @@ def _put_real_id(case, real: int | None):
     """Use a real object's id in the case, unless its id was generated to break the schema."""
     current = (case.path_parameters or {}).get("id")
     # Generated ids are ints; coverage cases carry them as text ("0"; "0.5", "true", "AAA" break the schema).
-    well_formed = isinstance(current, int) and not isinstance(current, bool) or str(current).isdigit()
+    well_formed = (isinstance(current, int) and not isinstance(current, bool)) or str(current).isdigit()
     if real is not None and well_formed:
         case.path_parameters = {**case.path_parameters, "id": real}
     return case
@@ -239,12 +240,6 @@ class Tally:
     requests: int = 0
     statuses: Counter = field(default_factory=Counter)
     failures: dict[str, str] = field(default_factory=dict)  # a short key -> the first full report
-
-    def add(self, other: "Tally") -> None:
-        self.requests += other.requests
-        self.statuses.update(other.statuses)
-        for key, report in other.failures.items():
-            self.failures.setdefault(key, report)
 
 
 def _failure_key(failures: Iterable[Failure], status: int) -> str:
