@@ -79,13 +79,14 @@ def write_images(folder: Path, count: int, side: int, seed: int = 7) -> Path:
 
 _ACCOUNTS = """
 import json
+from django.contrib.auth.models import User
 from rest_framework.authtoken.models import Token
 from backend.api import services
-from backend.api.models import Dataset, Role
-tokens = []
-for index in range({count}):
-    user = services.user_create(username=f"load-{{index:04d}}", password="x" * 16, role=Role.ANNOTATOR)
-    tokens.append(Token.objects.create(user=user).key)
+from backend.api.models import Dataset
+# The bulk path with generated passwords (few PBKDF2 rounds): a hundred accounts in a second, not a minute.
+services.users_create_from_csv(csv_text="".join(f"load-{{index:04d}},,\\n" for index in range({count})))
+users = User.objects.filter(username__startswith="load-").order_by("username")
+tokens = [Token.objects.create(user=user).key for user in users]
 print(json.dumps({{"dataset": Dataset.objects.get().pk, "tokens": tokens}}))
 """
 
