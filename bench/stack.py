@@ -1,7 +1,8 @@
 """Run EyeTagger as in production on 127.0.0.1 for the load and fault scripts in bench/.
 
-Gunicorn with deploy/gunicorn.conf.py (gthread workers, DEBUG off) on a scratch PostgreSQL
-database, a dataset of generated images imported by the real importer, and annotator accounts
+Gunicorn with deploy/gunicorn.conf.py (gthread workers, DEBUG off; plus one log line when a
+worker has loaded the app, so the stack is handed over only once every worker serves) on a
+scratch PostgreSQL database, a dataset of generated images imported by the real importer, and annotator accounts
 with API tokens. Everything is started by ``running_stack()`` and stopped when it exits, the
 scratch database dropped with it.
 
@@ -11,8 +12,10 @@ scratch database dropped with it.
 """
 
 import json
+import re
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -57,6 +60,37 @@ class Stack:
         """Return the process ids of Gunicorn's workers (the children of its master)."""
         children = Path(f"/proc/{self.gunicorn.process.pid}/task/{self.gunicorn.process.pid}/children")
         return [int(pid) for pid in children.read_text().split()]
+
+    def ready_pids(self) -> set[int]:
+        """Return the process ids of the workers that have loaded the app (they said so in the log)."""
+        return {int(pid) for pid in re.findall(_READY_PATTERN, self.gunicorn.output())}
+
+    def wait_ready(self, timeout: float = 120.0) -> float:
+        """Wait until every worker has loaded the app; return the seconds waited.
+
+        Gunicorn listens before its workers have imported Django: on a busy machine the first
+        requests would otherwise wait for the workers' start-up and be timed with it.
+        """
+        started = time.monotonic()
+        while time.monotonic() - started < timeout:
+            if self.gunicorn.process.poll() is not None:
+                raise RuntimeError(f"Gunicorn exited ({self.gunicorn.process.returncode}):\n{self.gunicorn.output()}")
+            pids = self.worker_pids()
+            if pids and set(pids) <= self.ready_pids():
+                return time.monotonic() - started
+            time.sleep(0.05)
+        raise TimeoutError(f"Gunicorn's workers did not all load the app within {timeout:g} s")
+
+
+# deploy/gunicorn.conf.py unchanged, plus a hook that logs when a worker has loaded the app.
+_GUNICORN_CONF = """
+exec(compile(open({path!r}).read(), {path!r}, "exec"))
+
+
+def post_worker_init(worker):
+    worker.log.info("Worker ready (pid: %s)", worker.pid)
+"""
+_READY_PATTERN = r"Worker ready \(pid: (\d+)\)"
 
 
 def write_images(folder: Path, count: int, side: int, seed: int = 7) -> Path:
@@ -137,10 +171,12 @@ def running_stack(
             created = manage("shell", "-c", _ACCOUNTS.format(count=annotators), env=settings, timeout=600)
             seeded = json.loads(created.stdout.strip().splitlines()[-1])  # the shell may print lines before
             log(f"Starting Gunicorn on {LOCALHOST}:{port}")
-            command = [str(VENV_BIN / "gunicorn"), "-c", "deploy/gunicorn.conf.py", "backend.wsgi"]
+            conf = tmp / "gunicorn.conf.py"
+            conf.write_text(_GUNICORN_CONF.format(path=str(ROOT / "deploy" / "gunicorn.conf.py")))
+            command = [str(VENV_BIN / "gunicorn"), "-c", str(conf), "backend.wsgi"]
             gunicorn = Server(command, env=settings, log=tmp / "gunicorn.log")
             wait_for_port(port, gunicorn.process, timeout=120)
-            yield Stack(
+            stack = Stack(
                 url=f"http://{LOCALHOST}:{port}",
                 database_url=url,
                 dataset_id=seeded["dataset"],
@@ -150,6 +186,9 @@ def running_stack(
                 tmp=tmp,
                 usernames=[f"load-{index:04d}" for index in range(annotators)],
             )
+            waited = stack.wait_ready()
+            log(f"Gunicorn's {len(stack.worker_pids())} workers ready after {waited:.1f} s")
+            yield stack
         finally:
             if gunicorn is not None:
                 gunicorn.stop()
