@@ -9,6 +9,7 @@ role. PostgreSQL refuses to run as root, so when we are root it runs as the ``po
     with private_cluster() as cluster:
         cluster.url                       # postgres://postgres@127.0.0.1:PORT/postgres
         cluster.restart(mode="immediate")  # a crash and recovery, as after a power cut
+        cluster.stop(); cluster.start()    # Postgres away for as long as you wait between them
 """
 
 import os
@@ -61,6 +62,14 @@ class Cluster:
         self.pg_ctl("restart", "-w", "-t", "60", "-m", mode, "-o", self._options())
         return time.monotonic() - started
 
+    def stop(self, *, mode: str = "fast") -> None:
+        """Stop the server (``fast``, ``immediate``); ``start()`` brings it back on the same port."""
+        self.pg_ctl("stop", "-w", "-t", "60", "-m", mode)
+
+    def start(self) -> None:
+        """Start the server and return once it accepts connections."""
+        self.pg_ctl("start", "-w", "-t", "60", "-o", self._options())
+
     def _options(self) -> str:
         # Only 127.0.0.1, no Unix socket (none of the machine's socket folders is touched).
         return f"-c listen_addresses={LOCALHOST} -c port={self.port} -c unix_socket_directories=''"
@@ -99,7 +108,7 @@ def private_cluster(
             for name, value in (settings or {}).items():
                 conf.write(f"{name} = '{value}'\n")
         log(f"Starting it on {LOCALHOST}:{cluster.port}")
-        cluster.pg_ctl("start", "-w", "-t", "60", "-o", cluster._options())
+        cluster.start()
         started = True
         yield cluster
     finally:
