@@ -111,12 +111,17 @@ def write_images(folder: Path, count: int, side: int, seed: int = 7) -> Path:
     return folder
 
 
-_ACCOUNTS = """
+# One Django start-up for the three steps (each manage.py would import Django again: seconds on a
+# busy machine): migrate, the real importer (the import_dataset command), then the annotators.
+_SEED = """
 import json
+from django.core.management import call_command
 from django.contrib.auth.models import User
 from rest_framework.authtoken.models import Token
 from backend.api import services
 from backend.api.models import Dataset
+call_command("migrate", "--no-input", verbosity=0)
+call_command("import_dataset", {folder!r}, "--name", "Load", *{import_args!r})
 # The bulk path with generated passwords (few PBKDF2 rounds): a hundred accounts in a second, not a minute.
 services.users_create_from_csv(csv_text="".join(f"load-{{index:04d}},,\\n" for index in range({count})))
 users = User.objects.filter(username__startswith="load-").order_by("username")
@@ -162,13 +167,11 @@ def running_stack(
             settings.pop("SECURE_PROXY_SSL_HEADER")
             settings.pop("NUM_PROXIES")
             settings.update(env or {})
-            log("Migrating")
-            manage("migrate", "--no-input", "--verbosity", "0", env=settings, timeout=300)
-            log(f"Writing and importing {images} images of {side}x{side}")
+            log(f"Writing {images} images of {side}x{side}")
             folder = write_images(tmp / "datasets" / "bench", images, side)
-            manage("import_dataset", str(folder), "--name", "Load", *import_args, env=settings, timeout=1800)
-            log(f"Creating {annotators} annotators")
-            created = manage("shell", "-c", _ACCOUNTS.format(count=annotators), env=settings, timeout=600)
+            log(f"Migrating, importing the images, creating {annotators} annotators")
+            code = _SEED.format(folder=str(folder), import_args=tuple(import_args), count=annotators)
+            created = manage("shell", "-c", code, env=settings, timeout=1800)
             seeded = json.loads(created.stdout.strip().splitlines()[-1])  # the shell may print lines before
             log(f"Starting Gunicorn on {LOCALHOST}:{port}")
             conf = tmp / "gunicorn.conf.py"
