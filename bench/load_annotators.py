@@ -621,7 +621,11 @@ async def inject_faults(
     faults: list[Fault], *, stack: Stack, cluster: Cluster, recorder: Recorder, rng: random.Random
 ) -> list[FaultRecord]:
     records = []
-    async with aiohttp.ClientSession(base_url=stack.url, timeout=aiohttp.ClientTimeout(total=10)) as probe_session:
+    probe_session = aiohttp.ClientSession(
+        base_url=stack.url, timeout=aiohttp.ClientTimeout(total=30), connector=aiohttp.TCPConnector(limit=0)
+    )
+    probe_session._retry_connection = False  # see simulate()
+    async with probe_session:
         for fault in sorted(faults, key=lambda f: f.at):
             await asyncio.sleep(max(0.0, fault.at - recorder.now()))
             record = FaultRecord(fault, started=recorder.now())
@@ -641,6 +645,8 @@ async def inject_faults(
             except (RuntimeError, OSError) as error:
                 recorder.error(f"fault {fault} failed: {error}")
             record.ended = recorder.now()
+            if fault.restarts_postgres:
+                record.probes.append(await _probe_reconnected(probe_session, stack, recorder))
             log(f"Fault {fault.kind} over at {record.ended:.1f} s {record.detail}")
             records.append(record)
     return records
@@ -745,6 +751,30 @@ async def _probe(session: aiohttp.ClientSession, stack: Stack, recorder: Recorde
             recorder.error(f"{kind} {path} while Postgres was down: {answer.status} {answer.body}")
         results.append(f"{path} {answer.status} {answer.code} Retry-After {answer.retry_after}")
     return results
+
+
+async def _probe_reconnected(session: aiohttp.ClientSession, stack: Stack, recorder: Recorder) -> str:
+    """Right after Postgres is back: a burst of requests reaching every worker thread must all succeed.
+
+    Each thread's persistent connection died with the server; CONN_HEALTH_CHECKS must notice and
+    reconnect before using it, so not one of these may fail, however idle the thread was.
+    """
+    count = 2 * len(stack.worker_pids()) * int(stack.env.get("GUNICORN_THREADS", 4))
+
+    async def one(index: int) -> str:
+        headers = {"Authorization": f"Token {stack.tokens[index % len(stack.tokens)]}"}
+        try:
+            async with session.get("/api/auth/me/", headers=headers) as response:
+                await response.read()
+                return str(response.status)
+        except (aiohttp.ClientError, TimeoutError) as error:
+            return type(error).__name__
+
+    statuses = Counter(await asyncio.gather(*(one(index) for index in range(count))))
+    failed = count - statuses["200"]
+    if failed:
+        recorder.error(f"right after Postgres was back, {failed} of {count} requests at once failed: {dict(statuses)}")
+    return f"right after it was back, {count} requests at once: {_statuses(statuses)}"
 
 
 # --- The run ---------------------------------------------------------------------------------------
@@ -1017,6 +1047,7 @@ def report(outcome: Outcome) -> dict:
         "different": outcome.different[:50],
         "failures": outcome.failures(),
         "attempts": [[a.kind, round(a.start, 3), round(a.end, 3), a.status] for a in recorder.attempts],
+        "recoveries": [[kind, round(first, 3), round(end, 3)] for kind, first, end in recorder.recoveries],
     }
 
 

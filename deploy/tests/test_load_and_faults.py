@@ -3,10 +3,12 @@
 A short run of bench/load_annotators.py, the same code as the benchmark: EyeTagger as in
 production (Gunicorn with deploy/gunicorn.conf.py, DEBUG off) on a private Postgres cluster
 started for the test, 10 simulated annotators drawing, saving and submitting through a copy of
-the app's sync queue for 22 s, with Postgres stopped for 3 s then started again, and a worker
+the app's sync queue for 20 s, with Postgres stopped for 3 s then started again, and a worker
 killed in the middle of a database transaction. Every annotation a client believes saved is
 then read back and compared byte for byte. About a minute, mostly setting up.
 """
+
+import re
 
 import pytest
 
@@ -15,14 +17,14 @@ from bench.load_annotators import Config, Fault, report, run
 from .support import scratch_database_name
 
 DOWN = Fault.parse("pg-down:3@8")
-KILL = Fault.parse("kill-worker@15")
+KILL = Fault.parse("kill-worker@13")
 
 
 @pytest.fixture(scope="module")
 def outcome():
     config = Config(
         annotators=10,
-        duration=22,
+        duration=20,
         pause_scale=0.3,  # busier than people, so the faults meet requests in flight
         workers=2,  # fewer workers to start on a busy machine; the killed one leaves one serving
         faults=[DOWN, KILL],
@@ -54,11 +56,13 @@ def test_requests_while_postgres_is_away_get_503_database_unavailable_and_none_a
     down = next(row for row in outcome["faults"] if row["fault"] == str(DOWN))
     assert set(down["failed"]) == {"503"}, down["failed"]  # no 500, no dropped connection
     assert down["failed_after_postgres_was_back"] == 0, "a persistent connection was not reconnected"
-    # Probes while it was away: the API and a page outside it (admin, loading its session).
-    assert down["probes"] == [
+    # Probes while it was away: the API and a page outside it (admin, loading its session); then,
+    # once it was back, a burst reaching every worker thread, whose connections had all died.
+    assert down["probes"][:2] == [
         "/api/auth/me/ 503 database_unavailable Retry-After 2",
         "/api/admin/ 503 database_unavailable Retry-After 2",
     ]
+    assert re.fullmatch(r"right after it was back, (\d+) requests at once: 200: \1", down["probes"][2])
     # Every 503 the annotators got had the error shape and Retry-After (else it is in "errors").
     assert outcome["server"]["server_statuses"].get("500", 0) == 0
 
@@ -68,4 +72,5 @@ def test_a_worker_killed_inside_a_transaction_costs_a_retry_not_a_save(outcome):
     assert "in transaction" in kill["detail"] or "active" in kill["detail"], kill["detail"]
     assert kill["failed"], "the killed worker's request in flight must have failed"
     assert set(kill["failed"]) <= {"ServerDisconnectedError", "ClientOSError"}, kill["failed"]
-    assert kill["operations_retried"] >= 1
+    # Retried to success like every failed attempt (test_every_failed_request_was_retried_to_success),
+    # and no save lost (the first test): Postgres rolled the cut transaction back.
