@@ -795,6 +795,7 @@ class Outcome:
     machine: dict = field(default_factory=dict)
     started: str = ""
     wall_s: float = 0.0
+    cpu: dict = field(default_factory=dict)
 
     def failures(self) -> list[str]:
         """Return why this run failed (empty when it passed)."""
@@ -945,6 +946,31 @@ def server_state(stack: Stack, outcome: Outcome) -> dict:
     return state
 
 
+def server_cpu(stack: Stack, cluster: Cluster) -> dict[str, float]:
+    """Return the CPU seconds used so far by Gunicorn (master and workers) and by Postgres (all its processes).
+
+    What the server costs, whatever else runs on the machine: divided by the requests, it says
+    how many a core could serve. Exited processes count through their parent's children times.
+    """
+    postmaster = int((cluster.data / "postmaster.pid").read_text().split()[0])
+    return {"gunicorn_s": _cpu_seconds(stack.gunicorn.process.pid), "postgres_s": _cpu_seconds(postmaster)}
+
+
+def _cpu_seconds(pid: int) -> float:
+    """Return the CPU seconds of a process, of its children it has reaped, and of its live descendants."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        children = [
+            int(child)
+            for task in Path(f"/proc/{pid}/task").iterdir()
+            for child in (task / "children").read_text().split()
+        ]
+    except (FileNotFoundError, ProcessLookupError):  # it exited meanwhile
+        return 0.0
+    own = sum(int(value) for value in fields[11:15]) / os.sysconf("SC_CLK_TCK")  # utime stime cutime cstime
+    return own + sum(_cpu_seconds(child) for child in children)
+
+
 def machine(stack: Stack, config: Config) -> dict:
     cpuinfo = Path("/proc/cpuinfo").read_text()
     model = re.search(r"model name\s*:\s*(.+)", cpuinfo)
@@ -1026,6 +1052,7 @@ def report(outcome: Outcome) -> dict:
             "seed": config.seed,
         },
         "machine": outcome.machine,
+        "server_cpu_s": outcome.cpu,
         "counts": {
             "requests": len(recorder.attempts),
             "nexts": recorder.counts["nexts"],
@@ -1080,6 +1107,7 @@ def markdown(data: dict, command: str) -> str:
         f"| documents never stored | {n['unsent']} |",
         f"| server: answers by status (Gunicorn's log) | {_statuses(data['server'].get('server_statuses', {}))} |",
         f"| server: queue counters that disagree | {len(data['server'].get('queue_problems', []))} |",
+        f"| server CPU during the run (whatever else ran) | {_cpu_line(data['server_cpu_s'], n['requests'])} |",
         "",
         "| request (successful attempts) | n | p50 ms | p90 ms | p99 ms | max ms |",
         "|---|---:|---:|---:|---:|---:|",
@@ -1104,6 +1132,18 @@ def markdown(data: dict, command: str) -> str:
             lines.append(f"- {row['fault']}: {'; '.join([row['detail'], *row['probes']]).strip('; ')}")
     lines += ["", "Result: " + ("PASSED" if not data["failures"] else "FAILED: " + "; ".join(data["failures"][:5]))]
     return "\n".join(lines)
+
+
+def _cpu_line(cpu: dict, requests: int) -> str:
+    gunicorn, postgres = cpu.get("gunicorn_s"), cpu.get("postgres_s")
+    if gunicorn is None or not requests:
+        return "n/a"
+    if postgres is None:
+        return (
+            f"Gunicorn {gunicorn:g} s ({gunicorn * 1000 / requests:.1f} ms a request); Postgres not counted (restarted)"
+        )
+    both = (gunicorn + postgres) * 1000 / requests
+    return f"Gunicorn {gunicorn:g} s, Postgres {postgres:g} s: {both:.1f} ms a request"
 
 
 def _statuses(counts: dict) -> str:
@@ -1140,7 +1180,12 @@ def run(config: Config) -> Outcome:
     ):
         host = machine(stack, config)
         recorder = Recorder()
+        cpu_before = server_cpu(stack, cluster)
         outcome = asyncio.run(simulate(config, stack, cluster, recorder))
+        cpu_after = server_cpu(stack, cluster)
+        outcome.cpu = {name: round(cpu_after[name] - cpu_before[name], 1) for name in cpu_before}
+        if any(f.restarts_postgres for f in config.faults):
+            outcome.cpu["postgres_s"] = None  # the servers before a restart are gone, their CPU uncounted
         outcome.machine = host
         log("Checking the database: queue counters, annotations no client knows of")
         outcome.server = server_state(stack, outcome)
