@@ -20,11 +20,16 @@ nothing is lost or different, every request that failed was retried to success, 
 some images were submitted, and - without faults - no request failed at all.
 
 Faults (--faults): at 25%, 42%, 58% and 75% of the run, a Postgres restart (`pg_ctl restart -m
-fast`), a SIGKILL of a Gunicorn worker, a crash restart (`-m immediate`: recovery from the WAL)
-and Postgres stopped for 5 s then started (while it is away, probes check that the API and a
-non-API page answer 503 `database_unavailable` with Retry-After). Or name them: --fault
-KIND@SECONDS, repeatable, KIND one of pg-restart-fast, pg-restart-immediate, pg-down:SECONDS,
-kill-worker.
+fast`), a SIGKILL of a Gunicorn worker caught inside a database transaction, a crash restart
+(`-m immediate`: recovery from the WAL) and Postgres stopped for 5 s then started. While it is
+away, probes check that the API and a page outside it (admin) answer 503 `database_unavailable`
+with Retry-After; right after each restart, a burst of requests reaching every worker thread
+must all succeed (each thread's persistent connection died: CONN_HEALTH_CHECKS must replace it).
+Or name them: --fault KIND@SECONDS, repeatable, KIND one of pg-restart-fast,
+pg-restart-immediate, pg-down:SECONDS, kill-worker.
+
+Besides counts and latencies (which follow whatever else the machine runs), it reports the CPU
+time Gunicorn and Postgres spent, per request: what the load costs on a quiet machine.
 
     .venv/bin/python bench/load_annotators.py                    # 100 annotators for 60 s
     .venv/bin/python bench/load_annotators.py --faults
