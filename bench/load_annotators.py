@@ -625,7 +625,7 @@ class FaultRecord:
 async def inject_faults(
     faults: list[Fault], *, stack: Stack, cluster: Cluster, recorder: Recorder, rng: random.Random
 ) -> list[FaultRecord]:
-    records = []
+    records, replacements = [], []
     probe_session = aiohttp.ClientSession(
         base_url=stack.url, timeout=aiohttp.ClientTimeout(total=30), connector=aiohttp.TCPConnector(limit=0)
     )
@@ -637,7 +637,8 @@ async def inject_faults(
             log(f"Fault at {record.started:.1f} s: {fault.kind}{f' for {fault.seconds:g} s' if fault.seconds else ''}")
             try:
                 if fault.kind == "kill-worker":
-                    record.detail = await _kill_worker(stack, rng)
+                    record.detail, replaced = await _kill_worker(stack, rng)
+                    replacements.append((record, replaced))
                 elif fault.kind == "pg-down":
                     await asyncio.to_thread(cluster.stop, mode="fast")
                     record.probes = await _probe(probe_session, stack, recorder)
@@ -654,15 +655,21 @@ async def inject_faults(
                 record.probes.append(await _probe_reconnected(probe_session, stack, recorder))
             log(f"Fault {fault.kind} over at {record.ended:.1f} s {record.detail}")
             records.append(record)
+        for record, replaced in replacements:
+            try:
+                record.detail += f"; {await replaced}"
+            except RuntimeError as error:
+                recorder.error(f"fault {record.fault} failed: {error}")
     return records
 
 
-async def _kill_worker(stack: Stack, rng: random.Random, search_s: float = 5.0) -> str:
+async def _kill_worker(stack: Stack, rng: random.Random, search_s: float = 5.0) -> tuple[str, asyncio.Task]:
     """SIGKILL a Gunicorn worker, one in the middle of a database transaction if one is found within search_s.
 
     A worker found inside a transaction is stopped (SIGSTOP) and checked again before the kill, so
     it cannot finish its request in between: the kill cuts a request in flight, mid-transaction.
-    Return which worker, what it was doing, and how long until a new one served.
+    Return which worker and what it was doing, and a task saying when a new one served (a worker
+    can take many seconds to start on a busy machine; the next faults do not wait for it).
     """
     before = stack.worker_pids()
     deadline = time.monotonic() + search_s
@@ -684,13 +691,16 @@ async def _kill_worker(stack: Stack, rng: random.Random, search_s: float = 5.0) 
         else:
             os.kill(pid, signal.SIGCONT)  # it finished meanwhile: look again
     victim = victim or rng.choice(before)
-    started = time.monotonic()
     os.kill(victim, signal.SIGKILL)
+    return f"worker {victim} killed ({doing})", asyncio.create_task(_replaced(stack, victim, len(before)))
+
+
+async def _replaced(stack: Stack, victim: int, count: int) -> str:
+    started = time.monotonic()
     while time.monotonic() - started < 60:
         pids = stack.worker_pids()
-        if victim not in pids and len(pids) >= len(before) and set(pids) <= stack.ready_pids():
-            took = time.monotonic() - started
-            return f"worker {victim} killed ({doing}); {len(before)} workers serving again after {took:.2f} s"
+        if victim not in pids and len(pids) >= count and set(pids) <= stack.ready_pids():
+            return f"{count} workers serving again after {time.monotonic() - started:.2f} s"
         await asyncio.sleep(0.05)
     raise RuntimeError(f"Gunicorn did not replace worker {victim} within 60 s")
 
