@@ -16,3 +16,7 @@ urlpatterns = [
     # Every other path that is not the API or a static file is a route of the SPA.
     re_path(r"^(?!api/|static/)(?P<path>.*)$", spa.index, name="spa"),
 ]
+
+# Outside the API's views (whose errors the DRF exception handler shapes): a database that is away
+# is a 503 too. Used when DEBUG is off.
+handler500 = "backend.api.exceptions.server_error"

@@ -5,11 +5,20 @@
 
 ``detail`` is the first problem, ready to show; ``errors`` lists every problem with the
 field it concerns (null when it concerns the whole request).
+
+A database that cannot be reached (restarting, failing over, the network down) is a ``503``
+with ``Retry-After`` and the code ``database_unavailable``, not a 500: the request was fine,
+and sending it again later works (saves are transactions, and repeating one is harmless).
 """
+
+import logging
+import sys
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404
+from django.db import InterfaceError, OperationalError
+from django.http import Http404, JsonResponse
+from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
@@ -18,8 +27,21 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from .services import ImageUnavailable, VersionConflict
 
+logger = logging.getLogger(__name__)
+
+# Django raises these (wrapping the driver's) when the connection cannot be made or is lost, when
+# the server shuts down or recovers ("the database system is starting up"), and for transient
+# refusals such as a deadlock or a lock timeout: all pass by themselves, so the client should
+# retry. Errors in our queries (ProgrammingError, DataError, IntegrityError) stay 500s.
+DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
+RETRY_AFTER_SECONDS = 2
+
 
 def exception_handler(exc, context):
+    if isinstance(exc, DATABASE_UNAVAILABLE):
+        request = context["request"]
+        logger.warning("Database unavailable: %s %s: %s", request.method, request.path, _first_line(exc))
+        return Response(DATABASE_UNAVAILABLE_BODY, status=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
     if isinstance(exc, VersionConflict):
         return _version_conflict(exc, context)
     if isinstance(exc, ImageUnavailable):
@@ -90,3 +112,27 @@ def _version_conflict(exc: VersionConflict, context):
         {"code": "version_conflict", "detail": message, "errors": errors, "current": current},
         status=status.HTTP_409_CONFLICT,
     )
+
+
+_MESSAGE = "The database cannot be reached right now (it may be restarting). Try again in a few seconds."
+DATABASE_UNAVAILABLE_BODY = {
+    "code": "database_unavailable",
+    "detail": _MESSAGE,
+    "errors": [{"field": None, "code": "database_unavailable", "detail": _MESSAGE}],
+}
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().split("\n", 1)[0]
+
+
+def server_error(request):
+    """Answer errors outside the API's views (admin, sessions, middleware): 503 when the database is away.
+
+    Django's handler500, called with the error being handled; anything else gets Django's own 500.
+    """
+    if isinstance(sys.exc_info()[1], DATABASE_UNAVAILABLE):
+        response = JsonResponse(DATABASE_UNAVAILABLE_BODY, status=503)
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
+    return defaults.server_error(request)
