@@ -18,7 +18,8 @@ urlpatterns = [
 ]
 
 # Errors Django answers itself (no such endpoint, a malformed request, a crash) are the API's
-# JSON error shape under /api/, and Django's own pages elsewhere.
+# JSON error shape under /api/, and Django's own pages elsewhere; a database that is away is a
+# 503 everywhere. Used when DEBUG is off.
 handler400 = "backend.api.exceptions.bad_request"
 handler403 = "backend.api.exceptions.permission_denied"
 handler404 = "backend.api.exceptions.page_not_found"

@@ -1,7 +1,8 @@
 """Run EyeTagger as in production on 127.0.0.1 for the load and fault scripts in bench/.
 
-Gunicorn with deploy/gunicorn.conf.py (gthread workers, DEBUG off) on a scratch PostgreSQL
-database, a dataset of generated images imported by the real importer, and annotator accounts
+Gunicorn with deploy/gunicorn.conf.py (gthread workers, DEBUG off; plus one log line when a
+worker has loaded the app, so the stack is handed over only once every worker serves) on a
+scratch PostgreSQL database, a dataset of generated images imported by the real importer, and annotator accounts
 with API tokens. Everything is started by ``running_stack()`` and stopped when it exits, the
 scratch database dropped with it.
 
@@ -11,8 +12,10 @@ scratch database dropped with it.
 """
 
 import json
+import re
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -58,6 +61,37 @@ class Stack:
         children = Path(f"/proc/{self.gunicorn.process.pid}/task/{self.gunicorn.process.pid}/children")
         return [int(pid) for pid in children.read_text().split()]
 
+    def ready_pids(self) -> set[int]:
+        """Return the process ids of the workers that have loaded the app (they said so in the log)."""
+        return {int(pid) for pid in re.findall(_READY_PATTERN, self.gunicorn.output())}
+
+    def wait_ready(self, timeout: float = 120.0) -> float:
+        """Wait until every worker has loaded the app; return the seconds waited.
+
+        Gunicorn listens before its workers have imported Django: on a busy machine the first
+        requests would otherwise wait for the workers' start-up and be timed with it.
+        """
+        started = time.monotonic()
+        while time.monotonic() - started < timeout:
+            if self.gunicorn.process.poll() is not None:
+                raise RuntimeError(f"Gunicorn exited ({self.gunicorn.process.returncode}):\n{self.gunicorn.output()}")
+            pids = self.worker_pids()
+            if pids and set(pids) <= self.ready_pids():
+                return time.monotonic() - started
+            time.sleep(0.05)
+        raise TimeoutError(f"Gunicorn's workers did not all load the app within {timeout:g} s")
+
+
+# deploy/gunicorn.conf.py unchanged, plus a hook that logs when a worker has loaded the app.
+_GUNICORN_CONF = """
+exec(compile(open({path!r}).read(), {path!r}, "exec"))
+
+
+def post_worker_init(worker):
+    worker.log.info("Worker ready (pid: %s)", worker.pid)
+"""
+_READY_PATTERN = r"Worker ready \(pid: (\d+)\)"
+
 
 def write_images(folder: Path, count: int, side: int, seed: int = 7) -> Path:
     """Write count distinct greyscale PNGs of side x side with a metadata.csv; return the folder."""
@@ -77,15 +111,21 @@ def write_images(folder: Path, count: int, side: int, seed: int = 7) -> Path:
     return folder
 
 
-_ACCOUNTS = """
+# One Django start-up for the three steps (each manage.py would import Django again: seconds on a
+# busy machine): migrate, the real importer (the import_dataset command), then the annotators.
+_SEED = """
 import json
+from django.core.management import call_command
+from django.contrib.auth.models import User
 from rest_framework.authtoken.models import Token
 from backend.api import services
-from backend.api.models import Dataset, Role
-tokens = []
-for index in range({count}):
-    user = services.user_create(username=f"load-{{index:04d}}", password="x" * 16, role=Role.ANNOTATOR)
-    tokens.append(Token.objects.create(user=user).key)
+from backend.api.models import Dataset
+call_command("migrate", "--no-input", verbosity=0)
+call_command("import_dataset", {folder!r}, "--name", "Load", *{import_args!r})
+# The bulk path with generated passwords (few PBKDF2 rounds): a hundred accounts in a second, not a minute.
+services.users_create_from_csv(csv_text="".join(f"load-{{index:04d}},,\\n" for index in range({count})))
+users = User.objects.filter(username__startswith="load-").order_by("username")
+tokens = [Token.objects.create(user=user).key for user in users]
 print(json.dumps({{"dataset": Dataset.objects.get().pk, "tokens": tokens}}))
 """
 
@@ -127,19 +167,19 @@ def running_stack(
             settings.pop("SECURE_PROXY_SSL_HEADER")
             settings.pop("NUM_PROXIES")
             settings.update(env or {})
-            log("Migrating")
-            manage("migrate", "--no-input", "--verbosity", "0", env=settings, timeout=300)
-            log(f"Writing and importing {images} images of {side}x{side}")
+            log(f"Writing {images} images of {side}x{side}")
             folder = write_images(tmp / "datasets" / "bench", images, side)
-            manage("import_dataset", str(folder), "--name", "Load", *import_args, env=settings, timeout=1800)
-            log(f"Creating {annotators} annotators")
-            created = manage("shell", "-c", _ACCOUNTS.format(count=annotators), env=settings, timeout=600)
+            log(f"Migrating, importing the images, creating {annotators} annotators")
+            code = _SEED.format(folder=str(folder), import_args=tuple(import_args), count=annotators)
+            created = manage("shell", "-c", code, env=settings, timeout=1800)
             seeded = json.loads(created.stdout.strip().splitlines()[-1])  # the shell may print lines before
             log(f"Starting Gunicorn on {LOCALHOST}:{port}")
-            command = [str(VENV_BIN / "gunicorn"), "-c", "deploy/gunicorn.conf.py", "backend.wsgi"]
+            conf = tmp / "gunicorn.conf.py"
+            conf.write_text(_GUNICORN_CONF.format(path=str(ROOT / "deploy" / "gunicorn.conf.py")))
+            command = [str(VENV_BIN / "gunicorn"), "-c", str(conf), "backend.wsgi"]
             gunicorn = Server(command, env=settings, log=tmp / "gunicorn.log")
             wait_for_port(port, gunicorn.process, timeout=120)
-            yield Stack(
+            stack = Stack(
                 url=f"http://{LOCALHOST}:{port}",
                 database_url=url,
                 dataset_id=seeded["dataset"],
@@ -149,6 +189,9 @@ def running_stack(
                 tmp=tmp,
                 usernames=[f"load-{index:04d}" for index in range(annotators)],
             )
+            waited = stack.wait_ready()
+            log(f"Gunicorn's {len(stack.worker_pids())} workers ready after {waited:.1f} s")
+            yield stack
         finally:
             if gunicorn is not None:
                 gunicorn.stop()

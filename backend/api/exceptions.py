@@ -6,16 +6,24 @@
 ``detail`` is the first problem, ready to show; ``errors`` lists every problem with the
 field it concerns (null when it concerns the whole request).
 
+A database that cannot be reached (restarting, failing over, the network down) is a ``503``
+with ``Retry-After`` and the code ``database_unavailable``, not a 500: the request was fine,
+and sending it again later works (saves are transactions, and repeating one is harmless).
+
 DRF's views answer through ``exception_handler``; what Django answers before any view runs
 (no such endpoint, a malformed request, an unexpected error) goes through the ``handler*``
-views below, which ``backend/urls.py`` installs, in the same shape for every path under
+views at the end, which ``backend/urls.py`` installs, in the same shape for every path under
 ``/api/`` but Django admin's pages.
 """
+
+import logging
+import sys
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
 from django.views import defaults
 from rest_framework import exceptions, status
@@ -26,8 +34,21 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from .services import ImageUnavailable, VersionConflict
 
+logger = logging.getLogger(__name__)
+
+# Django raises these (wrapping the driver's) when the connection cannot be made or is lost, when
+# the server shuts down or recovers ("the database system is starting up"), and for transient
+# refusals such as a deadlock or a lock timeout: all pass by themselves, so the client should
+# retry. Errors in our queries (ProgrammingError, DataError, IntegrityError) stay 500s.
+DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
+RETRY_AFTER_SECONDS = 2
+
 
 def exception_handler(exc, context):
+    if isinstance(exc, DATABASE_UNAVAILABLE):
+        request = context["request"]
+        logger.warning("Database unavailable: %s %s: %s", request.method, request.path, _first_line(exc))
+        return Response(DATABASE_UNAVAILABLE_BODY, status=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
     if isinstance(exc, VersionConflict):
         return _version_conflict(exc, context)
     if isinstance(exc, ImageUnavailable):
@@ -111,7 +132,19 @@ def _version_conflict(exc: VersionConflict, context):
     )
 
 
-# --- Errors Django answers before any API view runs -------------------------------------
+_MESSAGE = "The database cannot be reached right now (it may be restarting). Try again in a few seconds."
+DATABASE_UNAVAILABLE_BODY = {
+    "code": "database_unavailable",
+    "detail": _MESSAGE,
+    "errors": [{"field": None, "code": "database_unavailable", "detail": _MESSAGE}],
+}
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().split("\n", 1)[0]
+
+
+# --- Errors Django answers before any API view runs (handler400, 403, 404, 500) ----------
 
 
 def _is_api(request) -> bool:
@@ -154,6 +187,15 @@ def permission_denied(request, exception):
 
 
 def server_error(request):
+    """Answer errors outside the API's views (admin, sessions, middleware): 503 when the database is away.
+
+    Django's handler500, called with the error being handled; anything else is a 500, in the
+    API's shape under /api/ and Django's own page elsewhere.
+    """
+    if isinstance(sys.exc_info()[1], DATABASE_UNAVAILABLE):
+        response = JsonResponse(DATABASE_UNAVAILABLE_BODY, status=503)
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
     if not _is_api(request):
         return defaults.server_error(request)
     return error_response(
