@@ -206,6 +206,11 @@ SPECTACULAR_SETTINGS = {
     # and under the Content Security Policy below.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    # The error shape, and the errors each operation may answer (401, 403, 404...).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "backend.api.schema.add_error_responses",
+    ],
 }
 
 LOGGING = {

@@ -17,6 +17,10 @@ urlpatterns = [
     re_path(r"^(?!api/|static/)(?P<path>.*)$", spa.index, name="spa"),
 ]
 
-# Outside the API's views (whose errors the DRF exception handler shapes): a database that is away
-# is a 503 too. Used when DEBUG is off.
+# Errors Django answers itself (no such endpoint, a malformed request, a crash) are the API's
+# JSON error shape under /api/, and Django's own pages elsewhere; a database that is away is a
+# 503 everywhere. Used when DEBUG is off.
+handler400 = "backend.api.exceptions.bad_request"
+handler403 = "backend.api.exceptions.permission_denied"
+handler404 = "backend.api.exceptions.page_not_found"
 handler500 = "backend.api.exceptions.server_error"

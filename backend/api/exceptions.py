@@ -9,12 +9,19 @@ field it concerns (null when it concerns the whole request).
 A database that cannot be reached (restarting, failing over, the network down) is a ``503``
 with ``Retry-After`` and the code ``database_unavailable``, not a 500: the request was fine,
 and sending it again later works (saves are transactions, and repeating one is harmless).
+
+DRF's views answer through ``exception_handler``; what Django answers before any view runs
+(no such endpoint, a malformed request, an unexpected error) goes through the ``handler*``
+views at the end, which ``backend/urls.py`` installs, in the same shape for every path under
+``/api/`` but Django admin's pages.
 """
 
 import logging
 import sys
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
@@ -51,8 +58,8 @@ def exception_handler(exc, context):
     if isinstance(exc, DjangoValidationError):
         # Services raise Django's ValidationError; keep its codes and field names.
         exc = exceptions.ValidationError(as_serializer_error(exc))
-    elif isinstance(exc, Http404):
-        exc = exceptions.NotFound()
+    elif isinstance(exc, Http404) or (isinstance(exc, exceptions.NotFound) and exc.detail == exc.default_detail):
+        exc = exceptions.NotFound(_not_found_detail(context))
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
     response = drf_exception_handler(exc, context)
@@ -71,6 +78,17 @@ def exception_handler(exc, context):
         summary = f"{first['field']}: {summary}"
     response.data = {"code": code, "detail": summary, "errors": errors}
     return response
+
+
+def _not_found_detail(context) -> str:
+    """Say which object was not found, without telling whether it exists (objects one may not see are 404 too)."""
+    request, view = context.get("request"), context.get("view")
+    pk = getattr(view, "kwargs", {}).get("pk")
+    parts = request.path.split("/") if request is not None else []
+    if pk is not None and len(parts) > 2 and parts[1] == "api":
+        thing = parts[2].removesuffix("s")  # /api/images/7/... -> image
+        return f"There is no {thing} {str(pk)[:40]} that you may see: no such {thing}, or not one of yours."
+    return exceptions.NotFound.default_detail
 
 
 def _flatten(detail, path):
@@ -126,13 +144,60 @@ def _first_line(exc: Exception) -> str:
     return str(exc).strip().split("\n", 1)[0]
 
 
+# --- Errors Django answers before any API view runs (handler400, 403, 404, 500) ----------
+
+
+def _is_api(request) -> bool:
+    # Django admin's pages are HTML for people; the schema and Swagger UI are documents.
+    return request.path.startswith("/api/") and not request.path.startswith(("/api/admin/", "/api/docs/"))
+
+
+def error_response(status_code: int, code: str, detail: str) -> JsonResponse:
+    """Return an error in the API's shape, for the views below (DRF's views have exception_handler)."""
+    errors = [{"field": None, "code": code, "detail": detail}]
+    return JsonResponse({"code": code, "detail": detail, "errors": errors}, status=status_code)
+
+
+def page_not_found(request, exception):
+    if not _is_api(request):
+        return defaults.page_not_found(request, exception)
+    path = request.path if len(request.path) <= 200 else request.path[:200] + "..."
+    return error_response(
+        404, "no_endpoint", f"There is no API endpoint at {path}; /api/docs/ lists them (ids are whole numbers)."
+    )
+
+
+def bad_request(request, exception):
+    if not _is_api(request):
+        return defaults.bad_request(request, exception)
+    # A SuspiciousOperation, refused before any view; say what to change in the client's words.
+    if isinstance(exception, TooManyFieldsSent):
+        detail = f"The request has more than {settings.DATA_UPLOAD_MAX_NUMBER_FIELDS} parameters; send fewer."
+    elif isinstance(exception, RequestDataTooBig):
+        detail = f"The request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes for a form; send JSON."
+    else:
+        detail = f"The request is malformed: {exception}"
+    return error_response(400, "bad_request", detail)
+
+
+def permission_denied(request, exception):
+    if not _is_api(request):
+        return defaults.permission_denied(request, exception)
+    return error_response(403, "permission_denied", str(exception) or "You may not do this.")
+
+
 def server_error(request):
     """Answer errors outside the API's views (admin, sessions, middleware): 503 when the database is away.
 
-    Django's handler500, called with the error being handled; anything else gets Django's own 500.
+    Django's handler500, called with the error being handled; anything else is a 500, in the
+    API's shape under /api/ and Django's own page elsewhere.
     """
     if isinstance(sys.exc_info()[1], DATABASE_UNAVAILABLE):
         response = JsonResponse(DATABASE_UNAVAILABLE_BODY, status=503)
         response["Retry-After"] = str(RETRY_AFTER_SECONDS)
         return response
-    return defaults.server_error(request)
+    if not _is_api(request):
+        return defaults.server_error(request)
+    return error_response(
+        500, "server_error", "The server failed to answer this request; the error is logged for the admins."
+    )

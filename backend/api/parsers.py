@@ -32,6 +32,11 @@ class LimitedJSONParser(JSONParser):
             return json.loads(text, parse_constant=_refuse_constant)
         except (ValueError, UnicodeDecodeError) as error:
             raise exceptions.ParseError(f"The body is not valid JSON: {error}") from None
+        except RecursionError:
+            # json gives up on arrays or objects nested deeper than Python's recursion limit (a 500 otherwise).
+            raise exceptions.ParseError(
+                "The body nests arrays or objects too deeply; a strokes document needs five levels."
+            ) from None
 
     @staticmethod
     def _too_large(size, limit):

@@ -205,6 +205,26 @@ class AnnotationSerializer(AnnotationSummarySerializer):
         fields = AnnotationSummarySerializer.Meta.fields + ["strokes", "client"]
 
 
+class OwnAnnotationSerializer(AnnotationSerializer):
+    """The caller's own annotation of an image: before its first save, version 0 with no id and no times."""
+
+    class Meta(AnnotationSerializer.Meta):
+        extra_kwargs = {name: {"allow_null": True} for name in ("id", "started_at", "created_at", "updated_at")}
+
+
+VersionConflictSerializer = inline_serializer(
+    "VersionConflict",
+    {
+        "code": serializers.CharField(help_text="`version_conflict`, or `image_full` (then without `current`)."),
+        "detail": serializers.CharField(),
+        "errors": serializers.ListField(child=serializers.DictField()),
+        "current": AnnotationSerializer(
+            required=False, help_text="The stored annotation (version_conflict only): keep it, or save again over it."
+        ),
+    },
+)
+
+
 class AnnotationWriteSerializer(serializers.Serializer):
     """The strokes document a client PUTs; ``version`` is the version it was based on (0 for a new one)."""
 

@@ -246,6 +246,46 @@ def test_the_dataset_list_links_to_the_import_page(admin_client, db):
     assert Dataset.objects.count() == 0
 
 
+# --- Free text is shown as text -------------------------------------------------------------
+
+HOSTILE = '<img src=x onerror="window.__xss=1"><script>window.__xss=1</script>"><svg onload=window.__xss=1>'
+
+
+def test_admin_pages_show_html_in_free_text_escaped(admin_client, demo_dataset, make_user):
+    # What annotators type (text, skip reason, their browser's user agent) is shown, never run.
+    image, other = demo_dataset.images.order_by("position")[:2]
+    annotator = make_user(Role.ANNOTATOR)
+    annotation, _ = services.annotation_save(
+        image=image,
+        annotator=annotator,
+        content=services.AnnotationContent([brush([(3, 3)])], None, HOSTILE, "draft"),
+        base_version=0,
+        client={"user_agent": HOSTILE},
+    )
+    services.annotation_save(  # replacing the text keeps the hostile one as a revision
+        image=image,
+        annotator=annotator,
+        content=services.AnnotationContent([brush([(3, 3)])], None, "", "draft"),
+        base_version=annotation.version,
+    )
+    services.queue_skip(image=other, annotator=annotator, reason=HOSTILE)
+    revision = AnnotationRevision.objects.get(annotation=annotation)
+    pages = [  # each shows the text, the user agent or the reason
+        f"/api/admin/api/annotation/{annotation.pk}/change/",
+        f"/api/admin/api/annotationrevision/{revision.pk}/change/",
+        f"/api/admin/api/annotationrevision/{revision.pk}/restore/",
+        "/api/admin/api/assignment/",
+        f"/api/admin/api/assignment/{Assignment.objects.get(image=other).pk}/change/",
+    ]
+    for url in pages:
+        response = admin_client.get(url)
+        assert response.status_code == 200, url
+        page = response.content.decode()
+        assert "&lt;script&gt;window.__xss=1&lt;/script&gt;" in page, f"{url} does not show the text"
+        for raw in ("<script>window.__xss", "<img src=x", "<svg onload"):
+            assert raw not in page, f"{url} shows {raw!r} as markup"
+
+
 # --- A user's role: one choice on their page, setting their group or staff flag ------------------------
 
 

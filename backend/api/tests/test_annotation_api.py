@@ -183,6 +183,14 @@ def test_a_body_that_is_not_json_is_refused(annotator, image, client_for):
     assert response.status_code == 400 and response.json()["code"] == "parse_error"
 
 
+def test_a_body_nested_too_deeply_is_refused_as_invalid_json(annotator, image, client_for):
+    # json raised RecursionError on it, which was a 500.
+    raw = "[" * 100_000 + "]" * 100_000
+    response = client_for(annotator).put(f"/api/images/{image.pk}/annotation/", raw, content_type="application/json")
+    assert response.status_code == 400 and response.json()["code"] == "parse_error"
+    assert "nests arrays or objects too deeply" in response.json()["detail"]
+
+
 def test_an_oversized_body_gets_413(annotator, image, client_for, settings):
     settings.ANNOTATION_MAX_BODY_BYTES = 1000
     body = document([brush([(1, 1)] * 100)])
@@ -273,6 +281,44 @@ def test_researchers_see_everyones_annotations_with_filters(make_user, researche
 def test_an_invalid_filter_value_is_a_400(researcher, client_for, db):
     response = client_for(researcher).get("/api/annotations/?status=finished")
     assert response.status_code == 400 and response.json()["errors"][0]["field"] == "status"
+
+
+@pytest.mark.parametrize("name", ["dataset", "image", "annotator"])
+@pytest.mark.parametrize("value", ["9" * 25, "1.5", "0", "-3", "1e400"])
+def test_an_id_filter_that_is_no_id_is_a_400_naming_it(name, value, researcher, client_for, db):
+    # A number beyond a bigint was a 500 on SQLite (OverflowError while binding it).
+    response = client_for(researcher).get(f"/api/annotations/?{name}={value}")
+    assert response.status_code == 400, response.content[:200]
+    assert response.json()["errors"][0]["field"] == name
+    assert "id, a whole number from 1 to" in response.json()["detail"]
+
+
+@pytest.mark.parametrize("value", ["abc", "0", "501", "-1", "1.5", "9" * 30])
+def test_a_page_size_out_of_range_is_a_400_naming_it(value, researcher, client_for, db):
+    # DRF silently answered pages of 50 (or capped at 500): a client never learned it got fewer rows.
+    response = client_for(researcher).get(f"/api/annotations/?page_size={value}")
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == "page_size"
+    assert response.json()["detail"].startswith("page_size must be a whole number from 1 to 500; got ")
+
+
+def test_a_page_that_is_no_page_is_a_404_naming_the_page(researcher, client_for, db):
+    response = client_for(researcher).get("/api/annotations/?page=abc")
+    assert response.status_code == 404
+    assert response.json()["detail"].startswith("page must be a page number from 1 to the last page; got 'abc'")
+
+
+@pytest.mark.parametrize("ordering", [",", "id,", ",,-started_at"])
+def test_an_ordering_with_empty_fields_keeps_a_stable_order(ordering, make_user, researcher, demo_dataset, client_for):
+    # "?ordering=," cleared every order (a 500 here, where warnings are errors; unstable pages in production).
+    for _ in range(3):
+        annotator = make_user(Role.ANNOTATOR)
+        put(client_for(annotator), demo_dataset.images.first(), document([brush([(1, 1)])]))
+    response = client_for(researcher).get(f"/api/annotations/?ordering={ordering}&page_size=2")
+    assert response.status_code == 200
+    second = client_for(researcher).get(f"/api/annotations/?ordering={ordering}&page_size=2&page=2")
+    ids = [a["id"] for a in response.json()["results"] + second.json()["results"]]
+    assert sorted(ids) == sorted(Annotation.objects.values_list("pk", flat=True))
 
 
 def test_the_annotation_list_takes_a_fixed_number_of_queries(

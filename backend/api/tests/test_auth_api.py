@@ -2,6 +2,7 @@
 
 import pytest
 from rest_framework.test import APIClient
+from rest_framework.throttling import SimpleRateThrottle
 
 from backend.api.models import Role
 
@@ -109,6 +110,71 @@ def test_login_is_rate_limited_against_password_guessing(annotator, settings):
     ]
     assert statuses[:10] == [401] * 10
     assert statuses[10:] == [429, 429]
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    """The login throttle's clock, in seconds, moved by hand."""
+    now = [1_000_000.0]
+    monkeypatch.setattr(SimpleRateThrottle, "timer", staticmethod(lambda: now[0]))
+    return now
+
+
+def guess(client, user, password="wrong", session=False, **extra):
+    credentials = {"username": user.username, "password": password}
+    if not session:
+        return client.post("/api/auth/token/login/", credentials, format="json", **extra)
+    token = client.get("/api/auth/csrf/").json()["csrf_token"]
+    return client.post("/api/auth/login/", credentials, format="json", HTTP_X_CSRFTOKEN=token, **extra)
+
+
+def test_the_session_login_is_rate_limited_too(annotator):
+    client = APIClient(enforce_csrf_checks=True)
+    statuses = [guess(client, annotator, session=True).status_code for _ in range(11)]
+    assert statuses == [401] * 10 + [429]
+
+
+def test_session_and_token_logins_share_one_count_per_address(annotator):
+    client = APIClient(enforce_csrf_checks=True)
+    statuses = [guess(client, annotator, session=i % 2 == 0).status_code for i in range(11)]
+    assert statuses == [401] * 10 + [429]  # switching endpoints does not double the guesses
+
+
+def test_a_refused_login_says_when_to_try_again(annotator, clock):
+    client = APIClient()
+    for _ in range(10):
+        guess(client, annotator)
+    clock[0] += 15
+    response = guess(client, annotator)
+    assert response.status_code == 429
+    assert response["Retry-After"] == "45"
+    assert response.json()["code"] == "throttled"
+    assert response.json()["detail"] == "Request was throttled. Expected available in 45 seconds."
+
+
+def test_while_locked_even_the_right_password_is_refused(annotator):
+    client = APIClient()
+    for _ in range(10):
+        guess(client, annotator)
+    assert guess(client, annotator, password="pw-" + annotator.username).status_code == 429  # no oracle
+
+
+def test_the_lock_lifts_once_the_window_has_passed(annotator, clock):
+    client = APIClient()
+    for _ in range(10):
+        guess(client, annotator)
+    clock[0] += 59
+    assert guess(client, annotator).status_code == 429
+    clock[0] += 2  # a minute after the first guesses
+    assert guess(client, annotator, password="pw-" + annotator.username).status_code == 200
+
+
+def test_the_lock_holds_one_client_address_only(annotator):
+    client = APIClient()
+    for _ in range(11):
+        guess(client, annotator, REMOTE_ADDR="203.0.113.7")
+    assert guess(client, annotator, REMOTE_ADDR="203.0.113.7").status_code == 429
+    assert guess(client, annotator, REMOTE_ADDR="198.51.100.2").status_code == 401
 
 
 @pytest.mark.parametrize("role", [Role.ANNOTATOR, Role.RESEARCHER, Role.ADMIN])

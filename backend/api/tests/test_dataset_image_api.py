@@ -93,6 +93,14 @@ def test_images_filter_by_dataset_and_hide_ground_truth_from_annotators(
     assert client_for(researcher).get("/api/images/?dataset=999").json()["count"] == 0
 
 
+@pytest.mark.django_db
+def test_a_dataset_filter_beyond_any_id_is_a_400_naming_it(researcher, client_for):
+    # It was a 500 on SQLite: the number did not fit a bigint when bound to the query.
+    response = client_for(researcher).get(f"/api/images/?dataset={'9' * 25}")
+    assert response.status_code == 400
+    assert response.json()["detail"] == "dataset: must be a dataset id, a whole number from 1 to 9223372036854775807."
+
+
 def test_the_image_file_is_served_with_its_type_and_private_caching(annotator, image, client_for, dataset_root):
     client = client_for(annotator)
     response = client.get(f"/api/images/{image.pk}/file/")

@@ -1,7 +1,10 @@
-"""A database that cannot be reached answers 503 with Retry-After, in the API's error shape, and stores nothing.
+"""One error shape for everything a client can get wrong, and a database away answering 503.
 
-The outage itself (Postgres restarted under load, a worker killed) is exercised for real by
-deploy/tests/test_load_and_faults.py; here the database errors are raised where they would be.
+Errors in the API's shape also where no API view runs (no such endpoint, a request Django
+refuses first). A database that cannot be reached answers 503 with Retry-After, in the API's
+error shape, and stores nothing: the outage itself (Postgres restarted under load, a worker
+killed) is exercised for real by deploy/tests/test_load_and_faults.py; here the database
+errors are raised where they would be.
 """
 
 import pytest
@@ -10,10 +13,12 @@ from django.test import Client
 from rest_framework.test import APIClient
 
 from backend.api import selectors
-from backend.api.models import Annotation
+from backend.api.models import Annotation, Role
 from backend.api.services import queue
 
 from .conftest import brush, document
+
+SHAPE = {"code", "detail", "errors"}
 
 # What psycopg says when Postgres goes away under a connection, and when it is not back yet.
 LOST = OperationalError("terminating connection due to administrator command\nserver closed the connection")
@@ -102,3 +107,80 @@ def test_a_bug_in_a_query_is_still_a_500(annotator, monkeypatch):
     response = client.get("/api/datasets/")
     assert response.status_code == 500
     assert "Retry-After" not in response
+
+
+# --- Django's own errors, in the API's shape ------------------------------------------------
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/api/nothing/", "/api/images/1/nothing/", "/api/annotations/1/mask.gif"])
+def test_a_path_that_is_no_endpoint_is_a_json_404_naming_it(path, client_for, make_user):
+    # It was Django's HTML "Not Found" page, which no API client can read.
+    response = client_for(make_user(Role.ADMIN)).get(path)
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    body = response.json()
+    assert set(body) == SHAPE and body["code"] == "no_endpoint"
+    assert path in body["detail"] and "/api/docs/" in body["detail"]
+
+
+@pytest.mark.django_db
+def test_pages_outside_the_api_keep_djangos_own_404():
+    response = Client().get("/static/nothing.js")
+    assert response.status_code == 404 and "json" not in response["Content-Type"]
+
+
+@pytest.mark.parametrize(
+    "path, thing",
+    [
+        ("/api/images/987654/", "image 987654"),
+        ("/api/datasets/987654/next/", "dataset 987654"),
+        ("/api/annotations/987654/mask.png", "annotation 987654"),
+        ("/api/images/987654/saliency.png", "image 987654"),
+    ],
+)
+def test_an_object_not_found_is_named_in_the_404(path, thing, make_user, client_for):
+    # It was DRF's bare "Not found.".
+    response = client_for(make_user(Role.ADMIN)).get(path)
+    assert response.status_code == 404
+    assert (
+        response.json()["detail"]
+        == f"There is no {thing} that you may see: no such {thing.split()[0]}, or not one of yours."
+    )
+
+
+def test_an_object_one_may_not_see_gets_the_same_404_as_one_that_does_not_exist(demo_dataset, make_user, client_for):
+    demo_dataset.access = demo_dataset.Access.CHOSEN
+    demo_dataset.save()
+    client = client_for(make_user(Role.ANNOTATOR))
+    hidden = client.get(f"/api/datasets/{demo_dataset.pk}/").json()["detail"]
+    missing = client.get(f"/api/datasets/{demo_dataset.pk + 1000}/").json()["detail"]
+    assert hidden.replace(str(demo_dataset.pk), "N") == missing.replace(str(demo_dataset.pk + 1000), "N")
+
+
+@pytest.mark.django_db
+def test_a_request_with_too_many_fields_is_a_json_400(settings, make_user):
+    # Django refuses it before any view (TooManyFieldsSent); it was an HTML page.
+    settings.DATA_UPLOAD_MAX_NUMBER_FIELDS = 10
+    client = APIClient(raise_request_exception=False)  # as a real server: Django answers it
+    client.force_authenticate(make_user(Role.ADMIN))
+    query = "&".join(f"f{i}=1" for i in range(20))
+    response = client.get(f"/api/datasets/?{query}")
+    assert response.status_code == 400
+    body = response.json()
+    assert set(body) == SHAPE and body["code"] == "bad_request" and "more than 10 parameters" in body["detail"]
+
+
+@pytest.mark.django_db
+def test_an_unexpected_error_under_the_api_is_a_500_in_the_error_shape(annotator, monkeypatch):
+    # It was Django's HTML "Server Error (500)" page.
+    def fail(**kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(selectors, "dataset_list", fail)
+    client = APIClient(raise_request_exception=False)
+    client.force_authenticate(annotator)
+    response = client.get("/api/datasets/")
+    assert response.status_code == 500
+    assert set(response.json()) == SHAPE and response.json()["code"] == "server_error"
+    assert "a bug" not in response.content.decode()  # nothing of the error leaks to the client

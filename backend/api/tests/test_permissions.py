@@ -8,6 +8,7 @@ annotator; the "closed" one only to chosen annotators.
 from dataclasses import dataclass
 
 import pytest
+from django.urls import URLResolver, get_resolver, resolve, reverse
 from rest_framework.test import APIClient
 
 from backend.api import services
@@ -104,6 +105,20 @@ ENDPOINTS = {
     "annotations": ("get", lambda w, r: "/api/annotations/", None),
     "others annotation": ("get", lambda w, r: f"/api/annotations/{w.others_annotation.pk}/", None),
     "own annotation": ("get", lambda w, r: f"/api/annotations/{own_annotation(w, r, 'open')}/", None),
+    "others mask png": ("get", lambda w, r: f"/api/annotations/{w.others_annotation.pk}/mask.png", None),
+    "others mask svg": ("get", lambda w, r: f"/api/annotations/{w.others_annotation.pk}/mask.svg", None),
+    "others strokes json": ("get", lambda w, r: f"/api/annotations/{w.others_annotation.pk}/strokes.json", None),
+    "own mask png": ("get", lambda w, r: f"/api/annotations/{own_annotation(w, r, 'open')}/mask.png", None),
+    "saliency closed": ("get", lambda w, r: f"/api/images/{w.image('closed').pk}/saliency.png", None),
+    "overlay closed": ("get", lambda w, r: f"/api/images/{w.image('closed').pk}/saliency-overlay.png", None),
+    "npy closed": ("get", lambda w, r: f"/api/images/{w.image('closed').pk}/saliency.npy", None),
+    "image stats closed": ("get", lambda w, r: f"/api/images/{w.image('closed').pk}/stats/", None),
+    "dataset stats closed": ("get", lambda w, r: f"/api/datasets/{w.closed.pk}/stats/", None),
+    "export closed": ("get", lambda w, r: f"/api/datasets/{w.closed.pk}/export/?format=csv", None),
+    "api root": ("get", lambda w, r: "/api/", None),
+    "me": ("get", lambda w, r: "/api/auth/me/", None),
+    "logout": ("post", lambda w, r: "/api/auth/logout/", None),
+    "token logout": ("post", lambda w, r: "/api/auth/token/logout/", None),
 }
 
 # Expected status for each endpoint, in the order of ROLES.
@@ -128,6 +143,20 @@ EXPECTED = {
     "annotations": (401, 403, 200, 200, 200, 200, 200),
     "others annotation": (401, 403, 404, 404, 404, 200, 200),
     "own annotation": (None, None, 200, 200, 200, None, 200),  # None: the role has no annotations of its own
+    "others mask png": (401, 403, 404, 404, 404, 200, 200),
+    "others mask svg": (401, 403, 404, 404, 404, 200, 200),
+    "others strokes json": (401, 403, 404, 404, 404, 200, 200),
+    "own mask png": (None, None, 200, 200, 200, None, 200),
+    "saliency closed": (401, 403, 403, 403, 403, 200, 200),
+    "overlay closed": (401, 403, 403, 403, 403, 200, 200),
+    "npy closed": (401, 403, 403, 403, 403, 200, 200),
+    "image stats closed": (401, 403, 403, 403, 403, 200, 200),
+    "dataset stats closed": (401, 403, 403, 403, 403, 200, 200),
+    "export closed": (401, 403, 403, 403, 403, 200, 200),
+    "api root": (401, 403, 200, 200, 200, 200, 200),
+    "me": (401, 200, 200, 200, 200, 200, 200),  # a user without a role may see who they are, and sign out
+    "logout": (401, 204, 204, 204, 204, 204, 204),
+    "token logout": (401, 204, 204, 204, 204, 204, 204),
 }
 CASES = [(role, endpoint, EXPECTED[endpoint][i]) for endpoint in ENDPOINTS for i, role in enumerate(ROLES)]
 
@@ -138,9 +167,68 @@ def test_the_roles_matrix(role, endpoint, status, world):
         pytest.skip(f"{role} cannot have annotations of their own")
     method, url, body = ENDPOINTS[endpoint]
     response = getattr(client_as(world.users[role]), method)(url(world, role), body, format="json")
-    assert response.status_code == status, response.content[:300]
+    if response.streaming:
+        b"".join(response.streaming_content)  # an export reads in a transaction until it is consumed
+    assert response.status_code == status, response.content[:300] if not response.streaming else ""
     if status >= 400:
         assert response.json()["detail"], "every refusal says why"
+
+
+# Endpoints anyone may call, and why. Everything else under /api/ (but Django admin, which
+# test_only_admins_reach_django_admin covers) must be in ENDPOINTS above.
+PUBLIC = {
+    ("health", "get"): "load balancers and monitoring probe it without credentials; it shows no data",
+    ("csrf", "get"): "the sign-in page needs the CSRF cookie before anyone is signed in",
+    ("login", "post"): "signing in: the credentials are the authentication (rate-limited, CSRF-checked)",
+    ("token-login", "post"): "getting a token: the credentials are the authentication (rate-limited)",
+    ("schema", "get"): "the OpenAPI description of the API; it holds no data",
+    ("docs", "get"): "Swagger UI over the schema; it holds no data",
+}
+
+
+def api_endpoints() -> set[tuple[str, str]]:
+    """Return (URL name, method) of every view under /api/ but Django admin, read from the URL resolver."""
+    endpoints = set()
+
+    def walk(patterns, prefix):
+        for pattern in patterns:
+            if isinstance(pattern, URLResolver):
+                walk(pattern.url_patterns, prefix + str(pattern.pattern))
+            elif (prefix + str(pattern.pattern)).startswith("api/") and not prefix.startswith("api/admin/"):
+                callback = pattern.callback
+                view = getattr(callback, "cls", None) or getattr(callback, "view_class", None)
+                actions = getattr(callback, "actions", None)  # a viewset's routes: {"get": "list", "head": "list"}
+                handlers = {m for m in ("get", "post", "put", "patch", "delete") if hasattr(view, m)}
+                methods = set(actions) - {"head"} if actions else handlers  # HEAD is GET (tested below)
+                assert methods, f"{pattern.name}: no method found; teach api_endpoints() about its view"
+                endpoints.update((pattern.name, method) for method in methods)
+
+    walk(get_resolver().url_patterns, "")
+    return endpoints
+
+
+def test_every_api_endpoint_is_in_the_roles_matrix_or_deliberately_public(world):
+    covered = set()
+    for method, url, _ in ENDPOINTS.values():
+        covered.add((resolve(url(world, "admin").split("?")[0]).url_name, method))  # admins may build every URL
+    endpoints = api_endpoints()
+    missing = endpoints - covered - PUBLIC.keys()
+    assert not missing, f"endpoints not in the roles matrix (ENDPOINTS, EXPECTED) nor in PUBLIC: {sorted(missing)}"
+    assert not PUBLIC.keys() - endpoints, "PUBLIC names endpoints that no longer exist"
+    assert len(endpoints) >= 30  # the walk found the routers' views and the paths
+
+
+@pytest.mark.parametrize("endpoint", [e for e in ENDPOINTS if EXPECTED[e][0] == 401])
+def test_head_and_options_are_refused_to_anonymous_users_too(endpoint, world):
+    url = ENDPOINTS[endpoint][1](world, "admin")
+    for method in ("head", "options"):
+        assert getattr(APIClient(), method)(url).status_code == 401, f"{method.upper()} {url}"
+
+
+@pytest.mark.parametrize("name, method", sorted(PUBLIC))
+def test_the_public_endpoints_answer_anonymous_users(name, method, db):
+    response = getattr(APIClient(), method)(reverse(name), {}, format="json")
+    assert response.status_code not in (401, 403), f"{name} is listed as public but refused: {response.status_code}"
 
 
 VISIBLE_DATASETS = {

@@ -299,6 +299,259 @@ def test_rasterize_is_deterministic_and_fixed_on_a_realistic_document():
     assert (first == reference_mask(strokes, 512, 512)).all()
 
 
+# --- Validation, property by property ------------------------------------------------
+#
+# Any document within the limits is accepted, and its normalized form is a fixed point; any
+# one thing broken in it is refused with StrokesInvalid naming that field, and nothing a
+# client can send makes validate_strokes raise anything else.
+
+LASSO_TOOLS = ("lasso", "lasso-eraser")
+SMALL = Limits(max_strokes=6, max_points_per_stroke=12, max_points=40)
+
+
+def _number(low, high):
+    """JSON numbers: ints or finite floats (a client may send either)."""
+    return st.one_of(
+        st.integers(min_value=int(math.ceil(low)), max_value=int(math.floor(high))),
+        st.floats(min_value=low, max_value=high, allow_nan=False, allow_infinity=False),
+    )
+
+
+@st.composite
+def valid_stroke(draw, max_points=8):
+    tool = draw(st.sampled_from(["brush", "eraser", "lasso", "lasso-eraser"]))
+    n = draw(st.integers(min_value=3 if tool in LASSO_TOOLS else 1, max_value=max_points))
+    times = sorted(draw(st.lists(_number(0, Limits.max_t_ms), min_size=n, max_size=n)))
+    points = [[draw(_number(-W, 2 * W)), draw(_number(-H, 2 * H)), t, draw(_number(0, 1))] for t in times]
+    return {"tool": tool, "width": draw(_number(0.5, 512)), "points": points}
+
+
+valid_strokes = st.lists(valid_stroke(), max_size=5)
+
+
+@settings(max_examples=100)
+@given(valid_strokes)
+def test_any_valid_document_is_accepted_and_its_normalized_form_validates_unchanged(strokes):
+    clean = validate_strokes(strokes, width=W, height=H)
+    assert validate_strokes(clean, width=W, height=H) == clean
+    assert [s["tool"] for s in clean] == [s["tool"] for s in strokes]
+    assert all(type(v) is float for s in clean for p in s["points"] for v in p)
+    assert all(type(s["width"]) is float and set(s) == {"tool", "width", "points"} for s in clean)
+    # Normalizing changes types, never values.
+    assert [[list(map(float, p)) for p in s["points"]] for s in strokes] == [s["points"] for s in clean]
+
+
+# Each: (name, how to break the chosen point, the error code). The point is [x, y, t, p].
+POINT_MUTATIONS = [
+    ("x not finite", lambda p, d: [d(st.sampled_from([math.nan, math.inf, -math.inf])), *p[1:]], "not_finite"),
+    ("p not finite", lambda p, d: [*p[:3], d(st.sampled_from([math.nan, math.inf]))], "not_finite"),
+    ("x far left", lambda p, d: [-W - d(st.floats(0.001, 1e12)), *p[1:]], "out_of_bounds"),
+    ("y far below", lambda p, d: [p[0], 2 * H + d(st.floats(0.001, 1e12)), *p[2:]], "out_of_bounds"),
+    ("t negative", lambda p, d: [*p[:2], -d(st.floats(0.001, 1e12)), p[3]], "invalid_time"),
+    ("p above one", lambda p, d: [*p[:3], 1 + d(st.floats(0.001, 1e6))], "invalid_pressure"),
+    ("p negative", lambda p, d: [*p[:3], -d(st.floats(0.001, 1e6))], "invalid_pressure"),
+    ("three numbers", lambda p, d: p[:3], "invalid_point"),
+    ("five numbers", lambda p, d: [*p, 0.0], "invalid_point"),
+    ("a string in it", lambda p, d: [p[0], str(p[1]), *p[2:]], "invalid_point"),
+    ("a boolean in it", lambda p, d: [*p[:3], True], "invalid_point"),
+    ("null in it", lambda p, d: [None, *p[1:]], "invalid_point"),
+    ("an object", lambda p, d: {"x": p[0], "y": p[1]}, "invalid_point"),
+    ("a number", lambda p, d: p[0], "invalid_point"),
+]
+STROKE_MUTATIONS = [
+    ("unknown tool", "tool", lambda s, d: {**s, "tool": d(st.text(max_size=10).filter(lambda t: t not in TOOLS))}),
+    ("tool missing", "tool", lambda s, d: {k: v for k, v in s.items() if k != "tool"}),
+    ("width too small", "width", lambda s, d: {**s, "width": d(st.floats(-1e9, 0.4999))}),
+    ("width too large", "width", lambda s, d: {**s, "width": d(st.floats(512.0001, 1e12))}),
+    ("width not a number", "width", lambda s, d: {**s, "width": d(st.sampled_from(["4", None, True, [4], math.nan]))}),
+    ("points not a list", "points", lambda s, d: {**s, "points": d(st.sampled_from([None, "pts", {"0": 1}, 3]))}),
+    ("no points", "points", lambda s, d: {**s, "points": []}),
+    ("unknown key", "", lambda s, d: {**s, d(st.text(min_size=1, max_size=8).filter(lambda k: k not in s)): 1}),
+]
+TOOLS = ("brush", "eraser", "lasso", "lasso-eraser")
+STROKE_CODES = {
+    "unknown tool": "unknown_tool",
+    "tool missing": "unknown_tool",
+    "width too small": "width_out_of_range",
+    "width too large": "width_out_of_range",
+    "width not a number": "invalid_width",
+    "points not a list": "not_a_list",
+    "no points": "too_few_points",
+    "unknown key": "unknown_key",
+}
+
+
+def _refusal(strokes, limits=None):
+    """Return the single error validate_strokes raises for these strokes; fail on anything else."""
+    with pytest.raises(StrokesInvalid) as raised:
+        validate_strokes(strokes, width=W, height=H, limits=limits or Limits())
+    assert len(raised.value.errors) == 1, raised.value.errors
+    return raised.value.errors[0]
+
+
+@settings(max_examples=150)
+@given(st.lists(valid_stroke(), min_size=1, max_size=4), st.data())
+def test_one_broken_point_is_refused_naming_that_point(strokes, data):
+    i = data.draw(st.integers(0, len(strokes) - 1), label="stroke")
+    k = data.draw(st.integers(0, len(strokes[i]["points"]) - 1), label="point")
+    name, mutate, code = data.draw(st.sampled_from(POINT_MUTATIONS), label="mutation")
+    strokes[i]["points"][k] = mutate(strokes[i]["points"][k], data.draw)
+    field, got_code, message = _refusal(strokes)
+    assert (field, got_code) == (f"strokes[{i}].points[{k}]", code), name
+    assert field in message
+
+
+@settings(max_examples=100)
+@given(st.lists(valid_stroke(), min_size=1, max_size=4), st.data())
+def test_one_broken_stroke_is_refused_naming_that_stroke(strokes, data):
+    i = data.draw(st.integers(0, len(strokes) - 1), label="stroke")
+    name, part, mutate = data.draw(st.sampled_from(STROKE_MUTATIONS), label="mutation")
+    strokes[i] = mutate(strokes[i], data.draw)
+    field, code, message = _refusal(strokes)
+    assert field == f"strokes[{i}]" + (f".{part}" if part else ""), name
+    assert code == STROKE_CODES[name]
+    assert field in message
+
+
+@settings(max_examples=100)
+@given(st.lists(valid_stroke(), min_size=1, max_size=4), st.data())
+def test_a_time_going_backwards_is_refused_naming_the_point(strokes, data):
+    i = data.draw(st.integers(0, len(strokes) - 1), label="stroke")
+    points = strokes[i]["points"]
+    if len(points) < 2:
+        points.append(list(points[0]))
+    for j, point in enumerate(points):
+        point[2] = 10.0 * (j + 1)
+    k = data.draw(st.integers(1, len(points) - 1), label="point")
+    points[k][2] = points[k - 1][2] - data.draw(st.floats(0.001, 10), label="back by")
+    assert _refusal(strokes)[:2] == (f"strokes[{i}].points[{k}]", "time_decreasing")
+
+
+@settings(max_examples=100)
+@given(st.lists(valid_stroke(max_points=3), min_size=1, max_size=SMALL.max_strokes), st.data())
+def test_going_past_a_limit_is_refused_naming_it(strokes, data):
+    which = data.draw(st.sampled_from(["strokes", "points per stroke", "points in all"]))
+    if which == "strokes":
+        strokes += [strokes[0]] * (SMALL.max_strokes + 1 - len(strokes))
+        expected = ("strokes", "too_many_strokes")
+    elif which == "points per stroke":
+        i = data.draw(st.integers(0, len(strokes) - 1))
+        strokes[i] = {**strokes[i], "points": [strokes[i]["points"][0]] * (SMALL.max_points_per_stroke + 1)}
+        expected = (f"strokes[{i}].points", "too_many_points")
+    else:
+        strokes = [{**strokes[0], "points": [strokes[0]["points"][0]] * SMALL.max_points_per_stroke}] * 4
+        expected = ("strokes", "too_many_points")
+    assert _refusal(strokes, SMALL)[:2] == expected
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5),
+    lambda children: st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=6), children, max_size=4),
+    max_leaves=30,
+)
+stroke_like = st.fixed_dictionaries(
+    {"tool": st.sampled_from(TOOLS) | json_values, "width": _number(0, 600) | json_values},
+    optional={"points": st.lists(st.lists(_number(-100, 100) | json_values, max_size=5), max_size=5) | json_values},
+)
+
+
+@settings(max_examples=200)
+@given(st.one_of(json_values, st.lists(st.one_of(stroke_like, json_values), max_size=6)))
+def test_anything_a_client_can_send_is_accepted_or_refused_with_named_fields_never_another_exception(strokes):
+    try:
+        clean = validate_strokes(strokes, width=W, height=H)
+    except StrokesInvalid as refused:
+        assert refused.errors
+        for field, code, message in refused.errors:
+            assert field.startswith("strokes") and code and message
+    else:
+        assert validate_strokes(clean, width=W, height=H) == clean
+        assert rasterize(clean, W, H).shape == (H, W)
+
+
+# --- The mask, property by property --------------------------------------------------
+
+quarter = st.integers(min_value=-40, max_value=200).map(lambda n: n / 4)  # exact in binary: shifts stay exact
+
+
+@st.composite
+def drawn_stroke(draw, tools=TOOLS, coordinate=quarter):
+    tool = draw(st.sampled_from(tools))
+    n = draw(st.integers(min_value=3 if tool in LASSO_TOOLS else 1, max_value=8))
+    points = draw(st.lists(st.tuples(coordinate, coordinate), min_size=n, max_size=n))
+    return stroke(points, width=draw(st.integers(1, 24).map(lambda w: w / 2)), tool=tool)
+
+
+def as_tool(s, tool):
+    return {**s, "tool": tool}
+
+
+ERASER_OF = {"brush": "eraser", "lasso": "lasso-eraser"}
+
+
+@settings(max_examples=150)
+@given(st.lists(drawn_stroke(), max_size=6))
+def test_the_mask_is_an_image_sized_boolean_array_and_the_same_every_time(strokes):
+    first, second = rasterize(strokes, W, H), rasterize(strokes, W, H)
+    assert first.shape == (H, W) and first.dtype == bool
+    assert (first == second).all()
+
+
+@settings(max_examples=150)
+@given(st.lists(drawn_stroke(), max_size=5), drawn_stroke(tools=("brush", "lasso")))
+def test_a_stroke_then_the_same_stroke_as_its_eraser_leaves_nothing_of_it(before, painted):
+    erased = rasterize([*before, painted, as_tool(painted, ERASER_OF[painted["tool"]])], W, H)
+    assert not (erased & rasterize([painted], W, H)).any()
+    assert not rasterize([painted, as_tool(painted, ERASER_OF[painted["tool"]])], W, H).any()
+
+
+@settings(max_examples=150)
+@given(st.lists(drawn_stroke(), max_size=5), drawn_stroke(tools=("brush", "lasso")))
+def test_painting_adds_exactly_the_strokes_own_pixels_and_never_removes_any(before, painted):
+    mask = rasterize(before, W, H)
+    assert (rasterize([*before, painted], W, H) == (mask | rasterize([painted], W, H))).all()
+
+
+@settings(max_examples=150)
+@given(st.lists(drawn_stroke(), max_size=5), drawn_stroke(tools=("eraser", "lasso-eraser")))
+def test_erasing_removes_exactly_what_the_same_stroke_would_paint_and_never_adds_any(before, erasing):
+    painted_by_it = rasterize([as_tool(erasing, {"eraser": "brush", "lasso-eraser": "lasso"}[erasing["tool"]])], W, H)
+    assert (rasterize([*before, erasing], W, H) == (rasterize(before, W, H) & ~painted_by_it)).all()
+
+
+@settings(max_examples=150)
+@given(
+    drawn_stroke(tools=("brush", "lasso"), coordinate=st.integers(40, 80).map(lambda n: n / 4)),
+    st.integers(-8, 8),
+    st.integers(-6, 6),
+)
+def test_moving_a_stroke_by_whole_pixels_moves_its_mask_by_as_many(s, dx, dy):
+    # Points from 10 to 20 and widths up to 12: the stroke stays inside the 40x30 image either way.
+    moved = {**s, "points": [[x + dx, y + dy, t, p] for x, y, t, p in s["points"]]}
+    assert (np.roll(rasterize([s], W, H), (dy, dx), axis=(0, 1)) == rasterize([moved], W, H)).all()
+
+
+@settings(max_examples=150)
+@given(drawn_stroke(tools=("brush",)))
+def test_a_brush_paints_only_within_half_its_width_of_its_points_bounding_box(s):
+    mask = rasterize([s], W, H)
+    rows, columns = np.nonzero(mask)
+    xs, ys = [p[0] for p in s["points"]], [p[1] for p in s["points"]]
+    r = s["width"] / 2
+    assert ((columns + 0.5 >= min(xs) - r) & (columns + 0.5 <= max(xs) + r)).all()
+    assert ((rows + 0.5 >= min(ys) - r) & (rows + 0.5 <= max(ys) + r)).all()
+
+
+@settings(max_examples=100)
+@given(drawn_stroke(coordinate=st.integers(-400, -100).map(lambda n: n / 4)), st.sampled_from([-1, 1]))
+def test_a_stroke_beyond_the_image_paints_nothing(s, side):
+    # Coordinates from -100 to -25 with widths up to 12: more than half a width off the top-left
+    # (side -1) or, mirrored, off the bottom-right (side 1).
+    if side == 1:
+        s = {**s, "points": [[W - x, H - y, t, p] for x, y, t, p in s["points"]]}
+    assert not rasterize([s], W, H).any()
+
+
 # --- Work and memory in proportion to the strokes, not to the image ----------------
 
 

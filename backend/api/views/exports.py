@@ -19,7 +19,7 @@ class DatasetExportApi(FileApiMixin, APIView):
     @extend_schema(
         parameters=[ExportQuerySerializer],
         responses={
-            (200, "application/json"): OpenApiTypes.BINARY,
+            (200, "application/json"): OpenApiTypes.OBJECT,
             (200, "text/csv"): OpenApiTypes.BINARY,
             (200, "application/x-ndjson"): OpenApiTypes.BINARY,
             (200, "application/zip"): OpenApiTypes.BINARY,

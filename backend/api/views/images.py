@@ -1,7 +1,7 @@
 """Images, their files, and the caller's own annotation of each."""
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -11,13 +11,16 @@ from ..files import image_file_response
 from ..filters import ImageFilter
 from ..models import Annotation
 from ..permissions import CanAnnotate, CanTakeImages
+from ..schema import ERROR_RESPONSE
 from ..serializers import (
     AheadQuerySerializer,
     AnnotationSerializer,
     AnnotationWriteSerializer,
     ImageSerializer,
     NextSerializer,
+    OwnAnnotationSerializer,
     SkipSerializer,
+    VersionConflictSerializer,
     handout_data,
 )
 from .datasets import AHEAD_PARAMETER
@@ -32,17 +35,32 @@ class ImageViewSet(viewsets.ReadOnlyModelViewSet):
     def get_queryset(self):
         return selectors.image_list(user=self.request.user)
 
-    @extend_schema(responses={(200, "image/*"): OpenApiTypes.BINARY})
+    @extend_schema(
+        responses={
+            (200, "image/*"): OpenApiTypes.BINARY,
+            503: OpenApiResponse(
+                ERROR_RESPONSE, description="The object store holding the images does not answer (S3 mode)."
+            ),
+        }
+    )
     @action(detail=True)
     def file(self, request, pk=None):
         """Return the image's bytes."""
         return image_file_response(request, self.get_object())
 
-    @extend_schema(methods=["GET"], responses=AnnotationSerializer)
+    @extend_schema(methods=["GET"], responses=OwnAnnotationSerializer)
     @extend_schema(
         methods=["PUT"],
         request=AnnotationWriteSerializer,
-        responses={200: AnnotationSerializer, 201: AnnotationSerializer},
+        responses={
+            200: AnnotationSerializer,
+            201: AnnotationSerializer,
+            409: OpenApiResponse(
+                VersionConflictSerializer,
+                description="Saved elsewhere since `version` (version_conflict), or the image has every annotator "
+                "it needs and the caller holds no place in it (image_full).",
+            ),
+        },
     )
     @action(detail=True, methods=["get", "put"], permission_classes=[CanAnnotate])
     def annotation(self, request, pk=None):
@@ -51,7 +69,7 @@ class ImageViewSet(viewsets.ReadOnlyModelViewSet):
         if request.method == "GET":
             annotation = selectors.annotation_for(image=image, user=request.user)
             empty = Annotation(image=image, annotator=request.user, version=0, started_at=None)
-            return Response(AnnotationSerializer(annotation or empty).data)
+            return Response(OwnAnnotationSerializer(annotation or empty).data)
         body = AnnotationWriteSerializer(data=request.data, context={"image": image, "request": request})
         body.is_valid(raise_exception=True)
         document = body.validated_data
