@@ -192,6 +192,22 @@ def test_health_reports_the_database_without_credentials():
 
 
 @pytest.mark.django_db
+def test_health_answers_503_without_naming_the_database_when_it_does_not_answer(monkeypatch, caplog):
+    from django.db import OperationalError
+    from django.db.backends.utils import CursorWrapper
+
+    def refuse(*args, **kwargs):
+        raise OperationalError('connection to server at "db.internal" (10.0.0.5), port 5432 failed')
+
+    monkeypatch.setattr(CursorWrapper, "execute", refuse)
+    response = APIClient().get("/api/health/")
+    assert response.status_code == 503
+    assert response.json() == {"status": "error", "database": "unavailable"}
+    assert response["Retry-After"]
+    assert "db.internal" in caplog.text  # the operator still learns why, from the log
+
+
+@pytest.mark.django_db
 def test_the_openapi_schema_and_its_docs_are_served():
     schema = APIClient().get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
     assert schema.status_code == 200
