@@ -1,0 +1,175 @@
+#!/usr/bin/env python
+"""Profile one save, PUT /api/images/{id}/annotation/, in-process: where its time goes, and its queries.
+
+Builds a scratch PostgreSQL database (dropped afterwards), imports a few generated 512x512
+images, creates an annotator with a token, then sends the save client's requests of
+bench/save_load.py (the same documents and sequence: a new draft, text typed, a stroke redrawn,
+the submission) through Django's whole request stack with its test client (middleware, token
+authentication, DRF, the service, the response), DEBUG off. It prints the time per save by kind
+(medians), the queries of each kind, and cProfile's top functions over all timed saves.
+
+    .venv/bin/python bench/save_profile.py --saves 200
+"""
+
+import argparse
+import cProfile
+import os
+import pstats
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.save_load import CLIENT_INFO, Documents, body  # noqa: E402  (the repository root is put on the path first)
+from bench.stack import _create_database, _drop_database, write_images  # noqa: E402
+
+
+def log(message: str) -> None:
+    print(f"==> {message}", file=sys.stderr, flush=True)
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--saves", type=int, default=200, help="Timed saves (default 200).")
+    parser.add_argument("--saves-per-image", type=int, default=10)
+    parser.add_argument("--server-url", default="postgres://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--database-name", default="eyetagger_bench_save_profile")
+    parser.add_argument("--top", type=int, default=40, help="Functions listed by cProfile (default 40).")
+    parser.add_argument("--no-profile", action="store_true", help="Time only (cProfile slows Python down).")
+    return parser.parse_args()
+
+
+def main() -> int:
+    args = parse_args()
+    log(f"Creating database {args.database_name}")
+    url = _create_database(args.server_url, args.database_name)
+    try:
+        with tempfile.TemporaryDirectory(prefix="eyetagger-save-profile-") as tmp:
+            return run(args, url, Path(tmp))
+    finally:
+        log(f"Dropping database {args.database_name}")
+        from django.db import connections
+
+        connections.close_all()
+        _drop_database(args.server_url, args.database_name)
+
+
+def run(args, url: str, tmp: Path) -> int:
+    os.environ.update(
+        {
+            "DATABASE_URL": url,
+            "DEBUG": "false",
+            "SECRET_KEY": "profile-only-not-secret",
+            "ALLOWED_HOSTS": "testserver",
+            "DATASET_ROOT": str(tmp),
+            "SECURE_SSL_REDIRECT": "false",
+            "EYETAGGER_ENV_FILES": "",
+            "DJANGO_SETTINGS_MODULE": "backend.settings",
+        }
+    )
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+    from rest_framework.authtoken.models import Token
+
+    from backend.api import services
+    from backend.api.models import Role
+
+    log("Migrating")
+    call_command("migrate", verbosity=0)
+    images = args.saves // args.saves_per_image + 2
+    folder = write_images(tmp / "bench", images, 512)
+    dataset = services.dataset_import(folder=folder, name="Profile", choices=["real", "fake"], require_choice=True)
+    dataset = dataset.dataset
+    user = services.user_create(username="profiler", password="x" * 16, role=Role.ANNOTATOR)
+    client = Client(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    documents = Documents(seed=11)
+
+    def saves():
+        """Yield (kind, image id, body) as bench/save_load.py's client sends them, the version filled in later."""
+        while True:
+            handout = client.get(f"/api/datasets/{dataset.pk}/next/").json()
+            image = handout["image"]["id"]
+            strokes, alternatives = (list(part) for part in documents.pick())
+            text, alternative = "", 0
+            for k in range(args.saves_per_image):
+                last = k == args.saves_per_image - 1
+                kind = "create" if k == 0 else "submit" if last else "redraw" if k % 3 == 2 else "type"
+                if kind == "redraw":
+                    alternative = (alternative + 1) % len(alternatives)
+                    strokes = strokes[:-1] + [alternatives[alternative]]
+                elif kind == "type":
+                    text += f" word{k}"
+                rest = {
+                    "label": "real" if last else None,
+                    "text": text.strip(),
+                    "status": "submitted" if last else "draft",
+                    "active_ms": 4000 + 1000 * k,
+                    "started_at": "2026-11-25T10:00:00Z",
+                    "client": CLIENT_INFO,
+                }
+                yield kind, image, rest, strokes
+
+    log("Warming up")
+    stream = saves()
+    version = 0
+
+    def send(kind, image, rest, strokes):
+        nonlocal version
+        if kind == "create":
+            version = 0
+        rest["version"] = version
+        response = client.put(f"/api/images/{image}/annotation/", body(strokes, rest), content_type="application/json")
+        if response.status_code not in (200, 201):
+            raise SystemExit(f"save failed: {response.status_code} {response.content[:300]!r}")
+        version = response.json()["version"]
+
+    for _ in range(2 * args.saves_per_image):
+        send(*next(stream))
+    log(f"Timing {args.saves} saves")
+    times: dict[str, list[float]] = {}
+    cpu_times: dict[str, list[float]] = {}
+    queries: dict[str, list[str]] = {}
+    # CPU time, not wall time: the machine is shared, and waiting for another process is not our cost.
+    profiler = None if args.no_profile else cProfile.Profile(time.process_time)
+    for _ in range(args.saves):
+        kind, image, rest, strokes = next(stream)
+        with CaptureQueriesContext(connection) as captured:
+            started, cpu_started = time.perf_counter(), time.process_time()
+            if profiler:
+                profiler.enable()
+            send(kind, image, rest, strokes)
+            if profiler:
+                profiler.disable()
+            times.setdefault(kind, []).append((time.perf_counter() - started) * 1000)
+            cpu_times.setdefault(kind, []).append((time.process_time() - cpu_started) * 1000)
+        queries.setdefault(kind, [q["sql"][:160] for q in captured.captured_queries])
+    print("\nMilliseconds per save: wall (median, p95), CPU of this process (median), n")
+    for kind in [*times, "all"]:
+        wall = sorted(times[kind] if kind != "all" else [t for v in times.values() for t in v])
+        cpu = cpu_times[kind] if kind != "all" else [t for v in cpu_times.values() for t in v]
+        p95 = wall[int(0.95 * (len(wall) - 1))]
+        print(f"  {kind:<7} {statistics.median(wall):7.2f} {p95:7.2f} {statistics.median(cpu):7.2f} {len(wall):5d}")
+    print("\nQueries per save (the first of each kind; the version check in the test client's GET excluded):")
+    for kind, sqls in queries.items():
+        print(f"  {kind}: {len(sqls)}")
+        for sql in sqls:
+            print(f"      {sql}")
+    if profiler:
+        print()
+        stats = pstats.Stats(profiler).strip_dirs()
+        stats.sort_stats("cumulative").print_stats(args.top)
+        stats.sort_stats("tottime").print_stats(args.top)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
