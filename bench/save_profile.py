@@ -13,6 +13,7 @@ authentication, DRF, the service, the response), DEBUG off. It prints the time p
 
 import argparse
 import cProfile
+import gc
 import os
 import pstats
 import statistics
@@ -24,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.save_load import CLIENT_INFO, Documents, body  # noqa: E402  (the repository root is put on the path first)
+from bench.save_load import CLIENT_INFO, Documents, body  # noqa: E402  (the repository root is on the path first)
 from bench.stack import _create_database, _drop_database, write_images  # noqa: E402
 
 
@@ -39,8 +40,94 @@ def parse_args():
     parser.add_argument("--server-url", default="postgres://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--database-name", default="eyetagger_bench_save_profile")
     parser.add_argument("--top", type=int, default=40, help="Functions listed by cProfile (default 40).")
-    parser.add_argument("--no-profile", action="store_true", help="Time only (cProfile slows Python down).")
+    parser.add_argument(
+        "--mode",
+        choices=["phases", "cprofile", "time"],
+        default="phases",
+        help="phases: CPU ms per save inside the main steps of the save path (default); cprofile: cProfile's "
+        "top functions (it slows Python down unevenly); time: only the totals.",
+    )
     return parser.parse_args()
+
+
+class Phases:
+    """CPU time spent inside chosen functions of the save path, each call timed, nested calls included."""
+
+    def __init__(self):
+        from django.db.backends.base.base import BaseDatabaseWrapper
+        from rest_framework.authentication import TokenAuthentication
+        from rest_framework.renderers import JSONRenderer
+
+        from backend.api import serializers, services, strokes
+        from backend.api.models import Annotation
+        from backend.api.parsers import LimitedJSONParser
+        from backend.api.services import annotations, queue
+        from backend.api.views.images import ImageViewSet
+
+        self.spent: dict[str, float] = {}
+        self.order: list[str] = []
+        targets = [
+            ("the whole view (dispatch)", ImageViewSet, "dispatch"),
+            ("  authenticate (token, user)", TokenAuthentication, "authenticate"),
+            ("  get_object (the image)", ImageViewSet, "get_object"),
+            ("  parse the body (JSON)", LimitedJSONParser, "parse"),
+            ("  validate the document (serializer)", serializers.AnnotationWriteSerializer, "is_valid"),
+            ("    validate_strokes", strokes, "validate_strokes"),
+            ("  annotation_save (transaction)", services, "annotation_save"),
+            ("    progress_lock", queue, "progress_lock"),
+            ("    _locked_annotation (loads strokes)", annotations, "_locked_annotation"),
+            ("    _set_content", annotations, "_set_content"),
+            ("      rasterize", strokes, "rasterize"),
+            ("      mask_encode (RLE)", annotations, "mask_encode"),
+            ("    full_clean", Annotation, "full_clean"),
+            ("    Annotation.save", Annotation, "save"),
+            ("    annotation_saved (queue)", queue, "annotation_saved"),
+            ("    commit", BaseDatabaseWrapper, "commit"),
+            ("  AnnotationSerializer.to_representation", serializers.AnnotationSerializer, "to_representation"),
+            ("  JSONRenderer.render", JSONRenderer, "render"),
+        ]
+        for name, owner, attribute in targets:
+            setattr(owner, attribute, self._timed(name, getattr(owner, attribute)))
+            self.order.append(name)
+        # The garbage collector runs inside whatever step allocates when it triggers: count it apart.
+        self.collections = [[0, 0.0] for _ in range(3)]
+        self._gc_started = 0.0
+        gc.callbacks.append(self._gc)
+
+    def _gc(self, phase, info):
+        if phase == "start":
+            self._gc_started = time.process_time()
+        else:
+            counted = self.collections[info["generation"]]
+            counted[0] += 1
+            counted[1] += time.process_time() - self._gc_started
+
+    def _timed(self, name, function):
+        import functools
+
+        spent = self.spent
+        spent[name] = 0.0
+
+        @functools.wraps(function)
+        def timed(*args, **kwargs):
+            started = time.process_time()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                spent[name] += time.process_time() - started
+
+        return timed
+
+    def report(self, saves: int) -> None:
+        print("\nCPU ms per save inside each step (nested steps are part of the one above them):")
+        for name in self.order:
+            print(f"  {name:<45} {self.spent[name] / saves * 1000:7.2f}")
+        print(
+            f"Garbage collections per save, and their CPU ms per save, by generation "
+            f"({len(gc.get_objects())} objects tracked, {gc.get_freeze_count()} frozen):"
+        )
+        for generation, (count, seconds) in enumerate(self.collections):
+            print(f"  generation {generation}: {count / saves:6.2f} collections, {seconds / saves * 1000:7.2f} ms")
 
 
 def main() -> int:
@@ -132,6 +219,8 @@ def run(args, url: str, tmp: Path) -> int:
             raise SystemExit(f"save failed: {response.status_code} {response.content[:300]!r}")
         version = response.json()["version"]
 
+    import backend.wsgi  # noqa: F401  (what Gunicorn imports: the WSGI application and what it sets up)
+
     for _ in range(2 * args.saves_per_image):
         send(*next(stream))
     log(f"Timing {args.saves} saves")
@@ -139,7 +228,8 @@ def run(args, url: str, tmp: Path) -> int:
     cpu_times: dict[str, list[float]] = {}
     queries: dict[str, list[str]] = {}
     # CPU time, not wall time: the machine is shared, and waiting for another process is not our cost.
-    profiler = None if args.no_profile else cProfile.Profile(time.process_time)
+    profiler = cProfile.Profile(time.process_time) if args.mode == "cprofile" else None
+    phases = Phases() if args.mode == "phases" else None
     for _ in range(args.saves):
         kind, image, rest, strokes = next(stream)
         with CaptureQueriesContext(connection) as captured:
@@ -158,11 +248,13 @@ def run(args, url: str, tmp: Path) -> int:
         cpu = cpu_times[kind] if kind != "all" else [t for v in cpu_times.values() for t in v]
         p95 = wall[int(0.95 * (len(wall) - 1))]
         print(f"  {kind:<7} {statistics.median(wall):7.2f} {p95:7.2f} {statistics.median(cpu):7.2f} {len(wall):5d}")
-    print("\nQueries per save (the first of each kind; the version check in the test client's GET excluded):")
+    print("\nQueries per save (the first timed save of each kind):")
     for kind, sqls in queries.items():
         print(f"  {kind}: {len(sqls)}")
         for sql in sqls:
             print(f"      {sql}")
+    if phases:
+        phases.report(args.saves)
     if profiler:
         print()
         stats = pstats.Stats(profiler).strip_dirs()
