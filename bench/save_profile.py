@@ -222,7 +222,9 @@ def run(args, url: str, tmp: Path) -> int:
             raise SystemExit(f"save failed: {response.status_code} {response.content[:300]!r}")
         version = response.json()["version"]
 
-    import backend.wsgi  # noqa: F401  (what Gunicorn imports: the WSGI application and what it sets up)
+    # What Gunicorn imports, after this process's own set-up, so that what it does with the objects
+    # loaded so far (it freezes them out of the garbage collector's way) applies to them here too.
+    import backend.wsgi  # noqa: F401
 
     # The queries of one save of each kind, in a pass of their own (capturing them keeps objects around).
     queries: dict[str, list[str]] = {}
@@ -233,10 +235,7 @@ def run(args, url: str, tmp: Path) -> int:
         queries.setdefault(kind, [q["sql"][:160] for q in captured.captured_queries])
     for _ in range(2 * args.saves_per_image):
         send(*next(stream))
-    # As in a Gunicorn worker, where backend.wsgi froze what start-up loaded: what the set-up above
-    # loaded stays out of the collector's way here too, so collections cost what they cost there.
-    gc.collect()
-    gc.freeze()
+    gc.collect()  # the set-up's garbage, not the saves'
     log(f"Timing {args.saves} saves")
     times: dict[str, list[float]] = {}
     cpu_times: dict[str, list[float]] = {}
