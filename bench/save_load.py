@@ -623,6 +623,8 @@ class Client:
     def __init__(self, session, token: str, config: dict, recorder: Recorder, documents, *, number: int):
         self.session, self.config, self.recorder, self.documents = session, config, recorder, documents
         self.headers = {"Authorization": f"Token {token}", "Content-Type": "application/json"}
+        # As the app's saves ask: the answer without the strokes just sent (the version is all they need).
+        self.save_headers = {**self.headers, "Prefer": "return=minimal"}
         self.number = number
         self.paced = config["model"] == "paced"
         self.interval = config["interval_ms"] / 1000
@@ -648,13 +650,13 @@ class Client:
                 due = max(due, started)  # never owe more than one late request
 
     async def request(
-        self, kind: str, method: str, path: str, *, data: bytes | None = None, due: float
+        self, kind: str, method: str, path: str, *, data: bytes | None = None, due: float, headers=None
     ) -> bytes | None:
         """Send one request; record its latency from ``due``; return the body of a 2xx answer, or None."""
         loop = asyncio.get_running_loop()
         wall_offset = time.time() - loop.time()
         try:
-            async with self.session.request(method, path, data=data, headers=self.headers) as response:
+            async with self.session.request(method, path, data=data, headers=headers or self.headers) as response:
                 content = await response.read()
                 if 200 <= response.status < 300:
                     self.recorder.ok(kind, due + wall_offset, loop.time() + wall_offset)
@@ -709,9 +711,8 @@ class SaveClient(Client):
             "started_at": self.started_at,
             "client": CLIENT_INFO,
         }
-        answer = await self.request(
-            "save", "PUT", f"/api/images/{self.image}/annotation/", data=body(strokes, rest), due=due
-        )
+        path = f"/api/images/{self.image}/annotation/"
+        answer = await self.request("save", "PUT", path, data=body(strokes, rest), due=due, headers=self.save_headers)
         if answer is None:
             self.image = None  # start again from the queue, as the app would after reloading
             return

@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.save_load import CLIENT_INFO, Documents, body  # noqa: E402  (the repository root is on the path first)
+from bench.save_load import CEILING_TABLE_SQL, CLIENT_INFO, Documents, body  # noqa: E402  (the repository root is on the path first)
 from bench.stack import _create_database, _drop_database, write_images  # noqa: E402
 
 
@@ -133,6 +133,23 @@ class Phases:
         print(f"  (one full collection now: {(time.process_time() - started) * 1000:.2f} ms)")
 
 
+def time_ceiling(client, requests: int) -> list[float]:
+    """Return the CPU ms of each of ``requests`` calls of the ceiling endpoint (after a few untimed ones)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(CEILING_TABLE_SQL)
+    cpu = []
+    for k in range(requests + 20):
+        started = time.process_time()
+        response = client.post("/api/bench/ceiling/", {"value": k}, content_type="application/json")
+        if response.status_code != 201:
+            raise SystemExit(f"ceiling failed: {response.status_code} {response.content[:300]!r}")
+        if k >= 20:
+            cpu.append((time.process_time() - started) * 1000)
+    return cpu
+
+
 def main() -> int:
     args = parse_args()
     log(f"Creating database {args.database_name}")
@@ -158,7 +175,8 @@ def run(args, url: str, tmp: Path) -> int:
             "DATASET_ROOT": str(tmp),
             "SECURE_SSL_REDIRECT": "false",
             "EYETAGGER_ENV_FILES": "",
-            "DJANGO_SETTINGS_MODULE": "backend.settings",
+            # EyeTagger's settings with the benchmark's ceiling endpoint added, as bench/save_load.py runs it.
+            "DJANGO_SETTINGS_MODULE": "bench.ceiling_settings",
         }
     )
     import django
@@ -217,7 +235,12 @@ def run(args, url: str, tmp: Path) -> int:
         if kind == "create":
             version = 0
         rest["version"] = version
-        response = client.put(f"/api/images/{image}/annotation/", body(strokes, rest), content_type="application/json")
+        response = client.put(
+            f"/api/images/{image}/annotation/",
+            body(strokes, rest),
+            content_type="application/json",
+            headers={"Prefer": "return=minimal"},  # as the app's saves ask
+        )
         if response.status_code not in (200, 201):
             raise SystemExit(f"save failed: {response.status_code} {response.content[:300]!r}")
         version = response.json()["version"]
@@ -236,6 +259,7 @@ def run(args, url: str, tmp: Path) -> int:
     for _ in range(2 * args.saves_per_image):
         send(*next(stream))
     gc.collect()  # the set-up's garbage, not the saves'
+    ceiling = time_ceiling(client, args.saves)
     log(f"Timing {args.saves} saves")
     times: dict[str, list[float]] = {}
     cpu_times: dict[str, list[float]] = {}
@@ -266,6 +290,12 @@ def run(args, url: str, tmp: Path) -> int:
         print(f"  {kind}: {len(sqls)}")
         for sql in sqls:
             print(f"      {sql}")
+    everything = [t for v in cpu_times.values() for t in v]
+    print(
+        f"\nThe ceiling (POST /api/bench/ceiling/, one row), CPU ms per request: median "
+        f"{statistics.median(ceiling):.2f}, mean {statistics.fmean(ceiling):.2f}; "
+        f"save / ceiling by mean CPU: {statistics.fmean(ceiling) / statistics.fmean(everything):.2f}"
+    )
     if phases:
         phases.report(args.saves)
     if profiler:

@@ -16,6 +16,27 @@ def put(client, image, body, **extra):
     return client.put(f"/api/images/{image.pk}/annotation/", body, format="json", **extra)
 
 
+@pytest.mark.parametrize("prefer", ["return=minimal", "respond-async, return=minimal", 'RETURN = "minimal"; x=1'])
+def test_a_save_that_prefers_a_minimal_answer_gets_it_without_the_strokes(annotator, image, client_for, prefer):
+    response = put(client_for(annotator), image, document([brush([(1, 1)])], version=0), HTTP_PREFER=prefer)
+    assert response.status_code == 201
+    body = response.json()
+    assert (body["version"], body["stroke_count"], body["image"]) == (1, 1, image.pk)
+    assert "strokes" not in body and "client" not in body
+    assert response["Preference-Applied"] == "return=minimal"
+    assert "Prefer" in response["Vary"]
+    assert Annotation.objects.get().strokes == [brush([(1, 1)])]
+
+
+@pytest.mark.parametrize("prefer", [None, "return=representation", "handling=lenient"])
+def test_a_save_answers_the_whole_annotation_by_default(annotator, image, client_for, prefer):
+    extra = {"HTTP_PREFER": prefer} if prefer else {}
+    response = put(client_for(annotator), image, document([brush([(1, 1)])], version=0), **extra)
+    assert response.json()["strokes"] == [brush([(1, 1)])]
+    assert "Preference-Applied" not in response
+    assert "Prefer" in response["Vary"]
+
+
 def test_an_image_without_an_annotation_reads_as_version_0(annotator, image, client_for):
     body = client_for(annotator).get(f"/api/images/{image.pk}/annotation/").json()
     assert (body["id"], body["version"], body["strokes"], body["status"]) == (None, 0, [], "draft")
