@@ -365,16 +365,16 @@ def _token_client(user):
 
 
 # Every save of an image handed out by `next`: the caller's token and user, their role, the image;
-# in the transaction, their progress row and their annotation (locked); after the write, their
-# profile (test user?) and assignment, the lease and the progress; and the transaction's own two
-# statements (a savepoint in tests).
+# in the transaction, their progress row (locked, with whether they are a test user) and their
+# annotation (locked); after the write, their assignment, the lease and the progress; and the
+# transaction's own two statements (a savepoint in tests).
 SAVE_QUERIES = [
-    ("a new draft", 14),  # + a savepoint around the insert (a concurrent insert is an update)
-    ("text typed", 12),
-    ("a stroke added", 12),
-    ("a stroke redrawn", 13),  # + the revision, copied in the database
-    ("the same document again", 11),  # nothing written but the lease and the progress
-    ("submitted", 13),  # + the image's count of submissions
+    ("a new draft", 13),  # + a savepoint around the insert (a concurrent insert is an update)
+    ("text typed", 11),
+    ("a stroke added", 11),
+    ("a stroke redrawn", 12),  # + the revision, copied in the database
+    ("the same document again", 10),  # nothing written but the lease and the progress
+    ("submitted", 12),  # + the image's count of submissions
 ]
 
 
