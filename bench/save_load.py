@@ -50,6 +50,7 @@ import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import aiohttp
 
@@ -100,7 +101,9 @@ def parse_args(argv=None):
         "--server-url", default="postgres://postgres@127.0.0.1:5432/postgres", help="PostgreSQL server."
     )
     parser.add_argument(
-        "--database-name", default="eyetagger_bench_save_load", help="Scratch database (dropped after)."
+        "--database-name",
+        default=f"eyetagger_bench_save_load_{os.getpid()}",
+        help="Scratch database, dropped after (default: named after this process, so two runs never share one).",
     )
     parser.add_argument("--request-timeout", type=float, default=30.0, help="Seconds before a request is an error.")
     parser.add_argument("--json", type=Path, help="Also write every run's figures to this file.")
@@ -109,6 +112,10 @@ def parse_args(argv=None):
     args = parser.parse_args(argv)
     if args.saves_per_image < 2:
         parser.error("--saves-per-image must be at least 2 (a draft, then the submission)")
+    if urlsplit(args.server_url).hostname not in ("127.0.0.1", "localhost"):
+        parser.error(
+            "--server-url must be a PostgreSQL server on 127.0.0.1: the benchmark creates and drops a database"
+        )
     if min(args.clients) < 1 or args.duration <= 0 or args.warmup < 0 or args.repeats < 1 or args.generators < 1:
         parser.error("--clients, --duration, --repeats and --generators must be positive, --warmup not negative")
     return args
