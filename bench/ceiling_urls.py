@@ -7,6 +7,10 @@ bench/save_load.py, ``CEILING_TABLE_SQL``) and answers its id as JSON. Loaded on
 bench/ceiling_settings.py, never by the production URLconf.
 """
 
+import gc
+import threading
+import time
+
 from django.db import connection, transaction
 from django.urls import path
 from rest_framework.response import Response
@@ -29,6 +33,38 @@ class CeilingApi(APIView):
             )
             (row_id,) = cursor.fetchone()
         return Response({"id": row_id}, status=201)
+
+
+_collecting = threading.local()
+
+
+def _gc_time(phase, info):
+    """Add each collection's CPU time to the thread that ran it (collections run in the thread that triggers them)."""
+    if phase == "start":
+        _collecting.started = time.thread_time()
+    else:
+        _collecting.total = getattr(_collecting, "total", 0.0) + time.thread_time() - _collecting.started
+
+
+gc.callbacks.append(_gc_time)
+
+
+class ThreadCpuMiddleware:
+    """Answer the request's CPU time in its thread (X-Bench-CPU-ms) and the collector's part (X-Bench-GC-ms).
+
+    Only Django's share of the request: Gunicorn's parsing of the request and writing of the
+    answer come before and after it.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        cpu, collected = time.thread_time(), getattr(_collecting, "total", 0.0)
+        response = self.get_response(request)
+        response["X-Bench-CPU-ms"] = f"{(time.thread_time() - cpu) * 1000:.3f}"
+        response["X-Bench-GC-ms"] = f"{(getattr(_collecting, 'total', 0.0) - collected) * 1000:.3f}"
+        return response
 
 
 urlpatterns = [path("api/bench/ceiling/", CeilingApi.as_view(), name="bench-ceiling"), *production_urlpatterns]

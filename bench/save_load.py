@@ -399,6 +399,9 @@ def merge(parts: list[dict], *, target: str, model: str, clients: int, duration:
         # CPU per request of the run's endpoint (the save clients' next and open requests included):
         # what the machine's noise changes least.
         "gunicorn_ms": (after["gunicorn"] - before["gunicorn"]) / max(1, len(latencies)) * 1000,
+        # The requests' own CPU in their thread, inside Django, and the collector's part of it.
+        "django_ms": sum(part["thread_cpu"][main_kind][0] for part in parts) / max(1, len(latencies)),
+        "gc_ms": sum(part["thread_cpu"][main_kind][1] for part in parts) / max(1, len(latencies)),
         "postgres_ms": _postgres_seconds(before, after) / max(1, len(latencies)) * 1000,
         "machine_cpu": (after["busy"] - before["busy"]) / (after["total"] - before["total"]) * cores,
         "cores": cores,
@@ -419,7 +422,7 @@ def one_line(r: dict) -> str:
         f"p95 {fmt(r['p95'])}  p99 {fmt(r['p99'])} ms  errors {r['errors']}  "
         f"CPU: clients {r['client_cpu']:.2f}, gunicorn {r['gunicorn_cpu']:.2f}, postgres {r['postgres_cpu']:.2f}, "
         f"machine {r['machine_cpu']:.2f} of {r['cores']} cores; per request: gunicorn {r['gunicorn_ms']:.1f} ms, "
-        f"postgres {r['postgres_ms']:.1f} ms"
+        f"postgres {r['postgres_ms']:.1f} ms, in Django's thread {r['django_ms']:.1f} ms (GC {r['gc_ms']:.1f})"
         + (f"  (next+open: {r['other_requests']}, p50 {fmt(r['other_p50'])} ms)" if r["other_requests"] else "")
     )
 
@@ -468,9 +471,9 @@ def markdown_report(results: list[dict], args, machine: dict, started: datetime)
         lines += [
             f"**{title}**",
             "",
-            "| clients | endpoint | req/s | p50 ms | p95 ms | p99 ms | errors "
+            "| clients | endpoint | req/s | p50 ms | p95 ms | p99 ms | errors | CPU ms/req: Django (GC) "
             "| CPU ms/req: Gunicorn | CPU ms/req: Postgres | CPU: clients | CPU: machine |",
-            "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+            "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         ]
         for clients in args.clients:
             for target in args.targets:
@@ -480,23 +483,25 @@ def markdown_report(results: list[dict], args, machine: dict, started: datetime)
                 name = "save (`PUT …/annotation/`)" if target == "save" else "ceiling (one row)"
                 cpu = [
                     _median([r[key] for r in runs])
-                    for key in ("gunicorn_ms", "postgres_ms", "client_cpu", "machine_cpu")
+                    for key in ("gunicorn_ms", "postgres_ms", "client_cpu", "machine_cpu", "django_ms", "gc_ms")
                 ]
                 lines.append(
                     f"| {clients} | {name} | {fmt(_median([r['rps'] for r in runs]))} "
                     f"| {fmt(_median([r['p50'] for r in runs]))} | {fmt(_median([r['p95'] for r in runs]))} "
                     f"| {fmt(_median([r['p99'] for r in runs]))} | {sum(r['errors'] for r in runs)} "
-                    f"| {cpu[0]:.1f} | {cpu[1]:.1f} | {cpu[2]:.2f} | {cpu[3]:.2f} of {runs[0]['cores']} |"
+                    f"| {cpu[4]:.1f} ({cpu[5]:.1f}) | {cpu[0]:.1f} | {cpu[1]:.1f} | {cpu[2]:.2f} "
+                    f"| {cpu[3]:.2f} of {runs[0]['cores']} |"
                 )
             if (model, clients) in ratios and model == "closed":
-                lines.append(
-                    f"| {clients} | **save / ceiling** | **{_median(ratios[(model, clients)]):.2f}** | | | | | | | | |"
-                )
+                ratio = _median(ratios[(model, clients)])
+                lines.append(f"| {clients} | **save / ceiling** | **{ratio:.2f}** |" + " |" * 9)
         lines.append("")
     lines.append(
-        "CPU ms/req: CPU time of Gunicorn (all workers) and of the database's backends per request of the row's "
-        "endpoint, over the measured window (a save row's includes its clients' `next` and annotation GETs). "
-        "CPU: clients and CPU: machine are cores' worth (the machine's includes any other work on it)."
+        "CPU ms/req: Django (GC) is the request's own CPU time in its thread inside Django, and the garbage "
+        "collector's part of it; Gunicorn and Postgres are the CPU time of Gunicorn (all workers, all threads) "
+        "and of the database's backends over the measured window per request of the row's endpoint (a save "
+        "row's includes its clients' `next` and annotation GETs). CPU: clients and CPU: machine are cores' worth "
+        "(the machine's includes any other work on it)."
     )
     lines += ["", "Targets:", ""]
     paced = [r for r in results if r["model"] == "paced" and r["clients"] == 32 and r["target"] == "save"]
@@ -576,12 +581,17 @@ class Recorder:
     def __init__(self, measure_from: float, measure_to: float):
         self.measure_from, self.measure_to = measure_from, measure_to
         self.latencies: dict[str, list[float]] = {"save": [], "ceiling": [], "next": [], "open": []}
+        # Django's CPU ms in the request's thread, and the garbage collector's part, per request (from
+        # bench/ceiling_settings.py's middleware), summed by kind.
+        self.thread_cpu: dict[str, list[float]] = {kind: [0.0, 0.0] for kind in self.latencies}
         self.errors = 0
         self.error_samples: list[str] = []
 
-    def ok(self, kind: str, due: float, done: float) -> None:
+    def ok(self, kind: str, due: float, done: float, headers) -> None:
         if self.measure_from <= done < self.measure_to:
             self.latencies[kind].append((done - due) * 1000)
+            self.thread_cpu[kind][0] += float(headers.get("X-Bench-CPU-ms", 0))
+            self.thread_cpu[kind][1] += float(headers.get("X-Bench-GC-ms", 0))
 
     def error(self, what: str) -> None:
         self.errors += 1
@@ -618,6 +628,7 @@ async def _generate(config: dict) -> dict:
         cpu_seconds = await marker
     return {
         "latencies": recorder.latencies,
+        "thread_cpu": recorder.thread_cpu,
         "errors": recorder.errors,
         "error_samples": recorder.error_samples,
         "cpu_seconds": cpu_seconds,
@@ -666,7 +677,7 @@ class Client:
             async with self.session.request(method, path, data=data, headers=headers or self.headers) as response:
                 content = await response.read()
                 if 200 <= response.status < 300:
-                    self.recorder.ok(kind, due + wall_offset, loop.time() + wall_offset)
+                    self.recorder.ok(kind, due + wall_offset, loop.time() + wall_offset, response.headers)
                     return content
                 self.recorder.error(f"{method} {path}: {response.status} {content[:200]!r}")
         except (TimeoutError, aiohttp.ClientError) as error:
