@@ -67,7 +67,9 @@ STROKE_FIELDS = ["strokes", "stroke_count", "mask_area", "mask_rle"]
 CHECKED_BEFORE = ["image", "annotator", "strokes"]
 
 
-def _set_content(annotation: Annotation, content: AnnotationContent, *, now: datetime, same_strokes=False) -> None:
+def _set_content(
+    annotation: Annotation, content: AnnotationContent, *, now: datetime, same_strokes: bool = False
+) -> None:
     """Put content into the annotation with its derived fields (mask, counts, submission time).
 
     ``same_strokes``: the annotation holds these strokes already, so its mask stays as it is.
