@@ -49,8 +49,8 @@ async function csrfToken() {
 }
 
 /** Send a JSON request and return the parsed body (null for 204); throw ApiError otherwise. */
-export async function request(method, url, { body, rawBody, signal } = {}) {
-  const headers = { Accept: 'application/json' };
+export async function request(method, url, { body, rawBody, signal, headers: extra } = {}) {
+  const headers = { Accept: 'application/json', ...extra };
   if (!SAFE.has(method)) headers['X-CSRFToken'] = await csrfToken();
   let payload;
   if (rawBody !== undefined) {

@@ -27,8 +27,12 @@ export const datasets = {
 export const images = {
   get: (id) => request('GET', `/api/images/${id}/`),
   annotation: (id) => request('GET', `/api/images/${id}/annotation/`),
-  /** PUT the whole document; `body` is a JSON string built by the sync plugin. */
-  saveAnnotation: (id, json) => request('PUT', `/api/images/${id}/annotation/`, { rawBody: json }),
+  /**
+   * PUT the whole document; `json` is a JSON string built by the sync plugin. The answer leaves out
+   * the strokes just sent (`Prefer: return=minimal`): the sync needs its `version`, not ~60 KB back.
+   */
+  saveAnnotation: (id, json) =>
+    request('PUT', `/api/images/${id}/annotation/`, { rawBody: json, headers: { Prefer: 'return=minimal' } }),
   /** Skip the image with a reason; answers like `next`. */
   skip: (id, reason, ahead = AHEAD) => request('POST', `/api/images/${id}/skip/?ahead=${ahead}`, { body: { reason } }),
   /** Fetch the image's file so the service worker keeps it for offline work (errors do not matter). */

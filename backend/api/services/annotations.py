@@ -6,7 +6,7 @@ from datetime import datetime
 import numpy as np
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from .. import masks
@@ -38,15 +38,16 @@ class AnnotationContent:
     def of(cls, annotation) -> "AnnotationContent":
         return cls(annotation.strokes, annotation.label, annotation.text, annotation.status)
 
-    def loses(self, old: "AnnotationContent") -> bool:
+    def loses(self, old: "AnnotationContent", *, same_strokes: bool = False) -> bool:
         """Return True if replacing ``old`` by this content loses something ``old`` had.
 
         Adding strokes, and typing at the end of the text, lose nothing: the old content
         can be read off the new one. Undo, clear, a changed answer or deleted text do.
+        ``same_strokes``: the caller knows the strokes are equal (spares comparing them again).
         """
         n = len(old.strokes)
         return (
-            self.strokes[:n] != old.strokes
+            (not same_strokes and self.strokes[:n] != old.strokes)
             or (old.label is not None and self.label != old.label)
             or not self.text.startswith(old.text)
         )
@@ -57,16 +58,31 @@ def mask_encode(mask: np.ndarray) -> str:
     return masks.rle_encode(mask)
 
 
-def _set_content(annotation: Annotation, content: AnnotationContent, *, now: datetime) -> None:
-    """Put content into the annotation with its derived fields (mask, counts, submission time)."""
-    image = annotation.image
-    mask = strokes_mod.rasterize(content.strokes, image.width, image.height)
-    annotation.strokes = content.strokes
+# The fields a save changes besides the strokes and what is derived from them (STROKE_FIELDS).
+CONTENT_FIELDS = ["label", "text", "status", "submitted_at", "version", "active_ms", "client", "updated_at"]
+STROKE_FIELDS = ["strokes", "stroke_count", "mask_area", "mask_rle"]
+# Checked before a save gets to full_clean: the image was read in this request, the annotator is
+# the caller, and the strokes passed strokes.validate_strokes. full_clean would make a query for
+# each of the first two and encode all the strokes to JSON again (~60 KB) to see that it can.
+CHECKED_BEFORE = ["image", "annotator", "strokes"]
+
+
+def _set_content(
+    annotation: Annotation, content: AnnotationContent, *, now: datetime, same_strokes: bool = False
+) -> None:
+    """Put content into the annotation with its derived fields (mask, counts, submission time).
+
+    ``same_strokes``: the annotation holds these strokes already, so its mask stays as it is.
+    """
+    if not same_strokes:
+        image = annotation.image
+        mask = strokes_mod.rasterize(content.strokes, image.width, image.height)
+        annotation.strokes = content.strokes
+        annotation.stroke_count = len(content.strokes)
+        annotation.mask_area = int(mask.sum())
+        annotation.mask_rle = mask_encode(mask)
     annotation.label = content.label
     annotation.text = content.text
-    annotation.stroke_count = len(content.strokes)
-    annotation.mask_area = int(mask.sum())
-    annotation.mask_rle = mask_encode(mask)
     if content.status == Annotation.Status.SUBMITTED and annotation.status != Annotation.Status.SUBMITTED:
         annotation.submitted_at = now
     elif content.status == Annotation.Status.DRAFT:
@@ -118,8 +134,7 @@ def annotation_save(
     """
     # The annotator's queue lock comes first, as in every queue operation (see services/queue.py).
     progress = queue.progress_lock(dataset=image.dataset, annotator=annotator)
-    before = Annotation.objects.filter(image=image, annotator=annotator).values("status", "active_ms").first()
-    annotation, changed = _save(
+    annotation, changed, before = _save(
         image=image,
         annotator=annotator,
         content=content,
@@ -141,7 +156,8 @@ def _save(
     started_at: datetime | None,
     active_ms: int | None,
     client: dict | None,
-) -> tuple[Annotation, bool]:
+) -> tuple[Annotation, bool, dict | None]:
+    """Save as ``annotation_save`` says; return (annotation, changed, its status and active_ms before, or None)."""
     _check_label(image.dataset, content.label)
     now = timezone.now()
     annotation = _locked_annotation(image, annotator)
@@ -150,52 +166,68 @@ def _save(
         _set_content(annotation, content, now=now)
         _check_complete(annotation)
         _set_metadata(annotation, active_ms=active_ms, client=client)
-        annotation.full_clean(validate_constraints=False)  # the unique constraint is the database's to enforce
+        annotation.full_clean(exclude=CHECKED_BEFORE, validate_constraints=False)  # the database enforces those
         try:
             with transaction.atomic():
                 annotation.save()
-            return annotation, True
+            return annotation, True, None
         except IntegrityError:
             # Another request created it between our read and our insert: treat this one as an update.
             annotation = _locked_annotation(image, annotator)
+    before = {"status": annotation.status, "active_ms": annotation.active_ms}
     old = AnnotationContent.of(annotation)
-    if content == old:
+    # Compared once: a document holds thousands of points. Typing, answering and submitting keep them.
+    same_strokes = content.strokes == old.strokes
+    if same_strokes and (content.label, content.text, content.status) == (old.label, old.text, old.status):
         if _set_metadata(annotation, active_ms=active_ms, client=client):
             annotation.save(update_fields=["active_ms", "client", "updated_at"])
-        return annotation, False
+        return annotation, False, before
     if base_version != annotation.version:
         raise VersionConflict(annotation, base_version)
-    old_version = annotation.version
-    _set_content(annotation, content, now=now)
+    loses = content.loses(old, same_strokes=same_strokes)
+    if loses:
+        _keep_as_revision(annotation, replaced_by=annotator, now=now)  # before the row changes
+    _set_content(annotation, content, now=now, same_strokes=same_strokes)
     _check_complete(annotation)
-    if content.loses(old):
-        AnnotationRevision.objects.create(
-            annotation=annotation,
-            version=old_version,
-            strokes=old.strokes,
-            label=old.label,
-            text=old.text,
-            status=old.status,
-            reason=AnnotationRevision.Reason.OVERWRITE,
-            replaced_by=annotator,
-        )
     _set_metadata(annotation, active_ms=active_ms, client=client)
     annotation.version += 1
-    annotation.full_clean(validate_constraints=False)
-    annotation.save()
-    return annotation, True
+    annotation.full_clean(exclude=CHECKED_BEFORE, validate_constraints=False)
+    # Unchanged strokes are not written again: ~60 KB of JSON to encode, and for PostgreSQL to parse and store.
+    annotation.save(update_fields=CONTENT_FIELDS if same_strokes else CONTENT_FIELDS + STROKE_FIELDS)
+    return annotation, True, before
 
 
 def _locked_annotation(image: Image, annotator: User) -> Annotation | None:
-    return (
-        # of=self and no ordering: locking the joined image and dataset rows too would make every
-        # save in a dataset wait for every other one.
-        Annotation.objects.select_for_update(of=("self",))
-        .order_by()
-        .select_related("image__dataset")
-        .filter(image=image, annotator=annotator)
-        .first()
-    )
+    """Return the annotator's annotation of the image, locked until commit, or None.
+
+    Raw SQL, as the queue's locks: every save reads it, and building the query through the ORM
+    cost more than running it.
+    """
+    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    sql = f"SELECT * FROM {Annotation._meta.db_table} WHERE image_id = %s AND annotator_id = %s{lock}"
+    annotation = next(iter(Annotation.objects.raw(sql, [image.pk, annotator.pk])), None)
+    if annotation is not None:
+        # The caller has both, the image with its dataset: no need to read them again.
+        annotation.image, annotation.annotator = image, annotator
+    return annotation
+
+
+def _keep_as_revision(annotation: Annotation, *, replaced_by: User, now: datetime) -> None:
+    """Keep the annotation's stored content as a revision, copied within the database.
+
+    The row ``AnnotationRevision.objects.create`` would write from the stored content, without
+    carrying the strokes (~60 KB of JSON) to Python and back.
+    """
+    revision = AnnotationRevision._meta
+    created_at = revision.get_field("created_at").get_db_prep_value(now, connection)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {revision.db_table} "
+            "(annotation_id, version, strokes, label, text, status, reason, replaced_by_id, created_at) "
+            f"SELECT id, version, strokes, label, text, status, %s, %s, %s FROM {Annotation._meta.db_table} "
+            "WHERE id = %s",
+            [AnnotationRevision.Reason.OVERWRITE, replaced_by.pk, created_at, annotation.pk],
+        )
 
 
 def _set_metadata(annotation: Annotation, *, active_ms: int | None, client: dict | None) -> bool:

@@ -82,14 +82,23 @@ def progress_lock(*, dataset: Dataset, annotator: User) -> AnnotatorProgress:
     """Return the annotator's progress row on the dataset, created if needed and locked until commit.
 
     Every queue operation of one annotator on one dataset takes this lock first, so they run
-    one after the other: two tabs calling ``next`` at once get the same image, not two.
+    one after the other: two tabs calling ``next`` at once get the same image, not two. The row
+    comes with ``is_test`` (the annotator's work never counts towards targets), read in the same
+    query. Raw SQL: every save takes this lock, and building the query through the ORM cost ten
+    times running it.
     """
-    # of=self and no ordering: the model's ordering would join (and so lock) the dataset row too.
-    rows = AnnotatorProgress.objects.select_for_update(of=("self",)).order_by()
-    progress = rows.filter(dataset=dataset, annotator=annotator).first()
+    # Only this row: the model's ordering would join (and so lock) the dataset row too.
+    lock = " FOR UPDATE OF p" if connection.features.has_select_for_update_of else ""
+    sql = (
+        f"SELECT p.*, COALESCE(pr.is_test, FALSE) AS is_test FROM {AnnotatorProgress._meta.db_table} p "
+        f"LEFT JOIN {Profile._meta.db_table} pr ON pr.user_id = p.annotator_id "
+        f"WHERE p.dataset_id = %s AND p.annotator_id = %s{lock}"
+    )
+    params = [dataset.pk, annotator.pk]
+    progress = next(iter(AnnotatorProgress.objects.raw(sql, params)), None)
     if progress is None:
         _create_progress(dataset=dataset, annotator=annotator)
-        progress = rows.get(dataset=dataset, annotator=annotator)
+        progress = next(iter(AnnotatorProgress.objects.raw(sql, params)))
     return progress
 
 
@@ -398,10 +407,17 @@ def _lease(assignment: Assignment, *, dataset: Dataset, now: datetime) -> None:
 
 
 def _assignment_for(*, image: Image, annotator: User) -> Assignment:
-    """Return the annotator's assignment of the image, or a new unsaved one."""
-    rows = Assignment.objects.select_for_update(of=("self",)).order_by()
-    existing = rows.filter(image=image, annotator=annotator).first()
-    return existing or Assignment(dataset_id=image.dataset_id, image=image, annotator=annotator)
+    """Return the annotator's assignment of the image, locked until commit, or a new unsaved one.
+
+    Raw SQL, as ``progress_lock``: every save reads it.
+    """
+    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    sql = f"SELECT * FROM {Assignment._meta.db_table} WHERE image_id = %s AND annotator_id = %s{lock}"
+    existing = next(iter(Assignment.objects.raw(sql, [image.pk, annotator.pk])), None)
+    if existing is not None:
+        existing.image, existing.annotator = image, annotator  # the caller's: no need to read them again
+        return existing
+    return Assignment(dataset_id=image.dataset_id, image=image, annotator=annotator)
 
 
 def _take_slot(image_id: int, *, dataset: Dataset) -> bool:
@@ -829,16 +845,17 @@ def annotation_saved(
     """Bring the annotator's assignment, the image's counters and their progress in step with a saved annotation.
 
     Called by ``annotation_save`` and ``annotation_restore`` in their transaction, with the
-    annotator's progress row they locked first (``progress_lock``). ``before`` is the annotation's
-    ``status`` and ``active_ms`` before the change (None when it is new). A draft renews the
-    lease; a submission ends it. Saving an image the annotator holds no slot of takes one, and
-    is refused with ImageUnavailable when the image already has every annotator it needs.
+    annotator's progress row they locked first (``progress_lock``, which read ``is_test`` with
+    it). ``before`` is the annotation's ``status`` and ``active_ms`` before the change (None
+    when it is new). A draft renews the lease; a submission ends it. Saving an image the
+    annotator holds no slot of takes one, and is refused with ImageUnavailable when the image
+    already has every annotator it needs.
     """
     now = now or timezone.now()
     image = annotation.image
     dataset = image.dataset
     annotator = annotation.annotator
-    counted = counts_towards_target(annotator)
+    counted = not progress.is_test
     assignment = _assignment_for(image=image, annotator=annotator)
     old_status = assignment.status if assignment.pk is not None else None
     holds = old_status in (Assignment.Status.LEASED, Assignment.Status.SUBMITTED)

@@ -7,13 +7,34 @@ import pytest
 from pycocotools import mask as coco_mask
 
 from backend.api import strokes as strokes_mod
-from backend.api.models import Annotation, AnnotationRevision, Role
+from backend.api.models import Annotation, AnnotationRevision, Image, Role
 
 from .conftest import brush, document
 
 
 def put(client, image, body, **extra):
     return client.put(f"/api/images/{image.pk}/annotation/", body, format="json", **extra)
+
+
+@pytest.mark.parametrize("prefer", ["return=minimal", "respond-async, return=minimal", 'RETURN = "minimal"; x=1'])
+def test_a_save_that_prefers_a_minimal_answer_gets_it_without_the_strokes(annotator, image, client_for, prefer):
+    response = put(client_for(annotator), image, document([brush([(1, 1)])], version=0), HTTP_PREFER=prefer)
+    assert response.status_code == 201
+    body = response.json()
+    assert (body["version"], body["stroke_count"], body["image"]) == (1, 1, image.pk)
+    assert "strokes" not in body and "client" not in body
+    assert response["Preference-Applied"] == "return=minimal"
+    assert "Prefer" in response["Vary"]
+    assert Annotation.objects.get().strokes == [brush([(1, 1)])]
+
+
+@pytest.mark.parametrize("prefer", [None, "return=representation", "handling=lenient"])
+def test_a_save_answers_the_whole_annotation_by_default(annotator, image, client_for, prefer):
+    extra = {"HTTP_PREFER": prefer} if prefer else {}
+    response = put(client_for(annotator), image, document([brush([(1, 1)])], version=0), **extra)
+    assert response.json()["strokes"] == [brush([(1, 1)])]
+    assert "Preference-Applied" not in response
+    assert "Prefer" in response["Vary"]
 
 
 def test_an_image_without_an_annotation_reads_as_version_0(annotator, image, client_for):
@@ -401,3 +422,87 @@ def test_saved_json_round_trips_exactly(annotator, image, client_for):
     raw = client_for(annotator).get(f"/api/images/{image.pk}/annotation/").content
     assert json.loads(raw)["strokes"] == strokes
     assert np.isfinite(np.array(json.loads(raw)["strokes"][0]["points"])).all()
+
+
+# --- What a save costs -------------------------------------------------------------------
+
+
+def _token_client(user):
+    """Return a client that signs in with an API token, as a fresh user object per request (as in production)."""
+    from rest_framework.authtoken.models import Token
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    return client
+
+
+# Every save of an image handed out by `next`: the caller's token and user, their role, the image;
+# in the transaction, their progress row (locked, with whether they are a test user) and their
+# annotation (locked); after the write, their assignment, the lease and the progress; and the
+# transaction's own two statements (a savepoint in tests).
+SAVE_QUERIES = [
+    ("a new draft", 13),  # + a savepoint around the insert (a concurrent insert is an update)
+    ("text typed", 11),
+    ("a stroke added", 11),
+    ("a stroke redrawn", 12),  # + the revision, copied in the database
+    ("the same document again", 10),  # nothing written but the lease and the progress
+    ("submitted", 12),  # + the image's count of submissions
+]
+
+
+def test_a_save_makes_a_fixed_number_of_queries(annotator, demo_dataset, django_assert_num_queries):
+    client = _token_client(annotator)
+    image = Image.objects.get(pk=client.get(f"/api/datasets/{demo_dataset.pk}/next/").json()["image"]["id"])
+    one, two, three = brush([(1, 1), (5, 5)]), brush([(9, 9)]), brush([(20, 20), (30, 25)])
+    bodies = [
+        document([one, two], version=0),
+        document([one, two], text="a", version=1),
+        document([one, two, three], text="a", version=2),
+        document([one, two, one], text="a", version=3),
+        document([one, two, one], text="a", version=4),
+        document([one, two, one], text="a", label="real", status="submitted", version=4),
+    ]
+    for (change, queries), body in zip(SAVE_QUERIES, bodies, strict=True):
+        with django_assert_num_queries(queries):
+            response = put(client, image, body)
+        assert response.status_code in (200, 201), (change, response.json())
+    assert Annotation.objects.get().version == 5
+    assert AnnotationRevision.objects.count() == 1
+
+
+def test_unchanged_strokes_keep_their_stored_mask(annotator, image, client_for, monkeypatch):
+    client = client_for(annotator)
+    strokes = [brush([(10, 10), (40, 30)], width=6)]
+    put(client, image, document(strokes, version=0))
+    stored = Annotation.objects.values("mask_rle", "mask_area", "stroke_count").get()
+
+    def must_not_rasterize(*args):
+        raise AssertionError("the strokes did not change: their mask is stored already")
+
+    monkeypatch.setattr(strokes_mod, "rasterize", must_not_rasterize)
+    response = put(client, image, document(strokes, text="typed", label="real", status="submitted", version=1))
+    assert response.status_code == 200
+    assert Annotation.objects.values("mask_rle", "mask_area", "stroke_count").get() == stored
+    assert Annotation.objects.get().strokes == strokes
+
+
+def test_a_revision_keeps_the_stored_content_exactly(annotator, image, client_for):
+    client = client_for(annotator)
+    first = [brush([(1.5, 2.25), (30.125, 20.0)], width=3.5)]
+    put(client, image, document(first, label="real", text="hello", version=0))
+    put(client, image, document([brush([(9, 9)])], label="fake", text="other", version=1))
+    revision = AnnotationRevision.objects.get()
+    assert (revision.version, revision.strokes, revision.label, revision.text, revision.status) == (
+        1,
+        first,
+        "real",
+        "hello",
+        "draft",
+    )
+    assert (revision.reason, revision.replaced_by, revision.annotation) == (
+        "overwrite",
+        annotator,
+        Annotation.objects.get(),
+    )
+    assert revision.created_at is not None

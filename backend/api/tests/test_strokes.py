@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from backend.api import strokes as strokes_mod
-from backend.api.strokes import Limits, StrokesInvalid, rasterize, validate_strokes
+from backend.api.strokes import DEFAULT_LIMITS, Limits, StrokesInvalid, rasterize, validate_strokes
 
 W, H = 40, 30
 
@@ -160,6 +160,60 @@ def test_valid_strokes_come_back_as_floats_with_known_keys_only():
 
 def test_points_may_run_off_the_edge_up_to_one_image_size():
     validate_strokes([stroke([(-W, -H), (2 * W, 2 * H)])], width=W, height=H)
+
+
+# Values a client might send as a coordinate, time or pressure: mostly good, some bad in every way.
+point_value = st.one_of(
+    st.floats(min_value=-2 * W, max_value=3 * W),
+    st.integers(min_value=-2 * W, max_value=3 * W),
+    st.sampled_from([0, 1, 0.5, 1.0000001, -0.0, True, False, None, "1", math.nan, math.inf, -math.inf, 10**400]),
+)
+points_strategy = st.lists(
+    st.one_of(
+        st.lists(point_value, min_size=4, max_size=4),
+        st.lists(point_value, min_size=3, max_size=5),
+        st.tuples(point_value, point_value, point_value, point_value),
+        point_value,
+    ),
+    min_size=1,
+    max_size=6,
+)
+
+
+def _points_one_by_one(points):
+    """Return (clean points or None, errors) from the reference loop."""
+    errors = []
+    bounds = (-float(W), 2.0 * W, -float(H), 2.0 * H)
+
+    def fail(field, code, message):
+        errors.append((field, code, message))
+
+    try:
+        clean = strokes_mod._validate_points_one_by_one(points, "s", bounds, DEFAULT_LIMITS, fail)
+    except OverflowError:  # float() of an integer beyond a double: the loop's own (long-standing) failure
+        return "overflow", []
+    return clean, errors
+
+
+@settings(max_examples=400, deadline=None)
+@given(points_strategy)
+def test_points_checked_at_once_agree_with_the_point_by_point_loop(points):
+    bounds = (-float(W), 2.0 * W, -float(H), 2.0 * H)
+    at_once = strokes_mod._points_if_all_valid(points, bounds, DEFAULT_LIMITS)
+    one_by_one, errors = _points_one_by_one(points)
+    if at_once is not None:
+        assert at_once == one_by_one and not errors
+        assert all(type(v) is float for point in at_once for v in point)
+    elif all(type(p) is list and all(type(v) in (int, float) for v in p) for p in points):
+        # Plain JSON numbers: refused at once only when the loop refuses too.
+        assert one_by_one is None or one_by_one == "overflow"
+
+
+def test_a_realistic_stroke_is_checked_at_once():
+    walk = np.cumsum(np.random.default_rng(3).normal(0, 1, size=(200, 2)), axis=0) + [W / 2, H / 2]
+    points = [[round(x, 3), round(y, 3), float(k), 0.5] for k, (x, y) in enumerate(walk.tolist())]
+    bounds = (-float(W), 2.0 * W, -float(H), 2.0 * H)
+    assert strokes_mod._points_if_all_valid(points, bounds, DEFAULT_LIMITS) == points
 
 
 # --- The mask: hand-checked shapes ---------------------------------------------------

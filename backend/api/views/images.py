@@ -1,7 +1,8 @@
 """Images, their files, and the caller's own annotation of each."""
 
+from django.utils.cache import patch_vary_headers
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -15,6 +16,7 @@ from ..schema import ERROR_RESPONSE
 from ..serializers import (
     AheadQuerySerializer,
     AnnotationSerializer,
+    AnnotationSummarySerializer,
     AnnotationWriteSerializer,
     ImageSerializer,
     NextSerializer,
@@ -25,6 +27,36 @@ from ..serializers import (
 )
 from .datasets import AHEAD_PARAMETER
 
+PREFER_PARAMETER = OpenApiParameter(
+    "Prefer",
+    str,
+    OpenApiParameter.HEADER,
+    description=(
+        "`return=minimal` (RFC 7240): answer the saved annotation without `strokes` and `client`, "
+        "which the client has just sent (the app's saves ask for this: they need the version). "
+        "Answered with `Preference-Applied: return=minimal`."
+    ),
+)
+
+
+def _prefers_minimal(request) -> bool:
+    """Return True if the request says ``Prefer: return=minimal`` (RFC 7240), among other preferences or not."""
+    for preference in request.headers.get("Prefer", "").split(","):
+        name, _, value = preference.split(";", 1)[0].partition("=")
+        if name.strip().lower() == "return" and value.strip().strip('"').lower() == "minimal":
+            return True
+    return False
+
+
+def _saved(annotation: Annotation, *, created: bool, minimal: bool) -> Response:
+    """Answer a save with the annotation; ``minimal`` leaves out what the client sent (~60 KB of strokes)."""
+    serializer = AnnotationSummarySerializer if minimal else AnnotationSerializer
+    response = Response(serializer(annotation).data, status=201 if created else 200)
+    if minimal:
+        response["Preference-Applied"] = "return=minimal"
+    patch_vary_headers(response, ["Prefer"])
+    return response
+
 
 class ImageViewSet(viewsets.ReadOnlyModelViewSet):
     """Images of the datasets the caller may see; ``?dataset=`` narrows to one dataset."""
@@ -34,6 +66,13 @@ class ImageViewSet(viewsets.ReadOnlyModelViewSet):
 
     def get_queryset(self):
         return selectors.image_list(user=self.request.user)
+
+    def filter_queryset(self, queryset):
+        # ?dataset= narrows lists. The actions below name their image by id alone, so they skip
+        # building the filter's form for nothing, on the hottest path: every save.
+        if self.action in ("annotation", "file", "skip"):
+            return queryset
+        return super().filter_queryset(queryset)
 
     @extend_schema(
         responses={
@@ -61,6 +100,7 @@ class ImageViewSet(viewsets.ReadOnlyModelViewSet):
                 "it needs and the caller holds no place in it (image_full).",
             ),
         },
+        parameters=[PREFER_PARAMETER],
     )
     @action(detail=True, methods=["get", "put"], permission_classes=[CanAnnotate])
     def annotation(self, request, pk=None):
@@ -84,8 +124,7 @@ class ImageViewSet(viewsets.ReadOnlyModelViewSet):
             active_ms=document.get("active_ms"),
             client=document.get("client"),
         )
-        created = changed and annotation.version == 1
-        return Response(AnnotationSerializer(annotation).data, status=201 if created else 200)
+        return _saved(annotation, created=changed and annotation.version == 1, minimal=_prefers_minimal(request))
 
     @extend_schema(request=SkipSerializer, responses=NextSerializer, parameters=[AHEAD_PARAMETER])
     @action(detail=True, methods=["post"], permission_classes=[CanTakeImages])
