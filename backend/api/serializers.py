@@ -212,6 +212,15 @@ class OwnAnnotationSerializer(AnnotationSerializer):
         extra_kwargs = {name: {"allow_null": True} for name in ("id", "started_at", "created_at", "updated_at")}
 
 
+class SavedAnnotationSerializer(AnnotationSerializer):
+    """A save's answer, for the schema: the whole annotation, or without ``strokes`` and ``client``
+    when the save asked for ``Prefer: return=minimal``."""
+
+    strokes = serializers.JSONField(
+        required=False, help_text="Left out when the save asked for `Prefer: return=minimal`."
+    )
+
+
 VersionConflictSerializer = inline_serializer(
     "VersionConflict",
     {

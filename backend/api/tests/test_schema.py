@@ -75,3 +75,16 @@ def test_refusals_match_their_documented_schema(path, openapi, make_user):
     operation = openapi[{"/api/datasets/987654/": "/api/datasets/{id}/"}.get(path, path.split("?")[0])]["GET"]
     assert str(response.status_code) in operation.definition.raw["responses"]
     operation.validate_response(response)
+
+
+@pytest.mark.parametrize("prefer", [None, "return=minimal"])
+def test_a_save_matches_its_documented_schema_whole_or_minimal(openapi, image, make_user, prefer):
+    body = {"strokes": [], "label": None, "text": "", "status": "draft", "version": 0}
+    headers = {"Authorization": f"Token {token_of(make_user(Role.ANNOTATOR))}"}
+    if prefer:
+        headers["Prefer"] = prefer
+    with in_process():
+        response = Client(openapi.app).put(f"/api/images/{image.pk}/annotation/", json=body, headers=headers)
+    assert response.status_code == 201
+    assert ("strokes" in response.json) is (prefer is None)
+    openapi["/api/images/{id}/annotation/"]["PUT"].validate_response(response)

@@ -21,6 +21,7 @@ from ..serializers import (
     ImageSerializer,
     NextSerializer,
     OwnAnnotationSerializer,
+    SavedAnnotationSerializer,
     SkipSerializer,
     VersionConflictSerializer,
     handout_data,
@@ -92,8 +93,8 @@ class ImageViewSet(viewsets.ReadOnlyModelViewSet):
         methods=["PUT"],
         request=AnnotationWriteSerializer,
         responses={
-            200: AnnotationSerializer,
-            201: AnnotationSerializer,
+            200: SavedAnnotationSerializer,
+            201: SavedAnnotationSerializer,
             409: OpenApiResponse(
                 VersionConflictSerializer,
                 description="Saved elsewhere since `version` (version_conflict), or the image has every annotator "
