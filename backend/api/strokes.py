@@ -16,6 +16,7 @@ IEEE double precision, so both produce the same mask bit for bit.
 """
 
 import math
+import sys
 from dataclasses import dataclass
 from itertools import chain
 
@@ -51,8 +52,12 @@ class StrokesInvalid(ValueError):
 
 
 def _is_number(value) -> bool:
+    """Return True for an int or float a double can hold (JSON integers may have any number of digits)."""
     # bool is an int subclass, but true/false are not coordinates.
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    # Comparing an int with a float is exact in Python, where float(value) would overflow.
+    return not isinstance(value, int) or -sys.float_info.max <= value <= sys.float_info.max
 
 
 def validate_strokes(strokes, *, width: int, height: int, limits: Limits = DEFAULT_LIMITS) -> list[dict]:
@@ -95,7 +100,8 @@ def validate_strokes(strokes, *, width: int, height: int, limits: Limits = DEFAU
             continue
         stroke_width = stroke.get("width")
         if not _is_number(stroke_width) or not math.isfinite(stroke_width):
-            if fail(f"{here}.width", "invalid_width", f"{here}.width must be a finite number; got {stroke_width!r}."):
+            got = f"{stroke_width!r:.80}"
+            if fail(f"{here}.width", "invalid_width", f"{here}.width must be a finite number; got {got}."):
                 break
             continue
         if not limits.min_width <= stroke_width <= limits.max_width:
@@ -197,7 +203,7 @@ def _points_if_all_valid(points: list, bounds, limits: Limits) -> list[list[floa
         return None
     try:
         array = np.array(points, dtype=np.float64)
-    except OverflowError:  # an integer beyond a double's range: the loop reports it as float() does
+    except OverflowError:  # an integer beyond a double's range: the loop names it
         return None
     x_lo, x_hi, y_lo, y_hi = bounds
     x, y, t, p = array.T

@@ -633,3 +633,17 @@ def test_a_long_wide_stroke_rasterizes_in_bounded_memory():
         tracemalloc.stop()
     assert mask.any()
     assert peak < 120 * 1024 * 1024, f"rasterizing took {peak / 1024**2:.0f} MB at its peak"
+
+
+@pytest.mark.parametrize("where", ["x", "y", "t", "p", "width"])
+def test_an_integer_beyond_a_doubles_range_is_refused_naming_the_field(where):
+    # JSON integers may have any number of digits; float() of 10**400 raises OverflowError.
+    huge = 10**400
+    point = [huge if where == "x" else 1.0, huge if where == "y" else 1.0, huge if where == "t" else 0.0]
+    point.append(huge if where == "p" else 0.5)
+    document = [{"tool": "brush", "width": huge if where == "width" else 4.0, "points": [point]}]
+    with pytest.raises(StrokesInvalid) as refused:
+        validate_strokes(document, width=W, height=H)
+    field, _, message = refused.value.errors[0]
+    assert field == ("strokes[0].width" if where == "width" else "strokes[0].points[0]")
+    assert len(message) < 200
