@@ -10,8 +10,8 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
-  ROOT, apiGet, compareMasks, decodeMaskPng, drawStroke, fetchBytes, launchBrowser, pageMask, serverMask, signIn, startAnnotating,
-  startServer, waitForImage, waitSaved,
+  ROOT, apiGet, compareMasks, decodeMaskPng, drawStroke, fetchBytes, launchBrowser, openPage, pageMask, serverMask, signIn,
+  startAnnotating, startServer, waitForImage, waitSaved,
 } from './harness.js';
 
 const ARTIFACTS = join(ROOT, 'artifacts');
@@ -27,8 +27,7 @@ describe('annotating an image', { timeout: 240000 }, () => {
     mkdirSync(ARTIFACTS, { recursive: true });
     server = await startServer();
     browser = await launchBrowser();
-    page = await browser.newPage({ viewport: { width: 1280, height: 720 } });
-    page.on('pageerror', (error) => console.error('page error:', error.message));
+    page = await openPage(browser);
   });
 
   after(async () => {

@@ -137,6 +137,13 @@ export function launchBrowser() {
   });
 }
 
+/** A page the size of a laptop's screen whose uncaught errors show in the test's output. */
+export async function openPage(browser, options = {}) {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 720 }, ...options });
+  page.on('pageerror', (error) => console.error('page error:', error.message));
+  return page;
+}
+
 /** Sign in through the page's form and wait for the datasets list. */
 export async function signIn(page, url, username = 'annotator') {
   await page.goto(`${url}/signin`);

@@ -11,8 +11,8 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
-  ACCOUNTS, ROOT, apiClient, drawStroke, launchBrowser, pageMask, serverMask, signIn, startAnnotating, startServer, waitForImage,
-  waitSaved,
+  ACCOUNTS, ROOT, apiClient, drawStroke, launchBrowser, openPage, pageMask, serverMask, signIn, startAnnotating, startServer,
+  waitForImage, waitSaved,
 } from './harness.js';
 
 const ARTIFACTS = join(ROOT, 'artifacts');
@@ -62,8 +62,7 @@ describe('the server’s limits in the app', { timeout: 300000 }, () => {
     await api.put(`/api/images/${images[1]}/annotation/`, draft(full));
 
     browser = await launchBrowser();
-    page = await browser.newPage({ viewport: { width: 1280, height: 720 } });
-    page.on('pageerror', (error) => console.error('page error:', error.message));
+    page = await openPage(browser);
     await signIn(page, server.url);
     await startAnnotating(page);
   });

@@ -10,7 +10,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import {
-  apiGet, compareMasks, decodeMaskPng, drawStroke, fetchBytes, launchBrowser, pageMask, signIn, startAnnotating, startServer, waitSaved,
+  apiGet, compareMasks, decodeMaskPng, drawStroke, fetchBytes, launchBrowser, openPage, pageMask, signIn, startAnnotating,
+  startServer, waitSaved,
 } from './harness.js';
 
 describe('the mask the browser shows and the mask the server serves', { timeout: 240000 }, () => {
@@ -22,8 +23,7 @@ describe('the mask the browser shows and the mask the server serves', { timeout:
   before(async () => {
     server = await startServer();
     browser = await launchBrowser();
-    page = await browser.newPage({ viewport: { width: 1280, height: 720 } });
-    page.on('pageerror', (error) => console.error('page error:', error.message));
+    page = await openPage(browser);
     await signIn(page, server.url);
     await startAnnotating(page);
     imageId = await page.evaluate(() => window.__eyetagger.store.state.annotation.draft.imageId);

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { ROOT, apiGet, drawStroke, launchBrowser, pageMask, signIn, startAnnotating, startServer, waitSaved } from './harness.js';
+import { ROOT, apiGet, drawStroke, launchBrowser, openPage, pageMask, signIn, startAnnotating, startServer, waitSaved } from './harness.js';
 
 const ARTIFACTS = join(ROOT, 'artifacts');
 const close = (a, b, tolerance = 1e-6) => Math.abs(a - b) <= tolerance * Math.max(1, Math.abs(a), Math.abs(b));
@@ -44,8 +44,7 @@ describe('zooming and panning', { timeout: 180000 }, () => {
     mkdirSync(ARTIFACTS, { recursive: true });
     server = await startServer();
     browser = await launchBrowser();
-    page = await browser.newPage({ viewport: { width: 1280, height: 720 } });
-    page.on('pageerror', (error) => console.error('page error:', error.message));
+    page = await openPage(browser);
     await signIn(page, server.url);
     await startAnnotating(page);
     box = await page.locator('[data-testid=stage]').boundingBox();

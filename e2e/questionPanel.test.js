@@ -8,7 +8,9 @@ import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { ROOT, apiGet, drawStroke, launchBrowser, signIn, startAnnotating, startServer, waitForImage, waitSaved } from './harness.js';
+import {
+  ROOT, apiGet, drawStroke, launchBrowser, openPage, signIn, startAnnotating, startServer, waitForImage, waitSaved,
+} from './harness.js';
 
 const ARTIFACTS = join(ROOT, 'artifacts');
 
@@ -22,8 +24,7 @@ describe('choices without a question', { timeout: 180000 }, () => {
     server = await startServer();
     await server.python('from backend.api.models import Dataset\nDataset.objects.update(question="")');
     browser = await launchBrowser();
-    page = await browser.newPage({ viewport: { width: 1280, height: 720 } });
-    page.on('pageerror', (error) => console.error('page error:', error.message));
+    page = await openPage(browser);
     await signIn(page, server.url);
     await startAnnotating(page);
   });

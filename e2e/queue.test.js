@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { ROOT, drawStroke, launchBrowser, signIn, startAnnotating, startServer, waitForImage, waitSaved } from './harness.js';
+import { ROOT, drawStroke, launchBrowser, openPage, signIn, startAnnotating, startServer, waitForImage, waitSaved } from './harness.js';
 
 const ARTIFACTS = join(ROOT, 'artifacts');
 
@@ -32,8 +32,7 @@ describe('the assignment queue in the app', { timeout: 240000 }, () => {
     mkdirSync(ARTIFACTS, { recursive: true });
     server = await startServer();
     browser = await launchBrowser();
-    page = await browser.newPage({ viewport: { width: 1280, height: 720 } });
-    page.on('pageerror', (error) => console.error('page error:', error.message));
+    page = await openPage(browser);
   });
 
   after(async () => {

@@ -11,7 +11,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
-  ACCOUNTS, ROOT, apiClient, compareMasks, createUser, decodeMaskPng, fetchBytes, launchBrowser, signIn, startServer,
+  ACCOUNTS, ROOT, apiClient, compareMasks, createUser, decodeMaskPng, fetchBytes, launchBrowser, openPage, signIn, startServer,
 } from './harness.js';
 
 const ARTIFACTS = join(ROOT, 'artifacts');
@@ -86,8 +86,7 @@ describe('the Review page', { timeout: 300000 }, () => {
       seeded.push({ annotation: saved.id, image: image.id, annotator: who, status });
     }
     browser = await launchBrowser();
-    page = await browser.newPage({ viewport: { width: 1280, height: 720 }, acceptDownloads: true });
-    page.on('pageerror', (error) => console.error('page error:', error.message));
+    page = await openPage(browser, { acceptDownloads: true });
   });
 
   after(async () => {

@@ -8,8 +8,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import {
-  apiGet, compareMasks, decodeMaskPng, drawStroke, fetchBytes, launchBrowser, pageMask, signIn, startAnnotating, startServer,
-  waitForImage, waitSaved,
+  apiGet, compareMasks, decodeMaskPng, drawStroke, fetchBytes, launchBrowser, openPage, pageMask, signIn, startAnnotating,
+  startServer, waitForImage, waitSaved,
 } from './harness.js';
 
 const DOWN_MS = 60000;
@@ -31,8 +31,7 @@ describe('a server down for a minute', { timeout: 300000 }, () => {
   before(async () => {
     server = await startServer();
     browser = await launchBrowser();
-    page = await browser.newPage({ viewport: { width: 1280, height: 720 } });
-    page.on('pageerror', (error) => console.error('page error:', error.message));
+    page = await openPage(browser);
   });
 
   after(async () => {

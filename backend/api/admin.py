@@ -69,6 +69,20 @@ def _image_content(image: Image) -> tuple[bytes | None, str]:
         return None, "missing"
 
 
+def _overlay_response(request, image: Image, *, key: str, mask) -> HttpResponse:
+    """Return the image with the boolean array ``mask()`` makes drawn over it, at the size the request asks.
+
+    ``key`` names the mask's content (an annotation's version, a revision): the ETag is the key and the size.
+    """
+    size = _size_param(request)
+
+    def draw():
+        content, absent = _image_content(image)
+        return thumbnails.mask_overlay(content, mask(), size, absent=absent), content is not None
+
+    return _picture_response(request, etag=f"{key}-{size}", content_type="image/png", draw=draw)
+
+
 def _thumbnail_tag(url: str, size: int, alt: str):
     return format_html(
         '<img src="{}" alt="{}" style="max-width:{}px;max-height:{}px" loading="lazy">', url, alt, size, size
@@ -841,15 +855,12 @@ class AnnotationAdmin(admin.ModelAdmin):
             raise PermissionDenied
         annotation = get_object_or_404(Annotation.objects.select_related("image__dataset"), pk=pk)
         image = annotation.image
-        size = _size_param(request)
-
-        def draw():
-            mask = thumbnails.decode_mask(annotation.mask_rle, image.width, image.height)
-            content, absent = _image_content(image)
-            return thumbnails.mask_overlay(content, mask, size, absent=absent), content is not None
-
-        etag = f"{annotation.pk}-{annotation.version}-{size}"
-        return _picture_response(request, etag=etag, content_type="image/png", draw=draw)
+        return _overlay_response(
+            request,
+            image,
+            key=f"{annotation.pk}-{annotation.version}",
+            mask=lambda: thumbnails.decode_mask(annotation.mask_rle, image.width, image.height),
+        )
 
 
 @admin.register(AnnotationRevision)
@@ -930,15 +941,12 @@ class AnnotationRevisionAdmin(admin.ModelAdmin):
             raise PermissionDenied
         revision = get_object_or_404(AnnotationRevision.objects.select_related("annotation__image__dataset"), pk=pk)
         image = revision.annotation.image
-        size = _size_param(request)
-
-        def draw():
-            mask = strokes.rasterize(revision.strokes, image.width, image.height)
-            content, absent = _image_content(image)
-            return thumbnails.mask_overlay(content, mask, size, absent=absent), content is not None
-
-        etag = f"revision-{revision.pk}-{size}"
-        return _picture_response(request, etag=etag, content_type="image/png", draw=draw)
+        return _overlay_response(
+            request,
+            image,
+            key=f"revision-{revision.pk}",
+            mask=lambda: strokes.rasterize(revision.strokes, image.width, image.height),
+        )
 
     def restore_view(self, request, pk):
         """Confirm, then restore one revision; back to the annotation's page."""
