@@ -303,7 +303,8 @@ def test_hadolint_finds_nothing_to_improve_in_the_dockerfile():
 
 
 def test_the_image_installs_exactly_the_locked_runtime_packages():
-    pipenv = shutil.which("pipenv", path=base_env()["PATH"])
+    # The Makefile's pipenv: the one on the PATH, or else the one it installs into .tools/.
+    pipenv = shutil.which("pipenv", path=f"{base_env()['PATH']}{os.pathsep}{REPO / '.tools' / 'bin'}")
     if pipenv is None:
         pytest.fail("pipenv is missing: `make deps` installs it")
     result = subprocess.run(
