@@ -67,6 +67,8 @@ def setup_django(url: str) -> None:
         {
             "DATABASE_URL": url,
             "DEBUG": "false",  # no query log kept in memory, as in production
+            # DEBUG off turns the HTTPS redirect on; in production Nginx says the request came over HTTPS.
+            "SECURE_SSL_REDIRECT": "false",
             "SECRET_KEY": "bench-only-not-secret",
             "ALLOWED_HOSTS": "testserver",
             "LOG_LEVEL": "WARNING",
