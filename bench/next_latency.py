@@ -455,12 +455,16 @@ def main():
             for via in args.via:
                 api = InProcess() if via == "client" else OverHttp(gunicorn.url)
                 log(f"[{scenario}] timing {args.calls} calls via {via}; load average {load()}")
-                cpu = gunicorn.cpu_seconds() if via == "gunicorn" else None
+                # The CPU per request: Gunicorn's master and workers over HTTP; this process in-process.
+                cpu = gunicorn.cpu_seconds() if via == "gunicorn" else time.process_time()
+                workers = len(gunicorn.ready_pids()) if via == "gunicorn" else 0
                 result = measure(dataset, tokens, args.calls, args.seed, api)
-                server = ""
-                if cpu is not None:
-                    server = f"; Gunicorn's CPU {(gunicorn.cpu_seconds() - cpu) / api.requests * 1000:.2f} ms a request"
-                log(f"[{scenario}] {api.requests} requests via {via}{server}; load average {load()}")
+                if via == "gunicorn":
+                    server = f"Gunicorn's CPU {(gunicorn.cpu_seconds() - cpu) / api.requests * 1000:.2f} ms a request"
+                    server += f", {len(gunicorn.ready_pids()) - workers} workers recycled (max_requests)"
+                else:
+                    server = f"this process's CPU {(time.process_time() - cpu) / api.requests * 1000:.2f} ms a request"
+                log(f"[{scenario}] {api.requests} requests via {via}; {server}; load average {load()}")
                 for kind, f in result.items():
                     line = (
                         f"{scenario:9s} {via:8s} {kind:8s} n={f['n']:5d}  p50 {f['p50']:6.2f} ms  "
@@ -468,8 +472,7 @@ def main():
                     )
                     print(line, flush=True)
                     report.write(line + "\n")
-                if server:
-                    report.write(f"{scenario:9s} {via:8s} {server.lstrip('; ')}\n")
+                report.write(f"{scenario:9s} {via:8s} {server}\n")
             log(f"[{scenario}] EXPLAIN ANALYZE of one hand-out")
             for line in explain(dataset, tokens[1]):
                 print(line)

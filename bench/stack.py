@@ -57,6 +57,10 @@ class Gunicorn:
         """Return the process ids of Gunicorn's workers (the children of its master)."""
         return worker_pids(self.server)
 
+    def ready_pids(self) -> set[int]:
+        """Return the process ids of the workers that have loaded the app, recycled ones included."""
+        return ready_pids(self.server)
+
     def wait_ready(self, timeout: float = 120.0) -> float:
         """Wait until every worker has loaded the app; return the seconds waited."""
         return wait_ready(self.server, timeout)
