@@ -105,6 +105,15 @@ def dataset_folder(count: int) -> Path:
     return folder
 
 
+def drop_database(url: str) -> None:
+    """Drop the scratch database (the dataset's images stay cached on disk for the next run)."""
+    import psycopg
+
+    name = url.rsplit("/", 1)[1]
+    with psycopg.connect(url.rsplit("/", 1)[0] + "/postgres", autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 def peak_rss_mb() -> float:
     """Return this process's peak resident memory (VmHWM) in MB (not ru_maxrss, which a child inherits)."""
     for line in Path("/proc/self/status").read_text().splitlines():
@@ -240,6 +249,7 @@ def main() -> int:
             f"{statistics.median(r['peak_rss_mb'] for r in runs):.0f} |"
         )
     print(f"Load average: {results[0][1][0]['load_before']} before, {results[-1][1][-1]['load_after']} after")
+    drop_database(args.database)
     return 0
 
 
