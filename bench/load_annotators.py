@@ -62,7 +62,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.pgcluster import Cluster, private_cluster  # noqa: E402  (the repository root is put on the path first)
-from bench.stack import Stack, running_stack  # noqa: E402
+from bench.stack import Stack, cpu_seconds, running_stack  # noqa: E402
 from deploy.tests.support import manage  # noqa: E402
 
 # The app's own constants: src/store/plugins/syncQueue.js (BACKOFF), sync.js (DEBOUNCE_MS), the ahead it asks for.
@@ -968,22 +968,7 @@ def server_cpu(stack: Stack, cluster: Cluster) -> dict[str, float]:
     how many a core could serve. Exited processes count through their parent's children times.
     """
     postmaster = int((cluster.data / "postmaster.pid").read_text().split()[0])
-    return {"gunicorn_s": _cpu_seconds(stack.gunicorn.process.pid), "postgres_s": _cpu_seconds(postmaster)}
-
-
-def _cpu_seconds(pid: int) -> float:
-    """Return the CPU seconds of a process, of its children it has reaped, and of its live descendants."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        children = [
-            int(child)
-            for task in Path(f"/proc/{pid}/task").iterdir()
-            for child in (task / "children").read_text().split()
-        ]
-    except (FileNotFoundError, ProcessLookupError):  # it exited meanwhile
-        return 0.0
-    own = sum(int(value) for value in fields[11:15]) / os.sysconf("SC_CLK_TCK")  # utime stime cutime cstime
-    return own + sum(_cpu_seconds(child) for child in children)
+    return {"gunicorn_s": cpu_seconds(stack.gunicorn.process.pid), "postgres_s": cpu_seconds(postmaster)}
 
 
 def machine(stack: Stack, config: Config) -> dict:

@@ -3,9 +3,13 @@
 
 Builds a scratch database (dropped and made again: its name must contain "bench"), migrates it,
 bulk-loads users, images, annotations, assignments and progress rows with COPY, then calls `next`
-through the whole API stack in-process (Django's test client: middleware, token authentication,
-permissions, DRF, serializers; no network) and reports p50/p95/p99. Each timed call is a fresh
-hand-out: the image of the previous call was submitted first (untimed, through the API too).
+and reports p50/p95/p99. Each timed call is a fresh hand-out: the image of the previous call was
+submitted first (untimed, through the API too). --via chooses how `next` is called:
+  client    in-process through the whole API stack (Django's test client: middleware, token
+            authentication, permissions, DRF, serializers; no network), the default;
+  gunicorn  over HTTP on 127.0.0.1 through Gunicorn as in production (deploy/gunicorn.conf.py,
+            DEBUG off, started by bench/stack.py's running_gunicorn), one keep-alive connection;
+            the server's CPU time per request is reported too.
 
 Scenarios (both 100,000 images and 500,000 submitted annotations):
   target    8 annotators wanted per image, 250 annotators, every image at 5 (a study 62% done).
@@ -14,15 +18,18 @@ Scenarios (both 100,000 images and 500,000 submitted annotations):
 Then EXPLAIN ANALYZE of the queue's queries confirms they run on indexes.
 
     .venv/bin/python bench/next_latency.py --url postgres://postgres@127.0.0.1:5432/eyetagger_issue4_bench
+    .venv/bin/python bench/next_latency.py --url ... --reuse --via client gunicorn --calls 2000
 """
 
 import argparse
+import contextlib
 import io
 import os
 import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -44,6 +51,13 @@ def parse_args():
     parser.add_argument("--calls", type=int, default=1000, help="Timed calls per scenario.")
     parser.add_argument("--scenario", choices=["target", "everyone", "both"], default="both")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--via",
+        nargs="+",
+        choices=["client", "gunicorn"],
+        default=["client"],
+        help="In-process with Django's test client, and/or over HTTP through Gunicorn as in production.",
+    )
     parser.add_argument(
         "--reuse", action="store_true", help="Time again on the database a previous run built (migrating it first)."
     )
@@ -67,6 +81,8 @@ def setup_django(url: str) -> None:
         {
             "DATABASE_URL": url,
             "DEBUG": "false",  # no query log kept in memory, as in production
+            # DEBUG off turns the HTTPS redirect on; in production Nginx says the request came over HTTPS.
+            "SECURE_SSL_REDIRECT": "false",
             "SECRET_KEY": "bench-only-not-secret",
             "ALLOWED_HOSTS": "testserver",
             "LOG_LEVEL": "WARNING",
@@ -267,42 +283,77 @@ def vacuum() -> None:
         cursor.execute("VACUUM ANALYZE")
 
 
-def measure(dataset, tokens, calls: int, seed: int) -> dict:
-    """Time fresh hand-outs (after submitting the previous image) and resumed ones (the same image again)."""
-    from rest_framework.test import APIClient
+class InProcess:
+    """Call the API in-process with Django's test client."""
 
+    def __init__(self):
+        from rest_framework.test import APIClient
+
+        self.client = APIClient()
+        self.requests = 0
+
+    def get(self, path: str, token: str):
+        self.requests += 1
+        return self.client.get(path, HTTP_AUTHORIZATION=f"Token {token}")
+
+    def put(self, path: str, body: dict, token: str):
+        self.requests += 1
+        return self.client.put(path, body, format="json", HTTP_AUTHORIZATION=f"Token {token}")
+
+
+class OverHttp:
+    """Call the API over HTTP on one keep-alive connection, as a browser does."""
+
+    def __init__(self, base_url: str):
+        import requests
+
+        self.base_url = base_url
+        self.session = requests.Session()
+        self.requests = 0
+
+    def get(self, path: str, token: str):
+        self.requests += 1
+        return self.session.get(self.base_url + path, headers={"Authorization": f"Token {token}"}, timeout=30)
+
+    def put(self, path: str, body: dict, token: str):
+        self.requests += 1
+        return self.session.put(
+            self.base_url + path, json=body, headers={"Authorization": f"Token {token}"}, timeout=30
+        )
+
+
+def measure(dataset, tokens, calls: int, seed: int, api) -> dict:
+    """Time fresh hand-outs (after submitting the previous image) and resumed ones (the same image again)."""
     rng = np.random.default_rng(seed)
-    client = APIClient()
     url = f"/api/datasets/{dataset.pk}/next/"
     fresh, resumed = [], []
     body = {"strokes": [], "label": None, "text": "", "status": "submitted", "version": 0}
     for _ in range(20):  # warm up connections and caches
-        client.get(url, HTTP_AUTHORIZATION=f"Token {tokens[0]}")
+        api.get(url, tokens[0])
     held = set()
     for i in range(calls):
         token = tokens[rng.integers(len(tokens))]
-        auth = {"HTTP_AUTHORIZATION": f"Token {token}"}
         if token in held:  # hand the held image back done first, so the timed call is a new hand-out
-            image = client.get(url, **auth).json()["image"]
+            image = api.get(url, token).json()["image"]
             if image is not None:
-                response = client.put(f"/api/images/{image['id']}/annotation/", body, format="json", **auth)
+                response = api.put(f"/api/images/{image['id']}/annotation/", body, token)
                 assert response.status_code in (200, 201), response.content
         started = time.perf_counter()
-        response = client.get(url, **auth)
+        response = api.get(url, token)
         fresh.append(time.perf_counter() - started)
         assert response.status_code == 200, response.content
         held.add(token)
         if i % 10 == 0:
             started = time.perf_counter()
-            again = client.get(url, **auth)
+            again = api.get(url, token)
             resumed.append(time.perf_counter() - started)
             assert again.json()["image"] == response.json()["image"]
 
     baseline = []  # the floor of the stack: a signed-in request reading its user, no queue
     for i in range(min(calls, 300)):
-        auth = {"HTTP_AUTHORIZATION": f"Token {tokens[i % len(tokens)]}"}
         started = time.perf_counter()
-        assert client.get("/api/auth/me/", **auth).status_code == 200
+        response = api.get("/api/auth/me/", tokens[i % len(tokens)])
+        assert response.status_code == 200, response.content
         baseline.append(time.perf_counter() - started)
 
     def figures(samples):
@@ -348,6 +399,10 @@ def explain(dataset, token) -> list[str]:
     return lines
 
 
+def load() -> str:
+    return " ".join(f"{value:.2f}" for value in os.getloadavg())
+
+
 def machine() -> str:
     cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?")
     mem = next(line.split(":", 1)[1].strip() for line in open("/proc/meminfo") if line.startswith("MemTotal"))
@@ -389,19 +444,38 @@ def main():
             log(f"[{scenario}] built in {time.perf_counter() - started:.0f} s")
     vacuum()
     report = io.StringIO()
-    for scenario, (dataset, tokens) in built.items():
-        log(f"[{scenario}] timing {args.calls} calls")
-        result = measure(dataset, tokens, args.calls, args.seed)
-        for kind, f in result.items():
-            line = (
-                f"{scenario:9s} {kind:8s} n={f['n']:5d}  p50 {f['p50']:6.2f} ms  p95 {f['p95']:6.2f} ms  "
-                f"p99 {f['p99']:6.2f} ms  max {f['max']:7.2f} ms"
-            )
-            print(line, flush=True)
-            report.write(line + "\n")
-        log(f"[{scenario}] EXPLAIN ANALYZE of one hand-out")
-        for line in explain(dataset, tokens[1]):
-            print(line)
+    with contextlib.ExitStack() as running:
+        gunicorn = None
+        if "gunicorn" in args.via:
+            from bench.stack import gunicorn_env, running_gunicorn
+
+            tmp = Path(running.enter_context(tempfile.TemporaryDirectory(prefix="eyetagger-next-")))
+            gunicorn = running.enter_context(running_gunicorn(gunicorn_env(tmp, database_url=args.url), tmp, log=log))
+        for scenario, (dataset, tokens) in built.items():
+            for via in args.via:
+                api = InProcess() if via == "client" else OverHttp(gunicorn.url)
+                log(f"[{scenario}] timing {args.calls} calls via {via}; load average {load()}")
+                # The CPU per request: Gunicorn's master and workers over HTTP; this process in-process.
+                cpu = gunicorn.cpu_seconds() if via == "gunicorn" else time.process_time()
+                workers = len(gunicorn.ready_pids()) if via == "gunicorn" else 0
+                result = measure(dataset, tokens, args.calls, args.seed, api)
+                if via == "gunicorn":
+                    server = f"Gunicorn's CPU {(gunicorn.cpu_seconds() - cpu) / api.requests * 1000:.2f} ms a request"
+                    server += f", {len(gunicorn.ready_pids()) - workers} workers recycled (max_requests)"
+                else:
+                    server = f"this process's CPU {(time.process_time() - cpu) / api.requests * 1000:.2f} ms a request"
+                log(f"[{scenario}] {api.requests} requests via {via}; {server}; load average {load()}")
+                for kind, f in result.items():
+                    line = (
+                        f"{scenario:9s} {via:8s} {kind:8s} n={f['n']:5d}  p50 {f['p50']:6.2f} ms  "
+                        f"p95 {f['p95']:6.2f} ms  p99 {f['p99']:6.2f} ms  max {f['max']:7.2f} ms"
+                    )
+                    print(line, flush=True)
+                    report.write(line + "\n")
+                report.write(f"{scenario:9s} {via:8s} {server}\n")
+            log(f"[{scenario}] EXPLAIN ANALYZE of one hand-out")
+            for line in explain(dataset, tokens[1]):
+                print(line)
     from backend.api.models import Annotation, Image
 
     log(f"Database: {Image.objects.count()} images, {Annotation.objects.count()} annotations in all")

@@ -4,7 +4,8 @@ Gunicorn with deploy/gunicorn.conf.py (gthread workers, DEBUG off; plus one log 
 worker has loaded the app, so the stack is handed over only once every worker serves) on a
 scratch PostgreSQL database, a dataset of generated images imported by the real importer, and annotator accounts
 with API tokens. Everything is started by ``running_stack()`` and stopped when it exits, the
-scratch database dropped with it.
+scratch database dropped with it. ``running_gunicorn()`` starts the same Gunicorn alone, on a
+database a benchmark has built itself.
 
     with running_stack(images=200, annotators=32) as stack:
         requests.get(f"{stack.url}/api/health/")
@@ -12,6 +13,7 @@ scratch database dropped with it.
 """
 
 import json
+import os
 import re
 import sys
 import tempfile
@@ -44,6 +46,31 @@ DEFAULT_SERVER = "postgres://postgres@127.0.0.1:5432/postgres"
 
 
 @dataclass
+class Gunicorn:
+    """A running Gunicorn: its address, its process and the environment it runs with."""
+
+    url: str  # http://127.0.0.1:PORT
+    server: Server
+    env: dict[str, str]
+
+    def worker_pids(self) -> list[int]:
+        """Return the process ids of Gunicorn's workers (the children of its master)."""
+        return worker_pids(self.server)
+
+    def ready_pids(self) -> set[int]:
+        """Return the process ids of the workers that have loaded the app, recycled ones included."""
+        return ready_pids(self.server)
+
+    def wait_ready(self, timeout: float = 120.0) -> float:
+        """Wait until every worker has loaded the app; return the seconds waited."""
+        return wait_ready(self.server, timeout)
+
+    def cpu_seconds(self) -> float:
+        """Return the CPU seconds used so far by the master and its workers, recycled ones included."""
+        return cpu_seconds(self.server.process.pid)
+
+
+@dataclass
 class Stack:
     """A running deployment: its address, database, dataset and annotators' tokens."""
 
@@ -58,28 +85,58 @@ class Stack:
 
     def worker_pids(self) -> list[int]:
         """Return the process ids of Gunicorn's workers (the children of its master)."""
-        children = Path(f"/proc/{self.gunicorn.process.pid}/task/{self.gunicorn.process.pid}/children")
-        return [int(pid) for pid in children.read_text().split()]
+        return worker_pids(self.gunicorn)
 
     def ready_pids(self) -> set[int]:
         """Return the process ids of the workers that have loaded the app (they said so in the log)."""
-        return {int(pid) for pid in re.findall(_READY_PATTERN, self.gunicorn.output())}
+        return ready_pids(self.gunicorn)
 
     def wait_ready(self, timeout: float = 120.0) -> float:
-        """Wait until every worker has loaded the app; return the seconds waited.
+        """Wait until every worker has loaded the app; return the seconds waited."""
+        return wait_ready(self.gunicorn, timeout)
 
-        Gunicorn listens before its workers have imported Django: on a busy machine the first
-        requests would otherwise wait for the workers' start-up and be timed with it.
-        """
-        started = time.monotonic()
-        while time.monotonic() - started < timeout:
-            if self.gunicorn.process.poll() is not None:
-                raise RuntimeError(f"Gunicorn exited ({self.gunicorn.process.returncode}):\n{self.gunicorn.output()}")
-            pids = self.worker_pids()
-            if pids and set(pids) <= self.ready_pids():
-                return time.monotonic() - started
-            time.sleep(0.05)
-        raise TimeoutError(f"Gunicorn's workers did not all load the app within {timeout:g} s")
+
+def worker_pids(gunicorn: Server) -> list[int]:
+    """Return the process ids of Gunicorn's workers (the children of its master)."""
+    children = Path(f"/proc/{gunicorn.process.pid}/task/{gunicorn.process.pid}/children")
+    return [int(pid) for pid in children.read_text().split()]
+
+
+def ready_pids(gunicorn: Server) -> set[int]:
+    """Return the process ids of the workers that have loaded the app (they said so in the log)."""
+    return {int(pid) for pid in re.findall(_READY_PATTERN, gunicorn.output())}
+
+
+def wait_ready(gunicorn: Server, timeout: float = 120.0) -> float:
+    """Wait until every worker has loaded the app; return the seconds waited.
+
+    Gunicorn listens before its workers have imported Django: on a busy machine the first
+    requests would otherwise wait for the workers' start-up and be timed with it.
+    """
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        if gunicorn.process.poll() is not None:
+            raise RuntimeError(f"Gunicorn exited ({gunicorn.process.returncode}):\n{gunicorn.output()}")
+        pids = worker_pids(gunicorn)
+        if pids and set(pids) <= ready_pids(gunicorn):
+            return time.monotonic() - started
+        time.sleep(0.05)
+    raise TimeoutError(f"Gunicorn's workers did not all load the app within {timeout:g} s")
+
+
+def cpu_seconds(pid: int) -> float:
+    """Return the CPU seconds of a process, of its children it has reaped, and of its live descendants."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        children = [
+            int(child)
+            for task in Path(f"/proc/{pid}/task").iterdir()
+            for child in (task / "children").read_text().split()
+        ]
+    except (FileNotFoundError, ProcessLookupError):  # it exited meanwhile
+        return 0.0
+    own = sum(int(value) for value in fields[11:15]) / os.sysconf("SC_CLK_TCK")  # utime stime cutime cstime
+    return own + sum(cpu_seconds(child) for child in children)
 
 
 # deploy/gunicorn.conf.py unchanged, plus a hook that logs when a worker has loaded the app.
@@ -130,6 +187,52 @@ print(json.dumps({{"dataset": Dataset.objects.get().pk, "tokens": tokens}}))
 """
 
 
+def gunicorn_env(tmp: Path, *, database_url: str, env: dict[str, str] | None = None) -> dict[str, str]:
+    """Return the production environment (DEBUG off) for Gunicorn on a free port of 127.0.0.1, plain HTTP.
+
+    No TLS and no proxy in front: the redirect to HTTPS, secure cookies and the trusted proxy
+    header are off. ``env`` adds or overrides settings, e.g. WEB_CONCURRENCY or GUNICORN_THREADS.
+    """
+    settings = production_env(
+        tmp,
+        DATABASE_URL=database_url,
+        DATASET_ROOT=tmp / "datasets",
+        SECURE_SSL_REDIRECT="false",
+        SESSION_COOKIE_SECURE="false",
+        CSRF_COOKIE_SECURE="false",
+        GUNICORN_BIND=f"{LOCALHOST}:{free_port()}",
+    )
+    settings.pop("SECURE_PROXY_SSL_HEADER")
+    settings.pop("NUM_PROXIES")
+    settings.update(env or {})
+    return settings
+
+
+@contextmanager
+def running_gunicorn(
+    settings: dict[str, str], tmp: Path, *, log=lambda message: print(f"==> {message}", file=sys.stderr, flush=True)
+) -> Iterator[Gunicorn]:
+    """Start Gunicorn with deploy/gunicorn.conf.py, yield it once every worker serves, then stop it.
+
+    ``settings`` is its environment (see gunicorn_env: the database and the port are there);
+    its log goes to tmp/gunicorn.log.
+    """
+    port = int(settings["GUNICORN_BIND"].rsplit(":", 1)[1])
+    log(f"Starting Gunicorn on {LOCALHOST}:{port}")
+    conf = tmp / "gunicorn.conf.py"
+    conf.write_text(_GUNICORN_CONF.format(path=str(ROOT / "deploy" / "gunicorn.conf.py")))
+    command = [str(VENV_BIN / "gunicorn"), "-c", str(conf), "backend.wsgi"]
+    server = Server(command, env=settings, log=tmp / "gunicorn.log")
+    try:
+        wait_for_port(port, server.process, timeout=120)
+        gunicorn = Gunicorn(url=f"http://{LOCALHOST}:{port}", server=server, env=settings)
+        waited = gunicorn.wait_ready()
+        log(f"Gunicorn's {len(gunicorn.worker_pids())} workers ready after {waited:.1f} s")
+        yield gunicorn
+    finally:
+        server.stop()
+
+
 @contextmanager
 def running_stack(
     *,
@@ -152,49 +255,26 @@ def running_stack(
         tmp = Path(tmp_name)
         log(f"Creating database {database_name}")
         url = _create_database(server_url, database_name)
-        gunicorn = None
         try:
-            port = free_port()
-            settings = production_env(
-                tmp,
-                DATABASE_URL=url,
-                DATASET_ROOT=tmp / "datasets",
-                SECURE_SSL_REDIRECT="false",
-                SESSION_COOKIE_SECURE="false",
-                CSRF_COOKIE_SECURE="false",
-                GUNICORN_BIND=f"{LOCALHOST}:{port}",
-            )
-            settings.pop("SECURE_PROXY_SSL_HEADER")
-            settings.pop("NUM_PROXIES")
-            settings.update(env or {})
+            settings = gunicorn_env(tmp, database_url=url, env=env)
             log(f"Writing {images} images of {side}x{side}")
             folder = write_images(tmp / "datasets" / "bench", images, side)
             log(f"Migrating, importing the images, creating {annotators} annotators")
             code = _SEED.format(folder=str(folder), import_args=tuple(import_args), count=annotators)
             created = manage("shell", "-c", code, env=settings, timeout=1800)
             seeded = json.loads(created.stdout.strip().splitlines()[-1])  # the shell may print lines before
-            log(f"Starting Gunicorn on {LOCALHOST}:{port}")
-            conf = tmp / "gunicorn.conf.py"
-            conf.write_text(_GUNICORN_CONF.format(path=str(ROOT / "deploy" / "gunicorn.conf.py")))
-            command = [str(VENV_BIN / "gunicorn"), "-c", str(conf), "backend.wsgi"]
-            gunicorn = Server(command, env=settings, log=tmp / "gunicorn.log")
-            wait_for_port(port, gunicorn.process, timeout=120)
-            stack = Stack(
-                url=f"http://{LOCALHOST}:{port}",
-                database_url=url,
-                dataset_id=seeded["dataset"],
-                tokens=seeded["tokens"],
-                gunicorn=gunicorn,
-                env=settings,
-                tmp=tmp,
-                usernames=[f"load-{index:04d}" for index in range(annotators)],
-            )
-            waited = stack.wait_ready()
-            log(f"Gunicorn's {len(stack.worker_pids())} workers ready after {waited:.1f} s")
-            yield stack
+            with running_gunicorn(settings, tmp, log=log) as gunicorn:
+                yield Stack(
+                    url=gunicorn.url,
+                    database_url=url,
+                    dataset_id=seeded["dataset"],
+                    tokens=seeded["tokens"],
+                    gunicorn=gunicorn.server,
+                    env=settings,
+                    tmp=tmp,
+                    usernames=[f"load-{index:04d}" for index in range(annotators)],
+                )
         finally:
-            if gunicorn is not None:
-                gunicorn.stop()
             log(f"Dropping database {database_name}")
             _drop_database(server_url, database_name)
 
