@@ -7,6 +7,7 @@ import pytest
 from django.apps import apps
 from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
+from PIL import Image as PILImage
 
 from backend.api import importing, services
 from backend.api.models import Dataset, Image
@@ -67,6 +68,33 @@ def test_inspect_image_reads_size_and_hash_and_refuses_non_images(tmp_path):
     (tmp_path / "cut.png").write_bytes(truncated)
     with pytest.raises(ValueError):
         importing.inspect_image(tmp_path / "cut.png")
+
+
+@pytest.mark.parametrize("progressive", [False, True], ids=["baseline", "progressive"])
+def test_a_jpeg_cut_short_is_unreadable_though_its_headers_are_whole(tmp_path, progressive):
+    # Pillow's verify() reads only a JPEG's headers: the importer decodes it to reach the end.
+    path = tmp_path / "x.jpg"
+    PILImage.open(write_image(tmp_path / "x.png", 160, 120)).convert("RGB").save(path, "JPEG", progressive=progressive)
+    whole = path.read_bytes()
+    assert importing.inspect_image(path)[1:] == (160, 120)
+    path.write_bytes(whole[: len(whole) * 2 // 3])
+    with pytest.raises(ValueError, match="truncated"):
+        importing.inspect_image(path)
+
+
+def test_the_plan_keeps_the_files_order_across_the_threads_chunks(tmp_path, monkeypatch):
+    names = [f"{k:02}.png" for k in range(9)]
+    folder = write_dataset(tmp_path / "eyes", names=names)
+    (folder / "images" / "04.png").write_bytes(b"not an image")
+    (folder / "images" / "07.png").write_bytes((folder / "images" / "07.png").read_bytes()[:60])
+    monkeypatch.setattr(importing, "_INSPECT_CHUNK", 2)  # chunks end inside the run, at the end and past it
+    plan = importing.plan_import(folder)
+    assert [(i.path, i.position) for i in plan.images] == [
+        (f"images/{name}", position) for position, name in enumerate(names) if name not in ("04.png", "07.png")
+    ]
+    assert [line.split(":")[0] for line in plan.unreadable] == ["images/04.png", "images/07.png"]
+    for image in plan.images:  # each its own file's hash and size, not a neighbour's
+        assert (image.sha256, image.width, image.height) == importing.inspect_image(folder / image.path)
 
 
 # --- The service and the command -------------------------------------------------------
