@@ -4,14 +4,24 @@
  * without a browser and listed in one place for the help panel.
  */
 
+/**
+ * The name of the key that undoes with Z on this platform: ⌘ on Apple's systems (Cmd+Z; Ctrl+Z
+ * works there too, see commandFor), Ctrl elsewhere.
+ */
+export function modifierName(platform = globalThis.navigator?.userAgentData?.platform ?? globalThis.navigator?.platform ?? '') {
+  return /mac|iphone|ipad|ipod/i.test(platform) ? '⌘' : 'Ctrl';
+}
+
+export const MOD = modifierName();
+
 export const SHORTCUTS = [
   ['B', 'Brush'],
   ['X', 'Eraser'],
   ['L', 'Lasso fill'],
   ['Shift+L', 'Lasso erase'],
   ['[ / ]', 'Smaller / larger brush'],
-  ['Ctrl+Z', 'Undo'],
-  ['Ctrl+Shift+Z / Ctrl+Y', 'Redo'],
+  [`${MOD}+Z`, 'Undo'],
+  [`${MOD}+Shift+Z / ${MOD}+Y`, 'Redo'],
   ['1–9', 'Choose an answer'],
   ['+ / −', 'Zoom in / out'],
   ['0 or F', 'Fit to screen'],

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { commandFor } from './keymap.js';
+import { commandFor, modifierName } from './keymap.js';
 
 const key = (k, extra = {}) => ({ key: k, target: { tagName: 'DIV' }, ...extra });
 
@@ -27,5 +27,22 @@ describe('commandFor', () => {
 
   it('ignores keys with no meaning', () => {
     expect(commandFor(key('k'))).toBeNull();
+  });
+});
+
+describe('modifierName', () => {
+  it.each([
+    ['MacIntel', '⌘'],
+    ['macOS', '⌘'],
+    ['iPad', '⌘'],
+    ['Win32', 'Ctrl'],
+    ['Linux x86_64', 'Ctrl'],
+    ['', 'Ctrl'],
+  ])('names the undo key on %s %s', (platform, expected) => {
+    expect(modifierName(platform)).toBe(expected);
+  });
+
+  it('undoes with Cmd+Z as shown on a Mac', () => {
+    expect(commandFor(key('z', { metaKey: true }))).toEqual({ command: 'undo' });
   });
 });

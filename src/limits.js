@@ -8,6 +8,8 @@
  * change on either side fails the unit tests until this file follows.
  */
 
+import { MOD } from './keymap.js';
+
 export const LIMITS = Object.freeze({
   maxStrokes: 5000,
   maxPointsPerStroke: 20000,
@@ -26,7 +28,7 @@ export const MIN_POINTS = Object.freeze({ brush: 1, eraser: 1, lasso: 3, 'lasso-
 export const NEAR_SHARE = 0.9;
 
 const number = (n) => n.toLocaleString('en-US');
-const WHAT_TO_DO = 'Undo some strokes (Ctrl+Z), or Clear and fill large areas with the lasso (L): one outline covers what many brush strokes do.';
+const WHAT_TO_DO = `Undo some strokes (${MOD}+Z), or Clear and fill large areas with the lasso (L): one outline covers what many brush strokes do.`;
 
 /** Return how many strokes and points in all `strokes` hold. */
 export function documentSize(strokes) {
