@@ -671,7 +671,7 @@ async def _kill_worker(stack: Stack, rng: random.Random, search_s: float = 5.0) 
     Return which worker and what it was doing, and a task saying when a new one served (a worker
     can take many seconds to start on a busy machine; the next faults do not wait for it).
     """
-    before = stack.worker_pids()
+    before = stack.gunicorn.worker_pids()
     deadline = time.monotonic() + search_s
     victim, doing = None, "no worker was inside a transaction: an idle one"
     while victim is None and time.monotonic() < deadline:
@@ -698,8 +698,8 @@ async def _kill_worker(stack: Stack, rng: random.Random, search_s: float = 5.0) 
 async def _replaced(stack: Stack, victim: int, count: int) -> str:
     started = time.monotonic()
     while time.monotonic() - started < 60:
-        pids = stack.worker_pids()
-        if victim not in pids and len(pids) >= count and set(pids) <= stack.ready_pids():
+        pids = stack.gunicorn.worker_pids()
+        if victim not in pids and len(pids) >= count and set(pids) <= stack.gunicorn.ready_pids():
             return f"{count} workers serving again after {time.monotonic() - started:.2f} s"
         await asyncio.sleep(0.05)
     raise RuntimeError(f"Gunicorn did not replace worker {victim} within 60 s")
@@ -725,7 +725,7 @@ def busy_worker(stack: Stack) -> tuple[int, int, str] | None:
         local_port, remote_port = int(fields[1].split(":")[1], 16), int(fields[2].split(":")[1], 16)
         if local_port in doing and remote_port == server_port:
             inodes[f"socket:[{fields[9]}]"] = local_port
-    for pid in stack.worker_pids():
+    for pid in stack.gunicorn.worker_pids():
         try:
             descriptors = list(Path(f"/proc/{pid}/fd").iterdir())
         except FileNotFoundError:  # the worker exited (max_requests) since we listed it
@@ -774,7 +774,7 @@ async def _probe_reconnected(session: aiohttp.ClientSession, stack: Stack, recor
     Each thread's persistent connection died with the server; CONN_HEALTH_CHECKS must notice and
     reconnect before using it, so not one of these may fail, however idle the thread was.
     """
-    count = 2 * len(stack.worker_pids()) * int(stack.env.get("GUNICORN_THREADS", 4))
+    count = 2 * len(stack.gunicorn.worker_pids()) * int(stack.env.get("GUNICORN_THREADS", 4))
 
     async def one(index: int) -> str:
         headers = {"Authorization": f"Token {stack.tokens[index % len(stack.tokens)]}"}
@@ -954,7 +954,7 @@ def server_state(stack: Stack, outcome: Outcome) -> dict:
     state["unknown"] = sum(1 for user, image in state.pop("annotations") if (user, image) not in believed)
     if state["submitted_without_assignment"]:
         state["queue_problems"].append(f"{state['submitted_without_assignment']} submitted without an assignment")
-    log_text = stack.gunicorn.output()
+    log_text = stack.gunicorn.server.output()
     state["server_statuses"] = dict(Counter(re.findall(r'" (\d{3}) (?:\d+|-) \d+ms "', log_text)))
     state["server_tracebacks"] = log_text.count("Traceback (most recent call last)")
     state["workers_killed"] = log_text.count("was sent SIGKILL") + log_text.count("signal 9")
@@ -968,7 +968,7 @@ def server_cpu(stack: Stack, cluster: Cluster) -> dict[str, float]:
     how many a core could serve. Exited processes count through their parent's children times.
     """
     postmaster = int((cluster.data / "postmaster.pid").read_text().split()[0])
-    return {"gunicorn_s": cpu_seconds(stack.gunicorn.process.pid), "postgres_s": cpu_seconds(postmaster)}
+    return {"gunicorn_s": stack.gunicorn.cpu_seconds(), "postgres_s": cpu_seconds(postmaster)}
 
 
 def machine(stack: Stack, config: Config) -> dict:

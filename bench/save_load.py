@@ -341,9 +341,9 @@ def cpu_sample(stack) -> dict:
     import psycopg
 
     hz = os.sysconf("SC_CLK_TCK")
-    master = stack.gunicorn.process.pid
+    master = stack.gunicorn.server.process.pid
     own, children = _ticks(master)
-    workers = sum(sum(_ticks(pid)) for pid in stack.worker_pids())
+    workers = sum(sum(_ticks(pid)) for pid in stack.gunicorn.worker_pids())
     with psycopg.connect(stack.database_url, autocommit=True, connect_timeout=10) as connection:
         backends = [
             row[0]

@@ -55,15 +55,29 @@ class Gunicorn:
 
     def worker_pids(self) -> list[int]:
         """Return the process ids of Gunicorn's workers (the children of its master)."""
-        return worker_pids(self.server)
+        pid = self.server.process.pid
+        return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
 
     def ready_pids(self) -> set[int]:
-        """Return the process ids of the workers that have loaded the app, recycled ones included."""
-        return ready_pids(self.server)
+        """Return the process ids of the workers that have loaded the app (they said so in the log), recycled ones
+        included."""
+        return {int(pid) for pid in re.findall(_READY_PATTERN, self.server.output())}
 
     def wait_ready(self, timeout: float = 120.0) -> float:
-        """Wait until every worker has loaded the app; return the seconds waited."""
-        return wait_ready(self.server, timeout)
+        """Wait until every worker has loaded the app; return the seconds waited.
+
+        Gunicorn listens before its workers have imported Django: on a busy machine the first
+        requests would otherwise wait for the workers' start-up and be timed with it.
+        """
+        started = time.monotonic()
+        while time.monotonic() - started < timeout:
+            if self.server.process.poll() is not None:
+                raise RuntimeError(f"Gunicorn exited ({self.server.process.returncode}):\n{self.server.output()}")
+            pids = self.worker_pids()
+            if pids and set(pids) <= self.ready_pids():
+                return time.monotonic() - started
+            time.sleep(0.05)
+        raise TimeoutError(f"Gunicorn's workers did not all load the app within {timeout:g} s")
 
     def cpu_seconds(self) -> float:
         """Return the CPU seconds used so far by the master and its workers, recycled ones included."""
@@ -78,50 +92,10 @@ class Stack:
     database_url: str
     dataset_id: int
     tokens: list[str]  # one API token per annotator, in the order of their usernames
-    gunicorn: Server
+    gunicorn: Gunicorn
     env: dict[str, str]
     tmp: Path
     usernames: list[str] = field(default_factory=list)
-
-    def worker_pids(self) -> list[int]:
-        """Return the process ids of Gunicorn's workers (the children of its master)."""
-        return worker_pids(self.gunicorn)
-
-    def ready_pids(self) -> set[int]:
-        """Return the process ids of the workers that have loaded the app (they said so in the log)."""
-        return ready_pids(self.gunicorn)
-
-    def wait_ready(self, timeout: float = 120.0) -> float:
-        """Wait until every worker has loaded the app; return the seconds waited."""
-        return wait_ready(self.gunicorn, timeout)
-
-
-def worker_pids(gunicorn: Server) -> list[int]:
-    """Return the process ids of Gunicorn's workers (the children of its master)."""
-    children = Path(f"/proc/{gunicorn.process.pid}/task/{gunicorn.process.pid}/children")
-    return [int(pid) for pid in children.read_text().split()]
-
-
-def ready_pids(gunicorn: Server) -> set[int]:
-    """Return the process ids of the workers that have loaded the app (they said so in the log)."""
-    return {int(pid) for pid in re.findall(_READY_PATTERN, gunicorn.output())}
-
-
-def wait_ready(gunicorn: Server, timeout: float = 120.0) -> float:
-    """Wait until every worker has loaded the app; return the seconds waited.
-
-    Gunicorn listens before its workers have imported Django: on a busy machine the first
-    requests would otherwise wait for the workers' start-up and be timed with it.
-    """
-    started = time.monotonic()
-    while time.monotonic() - started < timeout:
-        if gunicorn.process.poll() is not None:
-            raise RuntimeError(f"Gunicorn exited ({gunicorn.process.returncode}):\n{gunicorn.output()}")
-        pids = worker_pids(gunicorn)
-        if pids and set(pids) <= ready_pids(gunicorn):
-            return time.monotonic() - started
-        time.sleep(0.05)
-    raise TimeoutError(f"Gunicorn's workers did not all load the app within {timeout:g} s")
 
 
 def cpu_seconds(pid: int) -> float:
@@ -269,7 +243,7 @@ def running_stack(
                     database_url=url,
                     dataset_id=seeded["dataset"],
                     tokens=seeded["tokens"],
-                    gunicorn=gunicorn.server,
+                    gunicorn=gunicorn,
                     env=settings,
                     tmp=tmp,
                     usernames=[f"load-{index:04d}" for index in range(annotators)],
