@@ -188,7 +188,12 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "backend.api.pagination.Pagination",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "backend.api.exceptions.exception_handler",
-    "DEFAULT_THROTTLE_RATES": {"login": env("LOGIN_THROTTLE_RATE", default="10/min")},
+    "DEFAULT_THROTTLE_RATES": {
+        "login": env("LOGIN_THROTTLE_RATE", default="10/min"),
+        # New participants enrolled by a study link, per client address (a lab behind one address
+        # enrols a class at once; a script enrolling thousands is refused).
+        "enrol": env("STUDY_ENROL_THROTTLE_RATE", default="30/min"),
+    },
     # Behind Nginx every request comes from Nginx's address: count the client's address that
     # Nginx appends to X-Forwarded-For instead (set NUM_PROXIES=1; only when clients cannot
     # reach Gunicorn directly, or they could forge the header).
@@ -204,6 +209,13 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     # Swagger UI from our own static files (drf-spectacular-sidecar), not a CDN: it works offline
     # and under the Content Security Policy below.
+    # Several models have a "status": name each enum after its model.
+    "ENUM_NAME_OVERRIDES": {
+        "StudyStatusEnum": "backend.api.study_models.Study.Status",
+        "ParticipantStatusEnum": "backend.api.study_models.Participant.Status",
+        "TrialStatusEnum": "backend.api.study_models.Trial.Status",
+        "AnnotationStatusEnum": "backend.api.models.Annotation.Status",
+    },
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     # The error shape, and the errors each operation may answer (401, 403, 404...).

@@ -32,7 +32,7 @@ from rest_framework.serializers import as_serializer_error
 from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from .services import ImageUnavailable, VersionConflict
+from .services import ImageUnavailable, StudyRefusal, VersionConflict
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +51,11 @@ def exception_handler(exc, context):
         return Response(DATABASE_UNAVAILABLE_BODY, status=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
     if isinstance(exc, VersionConflict):
         return _version_conflict(exc, context)
+    if isinstance(exc, StudyRefusal):
+        # A study's state refuses the request (closed, full, a step done already): its own status and code.
+        refusal = exc
+        exc = exceptions.APIException(str(refusal), code=refusal.code)
+        exc.status_code = refusal.status
     if isinstance(exc, ImageUnavailable):
         # 409: the request is fine, but the image no longer has a place for this annotator.
         exc = exceptions.APIException(str(exc), code=ImageUnavailable.code)

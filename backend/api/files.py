@@ -22,7 +22,7 @@ from django.utils.cache import patch_cache_control
 from rest_framework import status
 from rest_framework.exceptions import APIException, NotFound
 
-from .models import Image
+from .models import Image, ImageAttachment
 
 logger = logging.getLogger(__name__)
 
@@ -56,22 +56,27 @@ def dataset_folder(root: str) -> Path:
     return Path(settings.DATASET_ROOT) / root
 
 
-def image_path(image: Image) -> Path:
-    """Return where the image's file lies, refusing any path that escapes its dataset's folder."""
-    folder = os.path.abspath(dataset_folder(image.dataset.root))
+def image_path(image: Image | ImageAttachment) -> Path:
+    """Return where an image's (or an attachment's) file lies, refusing any path that escapes its dataset's folder."""
+    folder = os.path.abspath(dataset_folder(_dataset_of(image).root))
     path = os.path.abspath(os.path.join(folder, image.path))
     if not path.startswith(folder + os.sep):
         raise NotFound("This image's path lies outside its dataset folder; an admin must fix the dataset.")
     return Path(path)
 
 
-def image_storage_name(image: Image) -> str:
-    """Return the image's name in the datasets storage (``<dataset folder>/<image path>``), refusing escapes."""
-    folder = posixpath.normpath(image.dataset.root)
+def image_storage_name(image: Image | ImageAttachment) -> str:
+    """Return the file's name in the datasets storage (``<dataset folder>/<path>``), refusing escapes."""
+    folder = posixpath.normpath(_dataset_of(image).root)
     name = posixpath.normpath(posixpath.join(folder, image.path))
     if folder.startswith(("/", "..")) or not name.startswith(folder + "/"):
         raise NotFound("This image's path lies outside its dataset folder; an admin must fix the dataset.")
     return name
+
+
+def _dataset_of(file: Image | ImageAttachment):
+    """Return the dataset a file belongs to: an image's, or the image's of an attachment."""
+    return file.image.dataset if isinstance(file, ImageAttachment) else file.dataset
 
 
 def uses_object_storage() -> bool:
@@ -79,8 +84,8 @@ def uses_object_storage() -> bool:
     return DATASETS_STORAGE in settings.STORAGES
 
 
-def image_open(image: Image) -> BinaryIO:
-    """Open the image's file for reading, wherever it is stored.
+def image_open(image: Image | ImageAttachment) -> BinaryIO:
+    """Open the image's (or an attachment's) file for reading, wherever it is stored.
 
     Raise NotFound if it is missing or cannot be read, ImageStoreUnavailable if the object
     store does not answer.
@@ -91,7 +96,7 @@ def image_open(image: Image) -> BinaryIO:
         return storages[DATASETS_STORAGE].open(image_storage_name(image), "rb")
 
 
-def image_read(image: Image) -> bytes:
+def image_read(image: Image | ImageAttachment) -> bytes:
     """Return the bytes of the image's file, wherever it is stored; errors as ``image_open``.
 
     For code that decodes the picture (overlays, thumbnails): an object is downloaded as it
@@ -102,7 +107,7 @@ def image_read(image: Image) -> bytes:
 
 
 @contextmanager
-def _reading(image: Image):
+def _reading(image: Image | ImageAttachment):
     """Turn the failures of reading an image's file into NotFound (404) or ImageStoreUnavailable (503)."""
     if not uses_object_storage():
         try:
@@ -110,8 +115,8 @@ def _reading(image: Image):
         except FileNotFoundError:
             raise NotFound(_missing(image)) from None
         except OSError as error:  # a folder in its place, no permission: an admin must look
-            logger.error("Reading the file of image %s failed: %s", image.pk, error)
-            raise NotFound(f"The file of image {image.pk} ({image.path}) cannot be read on the server.") from None
+            logger.error("Reading the file of %s failed: %s", _label(image), error)
+            raise NotFound(f"The file of {_label(image)} ({image.path}) cannot be read on the server.") from None
         return
     # Only needed, and installed, for object storage.
     from boto3.exceptions import Boto3Error
@@ -122,16 +127,22 @@ def _reading(image: Image):
     except FileNotFoundError:
         raise NotFound(_missing(image)) from None
     except (BotoCoreError, ClientError, Boto3Error) as error:  # unreachable endpoint, bad credentials, no such bucket
-        logger.error("Reading image %s from object storage failed: %s", image.pk, error)
+        logger.error("Reading %s from object storage failed: %s", _label(image), error)
         raise ImageStoreUnavailable() from error
 
 
-def _missing(image: Image) -> str:
-    return f"The file of image {image.pk} ({image.path}) is missing on the server."
+def _missing(image: Image | ImageAttachment) -> str:
+    return f"The file of {_label(image)} ({image.path}) is missing on the server."
 
 
-def image_file_response(request, image: Image) -> HttpResponse:
-    """Return the image's bytes, privately cacheable and revalidated by their SHA-256.
+def _label(file: Image | ImageAttachment) -> str:
+    if isinstance(file, ImageAttachment):
+        return f"the {file.get_kind_display()} of image {file.image_id}"
+    return f"image {file.pk}"
+
+
+def image_file_response(request, image: Image | ImageAttachment) -> HttpResponse:
+    """Return the image's (or an attachment's) bytes, privately cacheable and revalidated by their SHA-256.
 
     With IMAGES_ACCEL_REDIRECT set (behind Nginx), Django only authorizes and Nginx
     sends the file from its internal location; object storage takes precedence over it.
@@ -141,7 +152,7 @@ def image_file_response(request, image: Image) -> HttpResponse:
         response = HttpResponseNotModified()
     elif settings.IMAGES_ACCEL_REDIRECT and not uses_object_storage():
         response = HttpResponse(content_type=_content_type(image.path))
-        location = f"{settings.IMAGES_ACCEL_REDIRECT.rstrip('/')}/{quote(image.dataset.root)}/{quote(image.path)}"
+        location = f"{settings.IMAGES_ACCEL_REDIRECT.rstrip('/')}/{quote(_dataset_of(image).root)}/{quote(image.path)}"
         response["X-Accel-Redirect"] = location
     else:
         response = FileResponse(image_open(image), content_type=_content_type(image.path))

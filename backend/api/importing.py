@@ -12,7 +12,7 @@ import warnings
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 
 from PIL import Image as PILImage
@@ -21,6 +21,10 @@ from PIL import UnidentifiedImageError
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".gif", ".webp"}
 FILENAME_COLUMN = "filename"
 GROUND_TRUTH_COLUMN = "ground_truth"
+# Columns naming a file that goes with the image, relative to the dataset's folder: read, hashed and
+# imported with it (an AI's saliency map shown to study participants; a reference mask that practice
+# and catch images are judged against). The column's value stays in the image's metadata too.
+ATTACHMENT_COLUMNS = ("ai_saliency", "reference_mask")
 MAX_IMAGE_PIXELS = 100_000_000  # larger images are refused as unreadable (decompression bombs)
 
 
@@ -39,6 +43,17 @@ class MetadataRow:
 
 
 @dataclass(frozen=True)
+class Attachment:
+    """A file that goes with an image (``ATTACHMENT_COLUMNS``), read and hashed."""
+
+    kind: str  # the column that named it
+    path: str  # relative to the dataset folder, with forward slashes
+    sha256: str
+    width: int
+    height: int
+
+
+@dataclass(frozen=True)
 class ImageFile:
     """An image file matched with its CSV row, read and hashed."""
 
@@ -49,6 +64,7 @@ class ImageFile:
     ground_truth: str | None
     metadata: dict[str, str]
     position: int  # the row's order in metadata.csv
+    attachments: tuple[Attachment, ...] = ()
 
 
 @dataclass
@@ -60,6 +76,7 @@ class ImportPlan:
     rows_without_file: list[str] = field(default_factory=list)
     unreadable: list[str] = field(default_factory=list)  # "path: reason"
     ambiguous: list[str] = field(default_factory=list)  # rows that match several files
+    attachments_missing: list[str] = field(default_factory=list)  # "ai_saliency of images/a.png: reason"
 
 
 def read_metadata(csv_path: Path) -> list[MetadataRow]:
@@ -238,7 +255,42 @@ def plan_import(folder: Path, *, progress: Callable[[Iterable], Iterable] = iter
                 position=position,
             )
         )
+    _plan_attachments(folder, plan)
     return plan
+
+
+def attachment_path(value: str) -> str | None:
+    """Return an attachment's path relative to the dataset folder, or None if it would lie outside it."""
+    name = value.strip().replace("\\", "/").removeprefix("./")
+    parts = PurePosixPath(name).parts
+    if not name or name.startswith("/") or ".." in parts or (len(name) > 1 and name[1] == ":"):
+        return None
+    return PurePosixPath(name).as_posix()
+
+
+def _plan_attachments(folder: Path, plan: ImportPlan) -> None:
+    """Read and hash the files the images' attachment columns name; report those missing or unreadable."""
+    wanted = []  # (index of the image in plan.images, kind, relative path)
+    for index, image in enumerate(plan.images):
+        for kind in ATTACHMENT_COLUMNS:
+            value = image.metadata.get(kind, "")
+            if not value.strip():
+                continue
+            relative = attachment_path(value)
+            if relative is None:
+                plan.attachments_missing.append(f"{kind} of {image.path}: {value!r} lies outside the dataset's folder")
+            elif not (folder / relative).is_file():
+                plan.attachments_missing.append(f"{kind} of {image.path}: {relative} does not exist")
+            else:
+                wanted.append((index, kind, relative))
+    found: dict[int, list[Attachment]] = {}
+    for (index, kind, relative), result in zip(wanted, _inspect_all([folder / r for _, _, r in wanted]), strict=True):
+        if isinstance(result, ValueError):
+            plan.attachments_missing.append(f"{kind} of {plan.images[index].path}: {relative}: {result}")
+            continue
+        found.setdefault(index, []).append(Attachment(kind, relative, *result))
+    for index, attachments in found.items():
+        plan.images[index] = replace(plan.images[index], attachments=tuple(attachments))
 
 
 # --- Zip archives of a dataset folder ---------------------------------------------------------

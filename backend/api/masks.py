@@ -47,6 +47,23 @@ def annotation_mask(*, mask_rle: str, strokes: list | None, width: int, height: 
     return strokes_mod.rasterize(strokes or [], width, height)
 
 
+def mask_from_picture(data: bytes, width: int, height: int) -> np.ndarray:
+    """Return the boolean mask of a reference mask's file: set where it is light (over half grey), at the image's size.
+
+    A file of another size (a map made at a lower resolution) is scaled to the image's, nearest
+    pixel; one with transparency counts transparent pixels as unset. ValueError if unreadable.
+    """
+    try:
+        with PILImage.open(io.BytesIO(data)) as picture:
+            picture = picture.convert("LA")
+            if picture.size != (width, height):
+                picture = picture.resize((width, height), PILImage.Resampling.NEAREST)
+            grey, alpha = (np.asarray(band) for band in picture.split())
+    except (OSError, SyntaxError, PILImage.DecompressionBombError) as error:  # Pillow's ways of saying unreadable
+        raise ValueError(str(error) or type(error).__name__) from None
+    return (grey > 127) & (alpha > 127)
+
+
 def mask_png(mask: np.ndarray, *, depth: int = 1) -> bytes:
     """Return the mask as PNG bytes: 1-bit (depth 1), or 8-bit greyscale with 0 and 255 (depth 8)."""
     if depth == 1:

@@ -224,6 +224,34 @@ class Image(models.Model):
         return self.sha256[:8]
 
 
+class ImageAttachment(models.Model):
+    """A file that goes with an image, named by a column of metadata.csv and imported with it.
+
+    An AI's saliency map (``ai_saliency``), shown to study participants under a condition that
+    shows it; a reference mask (``reference_mask``), white where the region is, that practice
+    and catch images are judged against. Served only through views that check who asks, as
+    the images are.
+    """
+
+    class Kind(models.TextChoices):
+        AI_SALIENCY = "ai_saliency", "AI saliency map"
+        REFERENCE_MASK = "reference_mask", "reference mask"
+
+    image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="attachments")
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    path = models.CharField(max_length=500, help_text="Path of the file relative to the dataset's folder.")
+    sha256 = models.CharField(max_length=64)
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["image", "kind"]
+        constraints = [models.UniqueConstraint(fields=["image", "kind"], name="attachment_one_per_image_and_kind")]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} of {self.image}"
+
+
 class Annotation(models.Model):
     """One annotator's work on one image: strokes, answer and text, with its version."""
 
@@ -370,3 +398,7 @@ class AnnotatorProgress(models.Model):
 
     def __str__(self):
         return f"{self.annotator} on {self.dataset}"
+
+
+# The study models live in their own module; importing them here is how Django finds them.
+from .study_models import Condition, Participant, Step, Study, Trial  # noqa: E402, F401

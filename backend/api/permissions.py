@@ -1,10 +1,13 @@
 """Who may do what: the one place where roles turn into permissions.
 
 Roles: annotators draw; researchers read everything and export; admins (staff) manage
-everything and may also annotate. Which *rows* a user sees is decided by the selectors
-(``selectors/``, starting from ``selectors.visible_datasets``): an annotator sees the datasets
-open to every annotator and those they were chosen for, with their images and only their own
-work. Objects outside them are 404, so their existence does not leak.
+everything and may also annotate. Study participants have no role: they reach only the
+participation API (``IsParticipant``), and only their own participation.
+
+Which *rows* a user sees is decided by the selectors (``selectors/``, starting from
+``selectors.visible_datasets``): an annotator sees the datasets open to every annotator and
+those they were chosen for, with their images and only their own work. Objects outside them
+are 404, so their existence does not leak.
 """
 
 from rest_framework.permissions import SAFE_METHODS, BasePermission
@@ -82,3 +85,30 @@ class IsResearcherOrAdmin(HasRole):
 
     def has_permission(self, request, view):
         return can_read_all(request.user)
+
+
+def participant_of(user):
+    """Return the study participant the user is, or None (annotators, researchers, admins are not)."""
+    if not user or not user.is_authenticated or not user.is_active:
+        return None
+    cached = getattr(user, "_eyetagger_participant", False)
+    if cached is False:
+        from .models import Participant
+
+        cached = Participant.objects.select_related("study").filter(user=user).first()
+        user._eyetagger_participant = cached
+    return cached
+
+
+class IsParticipant(BasePermission):
+    """The participation API: study participants only, each reaching only their own participation.
+
+    A participant's user has no role, so every other endpoint refuses them (HasRole); this is
+    the only permission that lets them in, and every participation view reads only
+    ``participant_of(request.user)``'s own rows.
+    """
+
+    message = "Only study participants may do this: open your study's link to take part."
+
+    def has_permission(self, request, view):
+        return participant_of(request.user) is not None

@@ -7,6 +7,7 @@ router = DefaultRouter()
 router.register("datasets", views.DatasetViewSet, basename="dataset")
 router.register("images", views.ImageViewSet, basename="image")
 router.register("annotations", views.AnnotationViewSet, basename="annotation")
+router.register("studies", views.StudyViewSet, basename="study")
 
 urlpatterns = [
     path("auth/login/", views.LoginApi.as_view(), name="login"),
@@ -28,5 +29,27 @@ urlpatterns = [
     path("images/<int:pk>/stats/", views.ImageStatsApi.as_view(), name="image-stats"),
     path("datasets/<int:pk>/export/", views.DatasetExportApi.as_view(), name="dataset-export"),
     path("datasets/<int:pk>/stats/", views.DatasetStatsApi.as_view(), name="dataset-stats"),
+    # Studies: enrolling by the link (anyone), and the participation API (study participants only).
+    path("studies/<slug:slug>/enrol/", views.EnrolApi.as_view(), name="study-enrol"),
+    path("participation/", views.ParticipationApi.as_view(), name="participation"),
+    path("participation/steps/<int:index>/", views.ParticipationStepApi.as_view(), name="participation-step"),
+    path("participation/withdraw/", views.ParticipationWithdrawApi.as_view(), name="participation-withdraw"),
+    path("participation/trials/", views.ParticipationTrialsApi.as_view(), name="participation-trials"),
+    path(
+        "participation/trials/<int:pk>/annotation/", views.TrialAnnotationApi.as_view(), name="participation-annotation"
+    ),
+    path("participation/trials/<int:pk>/image", views.TrialImageApi.as_view(), name="participation-image"),
+    path("participation/trials/<int:pk>/ai-saliency", views.TrialSaliencyApi.as_view(), name="participation-saliency"),
+    path("participation/trials/<int:pk>/feedback/", views.TrialFeedbackApi.as_view(), name="participation-feedback"),
+    path(
+        "participation/trials/<int:pk>/reference-mask",
+        views.TrialReferenceMaskApi.as_view(),
+        name="participation-reference-mask",
+    ),
+    path(
+        "participation/steps/<int:step>/examples/<str:name>",
+        views.StepExampleApi.as_view(),
+        name="participation-example",
+    ),
     *router.urls,
 ]

@@ -8,11 +8,36 @@ from .datasets import (
     dataset_missing_parts,
     dataset_root_of,
 )
+from .participants import (
+    Enrolment,
+    StepDone,
+    participant_complete_step,
+    participant_delete,
+    participant_enrol,
+    participant_set_excluded,
+    participant_withdraw,
+)
 from .queue import Handout, ImageUnavailable, queue_next, queue_recount, queue_skip, release_expired_leases
+from .studies import StudyImportReport, StudyRefusal, study_import, study_set_status
+from .trials import TrialBatch, trial_hand_out, trial_save
 from .uploads import DatasetUploadFailed, dataset_import_zip
 from .users import NewAccount, user_create, user_set_role, user_set_test, users_create_from_csv
 
 __all__ = [
+    "Enrolment",
+    "StepDone",
+    "StudyImportReport",
+    "StudyRefusal",
+    "TrialBatch",
+    "participant_complete_step",
+    "participant_delete",
+    "participant_enrol",
+    "participant_set_excluded",
+    "participant_withdraw",
+    "study_import",
+    "study_set_status",
+    "trial_hand_out",
+    "trial_save",
     "AnnotationContent",
     "DatasetUploadFailed",
     "Handout",

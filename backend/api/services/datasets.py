@@ -11,7 +11,7 @@ from django.db import transaction
 from django.utils.text import slugify
 
 from .. import files, importing
-from ..models import Dataset, Image, shuffle_key
+from ..models import Dataset, Image, ImageAttachment, shuffle_key
 
 
 @dataclass
@@ -27,6 +27,7 @@ class ImportReport:
     rows_without_file: list[str] = field(default_factory=list)
     unreadable: list[str] = field(default_factory=list)
     ambiguous: list[str] = field(default_factory=list)
+    attachments_missing: list[str] = field(default_factory=list)
 
     def sections(self) -> list[tuple[str, list[str]]]:
         """Return (title, items) for each part of the report, in the order to show them."""
@@ -38,7 +39,9 @@ class ImportReport:
             ("CSV rows with no file (skipped)", self.rows_without_file),
             ("unreadable files (skipped)", self.unreadable),
             ("CSV rows matching several files (skipped)", self.ambiguous),
-        ]
+            ("attached files (ai_saliency, reference_mask) missing or unreadable (images imported without)",
+             self.attachments_missing),
+        ]  # fmt: skip
 
 
 def dataset_root_of(folder: Path) -> str:
@@ -129,15 +132,18 @@ def dataset_import(
         dataset.full_clean()
         dataset.save()
         report = ImportReport(dataset=dataset, created=created)
-        apply_import_plan(plan, dataset=dataset, image_model=Image, report=report)
+        apply_import_plan(plan, dataset=dataset, image_model=Image, report=report, attachment_model=ImageAttachment)
     return report
 
 
-def apply_import_plan(plan: importing.ImportPlan, *, dataset, image_model, report: ImportReport) -> None:
-    """Create the plan's new images in ``dataset``, filling ``report``.
+def apply_import_plan(
+    plan: importing.ImportPlan, *, dataset, image_model, report: ImportReport, attachment_model=None
+) -> None:
+    """Create the plan's new images in ``dataset`` (and the attachments they lack), filling ``report``.
 
     Takes the Image model as an argument so the data migration can pass its historical model;
-    the queue's fields (random-order keys, the image count) are set when that model has them.
+    the queue's fields (random-order keys, the image count) are set when that model has them,
+    and attachments only when an ``attachment_model`` is given.
     """
     image_fields = {f.name for f in image_model._meta.get_fields()}
     dataset_fields = {f.name for f in type(dataset)._meta.get_fields()}
@@ -146,6 +152,7 @@ def apply_import_plan(plan: importing.ImportPlan, *, dataset, image_model, repor
     report.rows_without_file += plan.rows_without_file
     report.unreadable += plan.unreadable
     report.ambiguous += plan.ambiguous
+    report.attachments_missing += plan.attachments_missing
     existing = dict(image_model.objects.filter(dataset=dataset).values_list("path", "sha256"))
     known = set(existing.values())
     new_images = []
@@ -173,10 +180,31 @@ def apply_import_plan(plan: importing.ImportPlan, *, dataset, image_model, repor
                 )
             )
     image_model.objects.bulk_create(new_images, batch_size=1000)
+    if attachment_model is not None:
+        _attach(plan, dataset=dataset, image_model=image_model, attachment_model=attachment_model)
     if "image_count" in dataset_fields:
         dataset.image_count = image_model.objects.filter(dataset=dataset).count()
         dataset.pool_version += 1 if new_images else 0  # new images: annotators who had finished have more
         dataset.save(update_fields=["image_count", "pool_version"])
+
+
+def _attach(plan: importing.ImportPlan, *, dataset, image_model, attachment_model) -> None:
+    """Create the attachments of the plan's images that they do not have yet (a re-import adds new ones)."""
+    wanted = {(item.path, a.kind): a for item in plan.images for a in item.attachments}
+    if not wanted:
+        return
+    ids = dict(image_model.objects.filter(dataset=dataset).values_list("path", "pk"))
+    have = set(attachment_model.objects.filter(image__dataset=dataset).values_list("image__path", "kind").iterator())
+    attachment_model.objects.bulk_create(
+        [
+            attachment_model(
+                image_id=ids[path], kind=kind, path=a.path, sha256=a.sha256, width=a.width, height=a.height
+            )
+            for (path, kind), a in wanted.items()
+            if (path, kind) not in have and path in ids
+        ],
+        batch_size=1000,
+    )
 
 
 def _unique_slug(base: str) -> str:

@@ -173,3 +173,7 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "postgres" in item.keywords:
             item.add_marker(skip)
+
+
+# Studies' fixtures (study_datasets, study), for every test module.
+from .study_fixtures import study, study_datasets  # noqa: E402, F401

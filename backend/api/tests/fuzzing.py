@@ -45,7 +45,7 @@ from backend.api.models import Dataset, Role
 from .conftest import brush, write_dataset
 
 SCHEMA_PATH = "/api/schema/"
-ROLES = ("anonymous", "annotator", "researcher", "admin")
+ROLES = ("anonymous", "annotator", "researcher", "admin", "participant")
 MODES = (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)
 # What an attacker would type: the seeded annotations hold it, so every answer that shows their text
 # carries it (stored and shown as text, never run: see test_security.py).
@@ -106,6 +106,7 @@ class World:
     tokens: dict[str, str | None]
     ids: dict[str, list[int]]
     users: dict = field(default_factory=dict)
+    params: dict[str, list] = field(default_factory=dict)  # real values of other path parameters, by name
 
     def headers(self, role: str) -> dict[str, str]:
         token = self.tokens[role]
@@ -149,15 +150,47 @@ def seed_world(dataset_root: Path) -> World:
             base_version=0,
         )
         annotations.append(annotation.pk)
+    study, trials = _seed_study(dataset_root)
+    users["participant"] = trials[0].participant.user
     tokens = {"anonymous": None}
-    for role in ("annotator", "researcher", "admin"):
+    # A participant signs in by the study link's session, never with a token; a token stands in for
+    # that session here (every request of the fuzzing is authenticated by token).
+    for role in ("annotator", "researcher", "admin", "participant"):
         tokens[role] = Token.objects.create(user=users[role]).key
     images = [image.pk for dataset in (open_, closed) for image in dataset.images.all()]
+    instructions = study.steps.get(kind="instructions")
     return World(
         tokens=tokens,
-        ids={"datasets": [open_.pk, closed.pk], "images": images, "annotations": annotations},
+        ids={
+            "datasets": [open_.pk, closed.pk],
+            "images": images,
+            "annotations": annotations,
+            "studies": [study.pk],
+            "participation/trials": [trial.pk for trial in reversed(trials)],  # the open one first
+        },
         users=users,
+        params={"slug": [study.slug], "step": [instructions.pk], "name": ["eye"], "index": [3]},
     )
+
+
+def _seed_study(dataset_root: Path):
+    """Create a study and a participant on its practice: one image submitted (with feedback), the next open."""
+    from .study_fixtures import mask_document, study_text, write_study_datasets
+
+    write_study_datasets(dataset_root, main_images=4)
+    study = services.study_import(text=study_text()).study
+    participant = services.participant_enrol(slug=study.slug, params={}).participant
+    for index, payload in enumerate([{"agree": True, "version": "v1"}, {}, {"answers": {"age": "18-30"}}]):
+        services.participant_complete_step(participant_id=participant.pk, index=index, payload=payload)
+    trials = services.trial_hand_out(participant_id=participant.pk, ahead=1).trials
+    document = mask_document()
+    services.trial_save(
+        participant_id=participant.pk,
+        trial_id=trials[0].pk,
+        content=services.AnnotationContent(document["strokes"], "real", "", "submitted"),
+        base_version=0,
+    )
+    return study, list(trials)
 
 
 @contextmanager
@@ -198,28 +231,33 @@ def load_schema():
 
 
 def _resource(path: str) -> str | None:
-    for name in ("datasets", "images", "annotations"):
+    for name in ("datasets", "images", "annotations", "studies", "participation/trials"):
         if path.startswith(f"/api/{name}/{{id}}"):
             return name
     return None
 
 
-def _put_real_id(case, real: int | None):
-    """Use a real object's id in the case, unless its id was generated to break the schema."""
+def _put_real_id(case, real: int | None, params: dict | None = None):
+    """Use a real object's id (and real values of the other path parameters) unless generated to break the schema."""
     current = (case.path_parameters or {}).get("id")
     # Generated ids are ints; coverage cases carry them as text ("0"; "0.5", "true", "AAA" break the schema).
     well_formed = (isinstance(current, int) and not isinstance(current, bool)) or str(current).isdigit()
     if real is not None and well_formed:
         case.path_parameters = {**case.path_parameters, "id": real}
+    if real is not None and params:
+        for name, values in params.items():
+            if name in (case.path_parameters or {}):
+                case.path_parameters = {**case.path_parameters, name: values[0]}
     return case
 
 
-def _with_real_ids(strategy, ids: list[int]):
+def _with_real_ids(strategy, ids: list[int], params: dict | None = None):
     """Put a real object's id into most cases, so requests get past the 404 and into the view."""
-    if not ids:
+    if not ids and not params:
         return strategy
     # None last: Hypothesis leans towards the first entries, so real ids come up more often than not.
-    return st.tuples(strategy, st.sampled_from([*ids, None])).map(lambda pair: _put_real_id(*pair))
+    choices = [*ids, None] if ids else [0, None]  # 0: no id in the path, but real other parameters
+    return st.tuples(strategy, st.sampled_from(choices)).map(lambda pair: _put_real_id(*pair, params))
 
 
 def coverage_cases(schema, operation, limit: int | None = None) -> list:
@@ -289,10 +327,11 @@ def fuzz_operation(
     """
     tallies = {role: Tally() for role in roles}
     ids = world.ids.get(_resource(operation.path) or "", [])
+    params = {name: values for name, values in world.params.items() if f"{{{name}}}" in operation.path}
     if coverage_roles:
         for index, case in enumerate(coverage_cases(schema, operation, coverage_limit)):
-            if ids and index % 4:  # every fourth keeps its generated id (0, a boundary, a missing one)
-                _put_real_id(case, ids[index % len(ids)])
+            if (ids or params) and index % 4:  # every fourth keeps its generated id (0, a boundary, a missing one)
+                _put_real_id(case, ids[index % len(ids)] if ids else 0, params)
             for role in coverage_roles:
                 _send(case, world, role, tallies.setdefault(role, Tally()))
     for mode in modes if max_examples else ():
@@ -305,7 +344,7 @@ def fuzz_operation(
             phases=[Phase.generate],
             suppress_health_check=list(HealthCheck),
         )
-        @given(case=_with_real_ids(operation.as_strategy(generation_mode=mode), ids))
+        @given(case=_with_real_ids(operation.as_strategy(generation_mode=mode), ids, params))
         def run(case):
             for role in roles:
                 _send(case, world, role, tallies[role])

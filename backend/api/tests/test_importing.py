@@ -201,3 +201,52 @@ def test_the_data_migration_imports_data_dataset_through_the_same_importer(datas
 def test_the_data_migration_does_nothing_without_data_dataset(dataset_root, db):
     import_module("backend.api.migrations.0003_import_data_dataset").import_dataset(apps, schema_editor=None)
     assert not Dataset.objects.exists()
+
+
+# --- Attachments: files named by metadata columns, imported with their image ---------------------
+
+
+def test_attached_files_are_read_and_hashed_with_their_image(tmp_path):
+    folder = write_dataset(tmp_path / "ds", names=("a.png", "b.png"), csv_text="filename,ai_saliency,reference_mask\n"
+                           "a.png,maps/a.png,masks/a.png\nb.png,,\n")  # fmt: skip
+    write_image(folder / "maps" / "a.png", 32, 24, seed=7)
+    write_image(folder / "masks" / "a.png", seed=8)
+    plan = importing.plan_import(folder)
+    a, b = plan.images
+    assert [(x.kind, x.path, x.width, x.height) for x in a.attachments] == [
+        ("ai_saliency", "maps/a.png", 32, 24),
+        ("reference_mask", "masks/a.png", 64, 48),
+    ]
+    assert all(len(x.sha256) == 64 for x in a.attachments) and b.attachments == ()
+    assert a.metadata["ai_saliency"] == "maps/a.png" and plan.attachments_missing == []
+
+
+@pytest.mark.parametrize(
+    "value, problem",
+    [("maps/none.png", "maps/none.png does not exist"), ("../outside.png", "lies outside the dataset's folder"),
+     ("/etc/passwd", "lies outside the dataset's folder"), ("maps/bad.png", "maps/bad.png: ")],
+)  # fmt: skip
+def test_a_missing_unreadable_or_escaping_attachment_is_reported_and_the_image_imported(tmp_path, value, problem):
+    folder = write_dataset(tmp_path / "ds", names=("a.png",), csv_text=f"filename,ai_saliency\na.png,{value}\n")
+    (folder / "maps").mkdir()
+    (folder / "maps" / "bad.png").write_bytes(b"not a png")
+    (tmp_path / "outside.png").write_bytes(b"x")
+    plan = importing.plan_import(folder)
+    assert [image.path for image in plan.images] == ["images/a.png"] and plan.images[0].attachments == ()
+    assert len(plan.attachments_missing) == 1 and problem in plan.attachments_missing[0]
+    assert plan.attachments_missing[0].startswith("ai_saliency of images/a.png")
+
+
+def test_a_reimport_adds_the_attachments_an_image_lacks(dataset_root, db):
+    from backend.api import services
+    from backend.api.models import ImageAttachment
+
+    folder = write_dataset(dataset_root / "ds", names=("a.png",), csv_text="filename,ai_saliency\na.png,maps/a.png\n")
+    report = services.dataset_import(folder=folder)
+    assert report.attachments_missing and ImageAttachment.objects.count() == 0
+    write_image(folder / "maps" / "a.png", seed=3)
+    services.dataset_import(folder=folder)
+    attachment = ImageAttachment.objects.get()
+    assert (attachment.kind, attachment.path, attachment.image.path) == ("ai_saliency", "maps/a.png", "images/a.png")
+    services.dataset_import(folder=folder)
+    assert ImageAttachment.objects.count() == 1

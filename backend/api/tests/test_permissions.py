@@ -12,11 +12,32 @@ from django.urls import URLResolver, get_resolver, resolve, reverse
 from rest_framework.test import APIClient
 
 from backend.api import services
-from backend.api.models import Annotation, Dataset, Role
+from backend.api.models import Annotation, Dataset, Role, Study, Trial
 
 from .conftest import brush, document, write_dataset
+from .study_fixtures import study_text, write_study_datasets
 
-ROLES = ["anonymous", "norole", "annotator", "chosen", "tester", "researcher", "admin"]
+ROLES = ["anonymous", "norole", "annotator", "chosen", "tester", "researcher", "admin", "participant"]
+
+
+@dataclass
+class Participation:
+    study: Study
+    trial: Trial  # the participant's own (a practice image)
+    others_trial: Trial  # another participant's
+
+
+class _Users(dict):
+    """The users by role; the participant (and their study) is made only when a test asks for it."""
+
+    def __init__(self, users, world):
+        super().__init__(users)
+        self.world = world
+
+    def __missing__(self, role):
+        if role != "participant":
+            raise KeyError(role)
+        return self.world.participation.trial.participant.user
 
 
 @dataclass
@@ -25,6 +46,35 @@ class World:
     open: Dataset
     closed: Dataset
     others_annotation: Annotation
+    root: object = None
+    _participation: Participation | None = None
+
+    @property
+    def participation(self) -> Participation:
+        """A study with two participants on its practice step, each handed an image (made on first use)."""
+        if self._participation is None:
+            write_study_datasets(self.root, main_images=4)
+            study = services.study_import(text=study_text()).study
+            trials = []
+            for _ in range(2):
+                participant = services.participant_enrol(slug=study.slug, params={}).participant
+                for index, payload in enumerate([{"agree": True, "version": "v1"}, {}, {"answers": {"age": "18-30"}}]):
+                    services.participant_complete_step(participant_id=participant.pk, index=index, payload=payload)
+                trials.append(services.trial_hand_out(participant_id=participant.pk).trials[0])
+            self._participation = Participation(study=study, trial=trials[0], others_trial=trials[1])
+        return self._participation
+
+    @property
+    def study(self) -> Study:
+        return self.participation.study
+
+    @property
+    def trial(self) -> Trial:
+        return self.participation.trial
+
+    @property
+    def others_trial(self) -> Trial:
+        return self.participation.others_trial
 
     def image(self, which):
         dataset = self.open if which == "open" else self.closed
@@ -58,7 +108,9 @@ def world(dataset_root, make_user, django_user_model):
             content=services.AnnotationContent([brush([(3, 3)])], None, "", "draft"),
             base_version=0,
         )
-    return World(users=users, open=open_, closed=closed, others_annotation=others["closed"])
+    world = World(users=users, open=open_, closed=closed, others_annotation=others["closed"], root=dataset_root)
+    world.users = _Users(users, world)
+    return world
 
 
 def client_as(user):
@@ -119,6 +171,41 @@ ENDPOINTS = {
     "me": ("get", lambda w, r: "/api/auth/me/", None),
     "logout": ("post", lambda w, r: "/api/auth/logout/", None),
     "token logout": ("post", lambda w, r: "/api/auth/token/logout/", None),
+    # Studies: enrolling by the link, the participation API, and studies for researchers.
+    "enrol": ("post", lambda w, r: f"/api/studies/{w.study.slug}/enrol/", {"params": {}}),
+    "participation": ("get", lambda w, r: "/api/participation/", None),
+    "complete a step": ("post", lambda w, r: "/api/participation/steps/3/", {}),
+    "withdraw": ("post", lambda w, r: "/api/participation/withdraw/", None),
+    "trials": ("get", lambda w, r: "/api/participation/trials/", None),
+    "own trial annotation": ("get", lambda w, r: f"/api/participation/trials/{w.trial.pk}/annotation/", None),
+    "save own trial": (
+        "put",
+        lambda w, r: f"/api/participation/trials/{w.trial.pk}/annotation/",
+        document([brush([(2, 2)])]),
+    ),
+    "own trial image": ("get", lambda w, r: f"/api/participation/trials/{w.trial.pk}/image", None),
+    "others trial image": ("get", lambda w, r: f"/api/participation/trials/{w.others_trial.pk}/image", None),
+    "others trial annotation": (
+        "get",
+        lambda w, r: f"/api/participation/trials/{w.others_trial.pk}/annotation/",
+        None,
+    ),
+    "save others trial": (
+        "put",
+        lambda w, r: f"/api/participation/trials/{w.others_trial.pk}/annotation/",
+        document([brush([(2, 2)])]),
+    ),
+    "trial saliency": ("get", lambda w, r: f"/api/participation/trials/{w.trial.pk}/ai-saliency", None),
+    "trial feedback": ("get", lambda w, r: f"/api/participation/trials/{w.trial.pk}/feedback/", None),
+    "trial reference mask": ("get", lambda w, r: f"/api/participation/trials/{w.trial.pk}/reference-mask", None),
+    "step example": (
+        "get",
+        lambda w, r: f"/api/participation/steps/{w.study.steps.get(position=1).pk}/examples/eye",
+        None,
+    ),
+    "studies": ("get", lambda w, r: "/api/studies/", None),
+    "study": ("get", lambda w, r: f"/api/studies/{w.study.pk}/", None),
+    "study file": ("get", lambda w, r: f"/api/studies/{w.study.pk}/file/", None),
 }
 
 # Expected status for each endpoint, in the order of ROLES.
@@ -158,6 +245,34 @@ EXPECTED = {
     "logout": (401, 204, 204, 204, 204, 204, 204),
     "token logout": (401, 204, 204, 204, 204, 204, 204),
 }
+# A participant's user has no role: every endpoint above treats it as a user without one (its own
+# annotations are reached through the participation API only).
+for _endpoint, _expected in list(EXPECTED.items()):
+    EXPECTED[_endpoint] = (*_expected, None if _endpoint.startswith("own ") else _expected[1])
+PARTICIPATION = (401, 403, 403, 403, 403, 403, 403)
+EXPECTED.update(
+    {
+        # Anyone may enrol; those signed in with an account are told to sign out; a participant resumes.
+        "enrol": (201, 409, 409, 409, 409, 409, 409, 200),
+        "participation": (*PARTICIPATION, 200),
+        "complete a step": (*PARTICIPATION, 409),  # the participant is on the practice: done by its images
+        "withdraw": (*PARTICIPATION, 200),
+        "trials": (*PARTICIPATION, 200),
+        "own trial annotation": (*PARTICIPATION, 200),
+        "save own trial": (*PARTICIPATION, 201),
+        "own trial image": (*PARTICIPATION, 200),
+        "others trial image": (*PARTICIPATION, 404),
+        "others trial annotation": (*PARTICIPATION, 404),
+        "save others trial": (*PARTICIPATION, 404),
+        "trial saliency": (*PARTICIPATION, 404),  # a practice image is shown without guidance
+        "trial feedback": (*PARTICIPATION, 404),  # not submitted yet
+        "trial reference mask": (*PARTICIPATION, 404),
+        "step example": (*PARTICIPATION, 200),
+        "studies": (401, 403, 403, 403, 403, 200, 200, 403),
+        "study": (401, 403, 403, 403, 403, 200, 200, 403),
+        "study file": (401, 403, 403, 403, 403, 200, 200, 403),
+    }
+)
 CASES = [(role, endpoint, EXPECTED[endpoint][i]) for endpoint in ENDPOINTS for i, role in enumerate(ROLES)]
 
 
@@ -166,7 +281,8 @@ def test_the_roles_matrix(role, endpoint, status, world):
     if status is None:
         pytest.skip(f"{role} cannot have annotations of their own")
     method, url, body = ENDPOINTS[endpoint]
-    response = getattr(client_as(world.users[role]), method)(url(world, role), body, format="json")
+    address = url(world, role)  # before the user: building it may make the study the participant is in
+    response = getattr(client_as(world.users[role]), method)(address, body, format="json")
     if response.streaming:
         b"".join(response.streaming_content)  # an export reads in a transaction until it is consumed
     assert response.status_code == status, response.content[:300] if not response.streaming else ""

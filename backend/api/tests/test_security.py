@@ -12,16 +12,23 @@ from django.urls import reverse
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from backend.api.models import Annotation, Assignment, Role
+from backend.api import services
+from backend.api.models import Annotation, Assignment, Participant, Role
 
 from .conftest import brush, document
+from .study_fixtures import study_text, write_study_datasets
 from .test_permissions import api_endpoints
 
 # Every write under /api/, read from the URL resolver: a new one is checked without being named here.
 WRITES = sorted((name, method) for name, method in api_endpoints() if method in ("post", "put", "patch", "delete"))
 
 # Writes that need the CSRF token whatever authenticates them, and why.
-SESSION_ONLY = {("login", "post"): "signing in starts a session: refusing a forged one stops login CSRF"}
+SESSION_ONLY = {
+    ("login", "post"): "signing in starts a session: refusing a forged one stops login CSRF",
+    ("study-enrol", "post"): "enrolling starts a participant's session: no site may enrol a visitor",
+}
+# Writes of study participants (the participation API), and the step their participant is on.
+PARTICIPATION = {"participation-step": 0, "participation-annotation": 3, "participation-withdraw": 3}
 
 HOSTILE = [
     '<img src=x onerror="window.__xss=1">',
@@ -32,7 +39,7 @@ HOSTILE = [
 ]
 
 
-def request_for(name, method, user, image):
+def request_for(name, method, user, image, trial=None):
     """Return (url, body) of a valid request to the endpoint as the user."""
     bodies = {
         "login": {"username": user.username, "password": "pw-" + user.username},
@@ -41,49 +48,84 @@ def request_for(name, method, user, image):
         "token-logout": None,
         "image-annotation": document([brush([(2, 2)])]),
         "image-skip": {"reason": "blurred"},
+        "study-enrol": {"params": {}},
+        "participation-step": {"agree": True, "version": "v1"},
+        "participation-annotation": document([brush([(2, 2)])]),
+        "participation-withdraw": None,
     }
     assert name in bodies, f"{method.upper()} {name} is a write this test does not know: give it a valid body here"
     kwargs = {"pk": image.pk} if name.startswith("image-") else {}
+    kwargs = {"slug": "iris-test"} if name == "study-enrol" else kwargs
+    kwargs = {"index": 0} if name == "participation-step" else kwargs
+    kwargs = {"pk": trial.pk} if name == "participation-annotation" else kwargs
     return reverse(name, kwargs=kwargs), bodies[name]
+
+
+def actor(name, admin_user, dataset_root):
+    """Return (user, trial) to send the write as: the admin, or a study participant (None for enrolling)."""
+    if name == "study-enrol" or name in PARTICIPATION:
+        write_study_datasets(dataset_root, main_images=4)
+        services.study_import(text=study_text())
+    if name == "study-enrol":
+        return None, None
+    if name not in PARTICIPATION:
+        return admin_user, None
+    participant = services.participant_enrol(slug="iris-test", params={}).participant
+    steps = [{"agree": True, "version": "v1"}, {}, {"answers": {"age": "18-30"}}][: PARTICIPATION[name]]
+    for index, payload in enumerate(steps):
+        services.participant_complete_step(participant_id=participant.pk, index=index, payload=payload)
+    trial = services.trial_hand_out(participant_id=participant.pk).trials[0] if PARTICIPATION[name] == 3 else None
+    return participant.user, trial
 
 
 def stored_state(user):
     return (
         Annotation.objects.count(),
         Assignment.objects.filter(status=Assignment.Status.SKIPPED).count(),
-        Token.objects.filter(user=user).count(),
+        Token.objects.filter(user=user).count() if user else 0,
+        sorted(Participant.objects.values_list("status", "step_index")),
     )
 
 
 @pytest.mark.parametrize("name, method", WRITES)
-def test_a_session_write_without_the_csrf_token_is_refused_and_changes_nothing(name, method, admin_user, image):
+def test_a_session_write_without_the_csrf_token_is_refused_and_changes_nothing(
+    name, method, admin_user, image, dataset_root
+):
+    user, trial = actor(name, admin_user, dataset_root)
     client = APIClient(enforce_csrf_checks=True)
-    client.force_login(admin_user)  # a real session cookie, as the SPA has
-    Token.objects.create(user=admin_user)
-    before = stored_state(admin_user)
-    url, body = request_for(name, method, admin_user, image)
+    if user is not None:
+        client.force_login(user)  # a real session cookie, as the SPA has
+        Token.objects.create(user=user)
+    before = stored_state(user)
+    url, body = request_for(name, method, admin_user, image, trial)
     response = getattr(client, method)(url, body, format="json")
     assert response.status_code == 403, response.content[:300]
     assert "CSRF" in response.json()["detail"]
-    assert stored_state(admin_user) == before
-    assert client.get("/api/auth/me/").status_code == 200  # still signed in: the logout did not happen
+    assert stored_state(user) == before
+    if user is not None:
+        assert client.get("/api/auth/me/").status_code == 200  # still signed in: the logout did not happen
 
 
 @pytest.mark.parametrize("name, method", WRITES)
-def test_a_session_write_with_the_csrf_token_goes_through(name, method, admin_user, image):
+def test_a_session_write_with_the_csrf_token_goes_through(name, method, admin_user, image, dataset_root):
+    user, trial = actor(name, admin_user, dataset_root)
     client = APIClient(enforce_csrf_checks=True)
-    client.force_login(admin_user)
-    token = client.get("/api/auth/me/").cookies["csrftoken"].value  # me sets the cookie, as the SPA reads it
-    url, body = request_for(name, method, admin_user, image)
+    if user is not None:
+        client.force_login(user)
+    token = client.get("/api/auth/csrf/").cookies["csrftoken"].value  # as the SPA reads it
+    url, body = request_for(name, method, admin_user, image, trial)
     response = getattr(client, method)(url, body, format="json", HTTP_X_CSRFTOKEN=token)
     assert response.status_code in (200, 201, 204), response.content[:300]
 
 
 @pytest.mark.parametrize("name, method", WRITES)
-def test_a_token_write_needs_no_csrf_token(name, method, admin_user, image):
+def test_a_token_write_needs_no_csrf_token(name, method, admin_user, image, dataset_root):
+    user, trial = actor(name, admin_user, dataset_root)
     client = APIClient(enforce_csrf_checks=True)
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=admin_user).key}")
-    url, body = request_for(name, method, admin_user, image)
+    if user is not None:
+        # A participant never has a token (it has no password to get one with); one stands in here.
+        client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    url, body = request_for(name, method, admin_user, image, trial)
     response = getattr(client, method)(url, body, format="json")
     if (name, method) in SESSION_ONLY:
         assert response.status_code == 403 and "CSRF" in response.json()["detail"]

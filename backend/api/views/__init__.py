@@ -7,10 +7,36 @@ from .exports import DatasetExportApi
 from .health import HealthApi
 from .images import ImageViewSet
 from .masks import AnnotationMaskPngApi, AnnotationMaskSvgApi, AnnotationStrokesJsonApi
+from .participation import (
+    EnrolApi,
+    ParticipationApi,
+    ParticipationStepApi,
+    ParticipationTrialsApi,
+    ParticipationWithdrawApi,
+    StepExampleApi,
+    TrialAnnotationApi,
+    TrialFeedbackApi,
+    TrialImageApi,
+    TrialReferenceMaskApi,
+    TrialSaliencyApi,
+)
 from .saliency import ImageSaliencyNpyApi, ImageSaliencyOverlayApi, ImageSaliencyPngApi
 from .stats import DatasetStatsApi, ImageStatsApi
+from .studies import StudyViewSet
 
 __all__ = [
+    "EnrolApi",
+    "ParticipationApi",
+    "ParticipationStepApi",
+    "ParticipationTrialsApi",
+    "ParticipationWithdrawApi",
+    "StepExampleApi",
+    "StudyViewSet",
+    "TrialAnnotationApi",
+    "TrialFeedbackApi",
+    "TrialImageApi",
+    "TrialReferenceMaskApi",
+    "TrialSaliencyApi",
     "AnnotationMaskPngApi",
     "AnnotationMaskSvgApi",
     "AnnotationStrokesJsonApi",

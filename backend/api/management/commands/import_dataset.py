@@ -33,6 +33,11 @@ class Command(BaseCommand):
         parser.add_argument("--images-per-annotator", type=int, help="A quota: most images handed to one annotator.")
         parser.add_argument("--order", choices=["random", "file"], help="The order images are handed out in.")
         parser.add_argument("--lease-minutes", type=int, help="How long an image handed out stays reserved.")
+        parser.add_argument(
+            "--access",
+            choices=["all", "chosen"],
+            help="Who may annotate it: every annotator, or chosen ones (none yet: e.g. a study's own dataset).",
+        )
 
     def handle(self, *args, path, **options):
         choices = [c.strip() for c in options["choices"].split(",") if c.strip()] if options["choices"] else None
@@ -55,6 +60,7 @@ class Command(BaseCommand):
                 images_per_annotator=options["images_per_annotator"],
                 order=options["order"],
                 lease_minutes=options["lease_minutes"],
+                access=options["access"],
                 # The raw stream: OutputWrapper would add a newline to every \r update of the bar.
                 progress=lambda items: tqdm(items, desc="Reading images", unit="img", file=self.stderr._out),
                 **required,
