@@ -63,6 +63,13 @@ demo: deps  ## Migrate the database, import the demo dataset and create the demo
 	@echo "==> Importing the demo dataset (data/demo)"
 	$(PYTHON) manage.py import_dataset data/demo --name "Demo irises" \
 		--question "Is this image real or fake?" --choices real,fake --require choice,mask
+	@echo "==> Importing the demo study (data/demo-study, docs/examples/iris-saliency-study.yaml)"
+	for role in main practice catch; do \
+		$(PYTHON) manage.py import_dataset data/demo-study/$$role --slug demo-study-$$role --name "Demo study $$role" \
+			--question "Is this image real or fake?" --choices real,fake --require choice,mask --access chosen \
+			$$( [ $$role = main ] && echo --annotators-per-image 3 ) || exit 1; \
+	done
+	$(PYTHON) manage.py import_study docs/examples/iris-saliency-study.yaml
 	$(PYTHON) manage.py create_demo_accounts --url http://$(HOST):$(PORT)/
 
 run: build demo  ## Run EyeTagger on SQLite with the demo dataset and accounts.
