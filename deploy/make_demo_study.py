@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Generate the demo study's datasets: annotation images with an AI's decisions and saliency maps, practice and catch images.
+"""Generate the demo study's datasets: images with an AI's decisions and saliency maps, practice and catch images.
 
 Writes three dataset folders below data/demo-study/ (synthetic eyes drawn as for data/demo,
 with other seeds, so no picture repeats across them):
