@@ -259,12 +259,17 @@ def csv_row(row: dict, metadata_keys: Sequence[str]) -> list:
 
 
 def csv_pieces(rows: Iterable[dict], metadata_keys: Sequence[str]) -> Iterator[str]:
-    """Yield the CSV (RFC 4180: quoted as needed, CRLF line ends), a row at a time."""
+    """Yield the annotations' CSV (RFC 4180: quoted as needed, CRLF line ends), a row at a time."""
+    return table_pieces(csv_columns(metadata_keys), (csv_row(row, metadata_keys) for row in rows))
+
+
+def table_pieces(header: Sequence[str], rows: Iterable[Sequence]) -> Iterator[str]:
+    """Yield a CSV table of any rows (each cell spreadsheet-safe), a few rows at a time."""
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(csv_columns(metadata_keys))
-    for row in rows:
-        writer.writerow(csv_row(row, metadata_keys))
+    writer.writerow(header)
+    for cells in rows:
+        writer.writerow([_csv_value(cell) for cell in cells])
         if out.tell() >= CHUNK_BYTES:
             yield out.getvalue()
             out.seek(0)

@@ -587,3 +587,79 @@ def test_researchers_list_studies_and_download_the_study_file(study, researcher,
     as_json = client.get(f"/api/studies/{study.pk}/file/?format=json")
     assert as_json.json()["slug"] == "iris-test"
     assert client.get(f"/api/studies/{study.pk}/file/?format=xml").status_code == 400
+
+
+# --- The study's tables ---------------------------------------------------------------------------
+
+
+def read_csv(response):
+    import csv
+    import io
+
+    return list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+
+
+def test_the_trials_export_has_a_row_per_image_with_what_the_study_adds(study, researcher, client_for):
+    client, _ = participant_client(**PROLIFIC)
+    finish(client)
+    participant = Participant.objects.get()
+    response = client_for(researcher).get(f"/api/studies/{study.pk}/export/")
+    assert (
+        response["Content-Type"] == "text/csv" and 'filename="iris-test-trials.csv"' in response["Content-Disposition"]
+    )
+    rows = read_csv(response)
+    assert [(r["kind"], r["position"], r["phase"], r["phase_order"]) for r in rows] == [
+        ("main", "1", "Part 1", "1"), ("main", "3", "Part 1", "1")
+    ]  # fmt: skip
+    row = rows[0]
+    assert row["participant"] == participant.pseudonym and row["platform_participant"] == PROLIFIC["PROLIFIC_PID"]
+    assert row["condition"] == participant.condition.slug and row["dataset"] == "study-main"
+    assert row["label"] == "real" and row["trial_status"] == "submitted" and row["mask_area"] == "600"
+    assert row["guidance_ai_saliency"] == ("true" if participant.condition.slug == "ai-saliency" else "")
+    catch = read_csv(client_for(researcher).get(f"/api/studies/{study.pk}/export/?kind=catch"))
+    assert len(catch) == 1 and catch[0]["catch_passed"] in ("true", "false")
+
+
+def test_the_export_of_one_condition_and_as_json_lines(study, researcher, client_for):
+    for number in range(4):
+        finish(participant_client(PROLIFIC_PID=f"p{number}")[0])
+    client = client_for(researcher)
+    for slug in ("no-help", "ai-saliency"):
+        rows = read_csv(client.get(f"/api/studies/{study.pk}/export/?condition={slug}"))
+        assert len(rows) == 4 and {r["condition"] for r in rows} == {slug}  # 2 participants each, 2 images each
+    lines = b"".join(client.get(f"/api/studies/{study.pk}/export/?format=jsonl").streaming_content).splitlines()
+    import json
+
+    first = json.loads(lines[0])
+    assert len(lines) == 8 and first["strokes"][0]["tool"] == "lasso" and first["guidance_events"] == []
+    assert client.get(f"/api/studies/{study.pk}/export/?colour=red").status_code == 400
+
+
+def test_excluded_participants_are_left_out_of_the_export_unless_asked(study, researcher, client_for):
+    finish(participant_client(PROLIFIC_PID="a")[0])
+    finish(participant_client(PROLIFIC_PID="b")[0])
+    services.participant_set_excluded(participant_id=Participant.objects.get(number=1).pk, excluded=True)
+    client = client_for(researcher)
+    assert {r["participant_number"] for r in read_csv(client.get(f"/api/studies/{study.pk}/export/"))} == {"2"}
+    every = read_csv(client.get(f"/api/studies/{study.pk}/export/?include_excluded=true"))
+    assert {r["participant_number"] for r in every} == {"1", "2"}
+
+
+def test_the_participants_table(study, researcher, client_for):
+    client, _ = participant_client(**PROLIFIC)
+    state = finish(client)
+    participant_client(PROLIFIC_PID="later")  # enrolled, nothing more
+    response = client_for(researcher).get(f"/api/studies/{study.pk}/participants/")
+    done, later = read_csv(response)
+    assert done["platform_participant"] == PROLIFIC["PROLIFIC_PID"] and done["platform_study"] == "60aa"
+    assert (done["status"], done["consent_version"], done["answer_age"], done["answer_years"]) == (
+        "completed", "v1", "18-30", ""
+    )  # fmt: skip
+    assert done["completion_code"] == state["completion"]["code"] and done["steps_reached"] == done["steps"] == "6"
+    assert done["phase_order"] == "Part 1" and done["images_done"] == "5" and done["catch_judged"] == "1"
+    assert float(done["total_seconds"]) >= 0
+    assert (later["status"], later["steps_reached"], later["last_step"], later["completion_code"]) == (
+        "active", "1", "Consent", ""
+    )  # fmt: skip
+    as_json = client_for(researcher).get(f"/api/studies/{study.pk}/participants/?format=json").json()
+    assert as_json[0]["participant"] == done["participant"] and as_json[0]["answer_age"] == "18-30"

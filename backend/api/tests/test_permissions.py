@@ -206,6 +206,8 @@ ENDPOINTS = {
     "studies": ("get", lambda w, r: "/api/studies/", None),
     "study": ("get", lambda w, r: f"/api/studies/{w.study.pk}/", None),
     "study file": ("get", lambda w, r: f"/api/studies/{w.study.pk}/file/", None),
+    "study export": ("get", lambda w, r: f"/api/studies/{w.study.pk}/export/", None),
+    "study participants": ("get", lambda w, r: f"/api/studies/{w.study.pk}/participants/", None),
 }
 
 # Expected status for each endpoint, in the order of ROLES.
@@ -271,6 +273,8 @@ EXPECTED.update(
         "studies": (401, 403, 403, 403, 403, 200, 200, 403),
         "study": (401, 403, 403, 403, 403, 200, 200, 403),
         "study file": (401, 403, 403, 403, 403, 200, 200, 403),
+        "study export": (401, 403, 403, 403, 403, 200, 200, 403),
+        "study participants": (401, 403, 403, 403, 403, 200, 200, 403),
     }
 )
 CASES = [(role, endpoint, EXPECTED[endpoint][i]) for endpoint in ENDPOINTS for i, role in enumerate(ROLES)]
