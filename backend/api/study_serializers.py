@@ -107,7 +107,7 @@ class TrialSerializer(serializers.ModelSerializer):
             "id": image.pk,
             "width": image.width,
             "height": image.height,
-            "file_url": f"/api/participation/trials/{trial.pk}/image",
+            "file_url": f"/api/participation/images/{image.pk}/file",
         }
 
     @extend_schema_field(serializers.DictField(allow_null=True))
@@ -117,7 +117,7 @@ class TrialSerializer(serializers.ModelSerializer):
             return None
         guidance = {key: value for key, value in shown.items() if key != "ai_saliency"}
         if shown.get("ai_saliency"):
-            guidance["ai_saliency_url"] = f"/api/participation/trials/{trial.pk}/ai-saliency"
+            guidance["ai_saliency_url"] = f"/api/participation/images/{trial.image_id}/ai-saliency"
         return guidance
 
 

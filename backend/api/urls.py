@@ -36,13 +36,13 @@ urlpatterns = [
     path("participation/withdraw/", views.ParticipationWithdrawApi.as_view(), name="participation-withdraw"),
     path("participation/trials/", views.ParticipationTrialsApi.as_view(), name="participation-trials"),
     path(
-        "participation/trials/<int:pk>/annotation/", views.TrialAnnotationApi.as_view(), name="participation-annotation"
+        "participation/images/<int:pk>/annotation/", views.TrialAnnotationApi.as_view(), name="participation-annotation"
     ),
-    path("participation/trials/<int:pk>/image", views.TrialImageApi.as_view(), name="participation-image"),
-    path("participation/trials/<int:pk>/ai-saliency", views.TrialSaliencyApi.as_view(), name="participation-saliency"),
-    path("participation/trials/<int:pk>/feedback/", views.TrialFeedbackApi.as_view(), name="participation-feedback"),
+    path("participation/images/<int:pk>/file", views.TrialImageApi.as_view(), name="participation-image"),
+    path("participation/images/<int:pk>/ai-saliency", views.TrialSaliencyApi.as_view(), name="participation-saliency"),
+    path("participation/images/<int:pk>/feedback/", views.TrialFeedbackApi.as_view(), name="participation-feedback"),
     path(
-        "participation/trials/<int:pk>/reference-mask",
+        "participation/images/<int:pk>/reference-mask",
         views.TrialReferenceMaskApi.as_view(),
         name="participation-reference-mask",
     ),

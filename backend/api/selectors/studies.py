@@ -352,7 +352,7 @@ def practice_feedback(trial: Trial) -> dict:
         "your_answer": annotation.label if annotation else None,
         "correct": trial.correct,
         "iou": trial.iou,
-        "reference_mask_url": f"/api/participation/trials/{trial.pk}/reference-mask" if has_reference else None,
+        "reference_mask_url": f"/api/participation/images/{trial.image_id}/reference-mask" if has_reference else None,
     }
 
 

@@ -166,7 +166,7 @@ def seed_world(dataset_root: Path) -> World:
             "images": images,
             "annotations": annotations,
             "studies": [study.pk],
-            "participation/trials": [trial.pk for trial in reversed(trials)],  # the open one first
+            "participation/images": [trial.image_id for trial in reversed(trials)],  # the open one first
         },
         users=users,
         params={"slug": [study.slug], "step": [instructions.pk], "name": ["eye"], "index": [3]},
@@ -231,7 +231,7 @@ def load_schema():
 
 
 def _resource(path: str) -> str | None:
-    for name in ("datasets", "images", "annotations", "studies", "participation/trials"):
+    for name in ("datasets", "images", "annotations", "studies", "participation/images"):
         if path.startswith(f"/api/{name}/{{id}}"):
             return name
     return None

@@ -43,7 +43,9 @@ def do_trials(client, count, **document_options):
     for _ in range(count):
         trial = client.get("/api/participation/trials/").json()["trials"][0]
         response = client.put(
-            f"/api/participation/trials/{trial['id']}/annotation/", mask_document(**document_options), format="json"
+            f"/api/participation/images/{trial['image']['id']}/annotation/",
+            mask_document(**document_options),
+            format="json",
         )
         assert response.status_code == 201, response.content
         done.append(trial)
@@ -307,9 +309,11 @@ def test_practice_hands_out_its_named_images_in_order_and_gives_feedback_once_su
     ]
     assert all(t["practice"] and t["guidance"] is None for t in batch["trials"])
     first = batch["trials"][0]
-    assert client.get(f"/api/participation/trials/{first['id']}/feedback/").status_code == 404  # not before
-    client.put(f"/api/participation/trials/{first['id']}/annotation/", mask_document(label="fake"), format="json")
-    feedback = client.get(f"/api/participation/trials/{first['id']}/feedback/").json()
+    assert client.get(f"/api/participation/images/{first['image']['id']}/feedback/").status_code == 404  # not before
+    client.put(
+        f"/api/participation/images/{first['image']['id']}/annotation/", mask_document(label="fake"), format="json"
+    )
+    feedback = client.get(f"/api/participation/images/{first['image']['id']}/feedback/").json()
     assert feedback["answer"] == "real" and feedback["your_answer"] == "fake" and feedback["correct"] is False
     assert feedback["iou"] == pytest.approx(1.0)  # the document paints exactly the reference box
     mask = client.get(feedback["reference_mask_url"])
@@ -350,7 +354,9 @@ def test_a_catch_image_is_judged_and_a_participant_under_the_threshold_is_flagge
     for trial in client.get("/api/participation/trials/?ahead=5").json()["trials"]:
         image = Image.objects.get(pk=trial["image"]["id"])
         wrong = "fake" if image.ground_truth == "real" else "real"
-        client.put(f"/api/participation/trials/{trial['id']}/annotation/", mask_document(label=wrong), format="json")
+        client.put(
+            f"/api/participation/images/{trial['image']['id']}/annotation/", mask_document(label=wrong), format="json"
+        )
     catch = Trial.objects.get(kind=Trial.Kind.CATCH)
     assert (catch.correct, catch.passed, catch.iou) == (False, False, pytest.approx(1.0))
     participant = Participant.objects.get()
@@ -364,7 +370,7 @@ def test_the_condition_decides_the_guidance_and_its_saliency_map_is_served(study
     go_to_practice(client)
     do_trials(client, 2)
     trials = client.get("/api/participation/trials/?ahead=5").json()["trials"]
-    url = f"/api/participation/trials/{trials[0]['id']}/ai-saliency"
+    url = f"/api/participation/images/{trials[0]['image']['id']}/ai-saliency"
     if participant.condition.slug == "ai-saliency":
         assert trials[0]["guidance"] == {"placement": "over", "toggle": True, "ai_saliency_url": url}
         assert client.get(url).status_code == 200
@@ -380,7 +386,10 @@ def test_every_toggle_of_the_guidance_is_stored_with_the_trial(study):
     trial = client.get("/api/participation/trials/").json()["trials"][0]
     events = [{"t": 100, "shown": False}, {"t": 2500, "shown": True}]
     body = {**mask_document(status="draft"), "guidance_events": events}
-    assert client.put(f"/api/participation/trials/{trial['id']}/annotation/", body, format="json").status_code == 201
+    assert (
+        client.put(f"/api/participation/images/{trial['image']['id']}/annotation/", body, format="json").status_code
+        == 201
+    )
     assert Trial.objects.get(pk=trial["id"]).guidance_events == events
 
 
@@ -399,7 +408,7 @@ def test_a_finished_image_does_not_change_but_a_retry_of_its_content_is_answered
     client, _ = participant_client(**PROLIFIC)
     go_to_practice(client)
     [trial] = do_trials(client, 1)
-    url = f"/api/participation/trials/{trial['id']}/annotation/"
+    url = f"/api/participation/images/{trial['image']['id']}/annotation/"
     assert client.put(url, mask_document(), format="json").status_code == 200  # the same, sent again
     changed = client.put(url, mask_document(label="fake", version=1), format="json")
     assert changed.status_code == 409 and changed.json()["code"] == "trial_finished"
@@ -414,7 +423,7 @@ def test_a_stroke_drawn_past_the_time_limit_per_image_is_refused(study_datasets)
     trial = client.get("/api/participation/trials/").json()["trials"][0]
     late = {"tool": "brush", "width": 4.0, "points": [[5.0, 5.0, 0.0, 0.5], [9.0, 9.0, 16000.0, 0.5]]}
     response = client.put(
-        f"/api/participation/trials/{trial['id']}/annotation/", document([late], label="real"), format="json"
+        f"/api/participation/images/{trial['image']['id']}/annotation/", document([late], label="real"), format="json"
     )
     assert response.status_code == 400 and response.json()["errors"][0]["code"] == "image_time_up"
 
@@ -425,7 +434,10 @@ def test_an_image_whose_time_ran_out_finishes_with_what_it_holds(study):
     do_trials(client, 2)
     trial = client.get("/api/participation/trials/").json()["trials"][0]
     body = {**document([brush([(5, 5)])], status="draft"), "timed_out": True}  # no answer: not submittable
-    assert client.put(f"/api/participation/trials/{trial['id']}/annotation/", body, format="json").status_code == 201
+    assert (
+        client.put(f"/api/participation/images/{trial['image']['id']}/annotation/", body, format="json").status_code
+        == 201
+    )
     stored_trial = Trial.objects.get(pk=trial["id"])
     assert stored_trial.status == Trial.Status.TIMED_OUT and stored_trial.annotation.status == "draft"
     assert client.get("/api/participation/").json()["progress"]["done"] == 6
@@ -463,7 +475,9 @@ def test_an_image_given_to_others_while_its_lease_ran_out_is_replaced(study, stu
             content=services.AnnotationContent([brush([(2, 2)])], "real", "", "submitted"),
             base_version=0,
         )
-    response = client.put(f"/api/participation/trials/{trial['id']}/annotation/", mask_document(), format="json")
+    response = client.put(
+        f"/api/participation/images/{trial['image']['id']}/annotation/", mask_document(), format="json"
+    )
     assert response.status_code == 409 and response.json()["code"] == "image_full"
     assert Trial.objects.get(pk=trial["id"]).status == Trial.Status.LOST
     replacement = client.get("/api/participation/trials/").json()["trials"][0]
@@ -517,7 +531,7 @@ def test_a_flagged_participant_is_excluded_at_the_end_when_the_study_says_so(stu
     for trial in client.get("/api/participation/trials/?ahead=5").json()["trials"]:
         truth = Image.objects.get(pk=trial["image"]["id"]).ground_truth
         client.put(
-            f"/api/participation/trials/{trial['id']}/annotation/",
+            f"/api/participation/images/{trial['image']['id']}/annotation/",
             mask_document(label="fake" if truth == "real" else "real"),
             format="json",
         )

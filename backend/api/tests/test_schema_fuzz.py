@@ -71,9 +71,9 @@ def test_generated_requests_as_every_role_get_no_5xx_and_clear_refusals(mode, op
                 "POST /api/auth/login/",
                 "POST /api/auth/token/login/",
                 "POST /api/participation/steps/{index}/",
-                "GET /api/participation/trials/{id}/ai-saliency",
-                "GET /api/participation/trials/{id}/feedback/",
-                "GET /api/participation/trials/{id}/reference-mask",
+                "GET /api/participation/images/{id}/ai-saliency",
+                "GET /api/participation/images/{id}/feedback/",
+                "GET /api/participation/images/{id}/reference-mask",
             }
         )
         assert not unanswered, f"never answered 2xx: {sorted(unanswered)}"

@@ -57,7 +57,7 @@ def request_for(name, method, user, image, trial=None):
     kwargs = {"pk": image.pk} if name.startswith("image-") else {}
     kwargs = {"slug": "iris-test"} if name == "study-enrol" else kwargs
     kwargs = {"index": 0} if name == "participation-step" else kwargs
-    kwargs = {"pk": trial.pk} if name == "participation-annotation" else kwargs
+    kwargs = {"pk": trial.image_id} if name == "participation-annotation" else kwargs
     return reverse(name, kwargs=kwargs), bodies[name]
 
 

@@ -141,10 +141,10 @@ class ParticipationTrialsApi(APIView):
 
 
 def _own_trial(request, pk) -> Trial:
-    """Return the caller's own trial ``pk``, with its image, or 404."""
+    """Return the caller's own trial of image ``pk`` (a participant sees an image once), or 404."""
     trial = (
         Trial.objects.select_related("image__dataset", "step", "annotation")
-        .filter(pk=pk, participant=participant_of(request.user))
+        .filter(image_id=pk, participant=participant_of(request.user))
         .first()
     )
     if trial is None:
