@@ -56,11 +56,11 @@ class World:
             write_study_datasets(self.root, main_images=4)
             study = services.study_import(text=study_text()).study
             trials = []
-            for _ in range(2):
+            for ahead in (0, 1):  # the other's second image is one the participant was never handed
                 participant = services.participant_enrol(slug=study.slug, params={}).participant
                 for index, payload in enumerate([{"agree": True, "version": "v1"}, {}, {"answers": {"age": "18-30"}}]):
                     services.participant_complete_step(participant_id=participant.pk, index=index, payload=payload)
-                trials.append(services.trial_hand_out(participant_id=participant.pk).trials[0])
+                trials.append(services.trial_hand_out(participant_id=participant.pk, ahead=ahead).trials[ahead])
             self._participation = Participation(study=study, trial=trials[0], others_trial=trials[1])
         return self._participation
 
