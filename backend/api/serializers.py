@@ -10,7 +10,7 @@ from rest_framework import serializers
 from . import selectors
 from . import strokes as strokes_mod
 from .models import Annotation, AnnotationRevision, Dataset, Image
-from .permissions import can_read_all, user_role
+from .permissions import can_read_all, participant_of, user_role
 from .services.queue import MAX_AHEAD, is_test_user
 
 LIMITS = strokes_mod.DEFAULT_LIMITS
@@ -273,15 +273,20 @@ class LoginSerializer(serializers.Serializer):
 
 
 class MeSerializer(serializers.ModelSerializer):
-    role = serializers.SerializerMethodField()
+    role = serializers.SerializerMethodField(help_text="annotator, researcher or admin; participant for a study's.")
     is_test = serializers.BooleanField(source="profile.is_test", read_only=True, default=False)
+    study = serializers.SerializerMethodField(help_text="A participant's study (its slug); null for everyone else.")
 
     class Meta:
         model = User
-        fields = ["id", "username", "first_name", "last_name", "email", "role", "is_test"]
+        fields = ["id", "username", "first_name", "last_name", "email", "role", "is_test", "study"]
 
     def get_role(self, user) -> str | None:
-        return user_role(user)
+        return user_role(user) or ("participant" if participant_of(user) else None)
+
+    def get_study(self, user) -> str | None:
+        participant = participant_of(user)
+        return participant.study.slug if participant else None
 
 
 class TokenSerializer(serializers.Serializer):

@@ -1,0 +1,25 @@
+/**
+ * The participation API (docs/studies.md, "API for participants"): what a study's participant's
+ * pages call. Every call but enrolling needs the participant's session, which enrolling starts.
+ */
+
+import { request } from './client.js';
+
+export const participation = {
+  /** Enrol by the study link (201), or come back as the participant this browser or platform id is (200). */
+  enrol: (slug, params) => request('POST', `/api/studies/${encodeURIComponent(slug)}/enrol/`, { body: { params } }),
+  /** {study, participant, steps, index, current, progress, completion}. */
+  state: () => request('GET', '/api/participation/'),
+  /** Complete the step the participant is on: consent {agree, version}, questionnaire {answers}, else {}. */
+  completeStep: (index, payload) => request('POST', `/api/participation/steps/${index}/`, { body: payload }),
+  withdraw: () => request('POST', '/api/participation/withdraw/'),
+  /** {trials: [...], finished, progress}: the image to do now in the step, and up to `ahead` more. */
+  trials: (ahead) => request('GET', `/api/participation/trials/?ahead=${ahead}`),
+  /** The participant's annotation of an image, as the strokes document (version 0 before its first save). */
+  annotation: (imageId) => request('GET', `/api/participation/images/${imageId}/annotation/`),
+  /** PUT the whole document (a JSON string built by the sync), as images.saveAnnotation does for annotators. */
+  saveAnnotation: (imageId, json) =>
+    request('PUT', `/api/participation/images/${imageId}/annotation/`, { rawBody: json, headers: { Prefer: 'return=minimal' } }),
+  /** After a practice image is submitted: {answer, your_answer, correct, iou, reference_mask_url}. */
+  feedback: (imageId) => request('GET', `/api/participation/images/${imageId}/feedback/`),
+};
