@@ -104,3 +104,81 @@ def overlay_png(picture: PILImage.Image, heat: np.ndarray, *, opacity: float = 0
     out = io.BytesIO()
     PILImage.fromarray(np.rint(blended).astype(np.uint8)).save(out, format="PNG", compress_level=3)
     return out.getvalue()
+
+
+# --- Comparing maps: what a saliency paper reports beside IoU and Dice ---------------------------------
+
+EPSILON = 1e-12  # keeps KL finite where a map is zero, as the MIT saliency benchmark does
+
+
+def correlation(a: np.ndarray, b: np.ndarray) -> float | None:
+    """Return Pearson's linear correlation coefficient (CC) of two maps; None if either is constant."""
+    x = np.asarray(a, dtype=np.float64).ravel()
+    y = np.asarray(b, dtype=np.float64).ravel()
+    if x.shape != y.shape:
+        raise ValueError(f"maps of {x.size} and {y.size} pixels cannot be compared")
+    x = x - x.mean()
+    y = y - y.mean()
+    denominator = np.sqrt((x * x).sum() * (y * y).sum())
+    return float((x * y).sum() / denominator) if denominator > 0 else None
+
+
+def kl_divergence(p: np.ndarray, q: np.ndarray) -> float | None:
+    """Return KL(P || Q) in nats, each map made a distribution (divided by its sum); None if either is empty.
+
+    P is the reference (e.g. one condition's map, or the humans'), Q the map judged against it;
+    0 when they are the same distribution, larger the more Q misses where P is.
+    """
+    p = np.asarray(p, dtype=np.float64)
+    q = np.asarray(q, dtype=np.float64)
+    if p.shape != q.shape:
+        raise ValueError(f"maps of shapes {p.shape} and {q.shape} cannot be compared")
+    if p.sum() <= 0 or q.sum() <= 0:
+        return None
+    p = p / p.sum()
+    q = q / q.sum()
+    return float((p * np.log(EPSILON + p / (q + EPSILON))).sum())
+
+
+def split_half(
+    masks: list[np.ndarray], width: int, height: int, *, seed: int, splits: int = 10, sigma: float = 0.0
+) -> dict | None:
+    """Return the split-half reliability of an image's map: how alike two random halves of its annotators' maps are.
+
+    For each of ``splits`` random splits (seeded, so it is recomputed the same), the CC of the
+    two halves' mean maps; their mean ``r``, and the Spearman-Brown prediction for the whole
+    group, ``2r / (1 + r)``. None with fewer than two masks, or when every split had a constant half.
+    """
+    if len(masks) < 2:
+        return None
+    generator = np.random.default_rng(seed)
+    values = []
+    for _ in range(splits):
+        order = generator.permutation(len(masks))
+        half = len(masks) // 2
+        first = heat_map((masks[i] for i in order[:half]), width, height, sigma=sigma)
+        second = heat_map((masks[i] for i in order[half:]), width, height, sigma=sigma)
+        r = correlation(first, second)
+        if r is not None:
+            values.append(r)
+    if not values:
+        return None
+    r = float(np.mean(values))
+    return {"r": r, "spearman_brown": 2 * r / (1 + r) if r > -1 else None, "splits": len(values), "masks": len(masks)}
+
+
+def difference_colours(difference: np.ndarray) -> np.ndarray:
+    """Return RGB colours of a difference of two maps (-1..1): blue where the first is less, red where more."""
+    d = np.clip(difference, -1.0, 1.0)[..., None]
+    white = np.array([255.0, 255.0, 255.0])
+    red = np.array([178.0, 24.0, 43.0])
+    blue = np.array([33.0, 102.0, 172.0])
+    colours = np.where(d >= 0, white + (red - white) * d, white + (blue - white) * -d)
+    return np.rint(colours).astype(np.uint8)
+
+
+def difference_png(difference: np.ndarray) -> bytes:
+    """Return a difference of two maps as a PNG on a diverging scale (white where they agree)."""
+    out = io.BytesIO()
+    PILImage.fromarray(difference_colours(difference)).save(out, format="PNG", compress_level=1)
+    return out.getvalue()

@@ -51,5 +51,15 @@ urlpatterns = [
         views.StepExampleApi.as_view(),
         name="participation-example",
     ),
+    path(
+        "studies/<int:pk>/images/<int:image_id>/saliency.png",
+        views.StudyImageMapPngApi.as_view(),
+        name="study-image-saliency-png",
+    ),
+    path(
+        "studies/<int:pk>/images/<int:image_id>/saliency.npy",
+        views.StudyImageMapNpyApi.as_view(),
+        name="study-image-saliency-npy",
+    ),
     *router.urls,
 ]

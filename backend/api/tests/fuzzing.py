@@ -150,7 +150,7 @@ def seed_world(dataset_root: Path) -> World:
             base_version=0,
         )
         annotations.append(annotation.pk)
-    study, trials = _seed_study(dataset_root)
+    study, trials, main_image = _seed_study(dataset_root)
     users["participant"] = trials[0].participant.user
     tokens = {"anonymous": None}
     # A participant signs in by the study link's session, never with a token; a token stands in for
@@ -169,7 +169,13 @@ def seed_world(dataset_root: Path) -> World:
             "participation/images": [trial.image_id for trial in reversed(trials)],  # the open one first
         },
         users=users,
-        params={"slug": [study.slug], "step": [instructions.pk], "name": ["eye"], "index": [3]},
+        params={
+            "slug": [study.slug],
+            "step": [instructions.pk],
+            "name": ["eye"],
+            "index": [3],
+            "image_id": [main_image],
+        },
     )
 
 
@@ -184,13 +190,16 @@ def _seed_study(dataset_root: Path):
         services.participant_complete_step(participant_id=participant.pk, index=index, payload=payload)
     trials = services.trial_hand_out(participant_id=participant.pk, ahead=1).trials
     document = mask_document()
-    services.trial_save(
-        participant_id=participant.pk,
-        trial_id=trials[0].pk,
-        content=services.AnnotationContent(document["strokes"], "real", "", "submitted"),
-        base_version=0,
-    )
-    return study, list(trials)
+    content = services.AnnotationContent(document["strokes"], "real", "", "submitted")
+    services.trial_save(participant_id=participant.pk, trial_id=trials[0].pk, content=content, base_version=0)
+    # Another participant annotates the phase's first image, so the study has maps and figures.
+    other = services.participant_enrol(slug=study.slug, params={"PROLIFIC_PID": "other"}).participant
+    for index, payload in enumerate([{"agree": True, "version": "v1"}, {}, {"answers": {"age": "18-30"}}]):
+        services.participant_complete_step(participant_id=other.pk, index=index, payload=payload)
+    for _ in range(3):
+        trial = services.trial_hand_out(participant_id=other.pk).trials[0]
+        services.trial_save(participant_id=other.pk, trial_id=trial.pk, content=content, base_version=0)
+    return study, list(trials), trial.image_id
 
 
 @contextmanager

@@ -15,7 +15,7 @@ from backend.api import services
 from backend.api.models import Annotation, Dataset, Role, Study, Trial
 
 from .conftest import brush, document, write_dataset
-from .study_fixtures import study_text, write_study_datasets
+from .study_fixtures import mask_document, study_text, write_study_datasets
 
 ROLES = ["anonymous", "norole", "annotator", "chosen", "tester", "researcher", "admin", "participant"]
 
@@ -48,6 +48,7 @@ class World:
     others_annotation: Annotation
     root: object = None
     _participation: Participation | None = None
+    _main_image: int | None = None
 
     @property
     def participation(self) -> Participation:
@@ -75,6 +76,25 @@ class World:
     @property
     def others_trial(self) -> Trial:
         return self.participation.others_trial
+
+    @property
+    def main_image(self) -> int:
+        """An image of the study's annotation phase, submitted by a participant (made on first use)."""
+        if self._main_image is None:
+            participant = services.participant_enrol(slug=self.study.slug, params={"PROLIFIC_PID": "m"}).participant
+            for index, payload in enumerate([{"agree": True, "version": "v1"}, {}, {"answers": {"age": "18-30"}}]):
+                services.participant_complete_step(participant_id=participant.pk, index=index, payload=payload)
+            for _ in range(3):  # the practice, then the phase's first image
+                trial = services.trial_hand_out(participant_id=participant.pk).trials[0]
+                document = mask_document()
+                services.trial_save(
+                    participant_id=participant.pk,
+                    trial_id=trial.pk,
+                    content=services.AnnotationContent(document["strokes"], "real", "", "submitted"),
+                    base_version=0,
+                )
+            self._main_image = trial.image_id
+        return self._main_image
 
     def image(self, which):
         dataset = self.open if which == "open" else self.closed
@@ -208,6 +228,20 @@ ENDPOINTS = {
     "study file": ("get", lambda w, r: f"/api/studies/{w.study.pk}/file/", None),
     "study export": ("get", lambda w, r: f"/api/studies/{w.study.pk}/export/", None),
     "study participants": ("get", lambda w, r: f"/api/studies/{w.study.pk}/participants/", None),
+    "study dashboard": ("get", lambda w, r: f"/api/studies/{w.study.pk}/dashboard/", None),
+    "study stats": ("get", lambda w, r: f"/api/studies/{w.study.pk}/stats/", None),
+    "study status": ("post", lambda w, r: f"/api/studies/{w.study.pk}/status/", {"status": "paused"}),
+    "study image stats": ("get", lambda w, r: f"/api/studies/{w.study.pk}/images/{w.main_image}/stats/", None),
+    "study image map": (
+        "get",
+        lambda w, r: f"/api/studies/{w.study.pk}/images/{w.main_image}/saliency.png?condition=no-help",
+        None,
+    ),
+    "study image map npy": (
+        "get",
+        lambda w, r: f"/api/studies/{w.study.pk}/images/{w.main_image}/saliency.npy?condition=no-help",
+        None,
+    ),
 }
 
 # Expected status for each endpoint, in the order of ROLES.
@@ -275,6 +309,12 @@ EXPECTED.update(
         "study file": (401, 403, 403, 403, 403, 200, 200, 403),
         "study export": (401, 403, 403, 403, 403, 200, 200, 403),
         "study participants": (401, 403, 403, 403, 403, 200, 200, 403),
+        "study dashboard": (401, 403, 403, 403, 403, 200, 200, 403),
+        "study stats": (401, 403, 403, 403, 403, 200, 200, 403),
+        "study status": (401, 403, 403, 403, 403, 403, 200, 403),  # opening and closing: admins
+        "study image stats": (401, 403, 403, 403, 403, 200, 200, 403),
+        "study image map": (401, 403, 403, 403, 403, 200, 200, 403),
+        "study image map npy": (401, 403, 403, 403, 403, 200, 200, 403),
     }
 )
 CASES = [(role, endpoint, EXPECTED[endpoint][i]) for endpoint in ENDPOINTS for i, role in enumerate(ROLES)]

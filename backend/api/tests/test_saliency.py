@@ -84,3 +84,53 @@ def test_the_overlay_leaves_the_image_where_nobody_drew_and_blends_where_everyon
 def test_the_overlay_refuses_an_image_of_another_size():
     with pytest.raises(ValueError, match="does not match"):
         saliency.overlay_png(PILImage.new("L", (3, 3)), np.zeros((H, W)), opacity=0.5)
+
+
+# --- Comparing maps ------------------------------------------------------------------------
+
+
+def test_correlation_of_a_map_with_itself_its_opposite_and_an_unrelated_one():
+    rng = np.random.default_rng(1)
+    a = rng.random((20, 30))
+    assert saliency.correlation(a, a) == pytest.approx(1.0)
+    assert saliency.correlation(a, 1 - a) == pytest.approx(-1.0)
+    assert saliency.correlation(a, 2 * a + 5) == pytest.approx(1.0)  # CC ignores scale and offset
+    assert abs(saliency.correlation(a, rng.random((20, 30)))) < 0.2
+    assert saliency.correlation(a, np.zeros((20, 30))) is None
+
+
+def test_correlation_of_a_hand_computed_case():
+    # x = (1, 2, 3), y = (1, 3, 2): centred (-1, 0, 1) and (-1, 1, 0): sum xy = 1, |x|^2 = |y|^2 = 2, so 0.5.
+    assert saliency.correlation(np.array([1, 2, 3]), np.array([1, 3, 2])) == pytest.approx(0.5)
+
+
+def test_kl_divergence_is_zero_for_the_same_distribution_and_grows_as_they_part():
+    p = np.array([[0.0, 1.0], [1.0, 2.0]])
+    assert saliency.kl_divergence(p, 3 * p) == pytest.approx(0.0, abs=1e-9)
+    q = np.array([[1.0, 1.0], [1.0, 1.0]])
+    # P = (0, .25, .25, .5), Q uniform: KL = .25 ln 1 + .25 ln 1 + .5 ln 2 = 0.3466 nats.
+    assert saliency.kl_divergence(p, q) == pytest.approx(0.5 * np.log(2), rel=1e-6)
+    assert saliency.kl_divergence(q, np.array([[1.0, 0.0], [0.0, 0.0]])) > 10  # Q misses where P is
+    assert saliency.kl_divergence(np.zeros((2, 2)), q) is None
+
+
+def test_split_half_reliability_of_identical_and_of_random_masks():
+    same = [np.ones((8, 8), dtype=bool) & (np.arange(8) < 4)[None, :] for _ in range(6)]
+    assert saliency.split_half(same, 8, 8, seed=1) == {"r": 1.0, "spearman_brown": 1.0, "splits": 10, "masks": 6}
+    assert saliency.split_half([np.zeros((8, 8), dtype=bool)] * 4, 8, 8, seed=1) is None  # constant halves
+    rng = np.random.default_rng(2)
+    region = np.zeros((16, 16), dtype=bool)
+    region[4:12, 4:12] = True
+    agreeing = [region ^ (rng.random((16, 16)) < 0.05) for _ in range(8)]
+    result = saliency.split_half(agreeing, 16, 16, seed=3)
+    assert result["r"] > 0.9 and result["spearman_brown"] > result["r"] and result["masks"] == 8
+    noise = [rng.random((16, 16)) < 0.5 for _ in range(8)]
+    assert saliency.split_half(noise, 16, 16, seed=3)["r"] < 0.5
+    assert saliency.split_half(agreeing, 16, 16, seed=3) == result  # seeded: the same splits
+    assert saliency.split_half(agreeing[:1], 16, 16, seed=3) is None
+
+
+def test_a_difference_is_white_where_maps_agree_red_and_blue_where_not():
+    colours = saliency.difference_colours(np.array([[0.0, 1.0, -1.0]]))
+    assert colours[0].tolist() == [[255, 255, 255], [178, 24, 43], [33, 102, 172]]
+    assert saliency.difference_png(np.zeros((3, 4))).startswith(b"\x89PNG")

@@ -13,7 +13,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from backend.api import services
-from backend.api.models import Annotation, Assignment, Participant, Role
+from backend.api.models import Annotation, Assignment, Participant, Role, Study
 
 from .conftest import brush, document
 from .study_fixtures import study_text, write_study_datasets
@@ -52,18 +52,20 @@ def request_for(name, method, user, image, trial=None):
         "participation-step": {"agree": True, "version": "v1"},
         "participation-annotation": document([brush([(2, 2)])]),
         "participation-withdraw": None,
+        "study-status": {"status": "paused"},
     }
     assert name in bodies, f"{method.upper()} {name} is a write this test does not know: give it a valid body here"
     kwargs = {"pk": image.pk} if name.startswith("image-") else {}
     kwargs = {"slug": "iris-test"} if name == "study-enrol" else kwargs
     kwargs = {"index": 0} if name == "participation-step" else kwargs
     kwargs = {"pk": trial.image_id} if name == "participation-annotation" else kwargs
+    kwargs = {"pk": Study.objects.get().pk} if name == "study-status" else kwargs
     return reverse(name, kwargs=kwargs), bodies[name]
 
 
 def actor(name, admin_user, dataset_root):
     """Return (user, trial) to send the write as: the admin, or a study participant (None for enrolling)."""
-    if name == "study-enrol" or name in PARTICIPATION:
+    if name in ("study-enrol", "study-status") or name in PARTICIPATION:
         write_study_datasets(dataset_root, main_images=4)
         services.study_import(text=study_text())
     if name == "study-enrol":
@@ -84,6 +86,7 @@ def stored_state(user):
         Assignment.objects.filter(status=Assignment.Status.SKIPPED).count(),
         Token.objects.filter(user=user).count() if user else 0,
         sorted(Participant.objects.values_list("status", "step_index")),
+        sorted(Study.objects.values_list("status", flat=True)),
     )
 
 

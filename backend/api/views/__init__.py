@@ -22,7 +22,7 @@ from .participation import (
 )
 from .saliency import ImageSaliencyNpyApi, ImageSaliencyOverlayApi, ImageSaliencyPngApi
 from .stats import DatasetStatsApi, ImageStatsApi
-from .studies import StudyViewSet
+from .studies import StudyImageMapNpyApi, StudyImageMapPngApi, StudyViewSet
 
 __all__ = [
     "EnrolApi",
@@ -31,6 +31,8 @@ __all__ = [
     "ParticipationTrialsApi",
     "ParticipationWithdrawApi",
     "StepExampleApi",
+    "StudyImageMapNpyApi",
+    "StudyImageMapPngApi",
     "StudyViewSet",
     "TrialAnnotationApi",
     "TrialFeedbackApi",

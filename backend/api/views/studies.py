@@ -1,20 +1,26 @@
 """Studies for researchers and admins: the list, one study, and its study file."""
 
+import numpy as np
 from django.db.models import Count
 from django.http import HttpResponse, StreamingHttpResponse
+from django.utils import timezone
 from django.utils.cache import patch_cache_control
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound
+from rest_framework.generics import get_object_or_404
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
-from .. import exporting, studyfile
-from ..models import Study
-from ..permissions import IsResearcherOrAdmin
+from .. import exporting, saliency, services, studyfile
+from ..models import Image, Study
+from ..permissions import IsAdmin, IsResearcherOrAdmin
 from ..query_params import StrictQuerySerializer
 from ..selectors import studies as study_selectors
+from ..selectors import study_research
 from ..selectors.study_exports import (
     TRIAL_COLUMNS,
     TrialSelection,
@@ -25,7 +31,7 @@ from ..selectors.study_exports import (
     study_trials_jsonl,
 )
 from ..study_serializers import StudySerializer
-from .file_responses import FileNegotiation, validated_query
+from .file_responses import FileApiMixin, FileNegotiation, validated_query
 
 
 class FileFormatSerializer(StrictQuerySerializer):
@@ -46,8 +52,32 @@ class StudyExportQuerySerializer(StrictQuerySerializer):
     include_test = serializers.BooleanField(default=False, help_text="Also test participants.")
 
 
+class StudyMapQuerySerializer(StrictQuerySerializer):
+    """Which of a study's maps of an image: one condition's, or its difference from another's."""
+
+    condition = serializers.SlugField(help_text="The condition whose mean map to draw (its slug).")
+    minus = serializers.SlugField(required=False, help_text="Draw the difference: condition's map minus this one's.")
+    sigma = serializers.FloatField(default=0.0, min_value=0.0, max_value=saliency.MAX_SIGMA)
+
+
+class StudyStatsQuerySerializer(StrictQuerySerializer):
+    format = serializers.ChoiceField(["json", "csv"], default="json")
+    sigma = serializers.FloatField(default=0.0, min_value=0.0, max_value=saliency.MAX_SIGMA)
+
+
+class StudyStatusSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(Study.Status.choices, help_text="open, paused, closed (or draft).")
+
+
 class ParticipantsQuerySerializer(StrictQuerySerializer):
     format = serializers.ChoiceField(["csv", "json"], default="csv")
+
+
+def _file(data: bytes, *, content_type: str, filename: str) -> HttpResponse:
+    response = HttpResponse(data, content_type=content_type)
+    response["Content-Disposition"] = f'inline; filename="{filename}"'
+    patch_cache_control(response, private=True, no_store=True)
+    return response
 
 
 def _download(pieces, *, content_type: str, filename: str) -> StreamingHttpResponse:
@@ -126,3 +156,90 @@ class StudyViewSet(viewsets.ReadOnlyModelViewSet):
         rows = study_participant_rows(study=study)
         pieces = exporting.table_pieces(participant_columns(study), rows)
         return _download(pieces, content_type="text/csv", filename=f"{study.slug}-participants.csv")
+
+    @extend_schema(responses=serializers.DictField())
+    @action(detail=True)
+    def dashboard(self, request, pk=None):
+        """Return the study at a glance: enrolment over time, where participants are, completion and drop-out rates,
+        participants per condition, catch failures, median times."""
+        return Response(study_research.study_dashboard(study=self.get_object(), now=timezone.now()))
+
+    @extend_schema(request=StudyStatusSerializer, responses=StudySerializer)
+    @action(detail=True, methods=["post"], permission_classes=[IsAdmin])
+    def status(self, request, pk=None):
+        """Open, pause, close or reopen the study (admins)."""
+        body = StudyStatusSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        study = services.study_set_status(study=self.get_object(), status=body.validated_data["status"])
+        return Response(StudySerializer(self.get_queryset().get(pk=study.pk)).data)
+
+    @extend_schema(
+        parameters=[StudyStatsQuerySerializer],
+        responses={(200, "application/json"): serializers.DictField(), (200, "text/csv"): OpenApiTypes.BINARY},
+    )
+    @action(detail=True, renderer_classes=[JSONRenderer], content_negotiation_class=FileNegotiation)
+    def stats(self, request, pk=None):
+        """Return agreement per condition: each image's split-half reliability per condition, CC and KL between
+        conditions' maps, and their means over the images (CSV: one row per image and condition)."""
+        query = validated_query(StudyStatsQuerySerializer, request).validated_data
+        study = self.get_object()
+        figures = study_research.study_condition_stats(study=study, sigma=query["sigma"])
+        if query["format"] == "json":
+            return Response(figures)
+        header, rows = study_research.stats_table(figures)
+        return _download(
+            exporting.table_pieces(header, rows), content_type="text/csv", filename=f"{study.slug}-stats.csv"
+        )
+
+    @extend_schema(responses=serializers.DictField())
+    @action(detail=True, url_path=r"images/(?P<image_id>[0-9]+)/stats")
+    def image_stats(self, request, pk=None, image_id=None):
+        """Return the image's figures per condition (masks, split-half reliability) and per pair (CC, KL)."""
+        study = self.get_object()
+        return Response(study_research.image_condition_stats(study=study, image=_study_image(study, image_id)))
+
+
+def _study_image(study: Study, image_id) -> Image:
+    image = study_research.study_image(study=study, image_id=int(image_id))
+    if image is None:
+        raise NotFound(f"Study {study.pk} has no annotated image {str(image_id)[:20]} that you may see.")
+    return image
+
+
+class StudyImageMapApi(FileApiMixin, APIView):
+    """An image's mean map under a condition, or the difference of two conditions' maps."""
+
+    permission_classes = [IsResearcherOrAdmin]
+    suffix = "png"
+
+    def _map(self, request, pk, image_id) -> tuple[np.ndarray, Image, str]:
+        query = validated_query(StudyMapQuerySerializer, request).validated_data
+        study = get_object_or_404(Study, pk=pk)
+        image = _study_image(study, image_id)
+        condition, sigma = query["condition"], query["sigma"]
+        heat, _ = study_research.condition_map(study=study, image=image, condition=condition, sigma=sigma)
+        if query.get("minus"):
+            other, _ = study_research.condition_map(study=study, image=image, condition=query["minus"], sigma=sigma)
+            return heat - other, image, f"{condition}-minus-{query['minus']}"
+        return heat, image, condition
+
+
+class StudyImageMapPngApi(StudyImageMapApi):
+    @extend_schema(parameters=[StudyMapQuerySerializer], responses={(200, "image/png"): OpenApiTypes.BINARY})
+    def get(self, request, pk, image_id):
+        """Return the image's mean map under a condition (grey: the fraction of its participants who marked each
+        pixel), or with ``minus`` the difference of two conditions' maps (red: more under the first, blue: less)."""
+        heat, image, name = self._map(request, pk, image_id)
+        data = saliency.difference_png(heat) if "-minus-" in name else saliency.heat_png(heat)
+        return _file(data, content_type="image/png", filename=f"{image.sha256[:8]}-{name}.png")
+
+
+class StudyImageMapNpyApi(StudyImageMapApi):
+    @extend_schema(
+        parameters=[StudyMapQuerySerializer], responses={(200, "application/octet-stream"): OpenApiTypes.BINARY}
+    )
+    def get(self, request, pk, image_id):
+        """Return the same map as NumPy .npy (float32; a difference lies in -1..1)."""
+        heat, image, name = self._map(request, pk, image_id)
+        data = saliency.heat_npy(heat)
+        return _file(data, content_type="application/octet-stream", filename=f"{image.sha256[:8]}-{name}.npy")

@@ -1,0 +1,259 @@
+"""Reads for a study's researchers: its dashboard, and its saliency maps and agreement per condition.
+
+The maps of an image under a condition are the masks of its submitted annotation-phase trials
+under that condition, by participants who count (not excluded, not test participants): their
+mean (``saliency.HeatMap``), its split-half reliability, and CC and KL between conditions.
+"""
+
+import statistics
+from collections import Counter
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from itertools import combinations
+
+import numpy as np
+from django.db.models import Count
+from django.db.models.functions import TruncDate
+
+from .. import masks, saliency
+from ..models import Image, Participant, Step, Study, Trial
+
+SPLITS = 10  # random split-halves per image and condition
+
+
+def _counted_trials(study: Study):
+    """Return the study's submitted annotation-phase trials by participants who count."""
+    return Trial.objects.filter(
+        participant__study=study,
+        kind=Trial.Kind.MAIN,
+        status=Trial.Status.SUBMITTED,
+        participant__excluded=False,
+        participant__is_test=False,
+    )
+
+
+def condition_masks(*, study: Study, image: Image) -> dict[str, list[np.ndarray]]:
+    """Return the image's masks by condition slug (trials without a condition under "")."""
+    by_condition: dict[str, list[np.ndarray]] = {}
+    rows = (
+        _counted_trials(study)
+        .filter(image=image)
+        .order_by("condition__position", "participant__number")
+        .values_list("condition__slug", "annotation__mask_rle")
+    )
+    for slug, rle in rows.iterator(chunk_size=500):
+        mask = masks.rle_decode(rle, image.width, image.height) if rle else np.zeros((image.height, image.width), bool)
+        by_condition.setdefault(slug or "", []).append(mask)
+    return by_condition
+
+
+def condition_map(*, study: Study, image: Image, condition: str, sigma: float = 0.0) -> tuple[np.ndarray, int]:
+    """Return the image's mean map under a condition (float32 in [0, 1]) and how many masks it averages."""
+    found = condition_masks(study=study, image=image).get(condition, [])
+    return saliency.heat_map(found, image.width, image.height, sigma=sigma), len(found)
+
+
+def image_condition_stats(*, study: Study, image: Image, sigma: float = 0.0, by_condition: dict | None = None) -> dict:
+    """Return an image's figures per condition (masks, split-half reliability) and per pair (CC, KL both ways)."""
+    by_condition = condition_masks(study=study, image=image) if by_condition is None else by_condition
+    slugs = [slug for slug in _condition_order(study) if slug in by_condition]
+    means = {slug: saliency.heat_map(by_condition[slug], image.width, image.height, sigma=sigma) for slug in slugs}
+    conditions = [
+        {
+            "condition": slug,
+            "masks": len(by_condition[slug]),
+            "split_half": saliency.split_half(
+                by_condition[slug], image.width, image.height, seed=study.seed + image.pk, splits=SPLITS, sigma=sigma
+            ),
+        }
+        for slug in slugs
+    ]
+    pairs = [
+        {
+            "a": a,
+            "b": b,
+            "cc": saliency.correlation(means[a], means[b]),
+            "kl_a_b": saliency.kl_divergence(means[a], means[b]),
+            "kl_b_a": saliency.kl_divergence(means[b], means[a]),
+        }
+        for a, b in combinations(slugs, 2)
+    ]
+    return {"image": image.pk, "conditions": conditions, "pairs": pairs}
+
+
+def _condition_order(study: Study) -> list[str]:
+    return [*study.conditions.order_by("position").values_list("slug", flat=True), ""]
+
+
+def study_image(*, study: Study, image_id: int) -> Image | None:
+    """Return an image of the study's annotation phases that someone who counts submitted, or None."""
+    if not _counted_trials(study).filter(image_id=image_id).exists():
+        return None
+    return Image.objects.get(pk=image_id)
+
+
+def stats_table(figures: dict) -> tuple[list[str], Iterator[list]]:
+    """Return ``study_condition_stats`` as a table: a row per image and condition, CC and KL with the others."""
+    slugs = [row["condition"] for row in figures["conditions"]]
+    header = ["image_id", "condition", "masks", "split_half_r", "spearman_brown"]
+    for other in slugs:
+        header += [f"cc_with_{other or 'none'}", f"kl_to_{other or 'none'}"]
+
+    def rows():
+        for image in figures["per_image"]:
+            pairs = {}
+            for pair in image["pairs"]:
+                pairs[(pair["a"], pair["b"])] = (pair["cc"], pair["kl_a_b"])
+                pairs[(pair["b"], pair["a"])] = (pair["cc"], pair["kl_b_a"])
+            for row in image["conditions"]:
+                half = row["split_half"] or {}
+                cells = [
+                    image["image"],
+                    row["condition"] or None,
+                    row["masks"],
+                    half.get("r"),
+                    half.get("spearman_brown"),
+                ]
+                for other in slugs:
+                    cells += list(pairs.get((row["condition"], other), (None, None)))
+                yield cells
+
+    return header, rows()
+
+
+def study_images(study: Study) -> Iterator[Image]:
+    """Yield the images the study's counted annotation-phase trials are on, in id order."""
+    ids = _counted_trials(study).order_by().values_list("image_id", flat=True).distinct()
+    yield from Image.objects.filter(pk__in=ids).order_by("pk").iterator(chunk_size=200)
+
+
+def study_condition_stats(*, study: Study, sigma: float = 0.0) -> dict:
+    """Return the figures of every image of the study, and their means per condition and per pair of conditions."""
+    images = [image_condition_stats(study=study, image=image, sigma=sigma) for image in study_images(study)]
+    per_condition: dict[str, list[float]] = {}
+    masks_per_condition: Counter = Counter()
+    per_pair: dict[tuple[str, str], dict[str, list[float]]] = {}
+    for figures in images:
+        for row in figures["conditions"]:
+            masks_per_condition[row["condition"]] += row["masks"]
+            if row["split_half"] is not None:
+                per_condition.setdefault(row["condition"], []).append(row["split_half"]["r"])
+        for pair in figures["pairs"]:
+            values = per_pair.setdefault((pair["a"], pair["b"]), {"cc": [], "kl_a_b": [], "kl_b_a": []})
+            for key in values:
+                if pair[key] is not None:
+                    values[key].append(pair[key])
+    return {
+        "images": len(images),
+        "conditions": [
+            {
+                "condition": slug,
+                "masks": masks_per_condition[slug],
+                "split_half_r": _mean(per_condition.get(slug, [])),
+                "images_with_split_half": len(per_condition.get(slug, [])),
+            }
+            for slug in _condition_order(study)
+            if masks_per_condition[slug]
+        ],
+        "pairs": [
+            {"a": a, "b": b, "images": len(v["cc"]), **{key: _mean(values) for key, values in v.items()}}
+            for (a, b), v in per_pair.items()
+        ],
+        "per_image": images,
+    }
+
+
+def _mean(values: list[float]) -> float | None:
+    return float(np.mean(values)) if values else None
+
+
+# --- The dashboard ---------------------------------------------------------------------------------
+
+
+def study_dashboard(*, study: Study, now: datetime) -> dict:
+    """Return the study at a glance: enrolment over time, where participants are, completion and drop-out, conditions,
+    catch failures, median times."""
+    participants = study.participants.filter(is_test=False)
+    rows = list(
+        participants.values_list(
+            "status",
+            "enrolled_at",
+            "completed_at",
+            "step_index",
+            "sequence",
+            "condition__slug",
+            "excluded",
+            "flagged",
+            "catch_judged",
+        )  # fmt: skip
+    )
+    steps = Step.objects.filter(study=study).in_bulk()
+    statuses = Counter()
+    at_step: Counter = Counter()
+    per_condition: dict[str, Counter] = {}
+    total_seconds = []
+    limit = study.time_limit_minutes
+    for status, enrolled_at, completed_at, step_index, sequence, condition, excluded, flagged, _ in rows:
+        late = status == Participant.Status.ACTIVE and limit and enrolled_at < now - timedelta(minutes=limit)
+        state = "timed_out" if late else status
+        statuses[state] += 1
+        if state == Participant.Status.ACTIVE and sequence:
+            at_step[sequence[min(step_index, len(sequence) - 1)]] += 1
+        counts = per_condition.setdefault(condition or "", Counter())
+        counts[state] += 1
+        counts["excluded"] += int(excluded)
+        counts["flagged"] += int(flagged)
+        if completed_at is not None:
+            total_seconds.append((completed_at - enrolled_at).total_seconds())
+    enrolled = len(rows)
+    dropped = statuses["withdrawn"] + statuses["timed_out"]
+    image_ms = list(
+        _counted_trials(study).exclude(annotation=None).values_list("annotation__active_ms", flat=True)[:100_000]
+    )
+    return {
+        "status": study.status,
+        "participants": {
+            "enrolled": enrolled,
+            "active": statuses["active"],
+            "completed": statuses["completed"],
+            "withdrawn": statuses["withdrawn"],
+            "timed_out": statuses["timed_out"],
+            "excluded": sum(c["excluded"] for c in per_condition.values()),
+            "flagged": sum(c["flagged"] for c in per_condition.values()),
+            "declined": study.declined_count,
+            "deleted": study.deleted_count,
+        },
+        "rates": {
+            "completion": statuses["completed"] / enrolled if enrolled else None,
+            "drop_out": dropped / enrolled if enrolled else None,
+        },
+        "enrolment": [
+            {"date": day.isoformat(), "enrolled": n}
+            for day, n in participants.annotate(day=TruncDate("enrolled_at"))
+            .order_by("day")
+            .values_list("day")
+            .annotate(n=Count("pk"))
+        ],
+        "steps": [
+            {"step": pk, "title": step.title, "kind": step.kind, "position": step.position, "active": at_step[pk]}
+            for pk, step in sorted(steps.items(), key=lambda item: item[1].position)
+        ],
+        "conditions": [
+            {
+                "condition": slug or None,
+                "participants": sum(counts[s] for s in ("active", "completed", "withdrawn", "timed_out")),
+                "completed": counts["completed"],
+                "excluded": counts["excluded"],
+                "flagged": counts["flagged"],
+            }
+            for slug, counts in sorted(per_condition.items())
+        ],
+        "catch": {
+            "judged_participants": sum(1 for row in rows if row[8]),
+            "flagged": sum(c["flagged"] for c in per_condition.values()),
+        },
+        "times": {
+            "median_total_seconds": statistics.median(total_seconds) if total_seconds else None,
+            "median_image_ms": statistics.median(image_ms) if image_ms else None,
+        },
+    }
