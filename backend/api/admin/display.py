@@ -1,0 +1,25 @@
+"""How the admin's pages show things: pictures in lists and change pages, durations, services' messages."""
+
+from django.utils.html import format_html
+
+THUMBNAIL = 120  # pixels, in lists
+PREVIEW = 480  # pixels, on a change page
+
+
+def thumbnail_tag(url: str, size: int, alt: str):
+    """Return an <img> of the picture at ``url``, at most ``size`` pixels wide and high, loaded lazily."""
+    return format_html(
+        '<img src="{}" alt="{}" style="max-width:{}px;max-height:{}px" loading="lazy">', url, alt, size, size
+    )
+
+
+def sentence(message: str) -> str:
+    """Return a service's message ("the archive is refused...") as a sentence for a form's errors."""
+    return message[:1].upper() + message[1:]
+
+
+def duration(ms: int) -> str:
+    """Return milliseconds of work as "1h 05m" or "4m 09s"."""
+    seconds = round((ms or 0) / 1000)
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}h {rest // 60:02d}m" if hours else f"{rest // 60}m {rest % 60:02d}s"
