@@ -928,7 +928,7 @@ async def _progress(recorder: Recorder, queues: list[SyncQueue], stop_at: float)
 _SERVER_STATE = """
 import json
 from collections import Counter
-from backend.api.services import queue
+from backend.api.selectors import queue_check
 from backend.api.models import Annotation, Assignment, Dataset
 dataset = Dataset.objects.get()
 annotations = list(
@@ -938,7 +938,7 @@ submitted = set(
     Assignment.objects.filter(dataset=dataset, status="submitted").values_list("annotator__username", "image_id")
 )
 print(json.dumps({
-    "queue_problems": queue.queue_check(dataset=dataset),
+    "queue_problems": queue_check(dataset=dataset),
     "annotations": [[user, image] for user, image, _ in annotations],
     "statuses": Counter(status for _, _, status in annotations),
     "submitted_without_assignment": sum(1 for u, i, s in annotations if s == "submitted" and (u, i) not in submitted),

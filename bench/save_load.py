@@ -246,7 +246,7 @@ def prepare_ceiling(stack) -> None:
 def check_queue(stack) -> list[str]:
     """Return the problems queue_check finds in the dataset's counters (none expected)."""
     script = (
-        "import json; from backend.api.models import Dataset; from backend.api.services.queue import queue_check; "
+        "import json; from backend.api.models import Dataset; from backend.api.selectors import queue_check; "
         f"print(json.dumps(queue_check(dataset=Dataset.objects.get(pk={stack.dataset_id}))))"
     )
     result = subprocess.run(

@@ -11,7 +11,7 @@ from . import selectors
 from . import strokes as strokes_mod
 from .models import Annotation, AnnotationRevision, Dataset, Image
 from .permissions import can_read_all, user_role
-from .services.queue import MAX_AHEAD, is_test_user
+from .services.queue import MAX_AHEAD
 
 LIMITS = strokes_mod.DEFAULT_LIMITS
 MAX_TEXT_LENGTH = 10_000
@@ -121,7 +121,7 @@ class DatasetSerializer(serializers.ModelSerializer):
             in_progress=dataset.my_in_progress,
             active_ms=dataset.my_active_ms,
             exhausted_version=dataset.my_exhausted,
-            is_test=is_test_user(request.user),
+            is_test=selectors.is_test_user(request.user),
             eligible=eligible,
         )
 

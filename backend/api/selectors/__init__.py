@@ -6,10 +6,18 @@ from .progress import (
     annotator_progress,
     dataset_progress,
     dataset_summary,
-    eligible_annotator_count,
     expected_total,
     leased_count,
     progress_of,
+)
+from .queue import (
+    QueueCounts,
+    annotator_share,
+    eligible_annotator_count,
+    is_test_user,
+    queue_check,
+    queue_counts,
+    share_of,
 )
 from .research import (
     Export,
@@ -26,9 +34,11 @@ from .research import (
 
 __all__ = [
     "Export",
+    "QueueCounts",
     "Selection",
     "annotation_document",
     "annotation_selection",
+    "annotator_share",
     "dataset_export",
     "dataset_stats",
     "image_saliency",
@@ -44,8 +54,12 @@ __all__ = [
     "eligible_annotator_count",
     "expected_total",
     "image_list",
+    "is_test_user",
     "leased_count",
     "progress_of",
+    "queue_check",
+    "queue_counts",
     "revision_list",
+    "share_of",
     "visible_datasets",
 ]

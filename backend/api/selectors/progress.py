@@ -5,7 +5,7 @@ from django.db.models import Count, Q, Sum
 
 from ..models import AnnotatorProgress, Assignment, Dataset, Image
 from ..permissions import can_read_all
-from ..services.queue import eligible_annotators, is_test_user, share_of
+from .queue import eligible_annotator_count, is_test_user, share_of
 
 
 def expected_total(
@@ -32,16 +32,6 @@ def expected_total(
         images=images, annotators_per_image=annotators_per_image, quota=quota, eligible=eligible, is_test=is_test
     )
     return max(total, handled + in_progress)
-
-
-def eligible_annotator_count(dataset: Dataset | None) -> int:
-    """Return how many non-test, active annotators may work on the dataset (whose share of the work is counted).
-
-    ``None`` stands for any dataset open to every annotator. Counted at most once a minute.
-    """
-    if dataset is None:
-        dataset = Dataset(pk=0, access=Dataset.Access.ALL)
-    return eligible_annotators(dataset)
 
 
 def progress_of(

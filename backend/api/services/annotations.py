@@ -132,7 +132,7 @@ def annotation_save(
     draft renews the annotator's lease, a submission counts towards the image's target,
     and saving an image that already has every annotator it needs raises ImageUnavailable.
     """
-    # The annotator's queue lock comes first, as in every queue operation (see services/queue.py).
+    # The annotator's queue lock comes first, as in every queue operation (see services/queue/__init__.py).
     progress = queue.progress_lock(dataset=image.dataset, annotator=annotator)
     annotation, changed, before = _save(
         image=image,
