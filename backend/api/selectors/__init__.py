@@ -7,6 +7,7 @@ from .progress import (
     dataset_progress,
     dataset_summary,
     expected_total,
+    handout_progress,
     leased_count,
     progress_of,
 )
@@ -53,6 +54,7 @@ __all__ = [
     "dataset_summary",
     "eligible_annotator_count",
     "expected_total",
+    "handout_progress",
     "image_list",
     "is_test_user",
     "leased_count",

@@ -1,11 +1,16 @@
 """Reads of progress: per annotator (done, skipped, in progress, time spent, expected total) and per dataset."""
 
+from typing import TYPE_CHECKING
+
 from django.contrib.auth.models import User
 from django.db.models import Count, Q, Sum
 
 from ..models import AnnotatorProgress, Assignment, Dataset, Image
 from ..permissions import can_read_all
 from .queue import eligible_annotator_count, is_test_user, share_of
+
+if TYPE_CHECKING:  # the write side's answer, read here: only its type is needed
+    from ..services.queue import Handout
 
 
 def expected_total(
@@ -44,11 +49,16 @@ def progress_of(
     exhausted_version: int | None,
     is_test: bool,
     eligible: int,
+    pool_version: int | None = None,
 ) -> dict:
-    """Return one annotator's progress on a dataset from their counts (no query)."""
+    """Return one annotator's progress on a dataset from their counts (no query).
+
+    ``pool_version`` is the dataset's as it was read with the counts (the dataset's own by default).
+    """
     handled = submitted + skipped
     quota_reached = dataset.images_per_annotator is not None and handled >= dataset.images_per_annotator
-    finished = in_progress == 0 and (quota_reached or exhausted_version == dataset.pool_version)
+    pool_version = dataset.pool_version if pool_version is None else pool_version
+    finished = in_progress == 0 and (quota_reached or exhausted_version == pool_version)
     total = expected_total(
         images=dataset.image_count,
         annotators_per_image=dataset.annotators_per_image,
@@ -67,6 +77,30 @@ def progress_of(
         "active_ms": active_ms,
         "finished": finished,
     }
+
+
+def handout_progress(*, handout: "Handout", dataset: Dataset) -> dict:
+    """Return the annotator's progress as ``queue_next`` left it, counted in its transaction (no query).
+
+    When nothing was handed out, nothing is left for them now: their total is what they have
+    handled and hold, and they are finished once they hold nothing.
+    """
+    row = handout.progress
+    progress = progress_of(
+        dataset=dataset,
+        submitted=row.submitted_count,
+        skipped=row.skipped_count,
+        in_progress=handout.in_progress,
+        active_ms=row.active_ms,
+        exhausted_version=row.exhausted_version,
+        is_test=handout.is_test,
+        eligible=handout.eligible,
+        pool_version=handout.pool_version,
+    )
+    if handout.image is None:
+        progress["total"] = progress["done"] + progress["skipped"] + progress["in_progress"]
+        progress["finished"] = progress["in_progress"] == 0
+    return progress
 
 
 def leased_count(*, dataset: Dataset, annotator: User) -> int:

@@ -141,4 +141,5 @@ class ImageViewSet(viewsets.ReadOnlyModelViewSet):
         body.is_valid(raise_exception=True)
         services.queue_skip(image=image, annotator=request.user, reason=body.validated_data["reason"])
         handout = services.queue_next(dataset=image.dataset, annotator=request.user, ahead=ahead)
-        return Response(handout_data(handout, dataset=image.dataset, request=request))
+        progress = selectors.handout_progress(handout=handout, dataset=image.dataset)
+        return Response(handout_data(handout, progress=progress, dataset=image.dataset, request=request))
