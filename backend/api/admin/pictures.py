@@ -2,10 +2,9 @@
 
 from django.http import HttpResponse
 from django.utils.cache import patch_cache_control
-from rest_framework.exceptions import NotFound
 
 from .. import thumbnails
-from ..files import ImageStoreUnavailable, image_read
+from ..files import ImageFileMissing, ImageStoreUnavailable, image_read
 from ..models import Image
 from .display import THUMBNAIL
 
@@ -37,7 +36,7 @@ def image_content(image: Image) -> tuple[bytes | None, str]:
         return image_read(image), ""
     except ImageStoreUnavailable:  # logged by image_read; admin pages stay usable
         return None, "store not answering"
-    except NotFound:
+    except ImageFileMissing:  # also logged when it is not simply absent
         return None, "missing"
 
 

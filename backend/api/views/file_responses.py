@@ -1,13 +1,16 @@
-"""What the file-serving research views share: content negotiation, query validation, ETags."""
+"""What the file-serving views share: content negotiation, query validation, ETags, the image files themselves."""
 
+import mimetypes
 from collections.abc import Callable
 
-from django.http import HttpResponse, HttpResponseNotModified
+from django.http import FileResponse, HttpResponse, HttpResponseNotModified
 from django.utils.cache import patch_cache_control
 from django.utils.http import parse_etags
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.renderers import JSONRenderer
 
+from ..files import accel_location, image_open
+from ..models import Image
 from ..query_params import query_data
 
 
@@ -74,3 +77,25 @@ def cached_file(
 def safe_filename(text: str) -> str:
     """Return text fit for a Content-Disposition file name: no quotes, slashes or control characters."""
     return "".join(c if c.isprintable() and c not in '"\\/' else "_" for c in text)
+
+
+def image_file_response(request, image: Image) -> HttpResponse:
+    """Return the image's bytes, privately cacheable and revalidated by their SHA-256.
+
+    With IMAGES_ACCEL_REDIRECT set (behind Nginx), Django only authorizes and Nginx sends the
+    file from its internal location (``files.accel_location``). A file that is missing or a
+    store that does not answer raises ``files``' errors, which the API answers 404 and 503.
+    """
+    etag = f'"{image.sha256}"'
+    content_type = mimetypes.guess_type(image.path)[0] or "application/octet-stream"
+    if etag_matches(request, etag):
+        response = HttpResponseNotModified()
+    elif location := accel_location(image):
+        response = HttpResponse(content_type=content_type)
+        response["X-Accel-Redirect"] = location
+    else:
+        response = FileResponse(image_open(image), content_type=content_type)
+    response["ETag"] = etag
+    # Biometric images: never in shared caches; browsers keep them a day and revalidate by ETag.
+    patch_cache_control(response, private=True, max_age=86400)
+    return response

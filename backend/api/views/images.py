@@ -8,7 +8,6 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from .. import selectors, services
-from ..files import image_file_response
 from ..filters import ImageFilter
 from ..models import Annotation
 from ..permissions import CanAnnotate, CanTakeImages
@@ -27,6 +26,7 @@ from ..serializers import (
     handout_data,
 )
 from .datasets import AHEAD_PARAMETER
+from .file_responses import image_file_response
 
 PREFER_PARAMETER = OpenApiParameter(
     "Prefer",
