@@ -7,6 +7,7 @@ from django.urls import path, reverse
 
 from .. import thumbnails
 from ..models import Image
+from ..views.file_responses import FileBody
 from .display import PREVIEW, THUMBNAIL, thumbnail_tag
 from .pictures import image_content, picture_response, size_param
 
@@ -69,8 +70,8 @@ class ImageAdmin(admin.ModelAdmin):
         image = get_object_or_404(Image.objects.select_related("dataset"), pk=pk)
         size = size_param(request)
 
-        def draw():
+        def draw() -> FileBody:
             content, absent = image_content(image)
-            return thumbnails.image_thumbnail(content, size, absent=absent), content is not None
+            return FileBody(thumbnails.image_thumbnail(content, size, absent=absent), cacheable=content is not None)
 
         return picture_response(request, etag=f"{image.sha256}-{size}", content_type="image/jpeg", draw=draw)

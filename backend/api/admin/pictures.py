@@ -1,33 +1,16 @@
 """The admin's pictures: image thumbnails and masks drawn over their image, privately cached by ETag."""
 
+from collections.abc import Callable
+
 from django.http import HttpResponse
-from django.utils.cache import patch_cache_control
 
 from .. import thumbnails
 from ..files import ImageFileMissing, ImageStoreUnavailable, image_read
 from ..models import Image
+from ..views.file_responses import FileBody, cached_file
 from .display import THUMBNAIL
 
-
-def picture_response(request, *, etag: str, content_type: str, draw) -> HttpResponse:
-    """Return the picture ``draw()`` makes, cacheable privately (biometric data) and revalidated by its ETag.
-
-    ``draw`` returns the picture's bytes and whether it shows the image's file: a placeholder
-    (file missing, store not answering) is never cached, since the file may be back soon. A
-    revalidation is answered without reading the file.
-    """
-    etag = f'"{etag}"'
-    if etag in request.headers.get("If-None-Match", ""):
-        response = HttpResponse(status=304)
-    else:
-        content, real = draw()
-        response = HttpResponse(content, content_type=content_type)
-        if not real:
-            patch_cache_control(response, no_store=True)
-            return response
-    response["ETag"] = etag
-    patch_cache_control(response, private=True, max_age=3600)
-    return response
+PICTURE_MAX_AGE = 3600  # seconds a browser keeps a thumbnail or an overlay before revalidating it
 
 
 def image_content(image: Image) -> tuple[bytes | None, str]:
@@ -47,11 +30,20 @@ def overlay_response(request, image: Image, *, key: str, mask) -> HttpResponse:
     """
     size = size_param(request)
 
-    def draw():
+    def draw() -> FileBody:
         content, absent = image_content(image)
-        return thumbnails.mask_overlay(content, mask(), size, absent=absent), content is not None
+        return FileBody(thumbnails.mask_overlay(content, mask(), size, absent=absent), cacheable=content is not None)
 
     return picture_response(request, etag=f"{key}-{size}", content_type="image/png", draw=draw)
+
+
+def picture_response(request, *, etag: str, content_type: str, draw: Callable[[], FileBody]) -> HttpResponse:
+    """Return the picture ``draw()`` makes, kept an hour by the browser and revalidated by its ETag.
+
+    A placeholder (file missing, store not answering) is never cached, since the file may be back
+    soon (``draw`` says so); a revalidation is answered without reading the file.
+    """
+    return cached_file(request, etag=f'"{etag}"', content_type=content_type, build=draw, max_age=PICTURE_MAX_AGE)
 
 
 def size_param(request) -> int:
