@@ -52,6 +52,8 @@ CSV_COLUMNS = (
     "stroke_count",
     "mask_area",
 )
+# With ``with_masks`` (admin's export): each mask as COCO compressed RLE with the size it needs.
+MASK_COLUMNS = ("width", "height", "mask_rle")
 
 
 def _json(value) -> str:
@@ -190,14 +192,15 @@ def coco_pieces(*, info: dict, images: Iterable[dict], annotations: Iterable[dic
 # --- CSV -------------------------------------------------------------------------
 
 
-def csv_columns(metadata_keys: Iterable[str]) -> list[str]:
-    """Return the CSV header: the fixed columns, then the image metadata columns.
+def csv_columns(metadata_keys: Iterable[str], *, with_masks: bool = False) -> list[str]:
+    """Return the CSV header: the fixed columns (and the mask's, ``with_masks``), then the image metadata columns.
 
     A metadata column named like a fixed one is prefixed with ``metadata_`` so neither is lost.
     """
-    columns = list(CSV_COLUMNS)
+    fixed = CSV_COLUMNS + MASK_COLUMNS if with_masks else CSV_COLUMNS
+    columns = list(fixed)
     for key in metadata_keys:
-        columns.append(f"metadata_{key}" if key in CSV_COLUMNS else key)
+        columns.append(f"metadata_{key}" if key in fixed else key)
     return columns
 
 
@@ -230,8 +233,11 @@ def _csv_value(value) -> str:
     return spreadsheet_safe(value)
 
 
-def csv_row(row: dict, metadata_keys: Sequence[str]) -> list:
-    """Return the CSV cells of an annotation row, in the order of ``csv_columns``."""
+def csv_row(row: dict, metadata_keys: Sequence[str], *, with_masks: bool = False) -> list:
+    """Return the CSV cells of an annotation row, in the order of ``csv_columns``.
+
+    The RLE is written as it is: it may start with ``=`` or ``@``, and must stay exact.
+    """
     image = row["image"]
     cells = [
         row["id"],
@@ -253,18 +259,22 @@ def csv_row(row: dict, metadata_keys: Sequence[str]) -> list:
         row["stroke_count"],
         row["mask_area"],
     ]
+    if with_masks:
+        cells += [image["width"], image["height"]]
     metadata = image["metadata"] or {}
-    cells += [metadata.get(key) for key in metadata_keys]
-    return [_csv_value(cell) for cell in cells]
+    cells = [_csv_value(cell) for cell in cells]
+    if with_masks:
+        cells.append(row["mask_rle"])
+    return cells + [_csv_value(metadata.get(key)) for key in metadata_keys]
 
 
-def csv_pieces(rows: Iterable[dict], metadata_keys: Sequence[str]) -> Iterator[str]:
+def csv_pieces(rows: Iterable[dict], metadata_keys: Sequence[str], *, with_masks: bool = False) -> Iterator[str]:
     """Yield the CSV (RFC 4180: quoted as needed, CRLF line ends), a row at a time."""
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(csv_columns(metadata_keys))
+    writer.writerow(csv_columns(metadata_keys, with_masks=with_masks))
     for row in rows:
-        writer.writerow(csv_row(row, metadata_keys))
+        writer.writerow(csv_row(row, metadata_keys, with_masks=with_masks))
         if out.tell() >= CHUNK_BYTES:
             yield out.getvalue()
             out.seek(0)

@@ -1,7 +1,5 @@
 """Annotations and their revisions: read-only, masks drawn over their image, a CSV export, restoring a revision."""
 
-import csv
-
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseRedirect, StreamingHttpResponse
@@ -10,8 +8,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from .. import services, strokes, thumbnails
-from ..exporting import spreadsheet_safe
+from .. import selectors, services, strokes, thumbnails
 from ..models import Annotation, AnnotationRevision, Role
 from ..permissions import user_role
 from .display import PREVIEW, THUMBNAIL, duration, thumbnail_tag
@@ -45,58 +42,6 @@ class RevisionInline(admin.TabularInline):
     def restore(self, revision):
         url = reverse("admin:api_annotationrevision_restore", args=[revision.pk])
         return format_html('<a class="button" href="{}">Restore…</a>', url)
-
-
-def _annotation_rows(queryset):
-    """Yield the CSV export's rows: one per annotation, the mask as COCO RLE with its size."""
-    yield [
-        "annotation_id",
-        "dataset",
-        "image",
-        "image_sha256",
-        "width",
-        "height",
-        "annotator",
-        "is_test",
-        "label",
-        "text",
-        "status",
-        "version",
-        "started_at",
-        "submitted_at",
-        "active_ms",
-        "stroke_count",
-        "mask_area",
-        "mask_rle",
-    ]
-    rows = queryset.select_related("image__dataset", "annotator__profile").defer("strokes", "client")
-    for annotation in rows.order_by("pk").iterator(chunk_size=2000):
-        image = annotation.image
-        yield [
-            annotation.pk,
-            image.dataset.slug,
-            spreadsheet_safe(image.path),
-            image.sha256,
-            image.width,
-            image.height,
-            spreadsheet_safe(annotation.annotator.username),
-            getattr(getattr(annotation.annotator, "profile", None), "is_test", False),
-            spreadsheet_safe(annotation.label or ""),
-            spreadsheet_safe(annotation.text),
-            annotation.status,
-            annotation.version,
-            annotation.started_at.isoformat() if annotation.started_at else "",
-            annotation.submitted_at.isoformat() if annotation.submitted_at else "",
-            annotation.active_ms,
-            annotation.stroke_count,
-            annotation.mask_area,
-            annotation.mask_rle,
-        ]
-
-
-class _Echo:
-    def write(self, value):
-        return value
 
 
 @admin.register(Annotation)
@@ -187,10 +132,9 @@ class AnnotationAdmin(admin.ModelAdmin):
 
     @admin.action(description="Export the selected annotations as CSV (masks as COCO RLE)")
     def export_csv(self, request, queryset):
-        writer = csv.writer(_Echo())
-        response = StreamingHttpResponse(
-            (writer.writerow(row) for row in _annotation_rows(queryset)), content_type="text/csv; charset=utf-8"
-        )
+        # The research export's CSV (dataset_export's), with each mask as RLE and its size.
+        rows = selectors.annotation_csv(annotations=queryset, with_masks=True)
+        response = StreamingHttpResponse(rows, content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = 'attachment; filename="annotations.csv"'
         return response
 

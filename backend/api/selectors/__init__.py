@@ -23,6 +23,7 @@ from .queue import (
 from .research import (
     Export,
     Selection,
+    annotation_csv,
     annotation_document,
     annotation_selection,
     dataset_export,
@@ -37,6 +38,7 @@ __all__ = [
     "Export",
     "QueueCounts",
     "Selection",
+    "annotation_csv",
     "annotation_document",
     "annotation_selection",
     "annotator_share",

@@ -9,7 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from PIL import Image as PILImage
 
-from backend.api import services, strokes
+from backend.api import exporting, services, strokes
 from backend.api.models import Annotation, AnnotationRevision, Assignment, Dataset, Role
 
 from .conftest import brush
@@ -173,10 +173,22 @@ def test_the_csv_export_has_one_row_per_selected_annotation(admin_client, demo_d
         str(kept.pk),
         "real",
         "submitted",
-        "True",
+        "true",
     )
-    assert (row["image"], row["width"], row["height"]) == (first.path, "64", "48")
+    assert (row["image_id"], row["file_name"], row["width"], row["height"]) == (str(first.pk), "a.png", "64", "48")
     assert row["mask_rle"] == kept.mask_rle and int(row["mask_area"]) == kept.mask_area > 0
+
+
+def test_the_csv_export_is_the_research_exports_csv_with_the_masks(admin_client, demo_dataset, make_user):
+    annotation = annotate(demo_dataset.images.first(), make_user(Role.ANNOTATOR), status="submitted", label="fake")
+    response = admin_client.post(
+        "/api/admin/api/annotation/", {"action": "export_csv", "_selected_action": [annotation.pk]}
+    )
+    header = next(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    research = admin_client.get(f"/api/datasets/{demo_dataset.pk}/export/?format=csv")
+    expected = next(csv.reader(io.StringIO(b"".join(research.streaming_content).decode())))
+    metadata = len(expected) - len(exporting.CSV_COLUMNS)
+    assert header == expected[: len(exporting.CSV_COLUMNS)] + list(exporting.MASK_COLUMNS) + expected[-metadata:]
 
 
 def test_the_csv_export_keeps_typed_formulas_as_text_and_the_rle_intact(admin_client, demo_dataset, make_user):

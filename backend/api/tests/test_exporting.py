@@ -135,6 +135,16 @@ def test_metadata_named_like_a_fixed_column_is_prefixed():
     assert (parsed["label"], parsed["metadata_label"], parsed["metadata_status"]) == ("real", "from csv", "ok")
 
 
+def test_csv_with_masks_adds_each_masks_size_and_exact_rle_before_the_metadata():
+    row = annotation_row(image=image_row(metadata={"sensor": "LG4000", "width": "wide"}))
+    row["mask_rle"] = "=0" + row["mask_rle"]  # an RLE may start with '=' or '@': never escaped
+    text = "".join(exporting.csv_pieces([row], ["sensor", "width"], with_masks=True))
+    header, cells = list(csv.reader(io.StringIO(text)))
+    assert header[-5:] == ["width", "height", "mask_rle", "sensor", "metadata_width"]
+    assert cells[-5:] == [str(W), str(H), row["mask_rle"], "LG4000", "wide"]
+    assert header[: len(exporting.CSV_COLUMNS)] == list(exporting.CSV_COLUMNS)
+
+
 def test_missing_values_are_empty_cells_and_booleans_are_words():
     row = annotation_row(label=None)
     row["submitted_at"] = None
