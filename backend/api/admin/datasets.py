@@ -8,15 +8,13 @@ from django.contrib import admin
 from django.contrib.admin.widgets import FilteredSelectMultiple
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Count, IntegerField, OuterRef, Subquery, Sum
-from django.db.models.functions import Coalesce
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
 from .. import importing, selectors, services
 from ..files import dataset_upload_root, uses_object_storage
-from ..models import AnnotatorProgress, Dataset, Image, Role
+from ..models import Dataset, Role
 from ..upload_handlers import upload_failure
 from .display import sentence
 
@@ -155,22 +153,7 @@ class DatasetAdmin(admin.ModelAdmin):
     ]
 
     def get_queryset(self, request):
-        images = Image.objects.filter(dataset=OuterRef("pk")).order_by().values("dataset")
-        complete = images.filter(submitted_count__gte=OuterRef("annotators_per_image"))
-        started = AnnotatorProgress.objects.filter(dataset=OuterRef("pk")).order_by().values("dataset")
-        return (
-            super()
-            .get_queryset(request)
-            .annotate(
-                complete=Coalesce(
-                    Subquery(complete.annotate(n=Count("pk")).values("n"), output_field=IntegerField()), 0
-                ),
-                submitted=Coalesce(
-                    Subquery(images.annotate(n=Sum("submitted_count")).values("n"), output_field=IntegerField()), 0
-                ),
-                started=Coalesce(Subquery(started.annotate(n=Count("pk")).values("n"), output_field=IntegerField()), 0),
-            )
-        )
+        return selectors.dataset_figures(datasets=super().get_queryset(request))
 
     @admin.display(description="images complete", ordering="complete")
     def images_complete(self, dataset):

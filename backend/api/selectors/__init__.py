@@ -4,6 +4,7 @@ from .annotations import annotation_for, annotation_list, revision_list
 from .datasets import dataset_list, image_list, visible_datasets
 from .progress import (
     annotator_progress,
+    dataset_figures,
     dataset_progress,
     dataset_summary,
     expected_total,
@@ -51,6 +52,7 @@ __all__ = [
     "annotation_for",
     "annotation_list",
     "annotator_progress",
+    "dataset_figures",
     "dataset_list",
     "dataset_progress",
     "dataset_summary",

@@ -159,6 +159,25 @@ def test_pictures_are_for_admins_only(client, make_user, demo_dataset):
     assert response.status_code == 302  # to the admin's sign-in page
 
 
+def test_the_dataset_list_counts_images_complete_annotations_submitted_and_annotators(
+    admin_client, demo_dataset, make_user
+):
+    demo_dataset.annotators_per_image = 2
+    demo_dataset.save()
+    first, second, _ = demo_dataset.images.order_by("position")
+    for image in (first, first, second):
+        annotate(image, make_user(Role.ANNOTATOR), status="submitted", label="real")
+    annotate(second, make_user(Role.ANNOTATOR, is_test=True), status="submitted", label="real")
+    page = admin_client.get("/api/admin/api/dataset/").content.decode()
+    # One image has its two annotations; three annotations of six are submitted (the test user's
+    # left out); four annotators have started, the test user among them.
+    assert (
+        'field-images_complete">1 / 3<' in page
+        and 'field-annotations_submitted">3 / 6<' in page
+        and 'field-annotators_started">4<' in page
+    )
+
+
 def test_the_csv_export_has_one_row_per_selected_annotation(admin_client, demo_dataset, make_user):
     tester = make_user(Role.ANNOTATOR, is_test=True)
     first, second = demo_dataset.images.order_by("position")[:2]
