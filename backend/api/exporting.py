@@ -142,6 +142,14 @@ def coco_annotation(row: dict, category_id: int, bbox: Sequence[float]) -> dict:
         "iscrowd": 0,
         "annotator": row["annotator"],
         "annotator_id": row["annotator_id"],
+        **_answer_and_timings(row),
+        "stroke_count": row["stroke_count"],
+    }
+
+
+def _answer_and_timings(row: dict) -> dict:
+    """Return what COCO and JSON Lines both say of an annotation: the answer, its version and timings."""
+    return {
         "label": row["label"],
         "text": row["text"],
         "status": row["status"],
@@ -149,7 +157,6 @@ def coco_annotation(row: dict, category_id: int, bbox: Sequence[float]) -> dict:
         "started_at": iso(row["started_at"]),
         "submitted_at": iso(row["submitted_at"]),
         "active_ms": row["active_ms"],
-        "stroke_count": row["stroke_count"],
     }
 
 
@@ -300,13 +307,7 @@ def annotation_document(row: dict, *, strokes_json: str) -> str:
             "ground_truth": image["ground_truth"],
         },
         "annotator": {"id": row["annotator_id"], "username": row["annotator"], "is_test": row["is_test"]},
-        "label": row["label"],
-        "text": row["text"],
-        "status": row["status"],
-        "version": row["version"],
-        "started_at": iso(row["started_at"]),
-        "submitted_at": iso(row["submitted_at"]),
-        "active_ms": row["active_ms"],
+        **_answer_and_timings(row),
         "client": row["client"],
         "stroke_count": row["stroke_count"],
         "mask_area": row["mask_area"],

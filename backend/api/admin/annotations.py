@@ -4,14 +4,13 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseRedirect, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
-from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
 from .. import selectors, services, strokes, thumbnails
 from ..models import Annotation, AnnotationRevision, Role
 from ..permissions import user_role
-from .display import PREVIEW, THUMBNAIL, duration, thumbnail_tag
+from .display import PREVIEW, THUMBNAIL, admin_page, duration, thumbnail_tag
 from .filters import AnnotatorTestFilter
 from .pictures import overlay_response
 
@@ -253,15 +252,15 @@ class AnnotationRevisionAdmin(admin.ModelAdmin):
         if request.method == "POST":
             self._restore(request, revision)
             return HttpResponseRedirect(back)
-        context = {
-            **self.admin_site.each_context(request),
-            "title": f"Restore version {revision.version} of annotation {annotation.pk}?",
-            "opts": self.model._meta,
-            "revision": revision,
-            "annotation": annotation,
-            "back": back,
-            "current_url": reverse("admin:api_annotation_overlay", args=[annotation.pk])
+        return admin_page(
+            self,
+            request,
+            "admin/api/annotationrevision/restore_confirm.html",
+            title=f"Restore version {revision.version} of annotation {annotation.pk}?",
+            revision=revision,
+            annotation=annotation,
+            back=back,
+            current_url=reverse("admin:api_annotation_overlay", args=[annotation.pk])
             + f"?v={annotation.version}&size=320",
-            "revision_url": reverse("admin:api_annotationrevision_overlay", args=[revision.pk]) + "?size=320",
-        }
-        return TemplateResponse(request, "admin/api/annotationrevision/restore_confirm.html", context)
+            revision_url=reverse("admin:api_annotationrevision_overlay", args=[revision.pk]) + "?size=320",
+        )

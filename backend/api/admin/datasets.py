@@ -9,14 +9,13 @@ from django.contrib.admin.widgets import FilteredSelectMultiple
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponseRedirect
-from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
 from .. import importing, selectors, services
 from ..files import dataset_upload_root, uses_object_storage
 from ..models import Dataset, Role
 from ..upload_handlers import upload_failure
-from .display import sentence
+from .display import admin_page, sentence
 
 
 def _parse_choices(text: str) -> list[str]:
@@ -223,23 +222,23 @@ class DatasetAdmin(admin.ModelAdmin):
                 where = f" ({error.filename})" if error.filename else ""
                 form.add_error(None, f"The server could not read the folder: {error.strerror or error}{where}.")
             else:
-                context = {
-                    **self.admin_site.each_context(request),
-                    "title": f"Imported {report.dataset.name}",
-                    "opts": self.model._meta,
-                    "report": report,
-                    "sections": [(title, items) for title, items in report.sections()],
-                    "dataset_url": reverse("admin:api_dataset_change", args=[report.dataset.pk]),
-                }
-                return TemplateResponse(request, "admin/api/dataset/import_report.html", context)
-        context = {
-            **self.admin_site.each_context(request),
-            "title": "Import a dataset",
-            "opts": self.model._meta,
-            "form": form,
-            "dataset_root": settings.DATASET_ROOT,
-            "upload_root": dataset_upload_root(),
-            "object_storage": uses_object_storage(),
-            "max_upload_mb": settings.DATASET_UPLOAD_MAX_BYTES // 1024 // 1024,
-        }
-        return TemplateResponse(request, "admin/api/dataset/import.html", context)
+                return admin_page(
+                    self,
+                    request,
+                    "admin/api/dataset/import_report.html",
+                    title=f"Imported {report.dataset.name}",
+                    report=report,
+                    sections=list(report.sections()),
+                    dataset_url=reverse("admin:api_dataset_change", args=[report.dataset.pk]),
+                )
+        return admin_page(
+            self,
+            request,
+            "admin/api/dataset/import.html",
+            title="Import a dataset",
+            form=form,
+            dataset_root=settings.DATASET_ROOT,
+            upload_root=dataset_upload_root(),
+            object_storage=uses_object_storage(),
+            max_upload_mb=settings.DATASET_UPLOAD_MAX_BYTES // 1024 // 1024,
+        )

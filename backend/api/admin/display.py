@@ -1,5 +1,6 @@
 """How the admin's pages show things: pictures in lists and change pages, durations, services' messages."""
 
+from django.template.response import TemplateResponse
 from django.utils.html import format_html
 
 THUMBNAIL = 120  # pixels, in lists
@@ -23,3 +24,13 @@ def duration(ms: int) -> str:
     seconds = round((ms or 0) / 1000)
     hours, rest = divmod(seconds, 3600)
     return f"{hours}h {rest // 60:02d}m" if hours else f"{rest // 60}m {rest % 60:02d}s"
+
+
+def admin_page(model_admin, request, template: str, *, title: str, **context) -> TemplateResponse:
+    """Return a page of our own (an import form, its report, a confirmation) framed as the admin's pages are.
+
+    ``template`` extends admin's base; it gets the site's context, the title and the model's
+    ``opts`` (for the breadcrumbs), and ``context``.
+    """
+    page = {**model_admin.admin_site.each_context(request), "title": title, "opts": model_admin.model._meta}
+    return TemplateResponse(request, template, {**page, **context})

@@ -9,13 +9,12 @@ from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.template.response import TemplateResponse
 from django.urls import path
 
 from .. import accounts, services
 from ..models import Dataset, Profile, Role
 from ..upload_handlers import upload_failure
-from .display import sentence
+from .display import admin_page, sentence
 from .filters import RoleFilter, TestUserFilter
 
 
@@ -209,20 +208,20 @@ class EyeTaggerUserAdmin(UserAdmin):
                     form.add_error(None, message)
             else:
                 sheet = accounts.accounts_csv(created).encode()
-                context = {
-                    **self.admin_site.each_context(request),
-                    "title": f"{len(created)} annotator accounts created",
-                    "opts": self.model._meta,
-                    "accounts": created,
-                    "download": "data:text/csv;charset=utf-8;base64," + base64.b64encode(sheet).decode(),
-                    "is_test": form.cleaned_data["is_test"],
-                }
-                return TemplateResponse(request, "admin/auth/user/accounts_created.html", context)
-        context = {
-            **self.admin_site.each_context(request),
-            "title": "Create annotator accounts from a CSV",
-            "opts": self.model._meta,
-            "form": form,
-            "media": self.media + form.media,
-        }
-        return TemplateResponse(request, "admin/auth/user/create_annotators.html", context)
+                return admin_page(
+                    self,
+                    request,
+                    "admin/auth/user/accounts_created.html",
+                    title=f"{len(created)} annotator accounts created",
+                    accounts=created,
+                    download="data:text/csv;charset=utf-8;base64," + base64.b64encode(sheet).decode(),
+                    is_test=form.cleaned_data["is_test"],
+                )
+        return admin_page(
+            self,
+            request,
+            "admin/auth/user/create_annotators.html",
+            title="Create annotator accounts from a CSV",
+            form=form,
+            media=self.media + form.media,
+        )

@@ -97,10 +97,10 @@ class QueueCounts:
 def queue_counts(*, dataset_id: int, models: Mapping[str, type] | None = None) -> QueueCounts:
     """Count what the dataset's counters should hold from its assignments (three aggregate queries).
 
-    ``models`` lets a data migration pass its historical ``Assignment`` and ``Profile``.
+    ``models`` lets a data migration pass its historical ``Assignment`` and ``Profile`` by name.
     """
-    assignment_model = models["Assignment"] if models else Assignment
-    profile_model = models["Profile"] if models else Profile
+    model = (models or {}).get
+    assignment_model, profile_model = model("Assignment", Assignment), model("Profile", Profile)
     testers = profile_model.objects.filter(is_test=True).values("user_id")
     assignments = assignment_model.objects.filter(dataset_id=dataset_id)
     counted = assignments.exclude(annotator_id__in=testers)

@@ -10,17 +10,8 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import F
 
-from ...models import Annotation, AnnotatorProgress, Assignment, Dataset, Image, Profile
+from ...models import AnnotatorProgress, Assignment, Dataset, Image
 from ...selectors.queue import queue_counts
-
-_MODELS = {
-    "Image": Image,
-    "Assignment": Assignment,
-    "AnnotatorProgress": AnnotatorProgress,
-    "Annotation": Annotation,
-    "Dataset": Dataset,
-    "Profile": Profile,
-}
 
 
 def pool_changed(*, dataset: Dataset) -> None:
@@ -42,9 +33,9 @@ def queue_recount(*, dataset: Dataset) -> None:
 
 
 def recount_dataset(*, dataset_id: int, models: Mapping[str, type] | None = None) -> None:
-    """Rebuild one dataset's counters. ``models`` lets a data migration pass its historical models."""
-    models = models or _MODELS
-    image_model, progress_model = models["Image"], models["AnnotatorProgress"]
+    """Rebuild one dataset's counters. ``models`` lets a data migration pass its historical models by name."""
+    model = (models or {}).get
+    image_model, progress_model = model("Image", Image), model("AnnotatorProgress", AnnotatorProgress)
     counts = queue_counts(dataset_id=dataset_id, models=models)
     # Lock the images in id order first, as release_expired_leases does, so the two never deadlock.
     current = image_model.objects.select_for_update(no_key=True).filter(dataset_id=dataset_id).order_by("pk")
@@ -61,7 +52,7 @@ def recount_dataset(*, dataset_id: int, models: Mapping[str, type] | None = None
         progress_model.objects.filter(dataset_id=dataset_id, annotator_id=annotator_id).update(
             submitted_count=submitted, skipped_count=skipped
         )
-    models["Dataset"].objects.filter(pk=dataset_id).update(
+    model("Dataset", Dataset).objects.filter(pk=dataset_id).update(
         image_count=image_model.objects.filter(dataset_id=dataset_id).count()
     )
 
