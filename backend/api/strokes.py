@@ -22,6 +22,8 @@ from itertools import chain
 
 import numpy as np
 
+from .tracing import traced
+
 TOOLS = ("brush", "eraser", "lasso", "lasso-eraser")
 _SETS = {"brush": True, "eraser": False, "lasso": True, "lasso-eraser": False}
 _LASSOS = {"lasso", "lasso-eraser"}
@@ -60,6 +62,7 @@ def _is_number(value) -> bool:
     return not isinstance(value, int) or -sys.float_info.max <= value <= sys.float_info.max
 
 
+@traced("strokes: validate")
 def validate_strokes(strokes, *, width: int, height: int, limits: Limits = DEFAULT_LIMITS) -> list[dict]:
     """Return the strokes normalized (floats, known keys only), or raise StrokesInvalid naming each problem.
 
@@ -224,6 +227,7 @@ _CHUNK_SPANS = 1 << 17
 _FILL_PIXELS = 1 << 22
 
 
+@traced("strokes: rasterize")
 def rasterize(strokes: list[dict], width: int, height: int) -> np.ndarray:
     """Return the mask of these strokes as a boolean array of shape (height, width)."""
     mask = np.zeros((height, width), dtype=bool)

@@ -14,6 +14,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from ...models import Annotation, AnnotatorProgress, Assignment, Dataset, Image, Profile
+from ...tracing import traced
 from .counters import pool_changed
 
 EXPIRED_BATCH = 100  # expired leases released per call; the rest go on the next calls
@@ -32,6 +33,7 @@ class ImageUnavailable(Exception):
 # --- The annotator's lock ---------------------------------------------------------------
 
 
+@traced("queue: the annotator's lock")
 def progress_lock(*, dataset: Dataset, annotator: User) -> AnnotatorProgress:
     """Return the annotator's progress row on the dataset, created if needed and locked until commit.
 
@@ -236,6 +238,7 @@ def queue_skip(*, image: Image, annotator: User, reason: str, now: datetime | No
 # --- Keeping the queue in step with saved annotations ----------------------------------------
 
 
+@traced("queue: keep in step with the save")
 def annotation_saved(
     *, annotation: Annotation, before: dict | None, progress: AnnotatorProgress, now: datetime | None = None
 ) -> Assignment:
