@@ -1,4 +1,8 @@
-"""The assignment queue: handing out images under leases, targets, order, skips, resuming, test users."""
+"""The assignment queue: handing out images under leases, targets, order, skips, resuming, test users.
+
+One module although the queue is a package (services/queue/): its behaviours are seen through one
+API (next, skip, save), whichever of the package's modules does the work.
+"""
 
 import random
 from datetime import timedelta
