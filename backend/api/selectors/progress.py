@@ -80,20 +80,39 @@ def progress_of(
     }
 
 
+def _progress_of_row(
+    row: AnnotatorProgress | None,
+    *,
+    dataset: Dataset,
+    in_progress: int,
+    is_test: bool,
+    eligible: int,
+    pool_version: int | None = None,
+) -> dict:
+    """Return ``progress_of`` the annotator's progress row (None: they have not started)."""
+    return progress_of(
+        dataset=dataset,
+        submitted=row.submitted_count if row else 0,
+        skipped=row.skipped_count if row else 0,
+        in_progress=in_progress,
+        active_ms=row.active_ms if row else 0,
+        exhausted_version=row.exhausted_version if row else None,
+        is_test=is_test,
+        eligible=eligible,
+        pool_version=pool_version,
+    )
+
+
 def handout_progress(*, handout: "Handout", dataset: Dataset) -> dict:
     """Return the annotator's progress as ``queue_next`` left it, counted in its transaction (no query).
 
     When nothing was handed out, nothing is left for them now: their total is what they have
     handled and hold, and they are finished once they hold nothing.
     """
-    row = handout.progress
-    progress = progress_of(
+    progress = _progress_of_row(
+        handout.progress,
         dataset=dataset,
-        submitted=row.submitted_count,
-        skipped=row.skipped_count,
         in_progress=handout.in_progress,
-        active_ms=row.active_ms,
-        exhausted_version=row.exhausted_version,
         is_test=handout.is_test,
         eligible=handout.eligible,
         pool_version=handout.pool_version,
@@ -112,15 +131,10 @@ def leased_count(*, dataset: Dataset, annotator: User) -> int:
 def annotator_progress(*, dataset: Dataset, annotator: User, eligible: int | None = None) -> dict:
     """Return the annotator's progress on the dataset (a few indexed queries)."""
     dataset.refresh_from_db(fields=["pool_version", "image_count"])
-    row = AnnotatorProgress.objects.filter(dataset=dataset, annotator=annotator).first()
-    in_progress = leased_count(dataset=dataset, annotator=annotator)
-    return progress_of(
+    return _progress_of_row(
+        AnnotatorProgress.objects.filter(dataset=dataset, annotator=annotator).first(),
         dataset=dataset,
-        submitted=row.submitted_count if row else 0,
-        skipped=row.skipped_count if row else 0,
-        in_progress=in_progress,
-        active_ms=row.active_ms if row else 0,
-        exhausted_version=row.exhausted_version if row else None,
+        in_progress=leased_count(dataset=dataset, annotator=annotator),
         is_test=is_test_user(annotator),
         eligible=eligible_annotator_count(dataset) if eligible is None else eligible,
     )
@@ -144,13 +158,10 @@ def dataset_progress(*, dataset: Dataset, user) -> dict:
     )
     annotators = []
     for row in rows.order_by("annotator__username"):
-        entry = progress_of(
+        entry = _progress_of_row(
+            row,
             dataset=dataset,
-            submitted=row.submitted_count,
-            skipped=row.skipped_count,
             in_progress=leased.get(row.annotator_id, 0),
-            active_ms=row.active_ms,
-            exhausted_version=row.exhausted_version,
             is_test=is_test_user(row.annotator),
             eligible=eligible,
         )
