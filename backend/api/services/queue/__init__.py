@@ -30,11 +30,10 @@ cycle; the concurrency tests on PostgreSQL check it.
 """
 
 from .counters import pool_changed, queue_recount, recount_dataset, user_datasets_recount
-from .handout import HELD_LIMIT, MAX_AHEAD, Handout, queue_next
+from .handout import MAX_AHEAD, Handout, queue_next
 from .leases import ImageUnavailable, annotation_saved, progress_lock, queue_skip, release_expired_leases
 
 __all__ = [
-    "HELD_LIMIT",
     "MAX_AHEAD",
     "Handout",
     "ImageUnavailable",
