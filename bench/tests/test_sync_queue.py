@@ -209,7 +209,10 @@ def _request(t_ms: int, key: int, body: dict) -> tuple:
 @pytest.mark.skipif(shutil.which("node") is None, reason="needs Node.js to run the app's module")
 @pytest.mark.parametrize("name", SCENARIOS)
 def test_the_copy_sends_what_the_apps_sync_queue_sends(name):
-    assert (ROOT / MIRRORS).exists(), f"{MIRRORS} moved: point bench/sync_queue.py's MIRRORS at it"
+    assert (ROOT / MIRRORS).exists(), (
+        f"{MIRRORS} moved: point MIRRORS (bench/sync_queue.py) at the app's sync queue, and "
+        "bench/tests/sync_queue_driver.mjs at how the app now builds and feeds it"
+    )
     scenario = SCENARIOS[name]
     app, copy = run_in_node(scenario), run_in_python(scenario)
     assert copy == app
