@@ -1,7 +1,7 @@
 """Writes on participants: enrolling by the study link, going through the steps, finishing, withdrawing.
 
 Every write of one participant takes their row's lock first (``participant_lock``), so two tabs
-never complete a step twice; it comes before any lock of the queue (see services/queue.py), so
+never complete a step twice; it comes before any lock of the queue (see services/queue/__init__.py), so
 lock order stays one order everywhere. Refusals are ``StudyRefusal`` (a 4xx with a code) or
 ``ValidationError``, raised before anything is written.
 """

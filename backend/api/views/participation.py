@@ -17,7 +17,6 @@ from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from .. import services
-from ..files import image_file_response
 from ..models import Annotation, ImageAttachment, Step, Trial
 from ..permissions import IsParticipant, participant_of
 from ..schema import ERROR_RESPONSE
@@ -32,6 +31,7 @@ from ..study_serializers import (
     TrialSerializer,
     TrialWriteSerializer,
 )
+from .file_responses import image_file_response
 from .images import PREFER_PARAMETER, _prefers_minimal, _saved
 
 REFUSED = OpenApiResponse(

@@ -73,6 +73,11 @@ class ParticipantsQuerySerializer(StrictQuerySerializer):
     format = serializers.ChoiceField(["csv", "json"], default="csv")
 
 
+def _table(header, rows):
+    """Return the pieces of a CSV table of these rows, every cell spreadsheet-safe."""
+    return exporting.table_pieces(header, (exporting.csv_cells(cells) for cells in rows))
+
+
 def _file(data: bytes, *, content_type: str, filename: str) -> HttpResponse:
     response = HttpResponse(data, content_type=content_type)
     response["Content-Disposition"] = f'inline; filename="{filename}"'
@@ -137,7 +142,7 @@ class StudyViewSet(viewsets.ReadOnlyModelViewSet):
             pieces = study_trials_jsonl(study=study, selection=selection)
             return _download(pieces, content_type="application/x-ndjson", filename=f"{name}.jsonl")
         rows = study_trial_rows(study=study, selection=selection)
-        return _download(exporting.table_pieces(TRIAL_COLUMNS, rows), content_type="text/csv", filename=f"{name}.csv")
+        return _download(_table(TRIAL_COLUMNS, rows), content_type="text/csv", filename=f"{name}.csv")
 
     @extend_schema(
         parameters=[ParticipantsQuerySerializer],
@@ -154,7 +159,7 @@ class StudyViewSet(viewsets.ReadOnlyModelViewSet):
         if query.validated_data["format"] == "json":
             return Response(list(participant_records(study)))
         rows = study_participant_rows(study=study)
-        pieces = exporting.table_pieces(participant_columns(study), rows)
+        pieces = _table(participant_columns(study), rows)
         return _download(pieces, content_type="text/csv", filename=f"{study.slug}-participants.csv")
 
     @extend_schema(responses=serializers.DictField())
@@ -187,9 +192,7 @@ class StudyViewSet(viewsets.ReadOnlyModelViewSet):
         if query["format"] == "json":
             return Response(figures)
         header, rows = study_research.stats_table(figures)
-        return _download(
-            exporting.table_pieces(header, rows), content_type="text/csv", filename=f"{study.slug}-stats.csv"
-        )
+        return _download(_table(header, rows), content_type="text/csv", filename=f"{study.slug}-stats.csv")
 
     @extend_schema(responses=serializers.DictField())
     @action(detail=True, url_path=r"images/(?P<image_id>[0-9]+)/stats")
