@@ -35,6 +35,7 @@ urlpatterns = [
     path("participation/steps/<int:index>/", views.ParticipationStepApi.as_view(), name="participation-step"),
     path("participation/withdraw/", views.ParticipationWithdrawApi.as_view(), name="participation-withdraw"),
     path("participation/trials/", views.ParticipationTrialsApi.as_view(), name="participation-trials"),
+    path("participation/images/<int:pk>/", views.TrialApi.as_view(), name="participation-trial"),
     path(
         "participation/images/<int:pk>/annotation/", views.TrialAnnotationApi.as_view(), name="participation-annotation"
     ),

@@ -200,6 +200,7 @@ def step_view(participant: Participant, step: Step) -> dict:
     elif step.has_images:
         dataset = step.dataset
         view.update(
+            dataset=dataset.pk,
             question=dataset.question,
             choices=dataset.choices,
             required={"choice": dataset.require_choice, "mask": dataset.require_mask, "text": dataset.require_text},

@@ -427,3 +427,65 @@ def test_ticking_test_user_on_a_users_page_saves_and_recounts_the_targets(admin_
     assert response.status_code == 302, response.content.decode()[:3000]  # it was a server error
     user.profile.refresh_from_db()
     assert user.profile.is_test and dataset.images.get(pk=image.pk).reserved_count == 0
+
+
+# --- Studies -----------------------------------------------------------------------------------
+
+
+def test_a_study_file_is_imported_from_admin_and_its_problems_named(admin_client, study_datasets):
+    from backend.api.models import Study
+
+    from .study_fixtures import study_text
+
+    response = admin_client.post("/api/admin/api/study/import/", {"text": study_text(status="running")})
+    assert response.status_code == 200
+    assert "status: must be one of draft, open, paused, closed" in response.content.decode()
+    assert Study.objects.count() == 0
+    response = admin_client.post("/api/admin/api/study/import/", {"text": study_text()})
+    study = Study.objects.get()
+    assert response.status_code == 302 and response["Location"] == f"/api/admin/api/study/{study.pk}/change/"
+
+
+def test_a_study_s_page_shows_its_protocol_and_edits_it_as_its_study_file(admin_client, study):
+    page = admin_client.get(f"/api/admin/api/study/{study.pk}/change/").content.decode()
+    assert "Edit as a study file" in page and "/s/iris-test/" in page and "practice" in page
+    edit = admin_client.get(f"/api/admin/api/study/{study.pk}/study-file/").content.decode()
+    assert "slug: iris-test" in edit
+    from .study_fixtures import study_text
+
+    admin_client.post(f"/api/admin/api/study/{study.pk}/study-file/", {"text": study_text(title="Renamed")})
+    study.refresh_from_db()
+    assert study.title == "Renamed"
+    download = admin_client.get(f"/api/admin/api/study/{study.pk}/download/")
+    assert download["Content-Type"] == "application/yaml" and b"title: Renamed" in download.content
+
+
+def test_studies_are_opened_paused_and_closed_by_an_action(admin_client, study):
+    admin_client.post("/api/admin/api/study/", {"action": "pause_studies", "_selected_action": [study.pk]})
+    study.refresh_from_db()
+    assert study.status == "paused"
+
+
+def test_participants_are_excluded_and_their_data_deleted_after_a_confirmation(admin_client, study):
+    from backend.api.models import Participant
+
+    participant = services.participant_enrol(slug="iris-test", params={}).participant
+    changelist = "/api/admin/api/participant/"
+    assert participant.pseudonym in admin_client.get(changelist).content.decode()
+    admin_client.post(changelist, {"action": "exclude_participants", "_selected_action": [participant.pk]})
+    assert Participant.objects.get().excluded
+    asked = admin_client.post(changelist, {"action": "delete_data", "_selected_action": [participant.pk]})
+    assert "Delete these participants" in asked.content.decode() and Participant.objects.count() == 1
+    admin_client.post(changelist, {"action": "delete_data", "_selected_action": [participant.pk], "confirmed": "yes"})
+    assert Participant.objects.count() == 0
+
+
+def test_the_studies_and_participants_lists_take_as_many_queries_for_many_rows_as_for_few(admin_client, study):
+    services.participant_enrol(slug="iris-test", params={"PROLIFIC_PID": "a"})
+    few = [queries(admin_client, url) for url in ("/api/admin/api/study/", "/api/admin/api/participant/")]
+    for n in range(5):
+        services.participant_enrol(slug="iris-test", params={"PROLIFIC_PID": f"b{n}"})
+    from .study_fixtures import study_text
+
+    services.study_import(text=study_text(slug="second"))
+    assert [queries(admin_client, url) for url in ("/api/admin/api/study/", "/api/admin/api/participant/")] == few

@@ -345,6 +345,7 @@ def test_a_phase_draws_its_images_from_the_queue_with_a_catch_image_at_its_slot(
     assert set(leased.values_list("image__dataset__slug", flat=True)) == {"study-main"}  # the queue's leases
     assert all(set(t) == {"id", "step", "position", "practice", "status", "image", "guidance"} for t in trials)
     assert client.get("/api/participation/trials/?ahead=5").json()["trials"] == trials  # handed out once
+    assert client.get(f"/api/participation/images/{trials[1]['image']['id']}/").json() == trials[1]
 
 
 def test_a_catch_image_is_judged_and_a_participant_under_the_threshold_is_flagged(study):

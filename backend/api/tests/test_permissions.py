@@ -203,6 +203,8 @@ ENDPOINTS = {
         lambda w, r: f"/api/participation/images/{w.trial.image_id}/annotation/",
         document([brush([(2, 2)])]),
     ),
+    "own trial": ("get", lambda w, r: f"/api/participation/images/{w.trial.image_id}/", None),
+    "others trial": ("get", lambda w, r: f"/api/participation/images/{w.others_trial.image_id}/", None),
     "own trial image": ("get", lambda w, r: f"/api/participation/images/{w.trial.image_id}/file", None),
     "others trial image": ("get", lambda w, r: f"/api/participation/images/{w.others_trial.image_id}/file", None),
     "others trial annotation": (
@@ -296,6 +298,8 @@ EXPECTED.update(
         "trials": (*PARTICIPATION, 200),
         "own trial annotation": (*PARTICIPATION, 200),
         "save own trial": (*PARTICIPATION, 201),
+        "own trial": (*PARTICIPATION, 200),
+        "others trial": (*PARTICIPATION, 404),
         "own trial image": (*PARTICIPATION, 200),
         "others trial image": (*PARTICIPATION, 404),
         "others trial annotation": (*PARTICIPATION, 404),

@@ -157,10 +157,13 @@ class TrialAnnotationApi(APIView):
 
     @extend_schema(responses=OwnAnnotationSerializer)
     def get(self, request, pk):
-        """Return the caller's annotation of the trial's image (version 0 before its first save)."""
+        """Return the caller's annotation of the image (version 0 before its first save), with ``guidance_events``."""
         trial = _own_trial(request, pk)
         empty = Annotation(image=trial.image, annotator=request.user, version=0, started_at=None)
-        return Response(OwnAnnotationSerializer(trial.annotation or empty).data)
+        # The guidance's toggles so far come back with it, so a page that reloads goes on with the log.
+        return Response(
+            {**OwnAnnotationSerializer(trial.annotation or empty).data, "guidance_events": trial.guidance_events}
+        )
 
     @extend_schema(
         request=TrialWriteSerializer,
@@ -191,6 +194,15 @@ class TrialAnnotationApi(APIView):
             timed_out=document["timed_out"],
         )
         return _saved(annotation, created=changed and annotation.version == 1, minimal=_prefers_minimal(request))
+
+
+class TrialApi(APIView):
+    permission_classes = [IsParticipant]
+
+    @extend_schema(responses=TrialSerializer)
+    def get(self, request, pk):
+        """Return the caller's trial of the image: its place, the image's size and address, the guidance shown."""
+        return Response(TrialSerializer(_own_trial(request, pk)).data)
 
 
 class TrialImageApi(APIView):
