@@ -63,8 +63,8 @@ self.addEventListener('fetch', (event) => {
     event.respondWith(networkFirstShell(request));
   } else if (url.pathname.startsWith('/static/')) {
     event.respondWith(cacheFirst(SHELL, request));
-  } else if (/^\\/api\\/images\\/\\d+\\/file\\/$/.test(url.pathname)) {
-    // An image's bytes never change for its id (the id stands for its SHA-256).
+  } else if (/^\\/api\\/(images\\/\\d+\\/file\\/|participation\\/images\\/\\d+\\/(file|ai-saliency))$/.test(url.pathname)) {
+    // An image's bytes never change for its id (the id stands for its SHA-256); nor its AI map.
     event.respondWith(cacheFirst(IMAGES, request, MAX_IMAGES));
   }
 });

@@ -47,7 +47,7 @@ async function manage(env, args, timeout = 120000) {
  * runs code in `manage.py shell` against the same database and returns its stdout; `kill()`
  * stops the server without a goodbye and `restart()` starts it again on the same port and database.
  */
-export async function startServer({ port } = {}) {
+export async function startServer({ port, study = false } = {}) {
   if (!existsSync(join(ROOT, 'dist/index.html'))) throw new Error('dist/ is missing: run `npm run build` first.');
   const dir = mkdtempSync(join(tmpdir(), 'eyetagger-e2e-'));
   const env = {
@@ -64,6 +64,7 @@ export async function startServer({ port } = {}) {
     'import_dataset', 'data/demo', '--name', 'Demo irises', '--question', 'Is this image real or fake?',
     '--choices', 'real,fake', '--require', 'choice,mask',
   ]);
+  if (study) await importDemoStudy(env);
   await manage(env, ['create_demo_accounts', '--url', `http://127.0.0.1:${port}/`]);
   const url = `http://127.0.0.1:${port}`;
   let child = null;
@@ -125,6 +126,18 @@ export async function startServer({ port } = {}) {
     return stdout;
   }
   return { url, port, env, stop, kill, restart: launch, python, output: () => output };
+}
+
+/** Import the demo study (docs/examples/iris-saliency-study.yaml) and its three datasets, as `make run` does. */
+async function importDemoStudy(env) {
+  for (const role of ['main', 'practice', 'catch']) {
+    await manage(env, [
+      'import_dataset', `data/demo-study/${role}`, '--slug', `demo-study-${role}`, '--name', `Demo study ${role}`,
+      '--question', 'Is this image real or fake?', '--choices', 'real,fake', '--require', 'choice,mask', '--access', 'chosen',
+      ...(role === 'main' ? ['--annotators-per-image', '3'] : []),
+    ]);
+  }
+  await manage(env, ['import_study', 'docs/examples/iris-saliency-study.yaml']);
 }
 
 /** Launch Debian's Chromium headless (never a downloaded browser). */

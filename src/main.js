@@ -1,5 +1,6 @@
 import { createApp } from 'vue';
 import * as api from './api/index.js';
+import { participantApi } from './api/participation.js';
 import App from './App.vue';
 import { createAppRouter } from './router.js';
 import { createAppStore } from './store/index.js';
@@ -7,7 +8,9 @@ import { memoryDraftStore, openDraftStore } from './store/plugins/draftStore.js'
 import './styles.css';
 
 const drafts = typeof indexedDB === 'undefined' ? memoryDraftStore() : openDraftStore();
-const store = createAppStore({ api, drafts });
+// A study's participant arrives by the study link: their images open and save through the participation API.
+const inStudy = window.location.pathname.startsWith('/s/');
+const store = createAppStore({ api: inStudy ? participantApi(api) : api, drafts });
 const router = createAppRouter(store);
 
 // Read-only hooks for the end-to-end tests and benchmarks (the mask is set by the canvas).

@@ -7,6 +7,8 @@ const DonePage = () => import('./components/DonePage.vue');
 // The Review page is its own chunk: the guard below keeps annotators from ever loading it.
 const ReviewPage = () => import('./components/review/ReviewPage.vue');
 const ReviewImagePage = () => import('./components/review/ReviewImagePage.vue');
+// A study's participant's pages: a chunk of their own, which annotators never load.
+const StudyPage = () => import('./components/study/StudyPage.vue');
 
 /** Roles that may open the Review page (the API refuses the others too). */
 export const REVIEW_ROLES = ['researcher', 'admin'];
@@ -33,12 +35,21 @@ export function createAppRouter(store) {
         props: true,
         meta: { title: 'Review an image', review: true },
       },
+      { path: '/s/:slug', name: 'study', component: StudyPage, props: true, meta: { public: true, study: true, title: 'Study' } },
       { path: '/:pathMatch(.*)*', redirect: '/' },
     ],
   });
 
   router.beforeEach(async (to) => {
     if (!store.state.auth.checked) await store.dispatch('auth/check');
+    const user = store.state.auth.user;
+    // A study's participant has nothing but their study: every other page leads back to it (a new
+    // page load, so the app starts as a participant's, saving through the participation API).
+    if (user && user.role === 'participant' && !to.meta.study) {
+      window.location.assign(`/s/${encodeURIComponent(user.study)}/`);
+      return false;
+    }
+    if (to.meta.study) return true;
     const signedIn = store.getters['auth/signedIn'];
     if (!to.meta.public && !signedIn) return { name: 'signin', query: to.fullPath !== '/' ? { next: to.fullPath } : {} };
     // ?reauth: the session expired while the app still knows the user (the save state links here).

@@ -614,36 +614,36 @@ def check_answers(fields: list[dict], answers) -> tuple[dict, list[tuple[str, st
     known = {field["name"]: field for field in fields}
     for name in answers:
         if name not in known:
-            problems.append((str(name)[:50], f"there is no question {str(name)[:50]!r}"))
+            problems.append((str(name)[:50], f"There is no question {str(name)[:50]!r}"))
     for name, field in known.items():
         value = answers.get(name)
         if value is None or value == "" or value == []:
             if field["required"]:
-                problems.append((name, f"please answer: {field['label']}"))
+                problems.append((name, f"Please answer: {field['label']}"))
             continue
         kind = field["type"]
         if kind == "single":
             if value not in field["choices"]:
-                problems.append((name, f"choose one of {', '.join(field['choices'])}"))
+                problems.append((name, f"Choose one of {', '.join(field['choices'])}"))
                 continue
         elif kind == "multiple":
             chosen = value if isinstance(value, list) else [None]
             if any(v not in field["choices"] for v in chosen) or len(set(chosen)) != len(chosen):
-                problems.append((name, f"choose any of {', '.join(field['choices'])}, each once"))
+                problems.append((name, f"Choose any of {', '.join(field['choices'])}, each once"))
                 continue
             value = [choice for choice in field["choices"] if choice in value]
         elif kind == "number":
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
-                problems.append((name, "give a number"))
+                problems.append((name, "Give a number"))
                 continue
             if (field["min"] is not None and value < field["min"]) or (
                 field["max"] is not None and value > field["max"]
             ):
-                problems.append((name, f"give a number from {field['min']} to {field['max']}"))
+                problems.append((name, f"Give a number from {field['min']} to {field['max']}"))
                 continue
         else:
             if not isinstance(value, str) or len(value) > field["max_length"]:
-                problems.append((name, f"give a text of at most {field['max_length']} characters"))
+                problems.append((name, f"Give a text of at most {field['max_length']} characters"))
                 continue
         clean[name] = value
     return clean, problems

@@ -3,6 +3,7 @@
 import { request } from './client.js';
 
 export { ApiError } from './client.js';
+export { participation } from './participation.js';
 
 export const auth = {
   me: () => request('GET', '/api/auth/me/'),

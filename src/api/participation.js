@@ -15,6 +15,8 @@ export const participation = {
   withdraw: () => request('POST', '/api/participation/withdraw/'),
   /** {trials: [...], finished, progress}: the image to do now in the step, and up to `ahead` more. */
   trials: (ahead) => request('GET', `/api/participation/trials/?ahead=${ahead}`),
+  /** The participant's trial of an image: {id, step, position, practice, status, image, guidance}. */
+  trial: (imageId) => request('GET', `/api/participation/images/${imageId}/`),
   /** The participant's annotation of an image, as the strokes document (version 0 before its first save). */
   annotation: (imageId) => request('GET', `/api/participation/images/${imageId}/annotation/`),
   /** PUT the whole document (a JSON string built by the sync), as images.saveAnnotation does for annotators. */
@@ -23,3 +25,24 @@ export const participation = {
   /** After a practice image is submitted: {answer, your_answer, correct, iou, reference_mask_url}. */
   feedback: (imageId) => request('GET', `/api/participation/images/${imageId}/feedback/`),
 };
+
+/**
+ * Return the REST client as a study participant's pages use it: the annotation store opens and
+ * saves their images through the participation API; they have no datasets, history or skips.
+ * main.js hands it to the store when the app starts on a study link.
+ */
+export function participantApi(api) {
+  const none = () => Promise.reject(new Error('A study participant has no datasets.'));
+  return {
+    ...api,
+    datasets: { list: async () => ({ results: [] }), get: none, next: none },
+    images: {
+      get: (id) => participation.trial(id).then((trial) => trial.image),
+      annotation: participation.annotation,
+      saveAnnotation: participation.saveAnnotation,
+      skip: none,
+      prefetch: api.images.prefetch,
+    },
+    annotations: { history: async () => [] },
+  };
+}

@@ -5,7 +5,8 @@
  * join of cached pieces, not a re-encoding of every point.
  *
  * A draft: {key, userId, datasetId, imageId, image, strokes, label, text, status,
- *           baseVersion, localRev, syncedRev, startedAt, activeMs, updatedAt, conflict}
+ *           baseVersion, localRev, syncedRev, startedAt, activeMs, updatedAt, conflict,
+ *           guidanceEvents?, timedOut?}   // the last two on a study participant's images only
  * localRev counts local changes; syncedRev is the localRev the server has; baseVersion is the
  * server version the local content was based on. Dirty (unsent work) means localRev > syncedRev.
  */
@@ -43,6 +44,9 @@ export function documentJson(draft, client) {
   };
   if (draft.startedAt) rest.started_at = draft.startedAt;
   if (client) rest.client = client;
+  // A study participant's image also carries every toggle of the AI's guidance, and whether its time ran out.
+  if (draft.guidanceEvents && draft.guidanceEvents.length) rest.guidance_events = draft.guidanceEvents;
+  if (draft.timedOut) rest.timed_out = true;
   return `{"strokes":[${strokes}],${JSON.stringify(rest).slice(1)}`;
 }
 
@@ -92,5 +96,6 @@ export function draftFromServer(annotation, { userId, datasetId, image }) {
     activeMs: annotation.active_ms || 0,
     updatedAt: Date.now(),
     conflict: null,
+    ...(annotation.guidance_events ? { guidanceEvents: annotation.guidance_events } : {}),
   };
 }

@@ -4,6 +4,7 @@ import { createStore } from 'vuex';
 import { createAnnotationModule } from './modules/annotation.js';
 import { createAuthModule } from './modules/auth.js';
 import { createDatasetsModule } from './modules/datasets.js';
+import { createStudyModule } from './modules/study.js';
 import { createSyncModule } from './modules/sync.js';
 import { createToolsModule, toolsMemoryPlugin } from './modules/tools.js';
 import { createPersistencePlugin } from './plugins/persistence.js';
@@ -17,6 +18,7 @@ export function createAppStore({ api, drafts }) {
       auth: createAuthModule(api),
       datasets: createDatasetsModule(api),
       annotation: createAnnotationModule(api, drafts),
+      study: createStudyModule({ participation: api.participation, prefetch: api.images.prefetch }),
       sync: createSyncModule(),
       tools: createToolsModule(),
     },

@@ -678,3 +678,16 @@ def test_the_participants_table(study, researcher, client_for):
     )  # fmt: skip
     as_json = client_for(researcher).get(f"/api/studies/{study.pk}/participants/?format=json").json()
     assert as_json[0]["participant"] == done["participant"] and as_json[0]["answer_age"] == "18-30"
+
+
+def test_image_files_do_not_vary_by_accept_so_a_file_fetched_ahead_is_found_offline(study):
+    client, _ = participant_client(**PROLIFIC)
+    go_to_practice(client)
+    do_trials(client, 2)
+    trial = client.get("/api/participation/trials/").json()["trials"][0]
+    for url in (trial["image"]["file_url"], f"/api/participation/images/{trial['image']['id']}/ai-saliency"):
+        response = client.get(url, HTTP_ACCEPT="image/avif,image/webp,*/*")
+        if response.status_code == 404:
+            continue  # the no-help condition shows no map
+        assert "Accept" not in response.get("Vary", ""), url
+        assert response["Cache-Control"] == "private, max-age=86400"

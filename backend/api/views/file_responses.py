@@ -30,7 +30,12 @@ class FileNegotiation(BaseContentNegotiation):
 
 
 class FileApiMixin:
-    """For APIViews that return files: JSON errors, the file otherwise."""
+    """For APIViews that return files: JSON errors, the file otherwise.
+
+    One renderer, so DRF adds no ``Vary: Accept``: a file is the same whatever the client
+    accepts, and the service worker's cache, which honours Vary, then finds a file fetched
+    ahead (``Accept: */*``) when an <img> asks for it (``Accept: image/...``).
+    """
 
     renderer_classes = [JSONRenderer]
     content_negotiation_class = FileNegotiation

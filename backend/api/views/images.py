@@ -5,6 +5,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import viewsets
 from rest_framework.decorators import action
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from .. import selectors, services
@@ -26,7 +27,7 @@ from ..serializers import (
     handout_data,
 )
 from .datasets import AHEAD_PARAMETER
-from .file_responses import image_file_response
+from .file_responses import FileNegotiation, image_file_response
 
 PREFER_PARAMETER = OpenApiParameter(
     "Prefer",
@@ -83,7 +84,8 @@ class ImageViewSet(viewsets.ReadOnlyModelViewSet):
             ),
         }
     )
-    @action(detail=True)
+    # One renderer: no Vary: Accept (see FileApiMixin), so an image fetched ahead is found offline.
+    @action(detail=True, renderer_classes=[JSONRenderer], content_negotiation_class=FileNegotiation)
     def file(self, request, pk=None):
         """Return the image's bytes."""
         return image_file_response(request, self.get_object())

@@ -31,7 +31,7 @@ from ..study_serializers import (
     TrialSerializer,
     TrialWriteSerializer,
 )
-from .file_responses import image_file_response
+from .file_responses import FileApiMixin, image_file_response
 from .images import PREFER_PARAMETER, _prefers_minimal, _saved
 
 REFUSED = OpenApiResponse(
@@ -205,7 +205,7 @@ class TrialApi(APIView):
         return Response(TrialSerializer(_own_trial(request, pk)).data)
 
 
-class TrialImageApi(APIView):
+class TrialImageApi(FileApiMixin, APIView):
     permission_classes = [IsParticipant]
 
     @extend_schema(responses={(200, "image/*"): OpenApiTypes.BINARY})
@@ -214,7 +214,7 @@ class TrialImageApi(APIView):
         return image_file_response(request, _own_trial(request, pk).image)
 
 
-class TrialSaliencyApi(APIView):
+class TrialSaliencyApi(FileApiMixin, APIView):
     permission_classes = [IsParticipant]
 
     @extend_schema(responses={(200, "image/*"): OpenApiTypes.BINARY})
@@ -245,7 +245,7 @@ class TrialFeedbackApi(APIView):
         return Response(study_selectors.practice_feedback(_feedback_trial(request, pk)))
 
 
-class TrialReferenceMaskApi(APIView):
+class TrialReferenceMaskApi(FileApiMixin, APIView):
     permission_classes = [IsParticipant]
 
     @extend_schema(responses={(200, "image/*"): OpenApiTypes.BINARY})
@@ -258,7 +258,7 @@ class TrialReferenceMaskApi(APIView):
         return image_file_response(request, attachment)
 
 
-class StepExampleApi(APIView):
+class StepExampleApi(FileApiMixin, APIView):
     permission_classes = [IsParticipant]
 
     @extend_schema(responses={(200, "image/*"): OpenApiTypes.BINARY})

@@ -37,6 +37,8 @@ export const CONTENT_MUTATIONS = new Set([
   'annotation/setLabel',
   'annotation/setText',
   'annotation/setStatus',
+  'annotation/setGuidanceEvents',
+  'annotation/setTimedOut',
 ]);
 
 const MAX_UNDO = 2000;
@@ -138,6 +140,7 @@ export function createAnnotationModule(api, drafts) {
         draft.image = toRaw(draft.image);
         draft.conflict = toRaw(draft.conflict);
         if (draft.full) draft.full = toRaw(draft.full);
+        if (draft.guidanceEvents) draft.guidanceEvents = toRaw(draft.guidanceEvents);
         return draft;
       },
     },
@@ -210,6 +213,17 @@ export function createAnnotationModule(api, drafts) {
       },
       setStatus(state, status) {
         state.draft.status = status;
+        touch(state);
+      },
+      /** A study participant toggled the AI's guidance: the whole log so far (src/study/guidance.js). */
+      setGuidanceEvents(state, events) {
+        // Plain objects (never Vue's proxies): the draft goes to IndexedDB, which cannot clone a proxy.
+        state.draft.guidanceEvents = events.map(({ t, shown }) => ({ t, shown }));
+        touch(state);
+      },
+      /** The image's time limit ran out: it is sent as it stands, and finished. */
+      setTimedOut(state) {
+        state.draft.timedOut = true;
         touch(state);
       },
       setArea(state, area) {

@@ -45,7 +45,21 @@ function refusalOf(error) {
   return { code: error.code || 'error', detail: error.message, status: error.status };
 }
 
-export function createStudyModule({ participation }) {
+/** prefetch(url): fetch a file so the service worker keeps it for offline work (src/api images.prefetch). */
+export function createStudyModule({ participation, prefetch = () => {} }) {
+  const prefetched = new Set();
+  // Answers about the participation can arrive out of order (a refresh sent before a step was
+  // completed, answered after): each request is numbered, and an answer older than one applied is dropped.
+  let sent = 0;
+  let applied = 0;
+  /** Send `request`; resolve to its answer, or to null when a newer answer was applied meanwhile. */
+  async function latest(request) {
+    const number = ++sent;
+    const answer = await request();
+    if (number < applied) return null;
+    applied = number;
+    return answer;
+  }
   return {
     namespaced: true,
     state: () => ({ slug: null, state: null, trials: [], finished: [], refusal: null, ended: null, offline: false, busy: false }),
@@ -89,16 +103,16 @@ export function createStudyModule({ participation }) {
        * Arrive by the study link: come back to the participation this browser has (no platform id
        * in the link), else enrol with the link's parameters. Offline, show what this browser kept.
        */
-      async enter({ commit, dispatch }, { slug, params }) {
+      async enter({ commit, dispatch, rootState }, { slug, params }) {
         commit('setSlug', slug);
         commit('setEnded', null);
         let data = null;
         try {
-          if (!Object.keys(params).length) data = await participation.state().catch((error) => {
+          if (!Object.keys(params).length) data = await latest(() => participation.state()).catch((error) => {
             if (error.isNetwork) throw error;
             return null; // not a participant yet (401, 403): enrol
           });
-          if (!data || data.study.slug !== slug) data = await participation.enrol(slug, params);
+          if (!data || data.study.slug !== slug) data = await latest(() => participation.enrol(slug, params));
         } catch (error) {
           if (!error.isNetwork) {
             commit('setRefusal', refusalOf(error));
@@ -114,6 +128,8 @@ export function createStudyModule({ participation }) {
         }
         commit('setOffline', false);
         await dispatch('noteState', data);
+        // Enrolling signed the browser in as the participant: their drafts are kept under their user.
+        if (!rootState.auth.user || rootState.auth.user.role !== 'participant') await dispatch('auth/check', null, { root: true });
       },
 
       /** Take in the server's state (and forget the images of a step that is over). */
@@ -141,9 +157,9 @@ export function createStudyModule({ participation }) {
       /** Ask the server for the state again (after the last image of a step was sent, say). */
       async refresh({ commit, dispatch }) {
         try {
-          const data = await participation.state();
+          const data = await latest(() => participation.state());
           commit('setOffline', false);
-          await dispatch('noteState', data);
+          if (data) await dispatch('noteState', data);
           return true;
         } catch (error) {
           if (error.isNetwork) {
@@ -159,8 +175,9 @@ export function createStudyModule({ participation }) {
       async completeStep({ commit, state, dispatch }, payload) {
         commit('setBusy', true);
         try {
-          const answer = await participation.completeStep(state.state.index, payload);
-          if (answer && answer.declined) {
+          const answer = await latest(() => participation.completeStep(state.state.index, payload));
+          if (answer === null) return; // a newer state arrived meanwhile
+          if (answer.declined) {
             storage().removeItem(SAVED + state.slug);
             commit('setEnded', 'declined');
             return;
@@ -179,7 +196,8 @@ export function createStudyModule({ participation }) {
         try {
           const body = await participation.trials(AHEAD);
           commit('setOffline', false);
-          if (body.finished) {
+          // The step is over (the server moved the participant on once it had every image): catch up.
+          if (body.finished || body.trials.some((trial) => trial.step !== state.state.current.id)) {
             await dispatch('refresh');
             return;
           }
@@ -187,12 +205,55 @@ export function createStudyModule({ participation }) {
           for (const trial of body.trials) known.set(trial.id, trial);
           const trials = [...known.values()].filter((trial) => trial.step === state.state.current.id);
           commit('setTrials', trials.sort((a, b) => a.position - b.position));
+          // Their files now, so the service worker has them if the connection goes.
+          for (const trial of trials) {
+            for (const url of [trial.image.file_url, trial.guidance && trial.guidance.ai_saliency_url]) {
+              if (url && !prefetched.has(url)) {
+                prefetched.add(url);
+                prefetch({ file_url: url });
+              }
+            }
+          }
           commit('setState', { ...state.state, progress: body.progress });
           dispatch('save');
         } catch (error) {
           if (error.isNetwork) commit('setOffline', true);
           else if (error.code === 'not_an_images_step') await dispatch('refresh');
           else throw error;
+        }
+      },
+
+      /**
+       * Finish the image on screen: submitted when it holds what the step requires, else (its time
+       * ran out) as it stands. Sent now when the server answers; kept in this browser and sent later
+       * when not. Return false, changing nothing, when a required part is missing (the notice says what).
+       */
+      async submitImage({ commit, dispatch, rootState, rootGetters }, { timedOut = false } = {}) {
+        const draft = rootState.annotation.draft;
+        const missing = rootGetters['annotation/missing'];
+        if (missing.length && !timedOut) {
+          commit('annotation/setNotice', `To go on, ${missing.join(', ')}.`, { root: true });
+          return false;
+        }
+        commit('annotation/setNotice', null, { root: true });
+        if (timedOut) commit('annotation/setTimedOut', null, { root: true });
+        if (!missing.length && draft.status !== 'submitted') commit('annotation/setStatus', 'submitted', { root: true });
+        try {
+          await this.$sync.flush(draft.key, 6000);
+        } catch {
+          // offline or slow: the image waits in this browser and is sent when the server answers
+        }
+        await dispatch('finishTrial', draft.imageId);
+        return true;
+      },
+
+      /** Return the feedback on a submitted practice image, or null when the server cannot be reached. */
+      async feedback(_context, imageId) {
+        try {
+          return await participation.feedback(imageId);
+        } catch (error) {
+          if (error.isNetwork) return null;
+          throw error;
         }
       },
 

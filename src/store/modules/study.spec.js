@@ -16,7 +16,8 @@ const state = (index, extra = {}) => ({
 const trial = (id, position) => ({ id, step: 11, position, practice: true, status: 'open', image: { id: 100 + id }, guidance: null });
 
 function make(participation) {
-  return createStore({ modules: { study: createStudyModule({ participation }) } });
+  const auth = { namespaced: true, state: () => ({ user: { id: 1, role: 'participant' } }), actions: { check: () => {} } };
+  return createStore({ modules: { auth, study: createStudyModule({ participation }) } });
 }
 
 /** localStorage for Node: what the page keeps there survives a "reload" (a new store). */
@@ -100,5 +101,24 @@ describe('the steps', () => {
     expect(store.state.study.state.progress.done).toBe(2);
     await store.dispatch('study/refresh');
     expect(store.state.study.trials).toEqual([]);
+  });
+});
+
+describe('answers out of order', () => {
+  it('drops a state that was asked for before a step was completed but answered after', async () => {
+    let answerRefresh;
+    const participation = {
+      state: vi.fn()
+        .mockResolvedValueOnce(state(0))
+        .mockImplementationOnce(() => new Promise((resolve) => (answerRefresh = () => resolve(state(0))))),
+      completeStep: vi.fn(async () => state(1)),
+    };
+    const store = make(participation);
+    await store.dispatch('study/enter', { slug: 'iris', params: {} });
+    const refresh = store.dispatch('study/refresh'); // sent first...
+    await store.dispatch('study/completeStep', { agree: true, version: 'v1' });
+    answerRefresh(); // ...answered last
+    await refresh;
+    expect(store.state.study.state.index).toBe(1);
   });
 });
