@@ -26,7 +26,8 @@
  */
 
 import { markRaw, toRaw } from 'vue';
-import { documentSize, fitsInDocument, limitNotice } from '../../limits.js';
+import { limitNotice } from '../../limitNotice.js';
+import { documentSize, fitsInDocument } from '../../limits.js';
 import { draftFromServer, draftKey, isDirty } from '../document.js';
 
 export const CONTENT_MUTATIONS = new Set([
