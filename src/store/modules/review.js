@@ -20,7 +20,7 @@
  */
 
 import { markRaw } from 'vue';
-import { selectionParams } from '../../review/filters.js';
+import { selectionParams } from '../../api/selection.js';
 
 const keyOf = (id, filters) => `${id}?${selectionParams(filters).toString()}`;
 
