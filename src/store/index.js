@@ -4,6 +4,7 @@ import { createStore } from 'vuex';
 import { createAnnotationModule } from './modules/annotation.js';
 import { createAuthModule } from './modules/auth.js';
 import { createDatasetsModule } from './modules/datasets.js';
+import { createNavigationModule } from './modules/navigation.js';
 import { createSyncModule } from './modules/sync.js';
 import { createToolsModule, toolsMemoryPlugin } from './modules/tools.js';
 import { createPersistencePlugin } from './plugins/persistence.js';
@@ -16,7 +17,8 @@ export function createAppStore({ api, drafts }) {
     modules: {
       auth: createAuthModule(api),
       datasets: createDatasetsModule(api),
-      annotation: createAnnotationModule(api, drafts),
+      annotation: createAnnotationModule({}),
+      navigation: createNavigationModule({ api, drafts }),
       sync: createSyncModule(),
       tools: createToolsModule(),
     },

@@ -41,8 +41,9 @@ export function createSyncPlugin({ api, drafts }) {
       markFull: async (key, { rev }) => {
         const current = isCurrent(key);
         const draft = current ? store.getters['annotation/currentDraft'] : await drafts.get(key);
-        if (!current) await storedUpdate(key, (d) => ({ ...d, full: { rev } }));
-        if (draft) await store.dispatch('annotation/noteFull', { draft, rev, current });
+        if (current) store.commit('annotation/setFull', { rev });
+        else await storedUpdate(key, (d) => ({ ...d, full: { rev } }));
+        if (draft) await store.dispatch('navigation/noteFull', { draft, current });
       },
       report: (status) => store.commit('sync/setStatus', status),
       client: () =>
