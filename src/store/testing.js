@@ -82,8 +82,7 @@ export async function setup(drafts = memoryDraftStore(), api = fakeApi()) {
 }
 
 export async function complete(store) {
-  await store.dispatch('annotation/addStroke', { type: 'add', stroke: brush(2) });
-  store.commit('annotation/setArea', 9);
+  await store.dispatch('annotation/addStroke', { stroke: brush(2) });
   await store.dispatch('annotation/chooseLabel', 'fake');
 }
 

@@ -8,10 +8,10 @@
  *                  label, text, status, baseVersion, localRev, syncedRev, startedAt, activeMs,
  *                  updatedAt, conflict, full?},  // everything of the draft but its strokes
  *   strokes: Stroke[],       // markRaw, replaced (never mutated) on each change
- *   past: Op[], future: Op[],// markRaw undo/redo stacks; Op = {type: 'add', stroke} | {type: 'clear', strokes}
- *   undoCount, redoCount,    // their lengths, reactive for the buttons
- *   loadSeq: number,         // bumped when a new document is loaded (the canvas rebuilds its mask)
- *   area: number,            // pixels set in the mask, reported by the canvas
+ *   edits: History | null,   // markRaw: undo and redo with the mask they paint (canvas/history.js, canvas/mask.js)
+ *   undoCount, redoCount,    // steps to undo and redo, reactive for the buttons
+ *   loadSeq: number,         // bumped when a new document is loaded (the canvas repaints all of its mask)
+ *   area: number,            // pixels set in the mask
  *   notice: string | null,   // what is missing before the image counts as submitted
  * }
  *
@@ -20,6 +20,8 @@
  */
 
 import { markRaw, toRaw } from 'vue';
+import { History } from '../../canvas/history.js';
+import { Mask } from '../../canvas/mask.js';
 import { limitNotice } from '../../limitNotice.js';
 import { documentSize, fitsInDocument } from '../../limits.js';
 import { draftFromServer } from '../document.js';
@@ -34,8 +36,6 @@ export const CONTENT_MUTATIONS = new Set([
   'annotation/setText',
   'annotation/setStatus',
 ]);
-
-const MAX_UNDO = 2000;
 
 /** Return what the dataset requires that this content lacks, as instructions (as the server words them). */
 export function missingParts(dataset, { label, text, area }) {
@@ -55,11 +55,19 @@ function touch(state) {
   state.draft.updatedAt = Date.now();
 }
 
+/** Put the strokes an edit left in place; the counts, the area and the revision follow. */
+function edited(state, strokes) {
+  state.strokes = markRaw(strokes);
+  state.undoCount = state.edits.undoCount;
+  state.redoCount = state.edits.redoCount;
+  state.area = state.edits.mask.area;
+  touch(state);
+}
+
 const state = () => ({
   draft: null,
   strokes: markRaw([]),
-  past: markRaw([]),
-  future: markRaw([]),
+  edits: null,
   undoCount: 0,
   redoCount: 0,
   loadSeq: 0,
@@ -74,6 +82,8 @@ const getters = {
     state.draft ? missingParts(getters.dataset, { label: state.draft.label, text: state.draft.text, area: state.area }) : [],
   /** {strokes, points} the open document holds (state.strokes is replaced on each change, so this stays cached between). */
   size: (state) => documentSize(state.strokes),
+  /** The open document's Mask (what the canvas paints), or null. */
+  mask: (state) => (state.edits ? state.edits.mask : null),
   /** What to tell the annotator about the server's limits: null, or {level: 'near' | 'full', message}. */
   limit: (state, getters) => (state.draft ? limitNotice(getters.size) : null),
   /** The open draft as a plain object (IndexedDB cannot clone Vue's proxies); spreading the proxy keeps the getter reactive. */
@@ -88,54 +98,40 @@ const getters = {
 };
 
 const mutations = {
-  open(state, draft) {
+  /** Open a document: `edits` is a new History on the mask of its strokes. */
+  open(state, { draft, edits }) {
     const { strokes, ...meta } = draft;
     state.draft = meta;
     state.strokes = markRaw(strokes);
-    state.past = markRaw([]);
-    state.future = markRaw([]);
+    state.edits = markRaw(edits);
     state.undoCount = 0;
     state.redoCount = 0;
+    state.area = edits.mask.area;
     state.notice = null;
     state.loadSeq += 1;
   },
   close(state) {
     state.draft = null;
     state.strokes = markRaw([]);
+    state.edits = null;
   },
-  pushStroke(state, op) {
-    state.strokes = markRaw([...state.strokes, op.stroke]);
-    state.past.push(op);
-    if (state.past.length > MAX_UNDO) state.past.shift();
-    state.future = markRaw([]);
-    state.undoCount = state.past.length;
-    state.redoCount = 0;
-    touch(state);
+  /** Add a stroke; `delta` holds its pixels when it was painted as it was drawn, else it is painted now. */
+  pushStroke(state, { stroke, delta }) {
+    edited(state, state.edits.add(state.strokes, stroke, delta));
   },
-  clear(state, op) {
-    op.strokes = state.strokes;
-    state.strokes = markRaw([]);
-    state.past.push(op);
-    state.future = markRaw([]);
-    state.undoCount = state.past.length;
-    state.redoCount = 0;
-    touch(state);
+  /** Flip back the pixels of a drawn stroke the document refused. */
+  discardStroke(state, delta) {
+    state.edits.discard(delta);
+    state.area = state.edits.mask.area;
   },
-  undo(state, op) {
-    state.past.pop();
-    state.strokes = markRaw(op.type === 'add' ? state.strokes.slice(0, -1) : op.strokes);
-    state.future.push(op);
-    state.undoCount = state.past.length;
-    state.redoCount = state.future.length;
-    touch(state);
+  clear(state) {
+    edited(state, state.edits.clear(state.strokes));
   },
-  redo(state, op) {
-    state.future.pop();
-    state.strokes = markRaw(op.type === 'add' ? [...state.strokes, op.stroke] : []);
-    state.past.push(op);
-    state.undoCount = state.past.length;
-    state.redoCount = state.future.length;
-    touch(state);
+  undo(state) {
+    edited(state, state.edits.undo(state.strokes));
+  },
+  redo(state) {
+    edited(state, state.edits.redo(state.strokes));
   },
   setLabel(state, label) {
     state.draft.label = label;
@@ -148,9 +144,6 @@ const mutations = {
   setStatus(state, status) {
     state.draft.status = status;
     touch(state);
-  },
-  setArea(state, area) {
-    state.area = area;
   },
   setNotice(state, notice) {
     state.notice = notice;
@@ -170,35 +163,42 @@ const mutations = {
   },
 };
 
+/** Open a document for editing: its mask is rasterized here, once (every later change is a delta). */
+function load(_services, { commit }, draft) {
+  commit('open', { draft, edits: new History(new Mask(draft.image.width, draft.image.height, draft.strokes)) });
+}
+
 /**
- * Add a drawn stroke; return false, changing nothing, if the document would then hold more
- * than the server accepts (the canvas checks before it commits, so this is the last guard:
- * a document the server refuses would block every later save of the image).
+ * Add a stroke ({stroke, delta?}, see pushStroke); return false, changing nothing, if the
+ * document would then hold more than the server accepts (the drawing checks before it hands a
+ * stroke on, so this is the last guard: a document the server refuses would block every later
+ * save of the image).
  */
-function addStroke(_services, { commit, dispatch, getters }, op) {
-  if (!fitsInDocument(getters.size, op.stroke)) return false;
-  commit('pushStroke', op);
+function addStroke(_services, { commit, dispatch, getters }, { stroke, delta }) {
+  if (!fitsInDocument(getters.size, stroke)) {
+    if (delta) commit('discardStroke', delta);
+    return false;
+  }
+  commit('pushStroke', { stroke, delta });
   dispatch('afterEdit');
   return true;
 }
 
 function clear(_services, { commit, state, dispatch }) {
   if (!state.strokes.length) return;
-  commit('clear', { type: 'clear' });
+  commit('clear');
   dispatch('afterEdit');
 }
 
 function undo(_services, { commit, state, dispatch }) {
-  const op = state.past[state.past.length - 1];
-  if (!op) return;
-  commit('undo', op);
+  if (!state.undoCount) return;
+  commit('undo');
   dispatch('afterEdit');
 }
 
 function redo(_services, { commit, state, dispatch }) {
-  const op = state.future[state.future.length - 1];
-  if (!op) return;
-  commit('redo', op);
+  if (!state.redoCount) return;
+  commit('redo');
   dispatch('afterEdit');
 }
 
@@ -243,17 +243,17 @@ function keepMine(_services, { commit, state }) {
 }
 
 /** Resolve a conflict by taking the stored version and dropping this tab's unsent changes. */
-async function useTheirs(_services, { commit, state }) {
+async function useTheirs(_services, { dispatch, state }) {
   const { conflict, key, userId, datasetId, image, localRev } = state.draft;
   if (!conflict) return;
   const draft = draftFromServer(conflict, { userId, datasetId, image });
   draft.localRev = draft.syncedRev = localRev + 1;
-  commit('open', draft);
+  await dispatch('load', draft);
   await this.$persistNow();
   this.$sync.resolved(key);
 }
 
-const actions = { addStroke, clear, undo, redo, chooseLabel, typeText, afterEdit, submit, keepMine, useTheirs };
+const actions = { load, addStroke, clear, undo, redo, chooseLabel, typeText, afterEdit, submit, keepMine, useTheirs };
 
 export function createAnnotationModule(services) {
   return { namespaced: true, state, getters, mutations, actions: withServices(services, actions) };

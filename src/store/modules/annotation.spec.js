@@ -15,8 +15,8 @@ describe('the open document', () => {
 
   it('undoes and redoes strokes and a clear in order', async () => {
     const { store } = await setup();
-    await store.dispatch('annotation/addStroke', { type: 'add', stroke: brush(2) });
-    await store.dispatch('annotation/addStroke', { type: 'add', stroke: brush(8) });
+    await store.dispatch('annotation/addStroke', { stroke: brush(2) });
+    await store.dispatch('annotation/addStroke', { stroke: brush(8) });
     await store.dispatch('annotation/clear');
     expect(store.state.annotation.strokes).toEqual([]);
     await store.dispatch('annotation/undo');
@@ -31,16 +31,16 @@ describe('the open document', () => {
 
   it('drops the redo stack when a new stroke is drawn', async () => {
     const { store } = await setup();
-    await store.dispatch('annotation/addStroke', { type: 'add', stroke: brush(2) });
+    await store.dispatch('annotation/addStroke', { stroke: brush(2) });
     await store.dispatch('annotation/undo');
-    await store.dispatch('annotation/addStroke', { type: 'add', stroke: brush(4) });
+    await store.dispatch('annotation/addStroke', { stroke: brush(4) });
     expect(store.state.annotation.redoCount).toBe(0);
     expect(store.state.annotation.strokes).toEqual([brush(4)]);
   });
 
   it('persists every stroke to the draft store at once', async () => {
     const { store, drafts } = await setup();
-    await store.dispatch('annotation/addStroke', { type: 'add', stroke: brush(2) });
+    await store.dispatch('annotation/addStroke', { stroke: brush(2) });
     await vi.advanceTimersByTimeAsync(0);
     const stored = await drafts.get('9:5');
     expect(stored.strokes).toEqual([brush(2)]);
@@ -49,7 +49,7 @@ describe('the open document', () => {
 
   it('syncs the draft in the background and marks it saved', async () => {
     const { store, api } = await setup();
-    await store.dispatch('annotation/addStroke', { type: 'add', stroke: brush(2) });
+    await store.dispatch('annotation/addStroke', { stroke: brush(2) });
     await vi.advanceTimersByTimeAsync(1000);
     expect(api.saved.length).toBe(1);
     expect(api.saved[0].body.strokes).toEqual([brush(2)]);
@@ -66,7 +66,7 @@ describe('the open document', () => {
     api.online = true;
     const { store } = await setup(drafts, api);
     api.online = false;
-    await store.dispatch('annotation/addStroke', { type: 'add', stroke: brush(2) });
+    await store.dispatch('annotation/addStroke', { stroke: brush(2) });
     await vi.advanceTimersByTimeAsync(1000);
     expect(store.state.sync.status).toBe('offline');
     // A fresh store (a reload) while still offline shows the unsent stroke from the draft store...
@@ -82,18 +82,47 @@ describe('the open document', () => {
 
 
 
-
-
-
   it('goes back to draft when a submitted image loses its mask', async () => {
     const { store } = await setup();
-    await store.dispatch('annotation/addStroke', { type: 'add', stroke: brush(2) });
-    store.commit('annotation/setArea', 9);
+    await store.dispatch('annotation/addStroke', { stroke: brush(2) });
     await store.dispatch('annotation/chooseLabel', 'real');
     store.commit('annotation/setStatus', 'submitted');
-    store.commit('annotation/setArea', 0);
     await store.dispatch('annotation/undo');
+    expect(store.state.annotation.area).toBe(0);
     expect(store.state.annotation.draft.status).toBe('draft');
+  });
+
+  it('keeps the mask and its area in step with the strokes through undo, redo and clear', async () => {
+    const { store } = await setup();
+    const area = () => store.state.annotation.area;
+    const masked = () => store.getters['annotation/mask'].mask.reduce((a, b) => a + b, 0);
+    await store.dispatch('annotation/addStroke', { stroke: brush(2) });
+    const one = area();
+    expect(one).toBeGreaterThan(0);
+    await store.dispatch('annotation/addStroke', { stroke: brush(12) });
+    expect(area()).toBe(2 * one);
+    await store.dispatch('annotation/clear');
+    expect([area(), masked()]).toEqual([0, 0]);
+    await store.dispatch('annotation/undo');
+    expect([area(), masked()]).toEqual([2 * one, 2 * one]);
+    await store.dispatch('annotation/undo');
+    await store.dispatch('annotation/redo');
+    expect([area(), masked()]).toEqual([2 * one, 2 * one]);
+  });
+
+  it('flips back a drawn stroke the document refuses', async () => {
+    const api = fakeApi();
+    api.annotation = { ...api.annotation, version: 1, strokes: Array.from({ length: 5000 }, () => brush(2)) };
+    const { store } = await setup(memoryDraftStore(), api);
+    const mask = store.getters['annotation/mask'];
+    const before = mask.area;
+    const live = mask.beginStroke('brush', 3);
+    live.points.push([15, 5, 0, 0.5]);
+    const stroke = live.finish();
+    expect(mask.area).toBeGreaterThan(before);
+    expect(await store.dispatch('annotation/addStroke', { stroke, delta: live.delta })).toBe(false);
+    expect(mask.area).toBe(before);
+    expect(store.state.annotation.area).toBe(before);
   });
 
   it('refuses a stroke past the server’s stroke limit, changing and sending nothing', async () => {
@@ -102,15 +131,15 @@ describe('the open document', () => {
     const { store } = await setup(memoryDraftStore(), api);
     expect(store.getters['annotation/size']).toEqual({ strokes: 5000, points: 5000 });
     expect(store.getters['annotation/limit'].level).toBe('full');
-    expect(await store.dispatch('annotation/addStroke', { type: 'add', stroke: brush(2) })).toBe(false);
+    expect(await store.dispatch('annotation/addStroke', { stroke: brush(2) })).toBe(false);
     await vi.advanceTimersByTimeAsync(1000);
     expect(store.state.annotation.strokes).toHaveLength(5000);
     expect(store.state.annotation.undoCount).toBe(0);
     expect(api.saved).toEqual([]);
     // Clearing (or undoing) frees room: a new stroke is taken again.
-    store.commit('annotation/clear', { type: 'clear' });
+    store.commit('annotation/clear');
     expect(store.getters['annotation/limit']).toBeNull();
-    expect(await store.dispatch('annotation/addStroke', { type: 'add', stroke: brush(2) })).toBe(true);
+    expect(await store.dispatch('annotation/addStroke', { stroke: brush(2) })).toBe(true);
   });
 
   it('refuses a stroke past the server’s point limit', async () => {
@@ -119,8 +148,8 @@ describe('the open document', () => {
     api.annotation = { ...api.annotation, version: 1, strokes: Array(12).fill(long) };
     const { store } = await setup(memoryDraftStore(), api);
     expect(store.getters['annotation/limit'].message).toMatch(/^This image holds 240,000 of the 250,000 points/);
-    expect(await store.dispatch('annotation/addStroke', { type: 'add', stroke: { ...long, points: long.points.slice(0, 10001) } })).toBe(false);
-    expect(await store.dispatch('annotation/addStroke', { type: 'add', stroke: { ...long, points: long.points.slice(0, 10000) } })).toBe(true);
+    expect(await store.dispatch('annotation/addStroke', { stroke: { ...long, points: long.points.slice(0, 10001) } })).toBe(false);
+    expect(await store.dispatch('annotation/addStroke', { stroke: { ...long, points: long.points.slice(0, 10000) } })).toBe(true);
     expect(store.getters['annotation/size'].points).toBe(250000);
     expect(store.getters['annotation/limit'].message).toMatch(/250,000-point limit/);
   });

@@ -168,7 +168,7 @@ async function openImage(services, context, where) {
   commit('setLoading', true);
   commit('setError', null);
   try {
-    commit('annotation/open', await draftToOpen(services, context, where), { root: true });
+    await context.dispatch('annotation/load', await draftToOpen(services, context, where), { root: true });
   } catch (error) {
     commit('annotation/close', null, { root: true });
     commit('setError', error.message);

@@ -22,8 +22,7 @@ describe('navigation', () => {
 
   it('submits and asks the server for the next image once complete', async () => {
     const { store, api } = await setup();
-    await store.dispatch('annotation/addStroke', { type: 'add', stroke: brush(2) });
-    store.commit('annotation/setArea', 9);
+    await store.dispatch('annotation/addStroke', { stroke: brush(2) });
     await store.dispatch('annotation/chooseLabel', 'fake');
     const going = store.dispatch('navigation/next');
     await vi.advanceTimersByTimeAsync(1000);
@@ -90,7 +89,7 @@ describe('navigation', () => {
     const { store, api, drafts } = await setup();
     await store.dispatch('navigation/firstImage', 1);
     api.full.add(5);
-    await store.dispatch('annotation/addStroke', { type: 'add', stroke: brush(2) });
+    await store.dispatch('annotation/addStroke', { stroke: brush(2) });
     await vi.advanceTimersByTimeAsync(1000);
     expect(store.state.annotation.draft.full).toEqual({ rev: 1 });
     expect(store.state.navigation.banner).toMatch(/#abcd1234 already has all the annotators it needs.*stays in this browser/);
