@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { documentJson } from './store/document.js';
+import { documentJson } from './document.js';
 import { LIMITS, canStartStroke, documentSize, fitsInDocument, roomLeft } from './limits.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');

@@ -7,7 +7,10 @@
 import { vi } from 'vitest';
 import { ApiError } from '../api/client.js';
 import { createAppStore } from './index.js';
-import { memoryDraftStore } from './plugins/draftStore.js';
+import { createDevice } from '../services/device.js';
+import { memoryDraftStore } from '../services/draftStore.js';
+import { createPersistence } from '../services/persistence.js';
+import { createSync } from '../services/sync.js';
 
 export const IMAGE = { id: 5, width: 20, height: 10, short_id: 'abcd1234', file_url: '/api/images/5/file/' };
 export const DATASET = { id: 1, name: 'Demo', question: 'Real or fake?', choices: ['real', 'fake'], required: { choice: true, mask: true, text: false } };
@@ -72,13 +75,17 @@ export function brush(x) {
   return { tool: 'brush', width: 3, points: [[x, 5, 0, 0.5]] };
 }
 
+/** Return the store with the services main.js would give it (on an in-memory draft store), the annotator signed in and image 5 open. */
 export async function setup(drafts = memoryDraftStore(), api = fakeApi()) {
-  const store = createAppStore({ api, drafts });
+  const device = createDevice({ userAgent: 'test' }, { devicePixelRatio: 1 });
+  const persistence = createPersistence({ drafts });
+  const sync = createSync({ api, drafts, device });
+  const store = createAppStore({ api, drafts, persistence, sync });
   store.commit('auth/setUser', { id: 9, username: 'ann' });
   store.commit('datasets/setList', [DATASET]);
   await store.dispatch('navigation/openDataset', 1);
   await store.dispatch('navigation/openImage', { datasetId: 1, imageId: 5 });
-  return { store, drafts, api };
+  return { store, drafts, api, sync, persistence };
 }
 
 export async function complete(store) {
@@ -86,7 +93,7 @@ export async function complete(store) {
   await store.dispatch('annotation/chooseLabel', 'fake');
 }
 
-/** Go to the next image as the page does, letting the sync plugin's timers run. */
+/** Go to the next image as the page does, letting the sync service's timers run. */
 export async function goNext(store) {
   const going = store.dispatch('navigation/next');
   await vi.advanceTimersByTimeAsync(7000);

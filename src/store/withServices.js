@@ -8,11 +8,6 @@
  */
 export function withServices(services, actions) {
   return Object.fromEntries(
-    Object.entries(actions).map(([name, action]) => [
-      name,
-      function run(context, payload) {
-        return action.call(this, services, context, payload);
-      },
-    ]),
+    Object.entries(actions).map(([name, action]) => [name, (context, payload) => action(services, context, payload)]),
   );
 }

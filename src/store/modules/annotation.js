@@ -15,8 +15,10 @@
  *   notice: string | null,   // what is missing before the image counts as submitted
  * }
  *
- * Mutations are small synchronous verbs; the persistence plugin writes the draft to IndexedDB
- * after each one that changes content, and the sync plugin sends it in the background.
+ * Mutations are small synchronous verbs. Actions are the annotator's intents; each one that
+ * changes the content hands the draft as it then stands, once, to persistence (IndexedDB) and
+ * to the sync service (the server), which main.js creates and passes in. What the server says
+ * of a draft comes back through noteSaved, noteConflict and noteFull.
  */
 
 import { markRaw, toRaw } from 'vue';
@@ -24,18 +26,8 @@ import { History } from '../../canvas/history.js';
 import { Mask } from '../../canvas/mask.js';
 import { limitNotice } from '../../limitNotice.js';
 import { documentSize, fitsInDocument } from '../../limits.js';
-import { draftFromServer } from '../document.js';
+import { acknowledged, draftFromServer, isDirty } from '../../document.js';
 import { withServices } from '../withServices.js';
-
-export const CONTENT_MUTATIONS = new Set([
-  'annotation/pushStroke',
-  'annotation/clear',
-  'annotation/undo',
-  'annotation/redo',
-  'annotation/setLabel',
-  'annotation/setText',
-  'annotation/setStatus',
-]);
 
 /** Return what the dataset requires that this content lacks, as instructions (as the server words them). */
 export function missingParts(dataset, { label, text, area }) {
@@ -56,7 +48,7 @@ function touch(state) {
 }
 
 /** Put the strokes an edit left in place; the counts, the area and the revision follow. */
-function edited(state, strokes) {
+function replaceStrokes(state, strokes) {
   state.strokes = markRaw(strokes);
   state.undoCount = state.edits.undoCount;
   state.redoCount = state.edits.redoCount;
@@ -117,7 +109,7 @@ const mutations = {
   },
   /** Add a stroke; `delta` holds its pixels when it was painted as it was drawn, else it is painted now. */
   pushStroke(state, { stroke, delta }) {
-    edited(state, state.edits.add(state.strokes, stroke, delta));
+    replaceStrokes(state, state.edits.add(state.strokes, stroke, delta));
   },
   /** Flip back the pixels of a drawn stroke the document refused. */
   discardStroke(state, delta) {
@@ -125,13 +117,13 @@ const mutations = {
     state.area = state.edits.mask.area;
   },
   clear(state) {
-    edited(state, state.edits.clear(state.strokes));
+    replaceStrokes(state, state.edits.clear(state.strokes));
   },
   undo(state) {
-    edited(state, state.edits.undo(state.strokes));
+    replaceStrokes(state, state.edits.undo(state.strokes));
   },
   redo(state) {
-    edited(state, state.edits.redo(state.strokes));
+    replaceStrokes(state, state.edits.redo(state.strokes));
   },
   setLabel(state, label) {
     state.draft.label = label;
@@ -148,9 +140,9 @@ const mutations = {
   setNotice(state, notice) {
     state.notice = notice;
   },
-  setSynced(state, { version, rev }) {
-    state.draft.baseVersion = version;
-    if (rev !== null && rev !== undefined) state.draft.syncedRev = Math.max(state.draft.syncedRev, rev);
+  /** The server has the draft as `version` up to local revision `rev` (null: only the version is new). */
+  setSynced(state, ack) {
+    Object.assign(state.draft, acknowledged(state.draft, ack));
   },
   setConflict(state, current) {
     state.draft.conflict = current ? markRaw(current) : null;
@@ -163,6 +155,26 @@ const mutations = {
   },
 };
 
+/** Keep the open draft, as it now stands, in IndexedDB (its sync state changed, not its content). */
+function keep({ persistence }, getters) {
+  return persistence.save(getters.currentDraft);
+}
+
+/**
+ * After each edit of the content: a submitted image that lost a required part goes back to
+ * draft (the server would refuse it), the image joins the annotator's history, and the change
+ * is kept and handed to the sync service, once.
+ */
+function edited(services, { commit, state, getters }) {
+  if (state.draft.status === 'submitted' && getters.missing.length) commit('setStatus', 'draft');
+  if (state.notice && !getters.missing.length) commit('setNotice', null);
+  if (state.strokes.length || state.draft.label || state.draft.text) {
+    commit('navigation/markInHistory', { imageId: state.draft.imageId, status: state.draft.status }, { root: true });
+  }
+  keep(services, getters);
+  services.sync.enqueue(getters.currentDraft);
+}
+
 /** Open a document for editing: its mask is rasterized here, once (every later change is a delta). */
 function load(_services, { commit }, draft) {
   commit('open', { draft, edits: new History(new Mask(draft.image.width, draft.image.height, draft.strokes)) });
@@ -174,87 +186,131 @@ function load(_services, { commit }, draft) {
  * stroke on, so this is the last guard: a document the server refuses would block every later
  * save of the image).
  */
-function addStroke(_services, { commit, dispatch, getters }, { stroke, delta }) {
-  if (!fitsInDocument(getters.size, stroke)) {
-    if (delta) commit('discardStroke', delta);
+function addStroke(services, context, { stroke, delta }) {
+  if (!fitsInDocument(context.getters.size, stroke)) {
+    if (delta) context.commit('discardStroke', delta);
     return false;
   }
-  commit('pushStroke', { stroke, delta });
-  dispatch('afterEdit');
+  context.commit('pushStroke', { stroke, delta });
+  edited(services, context);
   return true;
 }
 
-function clear(_services, { commit, state, dispatch }) {
-  if (!state.strokes.length) return;
-  commit('clear');
-  dispatch('afterEdit');
+function clear(services, context) {
+  if (!context.state.strokes.length) return;
+  context.commit('clear');
+  edited(services, context);
 }
 
-function undo(_services, { commit, state, dispatch }) {
-  if (!state.undoCount) return;
-  commit('undo');
-  dispatch('afterEdit');
+function undo(services, context) {
+  if (!context.state.undoCount) return;
+  context.commit('undo');
+  edited(services, context);
 }
 
-function redo(_services, { commit, state, dispatch }) {
-  if (!state.redoCount) return;
-  commit('redo');
-  dispatch('afterEdit');
+function redo(services, context) {
+  if (!context.state.redoCount) return;
+  context.commit('redo');
+  edited(services, context);
 }
 
-function chooseLabel(_services, { commit, state, dispatch }, label) {
-  commit('setLabel', state.draft.label === label ? null : label);
-  dispatch('afterEdit');
+function chooseLabel(services, context, label) {
+  context.commit('setLabel', context.state.draft.label === label ? null : label);
+  edited(services, context);
 }
 
-function typeText(_services, { commit, dispatch }, text) {
-  commit('setText', text);
-  dispatch('afterEdit');
-}
-
-/** A submitted image that loses a required part goes back to draft (the server would refuse it). */
-function afterEdit(_services, { commit, state, getters }) {
-  if (state.draft.status === 'submitted' && getters.missing.length) commit('setStatus', 'draft');
-  if (state.notice && !getters.missing.length) commit('setNotice', null);
-  if (state.strokes.length || state.draft.label || state.draft.text) {
-    commit('navigation/markInHistory', { imageId: state.draft.imageId, status: state.draft.status }, { root: true });
-  }
+function typeText(services, context, text) {
+  context.commit('setText', text);
+  edited(services, context);
 }
 
 /** Mark the open image submitted if it is complete and return true; else say what is missing and return false. */
-function submit(_services, { commit, state, getters }) {
+function submit(services, context) {
+  const { commit, state, getters } = context;
   const missing = getters.missing;
   if (missing.length) {
     commit('setNotice', `To go on, ${missing.join(', ')}.`);
     return false;
   }
   commit('setNotice', null);
-  if (state.draft.status !== 'submitted') commit('setStatus', 'submitted');
+  if (state.draft.status !== 'submitted') {
+    commit('setStatus', 'submitted');
+    edited(services, context);
+  }
   return true;
 }
 
+/** Send the open draft now if it waits; resolve once the server has it (reject after timeoutMs or on failure). */
+function send({ sync }, { getters }, timeoutMs) {
+  const draft = getters.currentDraft;
+  return draft ? sync.flush(draft, timeoutMs) : undefined;
+}
+
+/** The open image was skipped: its unsent changes are not to be sent (the server gives it to someone else). */
+function dropUnsent(services, { commit, state, getters }) {
+  if (!isDirty(state.draft)) return;
+  commit('setSynced', { version: state.draft.baseVersion, rev: state.draft.localRev });
+  keep(services, getters);
+  services.sync.resolved(getters.currentDraft);
+}
+
 /** Resolve a conflict by saving this tab's version over the stored one (kept by the server as a revision). */
-function keepMine(_services, { commit, state }) {
-  const { conflict, key } = state.draft;
+function keepMine(services, { commit, state, getters }) {
+  const { conflict } = state.draft;
   if (!conflict) return;
   commit('setSynced', { version: conflict.version, rev: null });
   commit('setConflict', null);
-  this.$sync.resolved(key);
+  keep(services, getters);
+  services.sync.resolved(getters.currentDraft);
 }
 
 /** Resolve a conflict by taking the stored version and dropping this tab's unsent changes. */
-async function useTheirs(_services, { dispatch, state }) {
-  const { conflict, key, userId, datasetId, image, localRev } = state.draft;
+async function useTheirs(services, { dispatch, state, getters }) {
+  const { conflict, userId, datasetId, image, localRev } = state.draft;
   if (!conflict) return;
   const draft = draftFromServer(conflict, { userId, datasetId, image });
   draft.localRev = draft.syncedRev = localRev + 1;
   await dispatch('load', draft);
-  await this.$persistNow();
-  this.$sync.resolved(key);
+  await keep(services, getters);
+  services.sync.resolved(getters.currentDraft);
 }
 
-const actions = { load, addStroke, clear, undo, redo, chooseLabel, typeText, afterEdit, submit, keepMine, useTheirs };
+/** Return whether `key` is the open draft's. */
+const isOpen = (state, key) => !!state.draft && state.draft.key === key;
 
+/** Change a stored draft that is not open here (the server answered about it). */
+async function updateStored(drafts, key, change) {
+  const draft = await drafts.get(key);
+  if (draft) await drafts.put({ ...draft, ...change(draft) });
+}
+
+/** The sync service says the server stored a draft as `version` up to local revision `rev`. */
+async function noteSaved(services, { commit, state, getters }, { key, version, rev }) {
+  if (!isOpen(state, key)) return updateStored(services.drafts, key, (d) => acknowledged(d, { version, rev }));
+  commit('setSynced', { version, rev });
+  return keep(services, getters);
+}
+
+/** The sync service says another tab or device changed a draft: `current` is the stored version, kept for the annotator's choice. */
+async function noteConflict(services, { commit, state, getters }, { key, current }) {
+  if (!isOpen(state, key)) return updateStored(services.drafts, key, () => ({ conflict: current }));
+  commit('setConflict', current);
+  return keep(services, getters);
+}
+
+/** The sync service says the server refused a draft at revision `rev`: its image has every annotator it needs. */
+async function noteFull(services, { commit, dispatch, state, getters }, { draft, rev }) {
+  const open = isOpen(state, draft.key);
+  if (open) {
+    commit('setFull', { rev });
+    keep(services, getters);
+  } else await updateStored(services.drafts, draft.key, () => ({ full: { rev } }));
+  await dispatch('navigation/noteFull', { draft, current: open }, { root: true });
+}
+
+const actions = { load, addStroke, clear, undo, redo, chooseLabel, typeText, submit, send, dropUnsent, keepMine, useTheirs, noteSaved, noteConflict, noteFull };
+
+/** Return the module; services: {drafts, persistence, sync}, created in main.js. */
 export function createAnnotationModule(services) {
   return { namespaced: true, state, getters, mutations, actions: withServices(services, actions) };
 }

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { brush, fakeApi, fakeLocalStorage, setup } from '../testing.js';
-import { memoryDraftStore } from '../plugins/draftStore.js';
+import { memoryDraftStore } from '../../services/draftStore.js';
 import { missingParts } from './annotation.js';
 
 describe('the open document', () => {
@@ -47,6 +47,37 @@ describe('the open document', () => {
     expect(stored.localRev).toBe(1);
   });
 
+  it('hands each change, once, to persistence and to the sync service, as the draft then stands', async () => {
+    const { store, sync, persistence } = await setup();
+    const sent = vi.spyOn(sync, 'enqueue');
+    const kept = vi.spyOn(persistence, 'save');
+    await store.dispatch('annotation/addStroke', { stroke: brush(2) });
+    await store.dispatch('annotation/chooseLabel', 'real');
+    store.commit('annotation/setStatus', 'submitted');
+    await store.dispatch('annotation/undo'); // the mask goes, so the image goes back to draft: one change still
+    await store.dispatch('annotation/redo');
+    await store.dispatch('annotation/clear');
+    await store.dispatch('annotation/typeText', 'iris hidden');
+    expect(sent).toHaveBeenCalledTimes(6);
+    expect(kept).toHaveBeenCalledTimes(6);
+    expect(sent.mock.calls.map(([d]) => d.localRev)).toEqual([1, 2, 5, 6, 7, 8]);
+    expect(sent.mock.calls[5][0]).toMatchObject({ text: 'iris hidden', strokes: [], status: 'draft' });
+    expect(kept.mock.calls.map(([d]) => d)).toEqual(sent.mock.calls.map(([d]) => d));
+  });
+
+  it('applies the server’s answers to the open draft here, and to another where it is stored', async () => {
+    const { store, drafts } = await setup();
+    const open = store.getters['annotation/currentDraft'];
+    await drafts.put({ ...open, key: '9:6', imageId: 6, localRev: 3 });
+    await store.dispatch('annotation/noteSaved', { key: '9:6', version: 4, rev: 2 });
+    expect(await drafts.get('9:6')).toMatchObject({ baseVersion: 4, syncedRev: 2, localRev: 3 });
+    expect(store.state.annotation.draft.baseVersion).toBe(0);
+    const current = { version: 2, strokes: [], label: 'fake', text: '', status: 'draft' };
+    await store.dispatch('annotation/noteConflict', { key: open.key, current });
+    expect(store.state.annotation.draft.conflict).toEqual(current);
+    expect((await drafts.get(open.key)).conflict).toEqual(current); // kept for a reload
+  });
+
   it('syncs the draft in the background and marks it saved', async () => {
     const { store, api } = await setup();
     await store.dispatch('annotation/addStroke', { stroke: brush(2) });
@@ -75,7 +106,7 @@ describe('the open document', () => {
     expect(api.annotation.strokes).toEqual([]);
     // ...and sends it once the server answers again.
     api.online = true;
-    reloaded.store.$sync.retryNow();
+    reloaded.sync.retryNow();
     await vi.advanceTimersByTimeAsync(1000);
     expect(api.annotation.strokes).toEqual([brush(2)]);
   });

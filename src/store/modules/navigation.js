@@ -16,7 +16,7 @@
  */
 
 import { markRaw } from 'vue';
-import { draftFromServer, draftKey, isDirty } from '../document.js';
+import { draftFromServer, draftKey, isDirty } from '../../document.js';
 import { keepLeased, readLeased } from '../leasedImages.js';
 import { withServices } from '../withServices.js';
 
@@ -206,9 +206,9 @@ function noteProgress(_services, { commit, state }, progress) {
 }
 
 /** Take in an answer of `next` or `skip`: progress, and the images leased ahead (kept offline, their files fetched). */
-function noteHandout(_services, { commit, dispatch, state, rootState }, body) {
+function noteHandout({ sync }, { commit, dispatch, state, rootState }, body) {
   // The server answered: whatever waits for it goes now, not when its back-off runs out.
-  if (this.$sync && rootState.sync.status === 'offline') this.$sync.retryNow();
+  if (rootState.sync.status === 'offline') sync.retryNow();
   dispatch('noteProgress', body.progress);
   const images = queueOf(body);
   commit('setAhead', images);
@@ -237,18 +237,17 @@ function offlineNext(_services, { state, rootState }) {
  * with OFFLINE_SKIP while the server cannot be reached: only it can give the image to others.
  */
 async function skip({ api }, { commit, state, dispatch, rootState }, reason) {
-  const { imageId, key } = rootState.annotation.draft;
+  const { imageId } = rootState.annotation.draft;
   if (!reason || !reason.trim()) throw new Error('Say why you skip this image.');
   // Send the drawing first, so a save arriving after the skip does not take the image back.
-  await this.$sync.flush(key, 6000).catch(() => {});
+  await dispatch('annotation/send', 6000, { root: true }).catch(() => {});
   let body;
   try {
     body = await api.images.skip(imageId, reason.trim());
   } catch (error) {
     throw error.isNetwork ? new Error(OFFLINE_SKIP) : error;
   }
-  const open = rootState.annotation.draft;
-  if (isDirty(open)) commit('annotation/setSynced', { version: open.baseVersion, rev: open.localRev }, { root: true }); // the image is skipped: its unsent changes are not to be sent
+  await dispatch('annotation/dropUnsent', null, { root: true });
   commit('setHistoryStatus', { imageId, status: 'skipped' });
   commit('setResumed', null);
   await dispatch('noteHandout', body);
@@ -288,7 +287,7 @@ async function next({ api }, { commit, state, getters, dispatch, rootState }) {
   const i = getters.index;
   if (i < state.history.length - 1) return state.history[i + 1].imageId;
   try {
-    await this.$sync.flush(rootState.annotation.draft.key, 6000); // the server must know before it picks the next one
+    await dispatch('annotation/send', 6000, { root: true }); // the server must know before it picks the next one
   } catch {
     // offline or refused: the draft stays queued; go on with the look-ahead
   }
@@ -313,8 +312,8 @@ function previous(_services, { state, getters }) {
 
 const actions = { openDataset, openImage, firstImage, noteProgress, noteHandout, prefetchAhead, offlineNext, skip, noteFull, leaveFull, next, previous };
 
-/** Return the navigation module; `api` and `drafts` (the IndexedDB draft store) are main.js's. */
-export function createNavigationModule({ api, drafts }) {
+/** Return the module; services: {api, drafts, sync}, created in main.js. */
+export function createNavigationModule({ api, drafts, sync }) {
   const prefetched = new Set(); // image files already fetched for the service worker
-  return { namespaced: true, state, getters, mutations, actions: withServices({ api, drafts, prefetched }, actions) };
+  return { namespaced: true, state, getters, mutations, actions: withServices({ api, drafts, sync, prefetched }, actions) };
 }

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { brush, complete, fakeApi, fakeLocalStorage, goNext, setup } from '../testing.js';
-import { memoryDraftStore } from '../plugins/draftStore.js';
+import { memoryDraftStore } from '../../services/draftStore.js';
 import { OFFLINE_SKIP, firstOpen, queueOf } from './navigation.js';
 
 describe('navigation', () => {
@@ -86,7 +86,7 @@ describe('navigation', () => {
   });
 
   it('keeps a draft the server refuses as full, says so, and never sends it again unchanged', async () => {
-    const { store, api, drafts } = await setup();
+    const { store, api, drafts, sync } = await setup();
     await store.dispatch('navigation/firstImage', 1);
     api.full.add(5);
     await store.dispatch('annotation/addStroke', { stroke: brush(2) });
@@ -96,7 +96,7 @@ describe('navigation', () => {
     expect(store.state.sync).toMatchObject({ status: 'saved', waiting: 0 });
     expect((await drafts.get('9:5')).strokes).toEqual([brush(2)]); // not lost
     expect((await drafts.get('9:5')).full).toEqual({ rev: 1 });
-    await store.$queueStoredDrafts(); // as at a reload or sign-in
+    await sync.queueStored(9); // as at a reload or sign-in
     await vi.advanceTimersByTimeAsync(60000);
     expect(api.saved).toEqual([]);
     api.queue = [6, 7, 8]; // the server no longer holds image 5 for this annotator
