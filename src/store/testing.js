@@ -4,7 +4,7 @@
  * Imported by specs only.
  */
 
-import { vi } from 'vitest';
+import { afterEach, beforeEach, vi } from 'vitest';
 import { ApiError } from '../api/client.js';
 import { createAppStore } from './index.js';
 import { createDevice } from '../services/device.js';
@@ -69,6 +69,18 @@ export function fakeApi() {
 export function fakeLocalStorage() {
   const items = new Map();
   return { getItem: (k) => (items.has(k) ? items.get(k) : null), setItem: (k, v) => items.set(k, String(v)), removeItem: (k) => items.delete(k) };
+}
+
+/** In the calling describe block: fake timers (the sync service's), and localStorage for Node. */
+export function useFakeTimersAndStorage() {
+  beforeEach(() => {
+    vi.useFakeTimers();
+    vi.stubGlobal('localStorage', fakeLocalStorage());
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+    vi.unstubAllGlobals();
+  });
 }
 
 export function brush(x) {

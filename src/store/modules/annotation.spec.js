@@ -1,17 +1,10 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { brush, fakeApi, fakeLocalStorage, setup } from '../testing.js';
+import { describe, expect, it, vi } from 'vitest';
+import { brush, fakeApi, setup, useFakeTimersAndStorage } from '../testing.js';
 import { memoryDraftStore } from '../../services/draftStore.js';
 import { missingParts } from './annotation.js';
 
 describe('the open document', () => {
-  beforeEach(() => {
-    vi.useFakeTimers();
-    vi.stubGlobal('localStorage', fakeLocalStorage());
-  });
-  afterEach(() => {
-    vi.useRealTimers();
-    vi.unstubAllGlobals();
-  });
+  useFakeTimersAndStorage();
 
   it('undoes and redoes strokes and a clear in order', async () => {
     const { store } = await setup();
@@ -110,8 +103,6 @@ describe('the open document', () => {
     await vi.advanceTimersByTimeAsync(1000);
     expect(api.annotation.strokes).toEqual([brush(2)]);
   });
-
-
 
   it('goes back to draft when a submitted image loses its mask', async () => {
     const { store } = await setup();

@@ -1,17 +1,10 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { brush, complete, fakeApi, fakeLocalStorage, goNext, setup } from '../testing.js';
+import { describe, expect, it, vi } from 'vitest';
+import { brush, complete, fakeApi, goNext, setup, useFakeTimersAndStorage } from '../testing.js';
 import { memoryDraftStore } from '../../services/draftStore.js';
 import { OFFLINE_SKIP, firstOpen, queueOf } from './navigation.js';
 
 describe('navigation', () => {
-  beforeEach(() => {
-    vi.useFakeTimers();
-    vi.stubGlobal('localStorage', fakeLocalStorage());
-  });
-  afterEach(() => {
-    vi.useRealTimers();
-    vi.unstubAllGlobals();
-  });
+  useFakeTimersAndStorage();
 
   it('refuses to go on while a required part is missing, naming it', async () => {
     const { store } = await setup();
