@@ -35,3 +35,11 @@ export function limitNotice(size, mod = modifierName()) {
 export function longOutlineNotice() {
   return { level: 'full', message: `One outline may hold ${number(LIMITS.maxPointsPerStroke)} points: this one stops here and closes when you lift the pointer.` };
 }
+
+/**
+ * Return what to tell the annotator when a lasso outline stops short (canvas/drawing.js's cut):
+ * at the document's limit, with `size` counting the outline, or at the points one stroke may hold.
+ */
+export function outlineCutNotice({ limit, size }) {
+  return limit === 'document' ? limitNotice(size) : longOutlineNotice();
+}

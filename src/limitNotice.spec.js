@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { limitNotice, longOutlineNotice } from './limitNotice.js';
+import { limitNotice, longOutlineNotice, outlineCutNotice } from './limitNotice.js';
 
 describe('limitNotice', () => {
   it('says nothing well within the limits', () => {
@@ -40,5 +40,10 @@ describe('limitNotice', () => {
 
   it('says a lasso outline stops at the points one stroke may hold', () => {
     expect(longOutlineNotice().message).toBe('One outline may hold 20,000 points: this one stops here and closes when you lift the pointer.');
+  });
+
+  it('words a cut outline by the limit it met', () => {
+    expect(outlineCutNotice({ limit: 'stroke', size: { strokes: 1, points: 20000 } })).toEqual(longOutlineNotice());
+    expect(outlineCutNotice({ limit: 'document', size: { strokes: 12, points: 250000 } }).message).toMatch(/250,000-point limit/);
   });
 });

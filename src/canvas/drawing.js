@@ -9,21 +9,22 @@
  * the pointer lifts. Brush segments are painted into the mask as they come (once a frame, by
  * `paintNew`), so the canvas shows exactly the stroke that is stored.
  *
- * A finished stroke is handed on once, with the pixels it flipped, to `onStroke(stroke, delta)`;
- * what the annotator must be told at a limit goes to `onLimit(notice)` (null: the document's own
- * limit notice, shown again). Nothing here touches the DOM or the store.
+ * A finished stroke is handed on once, with the pixels it flipped, to `onStroke(stroke, delta)`.
+ * A stroke refused or cut at a limit is reported to `onLimit(cut)`: null when no stroke fits
+ * (the document's own limit notice applies), or {limit: 'document' | 'stroke', size} when an
+ * outline stops (see limitNotice.js's outlineCutNotice). Nothing here touches the DOM or the
+ * store, or words what the annotator is told.
  */
 
 import { makePoint, minSpacing, pointAction } from './geometry/strokePoints.js';
 import { screenToImage } from './geometry/viewport.js';
-import { limitNotice, longOutlineNotice } from '../limitNotice.js';
 import { LIMITS, canStartStroke, fitsInDocument, roomLeft } from '../limits.js';
 
 export class Drawing {
   /**
    * mask: the open document's Mask; origin: when the annotation was started (epoch ms; a point's
    * t counts from it); view(): the stage's {zoom, tx, ty}; size(): the {strokes, points} the
-   * document holds now; onStroke(stroke, delta) and onLimit(notice | null) as above.
+   * document holds now; onStroke(stroke, delta) and onLimit(cut | null) as above.
    */
   constructor({ mask, origin, view, size, onStroke, onLimit }) {
     Object.assign(this, { mask, origin, view, size, onStroke, onLimit });
@@ -128,7 +129,7 @@ export class Drawing {
         live.cutShown = true;
         const size = this.size();
         const withOutline = { strokes: size.strokes + 1, points: size.points + live.points.length };
-        this.onLimit(live.cap < LIMITS.maxPointsPerStroke ? limitNotice(withOutline) : longOutlineNotice());
+        this.onLimit({ limit: live.cap < LIMITS.maxPointsPerStroke ? 'document' : 'stroke', size: withOutline });
       }
       return;
     }

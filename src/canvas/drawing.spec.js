@@ -10,7 +10,7 @@ const ORIGIN = 1_000_000;
 
 /**
  * Return a drawing on an empty W x H mask, as the canvas wires it: finished strokes join
- * `strokes` (with their deltas in `deltas`), notices go to `notices`. `held` points are already
+ * `strokes` (with their deltas in `deltas`), what is cut at a limit goes to `notices`. `held` points are already
  * in the document (a document near its limits), `view` is the stage's view.
  */
 function setup({ held = 0, view = { zoom: 1, tx: 0, ty: 0 } } = {}) {
@@ -31,7 +31,7 @@ function setup({ held = 0, view = { zoom: 1, tx: 0, ty: 0 } } = {}) {
       strokes.push(stroke);
       deltas.push(delta);
     },
-    onLimit: (notice) => notices.push(notice),
+    onLimit: (cut) => notices.push(cut),
   });
   return { drawing, mask, strokes, deltas, notices };
 }
@@ -129,8 +129,15 @@ describe('Drawing', () => {
     const { drawing, strokes, notices } = setup({ held: LIMITS.maxPoints - 4 });
     draw(drawing, 'lasso', 1, [[2, 2], [30, 2], [30, 20], [2, 20], [10, 10], [12, 12]]);
     expect(strokes.map((s) => s.points.length)).toEqual([4]);
-    expect(notices).toHaveLength(1);
-    expect(notices[0]).toMatchObject({ level: 'full' });
+    expect(notices).toEqual([{ limit: 'document', size: { strokes: 1, points: LIMITS.maxPoints } }]);
+  });
+
+  it('stops an outline at the points one stroke may hold, saying which limit it met', () => {
+    const { drawing, strokes, notices } = setup();
+    const zigzag = Array.from({ length: LIMITS.maxPointsPerStroke + 5 }, (_, k) => [k % 2 ? 3 : 1, k % 3 ? 5 : 9]);
+    draw(drawing, 'lasso', 1, zigzag);
+    expect(strokes.map((s) => s.points.length)).toEqual([LIMITS.maxPointsPerStroke]);
+    expect(notices.map((n) => n.limit)).toEqual(['stroke']);
   });
 
   it('remembers the oldest sample not yet painted, for the benchmark’s latency', () => {
