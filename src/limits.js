@@ -1,12 +1,12 @@
 /**
- * What the server accepts in one annotation (README "Limits"), and whether a document has room
- * for more. Numbers and checks only, with no imports: pure geometry and the store use them;
- * what the annotator is told about them is ./limitNotice.js.
+ * What the server accepts in one annotation (docs/strokes.md, "Limits"), and whether a document
+ * has room for more. Numbers and checks only, with no imports: pure geometry and the store use
+ * them; what the annotator is told about them is ./limitNotice.js.
  *
  * The API does not publish its limits, so they are mirrored here, in this one place; every
  * other module imports them from here. `limits.spec.js` reads the backend's own constants
- * (`backend/api/strokes.py`, `serializers.py`, `settings.py`) and the README's table, so a
- * change on either side fails the unit tests until this file follows.
+ * (`backend/api/strokes.py`, `serializers.py`, `settings.py`) and the manual's Limits table
+ * (`docs/strokes.md`), so a change on either side fails the unit tests until this file follows.
  */
 
 export const LIMITS = Object.freeze({

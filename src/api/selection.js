@@ -1,5 +1,5 @@
 /**
- * The research API's selection parameters (README "Choosing annotations"): which annotations a
+ * The research API's selection parameters (docs/research.md, "Choosing annotations"): which annotations a
  * figure, a heat map or an export counts. `filters` is the Review page's selection
  * ({status, test, label, correct}, see ../review/filters.js); only what differs from the API's
  * own defaults is sent, so the URLs of the default view stay short and cacheable.

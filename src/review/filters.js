@@ -1,7 +1,7 @@
 /**
  * The Review page's filters and order, kept in the URL's query so that reload, back and a
- * shared link show the same selection. What the research API makes of them is
- * ../api/selection.js.
+ * shared link show the same selection. What the research API makes of them (docs/research.md,
+ * "Choosing annotations") is ../api/selection.js.
  */
 
 export const STATUSES = ['submitted', 'draft', 'all'];
