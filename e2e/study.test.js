@@ -231,7 +231,7 @@ services.study_import(text=studyfile.write_study(spec))
         const s = window.__eyetagger.store.state;
         const canvas = window.__eyetagger.canvas;
         const mask = canvas && canvas.mask();
-        const ready = s.annotation.draft && mask && mask.width === s.annotation.draft.image.width && !s.annotation.loading;
+        const ready = s.annotation.draft && mask && mask.width === s.annotation.draft.image.width && !window.__eyetagger.store.state.navigation.loading;
         return (s.study.state.current && s.study.state.current.kind === 'finish') || ready;
       }, null, { timeout: 30000 });
       const now = await state();

@@ -45,8 +45,11 @@ function refusalOf(error) {
   return { code: error.code || 'error', detail: error.message, status: error.status };
 }
 
-/** prefetch(url): fetch a file so the service worker keeps it for offline work (src/api images.prefetch). */
-export function createStudyModule({ participation, prefetch = () => {} }) {
+/**
+ * participation: the API (src/api/participation.js); prefetch(image): fetch a file so the service
+ * worker keeps it for offline work (src/api images.prefetch); sync: the sync service (main.js).
+ */
+export function createStudyModule({ participation, prefetch = () => {}, sync = null }) {
   const prefetched = new Set();
   // Answers about the participation can arrive out of order (a refresh sent before a step was
   // completed, answered after): each request is numbered, and an answer older than one applied is dropped.
@@ -228,23 +231,22 @@ export function createStudyModule({ participation, prefetch = () => {} }) {
        * ran out) as it stands. Sent now when the server answers; kept in this browser and sent later
        * when not. Return false, changing nothing, when a required part is missing (the notice says what).
        */
-      async submitImage({ commit, dispatch, rootState, rootGetters }, { timedOut = false } = {}) {
-        const draft = rootState.annotation.draft;
-        const missing = rootGetters['annotation/missing'];
-        if (missing.length && !timedOut) {
-          commit('annotation/setNotice', `To go on, ${missing.join(', ')}.`, { root: true });
-          return false;
-        }
-        commit('annotation/setNotice', null, { root: true });
-        if (timedOut) commit('annotation/setTimedOut', null, { root: true });
-        if (!missing.length && draft.status !== 'submitted') commit('annotation/setStatus', 'submitted', { root: true });
+      async submitImage({ dispatch, rootState }, { timedOut = false } = {}) {
+        if (timedOut) await dispatch('annotation/timeOut', null, { root: true });
+        else if (!(await dispatch('annotation/submit', null, { root: true }))) return false;
+        const { imageId } = rootState.annotation.draft;
         try {
-          await this.$sync.flush(draft.key, 6000);
+          await dispatch('annotation/send', 6000, { root: true });
         } catch {
           // offline or slow: the image waits in this browser and is sent when the server answers
         }
-        await dispatch('finishTrial', draft.imageId);
+        await dispatch('finishTrial', imageId);
         return true;
+      },
+
+      /** Send now whatever waits for the server (the step's last images), not when each back-off runs out. */
+      retrySending() {
+        if (sync) sync.retryNow();
       },
 
       /** Return the feedback on a submitted practice image, or null when the server cannot be reached. */

@@ -1,6 +1,7 @@
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { createStore } from 'vuex';
 import { ApiError } from '../../api/client.js';
+import { fakeLocalStorage } from '../testing.js';
 import { createStudyModule } from './study.js';
 
 const state = (index, extra = {}) => ({
@@ -18,12 +19,6 @@ const trial = (id, position) => ({ id, step: 11, position, practice: true, statu
 function make(participation) {
   const auth = { namespaced: true, state: () => ({ user: { id: 1, role: 'participant' } }), actions: { check: () => {} } };
   return createStore({ modules: { auth, study: createStudyModule({ participation }) } });
-}
-
-/** localStorage for Node: what the page keeps there survives a "reload" (a new store). */
-function fakeLocalStorage() {
-  const items = new Map();
-  return { getItem: (k) => (items.has(k) ? items.get(k) : null), setItem: (k, v) => items.set(k, String(v)), removeItem: (k) => items.delete(k) };
 }
 
 beforeEach(() => vi.stubGlobal('localStorage', fakeLocalStorage()));
