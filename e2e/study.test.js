@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { ROOT, drawStroke, launchBrowser, pageMask, signIn, startServer, waitSaved } from './harness.js';
+import { ROOT, drawStroke, launchBrowser, openPage, pageMask, signIn, startServer, waitSaved } from './harness.js';
 
 const LINK = '/s/iris-e2e/?PROLIFIC_PID=5f1a2b3c4d5e6f7a8b9c0d1e&STUDY_ID=65f0c0ffee&SESSION_ID=s-42';
 const SHOTS = join(ROOT, 'artifacts');
@@ -70,12 +70,8 @@ spec['steps'][4]['catch'] = {'count': None, 'rate': None, 'slots': [2]}
 services.study_import(text=studyfile.write_study(spec))
 `);
     browser = await launchBrowser();
-    context = await browser.newContext({ viewport: { width: 1280, height: 720 } });
-    page = await context.newPage();
-    page.on('pageerror', (error) => console.error('page error:', error.message));
-    page.on('console', (message) => {
-      if (message.type() === 'error' && !/Failed to load resource/.test(message.text())) console.error('console:', message.text());
-    });
+    page = await openPage(browser);
+    context = page.context(); // its own: going offline is this participant's alone
   });
 
   after(async () => {

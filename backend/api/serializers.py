@@ -237,6 +237,21 @@ VersionConflictSerializer = inline_serializer(
 class AnnotationWriteSerializer(serializers.Serializer):
     """The strokes document a client PUTs; ``version`` is the version it was based on (0 for a new one)."""
 
+    def save_arguments(self) -> dict:
+        """Return the validated document as ``annotation_save``'s arguments (but the image and the annotator)."""
+        from .services import AnnotationContent
+
+        document = self.validated_data
+        return {
+            "content": AnnotationContent(
+                strokes=document["strokes"], label=document["label"], text=document["text"], status=document["status"]
+            ),
+            "base_version": document["version"],
+            "started_at": document.get("started_at"),
+            "active_ms": document.get("active_ms"),
+            "client": document.get("client"),
+        }
+
     strokes = StrokesField()
     label = serializers.CharField(max_length=200, allow_null=True, default=None)
     text = serializers.CharField(max_length=MAX_TEXT_LENGTH, allow_blank=True, default="", trim_whitespace=False)

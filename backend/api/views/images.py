@@ -115,18 +115,7 @@ class ImageViewSet(viewsets.ReadOnlyModelViewSet):
             return Response(OwnAnnotationSerializer(annotation or empty).data)
         body = AnnotationWriteSerializer(data=request.data, context={"image": image, "request": request})
         body.is_valid(raise_exception=True)
-        document = body.validated_data
-        annotation, changed = services.annotation_save(
-            image=image,
-            annotator=request.user,
-            content=services.AnnotationContent(
-                strokes=document["strokes"], label=document["label"], text=document["text"], status=document["status"]
-            ),
-            base_version=document["version"],
-            started_at=document.get("started_at"),
-            active_ms=document.get("active_ms"),
-            client=document.get("client"),
-        )
+        annotation, changed = services.annotation_save(image=image, annotator=request.user, **body.save_arguments())
         return _saved(annotation, created=changed and annotation.version == 1, minimal=_prefers_minimal(request))
 
     @extend_schema(request=SkipSerializer, responses=NextSerializer, parameters=[AHEAD_PARAMETER])

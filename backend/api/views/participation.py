@@ -179,19 +179,12 @@ class TrialAnnotationApi(APIView):
         trial = _own_trial(request, pk)
         body = TrialWriteSerializer(data=request.data, context={"image": trial.image, "request": request})
         body.is_valid(raise_exception=True)
-        document = body.validated_data
         trial, annotation, changed = services.trial_save(
             participant_id=participant_of(request.user).pk,
             trial_id=trial.pk,
-            content=services.AnnotationContent(
-                strokes=document["strokes"], label=document["label"], text=document["text"], status=document["status"]
-            ),
-            base_version=document["version"],
-            started_at=document.get("started_at"),
-            active_ms=document.get("active_ms"),
-            client=document.get("client"),
-            guidance_events=document.get("guidance_events"),
-            timed_out=document["timed_out"],
+            guidance_events=body.validated_data.get("guidance_events"),
+            timed_out=body.validated_data["timed_out"],
+            **body.save_arguments(),
         )
         return _saved(annotation, created=changed and annotation.version == 1, minimal=_prefers_minimal(request))
 
