@@ -262,7 +262,13 @@ services.study_import(text=studyfile.write_study(spec))
   it('lets a researcher download the condition\'s trials and the participants table, which hold what was done', async () => {
     const researcher = await (await browser.newContext()).newPage();
     await signIn(researcher, server.url, 'researcher');
+    // From the datasets page to the study's dashboard, whose links the downloads take.
+    await researcher.click('[data-testid=study-iris-e2e]');
+    await researcher.waitForSelector('[data-testid=download-participants]');
+    assert.match(await researcher.textContent('.figures'), /1\s*completed/);
+    await researcher.screenshot({ path: join(SHOTS, 'study-dashboard.png'), fullPage: true });
     const studyId = await db(`print(json.dumps(Study.objects.get(slug='iris-e2e').pk))`);
+    assert.equal(await researcher.getAttribute('[data-testid=download-participants]', 'href'), `/api/studies/${studyId}/participants/`);
     const download = (path) => researcher.evaluate(async (p) => (await fetch(p)).text(), path);
     // The catch images (Part 1's second place, and one drawn in Part 2) are exported apart.
     const catches = parseCsv(await download(`/api/studies/${studyId}/export/?kind=catch`));

@@ -7,6 +7,7 @@ const DonePage = () => import('./components/DonePage.vue');
 // The Review page is its own chunk: the guard below keeps annotators from ever loading it.
 const ReviewPage = () => import('./components/review/ReviewPage.vue');
 const ReviewImagePage = () => import('./components/review/ReviewImagePage.vue');
+const StudyDashboardPage = () => import('./components/review/StudyDashboardPage.vue');
 // A study's participant's pages: a chunk of their own, which annotators never load.
 const StudyPage = () => import('./components/study/StudyPage.vue');
 
@@ -35,6 +36,7 @@ export function createAppRouter(store) {
         props: true,
         meta: { title: 'Review an image', review: true },
       },
+      { path: '/studies/:studyId', name: 'study-dashboard', component: StudyDashboardPage, props: true, meta: { title: 'Study', review: true } },
       { path: '/s/:slug', name: 'study', component: StudyPage, props: true, meta: { public: true, study: true, title: 'Study' } },
       { path: '/:pathMatch(.*)*', redirect: '/' },
     ],

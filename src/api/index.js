@@ -54,3 +54,8 @@ export const annotations = {
     return all;
   },
 };
+
+/** Studies with participants, for researchers and admins (their dashboards are in the Review chunk). */
+export const studies = {
+  list: () => request('GET', '/api/studies/?page_size=500'),
+};

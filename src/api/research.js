@@ -27,3 +27,20 @@ export const researchUrls = {
   strokesJson: (annotationId) => `/api/annotations/${annotationId}/strokes.json`,
   export: (datasetId, format, filters) => withSelection(`/api/datasets/${datasetId}/export/`, filters, { format }),
 };
+
+/** A study's research side (docs/studies.md, "Get the data out"): its dashboard, its files and maps. */
+export const studies = {
+  list: () => request('GET', '/api/studies/?page_size=500'),
+  get: (studyId) => request('GET', `/api/studies/${studyId}/`),
+  dashboard: (studyId) => request('GET', `/api/studies/${studyId}/dashboard/`),
+  /** Open, pause, close or reopen (admins). */
+  setStatus: (studyId, status) => request('POST', `/api/studies/${studyId}/status/`, { body: { status } }),
+};
+
+export const studyUrls = {
+  trials: (studyId, { condition = null, kind = 'main', format = 'csv' } = {}) =>
+    `/api/studies/${studyId}/export/?format=${format}&kind=${kind}${condition ? `&condition=${encodeURIComponent(condition)}` : ''}`,
+  participants: (studyId) => `/api/studies/${studyId}/participants/`,
+  stats: (studyId) => `/api/studies/${studyId}/stats/?format=csv`,
+  file: (studyId) => `/api/studies/${studyId}/file/`,
+};
