@@ -120,7 +120,8 @@ def correlation(a: np.ndarray, b: np.ndarray) -> float | None:
     x = x - x.mean()
     y = y - y.mean()
     denominator = np.sqrt((x * x).sum() * (y * y).sum())
-    return float((x * y).sum() / denominator) if denominator > 0 else None
+    # Clipped: rounding can take a perfect correlation a hair past 1.
+    return float(np.clip((x * y).sum() / denominator, -1.0, 1.0)) if denominator > 0 else None
 
 
 def kl_divergence(p: np.ndarray, q: np.ndarray) -> float | None:
@@ -137,7 +138,8 @@ def kl_divergence(p: np.ndarray, q: np.ndarray) -> float | None:
         return None
     p = p / p.sum()
     q = q / q.sum()
-    return float((p * np.log(EPSILON + p / (q + EPSILON))).sum())
+    # Never below 0 (Gibbs' inequality): rounding can leave -1e-9 for two equal maps.
+    return max(0.0, float((p * np.log(EPSILON + p / (q + EPSILON))).sum()))
 
 
 def split_half(
