@@ -333,7 +333,9 @@ def _capsule_spans(ax, ay, bx, by, first, last, r: float, width: int):
     dx, dy = bx - ax, by - ay
     length2 = dx * dx + dy * dy
     length = np.sqrt(length2)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    # A segment nearly flat or upright divides by a tiny dx or dy: the quotient may overflow to
+    # infinity, which is the right limit (the band spans the row), as the browser's doubles give it.
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         c = (yc - ay) * dy
         p_lo = np.where(dx > 0, ax + (0.0 - c) / dx, ax + (length2 - c) / dx)
         p_hi = np.where(dx > 0, ax + (length2 - c) / dx, ax + (0.0 - c) / dx)
