@@ -383,3 +383,85 @@ def _polygon_spans(points: np.ndarray, width: int, height: int):
     end = np.minimum(np.ceil(leave - 0.5) - 1, width - 1)
     keep = start <= end
     return span_rows[keep], start[keep].astype(np.int64), end[keep].astype(np.int64)
+
+
+# --- Tracing: a mask as strokes ------------------------------------------------------------
+
+
+def mask_lassos(
+    mask: np.ndarray,
+    *,
+    tool: str = "lasso",
+    t: float = 0.0,
+    p: float = 0.5,
+    max_points: int = DEFAULT_LIMITS.max_points_per_stroke,
+) -> list[dict]:
+    """Return lasso strokes whose painted area is exactly the mask: ``rasterize`` gives it back bit for bit.
+
+    For masks that exist only as pixels (an imported PNG): the inverse of ``rasterize``. Every
+    edge runs along pixel edges. Rows with the same runs form a band; each run of a band is a
+    rectangle, and the bands are chained into one closed outline per stroke through the column
+    x = -1, left of the image, where each row is crossed twice (down, then back up as the outline
+    closes), which the even-odd rule leaves empty; horizontal edges cross no row of centres. So
+    each row of centres crosses exactly the runs' two sides, at whole pixel edges. A stroke holds
+    at most ``max_points`` points; more make more strokes. ``tool`` may be ``lasso-eraser`` to
+    clear the mask's pixels instead.
+    """
+    height, width = mask.shape
+    padded = np.zeros((height, width + 2), dtype=np.int8)
+    padded[:, 1:-1] = mask
+    change = np.diff(padded, axis=1)  # +1 where a run starts, -1 one past its end
+    run_rows, run_starts = np.nonzero(change == 1)
+    _, run_ends = np.nonzero(change == -1)
+    if run_rows.size == 0:
+        return []
+    counts = np.bincount(run_rows, minlength=height)
+    # A row continues the band above when it has the same runs: compare each run with the run
+    # as many places earlier as the row has runs, which is its twin in the row above.
+    n = run_rows.size
+    twin = np.arange(n) - counts[run_rows]
+    safe = np.maximum(twin, 0)
+    equal = (
+        (twin >= 0) & (run_rows[safe] == run_rows - 1) & (run_starts[safe] == run_starts) & (run_ends[safe] == run_ends)
+    )
+    differing = np.bincount(run_rows[~equal], minlength=height)
+    same_count = np.zeros(height, dtype=bool)
+    same_count[1:] = counts[1:] == counts[:-1]
+    continues = (counts > 0) & same_count & (differing == 0)
+    breaks = np.flatnonzero(~continues)
+    band_rows = np.flatnonzero((counts > 0) & ~continues)
+    after = np.searchsorted(breaks, band_rows, side="right")
+    band_ends = np.where(after < breaks.size, breaks[np.minimum(after, breaks.size - 1)], height)
+    # The runs drawn: those of each band's first row, cut into units of at most per_unit runs.
+    drawn = ~continues[run_rows]
+    rows, starts, ends = run_rows[drawn], run_starts[drawn], run_ends[drawn]
+    band = np.searchsorted(band_rows, rows)
+    per_unit = max(1, (max_points - 2) // 4)
+    rank = np.arange(rows.size) - np.searchsorted(band, band)  # the run's place within its band
+    unit_break = np.ones(rows.size, dtype=bool)
+    unit_break[1:] = (band[1:] != band[:-1]) | (rank[1:] % per_unit == 0)
+    unit = np.cumsum(unit_break) - 1
+    unit_runs = np.bincount(unit)
+    unit_band = band[unit_break]
+    y0 = band_rows[unit_band].astype(np.float64)
+    y1 = band_ends[unit_band].astype(np.float64)
+    sizes = 4 * unit_runs + 2
+    offsets = np.cumsum(sizes) - sizes
+    xs = np.full(int(sizes.sum()), -1.0)
+    ys = np.empty(xs.size)
+    ys[offsets] = y0
+    ys[offsets + sizes - 1] = y0
+    place = offsets[unit] + 1 + 4 * (np.arange(rows.size) - np.searchsorted(unit, unit))
+    a, b = starts.astype(np.float64), ends.astype(np.float64)
+    for k, (x, y) in enumerate(((a, y0[unit]), (a, y1[unit]), (b, y1[unit]), (b, y0[unit]))):
+        xs[place + k] = x
+        ys[place + k] = y
+    points = np.column_stack([xs, ys, np.full(xs.size, float(t)), np.full(xs.size, float(p))])
+    strokes, begin, size = [], 0, 0
+    for unit_size in sizes.tolist():
+        if size and size + unit_size > max_points:
+            strokes.append({"tool": tool, "width": 1.0, "points": points[begin : begin + size].tolist()})
+            begin, size = begin + size, 0
+        size += unit_size
+    strokes.append({"tool": tool, "width": 1.0, "points": points[begin : begin + size].tolist()})
+    return strokes
