@@ -201,7 +201,7 @@ _INSPECT_CHUNK = 256  # files handed to the threads at a time: memory stays flat
 _INSPECT_THREADS = min(8, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
 
 
-def _inspect_all(paths: list[Path]) -> Iterator[tuple[str, int, int] | ValueError]:
+def inspect_images(paths: list[Path]) -> Iterator[tuple[str, int, int] | ValueError]:
     """Yield inspect_image's result or its error for each path, in order, a thread per core.
 
     Reading, hashing and decoding release the GIL, so the files are read side by side.
@@ -220,7 +220,7 @@ def plan_import(folder: Path, *, progress: Callable[[Iterable], Iterable] = iter
     files = list_image_files(folder / "images")
     pairs, files_without_row, rows_without_file, ambiguous = match_rows(rows, files)
     plan = ImportPlan(files_without_row=files_without_row, rows_without_file=rows_without_file, ambiguous=ambiguous)
-    inspected = _inspect_all([folder / "images" / relative for _, relative in pairs])
+    inspected = inspect_images([folder / "images" / relative for _, relative in pairs])
     # zip() waits for each result before it takes the pair, so the progress bar counts files done.
     for position, (result, (row, relative)) in enumerate(zip(inspected, progress(pairs), strict=True)):
         if isinstance(result, ValueError):

@@ -8,6 +8,7 @@ from .datasets import (
     dataset_missing_parts,
     dataset_root_of,
 )
+from .original import OriginalImportReport, original_import
 from .queue import Handout, ImageUnavailable, queue_next, queue_recount, queue_skip, release_expired_leases
 from .uploads import DatasetUploadFailed, dataset_import_zip
 from .users import NewAccount, user_create, user_set_role, user_set_test, users_create_from_csv
@@ -19,6 +20,7 @@ __all__ = [
     "ImageUnavailable",
     "ImportReport",
     "NewAccount",
+    "OriginalImportReport",
     "VersionConflict",
     "annotation_restore",
     "annotation_save",
@@ -28,6 +30,7 @@ __all__ = [
     "dataset_missing_parts",
     "dataset_root_of",
     "mask_encode",
+    "original_import",
     "queue_next",
     "queue_recount",
     "queue_skip",
