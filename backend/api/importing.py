@@ -198,7 +198,7 @@ def _inspect_or_error(path: Path) -> tuple[str, int, int] | ValueError:
 _INSPECT_CHUNK = 256  # files handed to the threads at a time: memory stays flat on any dataset
 # One thread per core this process may run on (a container's cpuset, not the host's count), at most
 # 8: each thread holds one whole file in memory while it inspects it.
-_INSPECT_THREADS = min(8, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+THREADS = min(8, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
 
 
 def inspect_images(paths: list[Path]) -> Iterator[tuple[str, int, int] | ValueError]:
@@ -206,7 +206,7 @@ def inspect_images(paths: list[Path]) -> Iterator[tuple[str, int, int] | ValueEr
 
     Reading, hashing and decoding release the GIL, so the files are read side by side.
     """
-    with ThreadPoolExecutor(max_workers=_INSPECT_THREADS) as pool:
+    with ThreadPoolExecutor(max_workers=THREADS) as pool:
         for start in range(0, len(paths), _INSPECT_CHUNK):
             yield from pool.map(_inspect_or_error, paths[start : start + _INSPECT_CHUNK])
 

@@ -407,14 +407,21 @@ def mask_lassos(
     at most ``max_points`` points; more make more strokes. ``tool`` may be ``lasso-eraser`` to
     clear the mask's pixels instead.
     """
-    height, width = mask.shape
-    padded = np.zeros((height, width + 2), dtype=np.int8)
-    padded[:, 1:-1] = mask
+    set_rows = np.flatnonzero(mask.any(axis=1))
+    if set_rows.size == 0:
+        return []
+    # Work on the mask's bounding box only: a correction mask is a few pixels of a large image.
+    top, bottom = int(set_rows[0]), int(set_rows[-1]) + 1
+    set_columns = np.flatnonzero(mask[top:bottom].any(axis=0))
+    left, right = int(set_columns[0]), int(set_columns[-1]) + 1
+    height = bottom - top
+    padded = np.zeros((height, right - left + 2), dtype=np.int8)
+    padded[:, 1:-1] = mask[top:bottom, left:right]
     change = np.diff(padded, axis=1)  # +1 where a run starts, -1 one past its end
     run_rows, run_starts = np.nonzero(change == 1)
     _, run_ends = np.nonzero(change == -1)
-    if run_rows.size == 0:
-        return []
+    run_starts += left
+    run_ends += left
     counts = np.bincount(run_rows, minlength=height)
     # A row continues the band above when it has the same runs: compare each run with the run
     # as many places earlier as the row has runs, which is its twin in the row above.
@@ -443,8 +450,8 @@ def mask_lassos(
     unit = np.cumsum(unit_break) - 1
     unit_runs = np.bincount(unit)
     unit_band = band[unit_break]
-    y0 = band_rows[unit_band].astype(np.float64)
-    y1 = band_ends[unit_band].astype(np.float64)
+    y0 = (band_rows[unit_band] + top).astype(np.float64)
+    y1 = (band_ends[unit_band] + top).astype(np.float64)
     sizes = 4 * unit_runs + 2
     offsets = np.cumsum(sizes) - sizes
     xs = np.full(int(sizes.sum()), -1.0)

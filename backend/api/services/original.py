@@ -13,6 +13,7 @@ import hashlib
 import json
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import islice
@@ -214,12 +215,13 @@ def original_import(
         )
         accounts = _import_users(users, dataset=dataset, user_map=user_map or {}, tokens=tokens, report=report)
         images_by_id = {image.img_id: image for image in images}
-        importer = _AnnotationImporter(
-            dataset, accounts, images_by_id, located, by_sha, labels, set(skip_annotations), report
-        )
         rows = original_rows.read_annotations(source)
-        for batch in _batches(progress(rows, source.row_count(original_rows.ANNOTATIONS)), BATCH):
-            importer.import_batch(batch)
+        with ThreadPoolExecutor(max_workers=importing.THREADS) as pool:
+            importer = _AnnotationImporter(
+                dataset, accounts, images_by_id, located, by_sha, labels, set(skip_annotations), report, pool
+            )
+            for batch in _batches(progress(rows, source.row_count(original_rows.ANNOTATIONS)), BATCH):
+                importer.import_batch(batch)
         importer.finish()
         if dry_run:
             transaction.set_rollback(True)
@@ -486,6 +488,36 @@ def row_digest(row: original_rows.OriginalAnnotation) -> str:
     return hashlib.sha256(json.dumps(content).encode()).hexdigest()
 
 
+def _decode(row: original_rows.OriginalAnnotation, width: int, height: int) -> tuple[drawing.Recovery, str]:
+    """Return a row's Recovery and its mask's RLE.
+
+    Pure, so that rows are decoded in threads.
+    """
+    try:
+        recovery = drawing.recover(
+            row_id=row.id,
+            where=row.where,
+            png_data_url=row.annotation,
+            svg=row.svg,
+            times=row.times,
+            width=width,
+            height=height,
+        )
+    except drawing.RowInvalid as error:
+        raise OriginalInvalid(
+            f"{error} Nothing was imported. Fix the row in the original, or leave it out: --skip-annotation {row.id}"
+        ) from None
+    try:
+        strokes_mod.validate_strokes(recovery.strokes, width=width, height=height)
+    except strokes_mod.StrokesInvalid as error:
+        # Only a mask too intricate for the editing limits gets here: it is kept whole, and can be
+        # viewed and exported; a save from the app would be refused.
+        recovery.notes.append(f"its strokes are past the app's editing limits ({error}); kept whole")
+    # The strokes give exactly this mask by construction (drawing.recover, strokes.mask_lassos; the tests
+    # check it on every fixture row and on random masks), so it is stored without rasterizing them again.
+    return recovery, masks.rle_encode(recovery.mask)
+
+
 def _moment(ms: float | None) -> datetime | None:
     return datetime.fromtimestamp(ms / 1000, tz=UTC) if ms is not None else None
 
@@ -493,7 +525,8 @@ def _moment(ms: float | None) -> datetime | None:
 class _AnnotationImporter:
     """Import annotation rows a batch at a time, keeping what the report and the queue need."""
 
-    def __init__(self, dataset, accounts, images_by_id, located, by_sha, labels, skip, report):
+    def __init__(self, dataset, accounts, images_by_id, located, by_sha, labels, skip, report, pool):
+        self.pool = pool
         self.dataset = dataset
         self.accounts = accounts
         self.images_by_id = images_by_id
@@ -516,7 +549,7 @@ class _AnnotationImporter:
             .select_related("original")
             .defer("strokes")
         }
-        new_annotations, new_originals, seen = [], [], set()
+        new_annotations, new_originals, seen, todo = [], [], set(), []
         for row, key in zip(batch, keys, strict=True):
             if key is None:
                 continue
@@ -542,7 +575,11 @@ class _AnnotationImporter:
                     + "; EyeTagger's version is kept"
                 )
                 continue
-            annotation, original_record = self._build(row, image, account, digest)
+            todo.append((row, image, account, digest, local))
+        # Decoding is the work of an import (PNG inflation and NumPy release the GIL): a thread per core.
+        decoded = self.pool.map(lambda job: _decode(job[0], job[1].width, job[1].height), todo)
+        for (row, image, account, digest, local), (recovery, rle) in zip(todo, decoded, strict=True):
+            annotation, original_record = self._build(row, image, account, digest, recovery, rle)
             if local is None:
                 new_annotations.append(annotation)
                 new_originals.append(original_record)
@@ -586,34 +623,8 @@ class _AnnotationImporter:
             return None
         return self.by_sha[sha], account
 
-    def _build(self, row, image: Image, account: User, digest: str) -> tuple[Annotation, OriginalAnnotation]:
-        """Return the annotation (and its original record) one row makes, its mask exactly the PNG's."""
-        try:
-            recovery = drawing.recover(
-                row_id=row.id,
-                where=row.where,
-                png_data_url=row.annotation,
-                svg=row.svg,
-                times=row.times,
-                width=image.width,
-                height=image.height,
-            )
-        except drawing.RowInvalid as error:
-            raise OriginalInvalid(
-                f"{error} Nothing was imported. Fix the row in the original, or leave it out: "
-                f"--skip-annotation {row.id}"
-            ) from None
-        document = recovery.strokes
-        try:
-            strokes_mod.validate_strokes(document, width=image.width, height=image.height)
-        except strokes_mod.StrokesInvalid as error:
-            # Only a mask too intricate for the editing limits gets here: it is kept whole, and can be
-            # viewed and exported; a save from the app would be refused.
-            recovery.notes.append(f"its strokes are past the app's editing limits ({error}); kept whole")
-        if not np.array_equal(strokes_mod.rasterize(document, image.width, image.height), recovery.mask):
-            raise RuntimeError(
-                f"{row.where}: the strokes made do not give the PNG's mask; this is a bug in the importer."
-            )
+    def _build(self, row, image: Image, account: User, digest: str, recovery, rle: str):
+        """Return the annotation (and its original record) one decoded row makes."""
         for note in recovery.notes:
             self.report.annotation_notes.append(f"{row.where}: {note}")
         self.report.strokes_from[recovery.strokes_from] += 1
@@ -634,7 +645,7 @@ class _AnnotationImporter:
         annotation = Annotation(
             image=image,
             annotator=account,
-            strokes=document,
+            strokes=recovery.strokes,
             label=label,
             text="" if untouched else row.text,
             status=Annotation.Status.SUBMITTED,
@@ -643,9 +654,9 @@ class _AnnotationImporter:
             submitted_at=_moment(recovery.ended_ms),
             active_ms=recovery.active_ms,
             client=client,
-            stroke_count=len(document),
-            mask_area=int(recovery.mask.sum()),
-            mask_rle=masks.rle_encode(recovery.mask),
+            stroke_count=len(recovery.strokes),
+            mask_area=int(np.count_nonzero(recovery.mask)),
+            mask_rle=rle,
         )
         original = OriginalAnnotation(
             original_id=row.id,

@@ -30,7 +30,9 @@ import json
 import math
 import random
 import sys
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 
 import numpy as np
@@ -172,12 +174,17 @@ def fabric_svg(paths: list[FabricPath], width: int, height: int, colour=GREEN) -
     return "\n".join(lines)
 
 
-def render_png(paths: list[FabricPath], width: int, height: int, dpr: float, colour=GREEN) -> bytes:
-    """Return the export canvas as the browser's toBlob() gives it: RGBA, floor(size x dpr), strokes only."""
+def render_png(
+    paths: list[FabricPath], width: int, height: int, dpr: float, colour=GREEN, supersample=SUPERSAMPLE
+) -> bytes:
+    """Return the export canvas as the browser's toBlob() gives it: RGBA, floor(size x dpr), strokes only.
+
+    ``supersample``: samples per pixel side for the anti-aliased edges (fewer is faster, for benchmarks).
+    """
     png_w, png_h = int(math.floor(width * dpr)), int(math.floor(height * dpr))
     alpha = np.zeros((png_h, png_w), dtype=np.float64)
     for path in paths:
-        coverage = _coverage(path, png_w, png_h, dpr)
+        coverage = _coverage(path, png_w, png_h, dpr, supersample)
         if coverage is None:
             continue
         (x0, y0), layer = coverage
@@ -193,7 +200,7 @@ def render_png(paths: list[FabricPath], width: int, height: int, dpr: float, col
     return out.getvalue()
 
 
-def _coverage(path: FabricPath, png_w: int, png_h: int, dpr: float):
+def _coverage(path: FabricPath, png_w: int, png_h: int, dpr: float, supersample: int):
     """Return ((x0, y0), coverage) of one stroke over the PNG pixels its bounding box touches, or None."""
     line = path.polyline() * dpr
     r = path.width * dpr / 2
@@ -203,7 +210,7 @@ def _coverage(path: FabricPath, png_w: int, png_h: int, dpr: float):
     y1 = min(png_h, int(math.ceil(line[:, 1].max() + r)) + 1)
     if x0 >= x1 or y0 >= y1:
         return None
-    s = SUPERSAMPLE
+    s = supersample
     local = (line - [x0, y0]) * s
     stroke = {"tool": "brush", "width": 2 * r * s, "points": [[x, y, 0.0, 0.5] for x, y in local.tolist()]}
     samples = strokes_mod.rasterize([stroke], (x1 - x0) * s, (y1 - y0) * s)
@@ -256,6 +263,7 @@ class ImageSpec:
     img_path: str | None = None  # api_image.img_path when it differs from the file's name (renamed since)
     on_disk: str = "same"  # "same", "missing", "changed" (the bytes differ from the hash), "copy:<name>"
     iris: dict = field(default_factory=dict)
+    sha256: str | None = None  # of a file written elsewhere (benchmarks); else of image_bytes()
 
 
 @dataclass
@@ -494,11 +502,13 @@ def image_bytes(spec: ImageSpec) -> bytes:
 _RENDERED: dict[str, dict] = {}
 
 
-def annotation_columns(spec: AnnotationSpec, image: ImageSpec) -> dict:
+def annotation_columns(spec: AnnotationSpec, image: ImageSpec, *, supersample: int = SUPERSAMPLE) -> dict:
     """Return what the original stored for an annotation: the PNG data URL, the SVG and the times."""
+    if supersample != SUPERSAMPLE:
+        return _annotation_columns(spec, image, supersample)
     key = repr((spec, image.width, image.height))
     if key not in _RENDERED:  # rendering is the slow part; tests write the same deployment in many styles
-        _RENDERED[key] = _annotation_columns(spec, image)
+        _RENDERED[key] = _annotation_columns(spec, image, supersample)
     return dict(_RENDERED[key])
 
 
@@ -507,9 +517,9 @@ def data_url(png: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(png).decode()
 
 
-def _annotation_columns(spec: AnnotationSpec, image: ImageSpec) -> dict:
+def _annotation_columns(spec: AnnotationSpec, image: ImageSpec, supersample: int) -> dict:
     paths = [fabric_path(brush_points(s.pointer), s.width) for s in spec.strokes]
-    png = render_png(paths, image.width, image.height, spec.dpr, spec.colour)
+    png = render_png(paths, image.width, image.height, spec.dpr, spec.colour, supersample)
     columns = {"annotation": data_url(png) if spec.png == "png" else ""}
     columns["annotation_svg"] = {
         "svg": fabric_svg(paths, image.width, image.height, spec.colour),
@@ -560,11 +570,19 @@ _IRIS_COLUMNS = [
 ]
 
 
-def _tables(deployment: Deployment, *, column_order: str) -> dict[str, tuple[list[tuple[str, str]], list[list]]]:
-    """Return {table: (columns with their types, rows)} as the deployment's database holds them."""
+def render_rows(jobs: Iterable[tuple[AnnotationSpec, ImageSpec]]) -> Iterator[dict]:
+    """Yield annotation_columns of each (annotation, image), in order (a benchmark passes a process pool's)."""
+    return (annotation_columns(spec, image) for spec, image in jobs)
+
+
+def _tables(deployment: Deployment, *, column_order: str, render=render_rows) -> dict[str, tuple[list, Iterable, int]]:
+    """Return {table: (columns with their types, rows, largest id)} as the deployment's database holds them.
+
+    The annotations' rows are rendered as they are read, so a large deployment streams.
+    """
     era = deployment.era
     by_name = {image.name: image for image in deployment.images}
-    sha = {image.name: hashlib.sha256(image_bytes(image)).hexdigest() for image in deployment.images}
+    sha = {image.name: image.sha256 or hashlib.sha256(image_bytes(image)).hexdigest() for image in deployment.images}
     image_columns = [
         ("id", "integer NOT NULL"),
         ("img_id", "character varying(100) NOT NULL"),
@@ -593,20 +611,23 @@ def _tables(deployment: Deployment, *, column_order: str) -> dict[str, tuple[lis
         ("annotator_id", "integer NOT NULL"),
         ("image_id", "character varying(100) NOT NULL"),
     ] + [(name, _ANNOTATION_FIELDS[name]) for name in extra]
-    annotation_rows = []
-    for spec in deployment.annotations:
-        image = by_name[spec.image]
-        row = {
-            "id": spec.id,
-            "annotator_id": spec.annotator,
-            "image_id": sha[image.name],
-            "text": spec.text,
-            "real_button": spec.real,
-            "fake_button": spec.fake,
-            "ground_truth": spec.ground_truth,
-            **annotation_columns(spec, image),
-        }
-        annotation_rows.append([row[name] for name, _ in annotation_columns_])
+    columns_of = annotation_columns_
+
+    def annotation_rows():
+        jobs = ((spec, by_name[spec.image]) for spec in deployment.annotations)
+        for spec, rendered in zip(deployment.annotations, render(jobs), strict=True):
+            row = {
+                "id": spec.id,
+                "annotator_id": spec.annotator,
+                "image_id": sha[spec.image],
+                "text": spec.text,
+                "real_button": spec.real,
+                "fake_button": spec.fake,
+                "ground_truth": spec.ground_truth,
+                **rendered,
+            }
+            yield [row[name] for name, _ in columns_of]
+
     user_columns = [
         ("id", "integer NOT NULL"),
         ("password", "character varying(128) NOT NULL"),
@@ -654,8 +675,9 @@ def _tables(deployment: Deployment, *, column_order: str) -> dict[str, tuple[lis
         migrations.append(("api", "0004_auto_20230803_1012"))
     if ERAS.index(era) >= ERAS.index("final"):
         migrations.append(("api", "0006_auto_20240620_1655"))
-    return {
-        "api_annotation": (annotation_columns_, annotation_rows),
+    largest = max((spec.id for spec in deployment.annotations), default=1)
+    tables = {
+        "api_annotation": (annotation_columns_, annotation_rows(), largest),
         "api_image": (image_columns, image_rows),
         "api_message": (
             [("id", "integer NOT NULL"), ("subject", "character varying(200) NOT NULL"), ("body", "text NOT NULL")],
@@ -684,6 +706,10 @@ def _tables(deployment: Deployment, *, column_order: str) -> dict[str, tuple[lis
             [[k, app, name, "2020-07-11 10:00:00.5-04"] for k, (app, name) in enumerate(migrations, start=1)],
         ),
     }
+    return {
+        name: table if len(table) == 3 else (*table, max((r[0] for r in table[1] if isinstance(r[0], int)), default=1))
+        for name, table in tables.items()
+    }
 
 
 def _copy_value(value) -> str:
@@ -709,21 +735,27 @@ def _sql_value(value) -> str:
 _KEYS = {"api_image": "img_id", "authtoken_token": "key"}
 
 
-def dump_text(
+def dump_text(deployment: Deployment, **options) -> str:
+    """Return the deployment's database as ``pg_dump`` writes it in plain format (see dump_lines)."""
+    return "\n".join(dump_lines(deployment, **options))
+
+
+def dump_lines(
     deployment: Deployment,
     *,
     style: str = "copy",
     pg_version: str = "13.4",
     column_order: str = "chronological",
     rows_per_insert: int = 3,
-) -> str:
-    """Return the deployment's database as ``pg_dump`` writes it in plain format.
+    render=render_rows,
+) -> Iterator[str]:
+    """Yield the deployment's database as ``pg_dump`` writes it in plain format, a line (or statement) at a time.
 
     ``style``: "copy" (the default of pg_dump and of the original's backups), "inserts",
     "column-inserts" or "rows-per-insert". ``pg_version``: 13.x writes no ``\\restrict`` lines,
     17.6 and later releases do (as 13.22, 15.14 and 16.10 do).
     """
-    tables = _tables(deployment, column_order=column_order)
+    tables = _tables(deployment, column_order=column_order, render=render)
     version = f"{pg_version} (Debian {pg_version}-1.pgdg110+1)"
     major, minor = (int(p) for p in pg_version.split(".")[:2])
     restrict = (major, minor) >= (17, 6) or (major, minor) in ((13, 22), (15, 14), (16, 10))
@@ -753,7 +785,7 @@ def dump_text(
         "SET default_table_access_method = heap;",
         "",
     ]
-    for name, (columns, _) in tables.items():
+    for name, (columns, _, _) in tables.items():
         out += ["--", f"-- Name: {name}; Type: TABLE; Schema: public; Owner: eyetagger_admin", "--", ""]
         out.append(f"CREATE TABLE public.{name} (")
         out.append(",\n".join(f"    {column} {kind}" for column, kind in columns))
@@ -782,31 +814,38 @@ def dump_text(
                 "",
                 "",
             ]
-    for name, (columns, rows) in tables.items():
-        out += ["--", f"-- Data for Name: {name}; Type: TABLE DATA; Schema: public; Owner: eyetagger_admin", "--", ""]
+    yield from out
+    out = []
+    for name, (columns, rows, _) in tables.items():
+        yield from [
+            "--",
+            f"-- Data for Name: {name}; Type: TABLE DATA; Schema: public; Owner: eyetagger_admin",
+            "--",
+            "",
+        ]
         names = ", ".join(column for column, _ in columns)
         if style == "copy":
-            out.append(f"COPY public.{name} ({names}) FROM stdin;")
-            out += ["\t".join(_copy_value(v) for v in row) for row in rows]
-            out += ["\\.", "", ""]
+            yield f"COPY public.{name} ({names}) FROM stdin;"
+            yield from ("\t".join(_copy_value(v) for v in row) for row in rows)
+            yield from ["\\.", "", ""]
             continue
         target = f"public.{name} ({names})" if style == "column-inserts" else f"public.{name}"
         if style == "rows-per-insert":
-            for start in range(0, len(rows), rows_per_insert):
-                chunk = rows[start : start + rows_per_insert]
+            rows = iter(rows)
+            while chunk := list(islice(rows, rows_per_insert)):
                 body = ",\n".join("\t(" + ", ".join(_sql_value(v) for v in row) + ")" for row in chunk)
-                out.append(f"INSERT INTO {target} VALUES\n{body};")
+                yield f"INSERT INTO {target} VALUES\n{body};"
         else:
-            out += [f"INSERT INTO {target} VALUES (" + ", ".join(_sql_value(v) for v in row) + ");" for row in rows]
-        out += ["", ""]
-    for name, (_, rows) in tables.items():
+            yield from (f"INSERT INTO {target} VALUES (" + ", ".join(_sql_value(v) for v in row) + ");" for row in rows)
+        yield from ["", ""]
+    for name, (_, _, largest) in tables.items():
         if name != "authtoken_token":
             out += [
                 "--",
                 f"-- Name: {name}_id_seq; Type: SEQUENCE SET; Schema: public; Owner: eyetagger_admin",
                 "--",
                 "",
-                f"SELECT pg_catalog.setval('public.{name}_id_seq', {max((r[0] for r in rows), default=1) + 2}, true);",
+                f"SELECT pg_catalog.setval('public.{name}_id_seq', {largest + 2}, true);",
                 "",
                 "",
             ]
@@ -839,7 +878,7 @@ def dump_text(
     ]
     if restrict:
         out += [f"\\unrestrict {key}", ""]
-    return "\n".join(out)
+    yield from out
 
 
 def write_dataset(deployment: Deployment, folder: Path) -> Path:
@@ -878,15 +917,19 @@ def write_deployment(
     """Write the deployment below folder: ``dataset/`` and its backup; return (dataset folder, dump path)."""
     folder.mkdir(parents=True, exist_ok=True)
     dataset = write_dataset(deployment, folder)
-    text = dump_text(deployment, style=style, pg_version=pg_version, column_order=column_order).encode()
-    if compress:
-        dump = folder / "eyetagger_bkp_2024_06_24_06_00_PM.sql.gz"
-        with open(dump, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as out:
-            out.write(text)
-    else:
-        dump = folder / "eyetagger_bkp_2024_06_24_06_00_PM.sql"
-        dump.write_bytes(text)
-    return dataset, dump
+    return dataset, write_dump(
+        deployment, folder, style=style, compress=compress, pg_version=pg_version, column_order=column_order
+    )
+
+
+def write_dump(deployment: Deployment, folder: Path, *, compress=True, render=render_rows, **options) -> Path:
+    """Write the deployment's backup into folder, as the original's backups.sh names it, streaming; return its path."""
+    name = "eyetagger_bkp_2024_06_24_06_00_PM.sql" + (".gz" if compress else "")
+    dump = folder / name
+    with open(dump, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) if compress else raw as out:
+        for k, line in enumerate(dump_lines(deployment, render=render, **options)):
+            out.write((("\n" if k else "") + line).encode())
+    return dump
 
 
 def main(argv=None) -> int:
