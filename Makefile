@@ -17,7 +17,7 @@ PYTHON := .venv/bin/python
 TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/eyetagger
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: help run test test-setup deps node-deps build demo lint test-api test-api-sqlite test-api-postgres test-js test-e2e \
+.PHONY: help run test test-setup deps node-deps build demo lint docs test-api test-api-sqlite test-api-postgres test-js test-e2e \
 	test-deploy bench env tools
 
 help:  ## List the targets.
@@ -77,12 +77,20 @@ test-setup:  ## Install the Debian packages the tests drive and start PostgreSQL
 	@echo "==> Test set-up: Debian packages, PostgreSQL at $(TEST_POSTGRES_URL)"
 	TEST_POSTGRES_URL=$(TEST_POSTGRES_URL) deploy/test-setup.sh
 
-lint: deps  ## Check the code's style: Python (ruff) and shell scripts (shellcheck).
+lint: deps docs  ## Check the code's style: Python (ruff), shell scripts (shellcheck), the manual's links (docs).
 	@echo "==> Lint"
 	.venv/bin/ruff check backend bench deploy conftest.py src
 	.venv/bin/ruff format --check backend bench deploy conftest.py src
 	@command -v shellcheck >/dev/null || { echo "shellcheck is missing: run deploy/install-test-tools.sh (as root)" >&2; exit 1; }
 	shellcheck -x backups.sh deploy/*.sh
+
+# Strict: any warning fails, and mkdocs.yml turns broken links and anchors into warnings. Never add
+# -q or -v here: with -q (MkDocs 1.6) warnings are dropped before strict mode counts them, and with
+# -v anchors go unchecked, so the build passes whatever is broken (deploy/tests/test_manual.py checks).
+MKDOCS_CONFIG ?= mkdocs.yml
+docs: deps  ## Build the manual (docs/, MkDocs) into site/; a broken link or anchor fails.
+	@echo "==> Manual (mkdocs build --strict -> site/)"
+	NO_MKDOCS_2_WARNING=1 .venv/bin/mkdocs build --strict --config-file $(MKDOCS_CONFIG)
 
 test-js: node-deps  ## Unit tests of the annotation app (Vitest).
 	@echo "==> JS unit tests (Vitest)"
@@ -108,7 +116,7 @@ test-api-postgres: deps
 	@pg_isready -q -d "$(TEST_POSTGRES_URL)" || { echo "Postgres is not answering at $(TEST_POSTGRES_URL); start it or set TEST_POSTGRES_URL." >&2; exit 1; }
 	DATABASE_URL=$(TEST_POSTGRES_URL) $(PYTHON) -m pytest backend -q
 
-test-deploy: deps build  ## Deployment: Nginx + Gunicorn + Postgres, backups and restores, containers, settings.
+test-deploy: deps build  ## Deployment: Nginx + Gunicorn + Postgres, backups and restores, containers, settings, the manual's build.
 	@echo "==> Deployment tests (Postgres at $(TEST_POSTGRES_URL); databases named after it, dropped after)"
 	@pg_isready -q -d "$(TEST_POSTGRES_URL)" || { echo "Postgres is not answering at $(TEST_POSTGRES_URL); start it or set TEST_POSTGRES_URL." >&2; exit 1; }
 	TEST_POSTGRES_URL=$(TEST_POSTGRES_URL) $(PYTHON) -m pytest deploy/tests -q

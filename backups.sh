@@ -25,7 +25,7 @@ Options:
   --dvc      then `dvc add DIR && dvc push` to the DVC remote configured in this repository
   --help     show this help
 
-Schedule it with cron (README, "Backups"), e.g. every 6 hours:
+Schedule it with cron (docs/operations.md, "Backups"), e.g. every 6 hours:
   0 */6 * * * /eyetagger/backups.sh >> /eyetagger/data/logs/backups.log 2>&1
 Restore with deploy/restore.sh.
 EOF

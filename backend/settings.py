@@ -168,7 +168,7 @@ FILE_UPLOAD_HANDLERS = [
     "backend.api.upload_handlers.SpoolingUploadHandler",
 ]
 
-# Limits on what a client may send. Documented in the README ("Limits").
+# Limits on what a client may send. Documented in docs/strokes.md ("Limits").
 ANNOTATION_MAX_BODY_BYTES = env.int("ANNOTATION_MAX_BODY_BYTES", default=16 * 1024 * 1024)
 # DRF reads a JSON body through request.body, which Django caps at DATA_UPLOAD_MAX_MEMORY_SIZE
 # (2.5 MB by default) with a bare 400: an annotation within the limits above (250,000 points is
@@ -226,8 +226,8 @@ LOGGING = {
 # image files after Django has authorized the request (X-Accel-Redirect).
 IMAGES_ACCEL_REDIRECT = env("IMAGES_ACCEL_REDIRECT", default="")
 
-# Dataset images on S3-compatible object storage instead of DATASET_ROOT (see the README,
-# "Scaling"): set DATASETS_S3_BUCKET. Keys are <prefix>/<dataset folder>/<image path>, the same
+# Dataset images on S3-compatible object storage instead of DATASET_ROOT (see docs/operations.md,
+# "Object storage"): set DATASETS_S3_BUCKET. Keys are <prefix>/<dataset folder>/<image path>, the same
 # layout as below DATASET_ROOT. Credentials come from the usual AWS_ACCESS_KEY_ID and
 # AWS_SECRET_ACCESS_KEY (or an instance role). Image files are then read through the storage
 # API and IMAGES_ACCEL_REDIRECT is not used.

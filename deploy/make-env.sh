@@ -12,7 +12,7 @@ Write every DIR/NAME.env from DIR/NAME.env.example (DIR is env/ by default), fil
   __db_password__  a new random database password (the same one in every file)
   __host__         NAME (default localhost): ALLOWED_HOSTS, and the certificate's name
 and, when DIR/tls/ has no certificate, write a self-signed one valid for NAME (needs
-openssl), so HTTPS works at once; replace it with your own (README, "Deployment").
+openssl), so HTTPS works at once; replace it with your own (docs/operations.md, "With docker compose").
 
 Refuses to overwrite existing .env files (nothing is written) unless --force is given.
 Careful with --force on a running deployment: the new database password only applies to a

@@ -155,7 +155,7 @@ describe('annotating an image', { timeout: 240000 }, () => {
   it('counts the submitted image in the dataset’s progress', async () => {
     const { body } = await apiGet(page, '/api/datasets/');
     const { done, total, in_progress: inProgress } = body.results[0].progress;
-    // In progress: the open image and the ten the app leases ahead (README "Leasing ahead").
+    // In progress: the open image and the ten the app leases ahead (docs/datasets.md, "Leasing ahead" in "Assignment").
     assert.deepEqual({ done, total, inProgress }, { done: 1, total: 12, inProgress: 11 });
   });
 });

@@ -1,5 +1,5 @@
 /**
- * The server's limits (README "Limits") in the app, in Debian's Chromium against the real server:
+ * The server's limits (docs/strokes.md, "Limits") in the app, in Debian's Chromium against the real server:
  * a document near the 5,000-stroke or the 250,000-point limit says so; at the limit a new stroke
  * is refused (or cut where the points run out) with a message saying what to do, and every save
  * still succeeds. Slow drawing drops the samples that add nothing, and the canvas still shows

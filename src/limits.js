@@ -1,10 +1,11 @@
 /**
- * What the server accepts in one annotation (README "Limits"), and what the app tells the
+ * What the server accepts in one annotation (docs/strokes.md, "Limits"), and what the app tells the
  * annotator as a document gets close to them.
  *
  * The API does not publish its limits, so they are mirrored here, in this one place; every
  * other module imports them from here. `limits.spec.js` reads the backend's own constants
- * (`backend/api/strokes.py`, `serializers.py`, `settings.py`) and the README's table, so a
+ * (`backend/api/strokes.py`, `serializers.py`, `settings.py`) and the manual's Limits table
+ * (`docs/strokes.md`), so a
  * change on either side fails the unit tests until this file follows.
  */
 

@@ -15,19 +15,21 @@ function pythonNumber(source, pattern, where) {
   return match[1].split('*').reduce((product, factor) => product * Number(factor.trim().replaceAll('_', '')), 1);
 }
 
-/** Return the README's "Limits" table as {what: limit}. */
-function readmeLimits() {
-  const readme = read('README.md');
-  const section = readme.slice(readme.indexOf('### Limits'), readme.indexOf('\n## ', readme.indexOf('### Limits')));
+/** Return the Limits table of the manual's strokes document page (docs/strokes.md) as {what: limit}. */
+function manualLimits() {
+  const page = read('docs/strokes.md');
+  const start = page.indexOf('\n## Limits\n');
+  if (start < 0) throw new Error('docs/strokes.md has no "## Limits" section; update this test and the page together');
+  const end = page.indexOf('\n## ', start + 1);
   const rows = {};
-  for (const line of section.split('\n')) {
+  for (const line of page.slice(start, end < 0 ? undefined : end).split('\n')) {
     const cells = line.split('|').map((c) => c.trim());
     if (cells.length === 4 && cells[1] && !/^-+$/.test(cells[1]) && cells[1] !== 'what') rows[cells[1]] = cells[2];
   }
   return rows;
 }
 
-const readmeNumber = (text) => Number(text.match(/^[\d,.]+/)[0].replaceAll(',', ''));
+const manualNumber = (text) => Number(text.match(/^[\d,.]+/)[0].replaceAll(',', ''));
 
 describe('LIMITS mirrors the server', () => {
   it('equals the backend’s own constants', () => {
@@ -45,11 +47,11 @@ describe('LIMITS mirrors the server', () => {
     }).toEqual({ ...LIMITS });
   });
 
-  it('equals the README’s Limits table', () => {
-    const rows = readmeLimits();
-    expect(readmeNumber(rows['strokes per annotation'])).toBe(LIMITS.maxStrokes);
-    expect(readmeNumber(rows['points per stroke'])).toBe(LIMITS.maxPointsPerStroke);
-    expect(readmeNumber(rows['points per annotation'])).toBe(LIMITS.maxPoints);
+  it('equals the Limits table in docs/strokes.md', () => {
+    const rows = manualLimits();
+    expect(manualNumber(rows['strokes per annotation'])).toBe(LIMITS.maxStrokes);
+    expect(manualNumber(rows['points per stroke'])).toBe(LIMITS.maxPointsPerStroke);
+    expect(manualNumber(rows['points per annotation'])).toBe(LIMITS.maxPoints);
     expect(rows['stroke width']).toBe(`${LIMITS.minWidth} to ${LIMITS.maxWidth} image pixels`);
     expect(rows['`text`']).toBe(`${LIMITS.maxTextLength.toLocaleString('en-US')} characters`);
     expect(rows['request body']).toMatch(new RegExp(`^${LIMITS.maxBodyBytes / 1024 / 1024} MB`));

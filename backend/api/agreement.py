@@ -1,7 +1,7 @@
 """Agreement and quality figures: mask overlap between annotators, agreement on the choice, accuracy.
 
 Pure: no ORM, no HTTP. Masks come in as COCO RLE objects and are compared with pycocotools
-without decoding them. Definitions (also in the README):
+without decoding them. Definitions (also in docs/research.md, "Agreement and quality"):
 
 - IoU of two masks A, B: |A ∩ B| / |A ∪ B|; Dice: 2 |A ∩ B| / (|A| + |B|). Both are undefined
   (null) when both masks are empty, and such pairs are left out of means.

@@ -199,7 +199,7 @@ class AnnotationSummarySerializer(serializers.ModelSerializer):
 class AnnotationSerializer(AnnotationSummarySerializer):
     """The whole annotation: the strokes document with its metadata."""
 
-    strokes = serializers.JSONField(read_only=True, help_text="See the strokes document in the README.")
+    strokes = serializers.JSONField(read_only=True, help_text="See the strokes document (docs/strokes.md).")
 
     class Meta(AnnotationSummarySerializer.Meta):
         fields = AnnotationSummarySerializer.Meta.fields + ["strokes", "client"]

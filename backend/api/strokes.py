@@ -30,7 +30,7 @@ _MAX_ERRORS = 20
 
 @dataclass(frozen=True)
 class Limits:
-    """What one annotation may hold. Documented in the README under "Limits"."""
+    """What one annotation may hold. Documented in docs/strokes.md, "Limits"."""
 
     max_strokes: int = 5_000
     max_points_per_stroke: int = 20_000

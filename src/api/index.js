@@ -1,4 +1,4 @@
-/** EyeTagger's REST API (README "REST API"), one function per call the app makes. */
+/** EyeTagger's REST API (docs/api.md), one function per call the app makes. */
 
 import { request } from './client.js';
 

@@ -1,5 +1,5 @@
 /**
- * The research endpoints the Review page reads (README "Research outputs"). Imported only by
+ * The research endpoints the Review page reads (docs/research.md). Imported only by
  * the Review page's chunk, so annotators never download it. Files (heat maps, exports) are
  * fetched by the browser itself through their URLs: an <img> or a download link streams them
  * without holding them in memory here.

@@ -1,7 +1,7 @@
 /**
  * The Review page's filters and order, kept in the URL's query so that reload, back and a
  * shared link show the same selection; and their translation into the research API's
- * selection parameters (README "Choosing annotations").
+ * selection parameters (docs/research.md, "Choosing annotations").
  */
 
 export const STATUSES = ['submitted', 'draft', 'all'];

@@ -1,6 +1,6 @@
 /**
  * The strokes document of one image as the app keeps it (a "draft"), and its two encodings:
- * the JSON the server takes (README "The strokes document") and the packed form kept in
+ * the JSON the server takes (docs/strokes.md) and the packed form kept in
  * IndexedDB. Both are cached per stroke, so saving a document of a thousand strokes costs a
  * join of cached pieces, not a re-encoding of every point.
  *

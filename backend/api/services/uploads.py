@@ -198,7 +198,7 @@ def _disk_failure(error: OSError) -> str:
     return (
         f"the server could not unpack the archive into DATASET_UPLOAD_ROOT ({files.dataset_upload_root()}): "
         f"{reason}{where}. An administrator must make that folder writable, with room for the dataset "
-        "(README, Datasets). Nothing was stored."
+        '(docs/datasets.md, "From Django admin"). Nothing was stored.'
     )
 
 

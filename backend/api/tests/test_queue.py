@@ -128,7 +128,7 @@ def test_no_image_goes_past_its_target(make_user, make_dataset, client_for):
 
 
 def expected_random_order(dataset, annotator):
-    """The annotator's order, recomputed from its documented definition (README, "Assignment")."""
+    """The annotator's order, recomputed from its documented definition (docs/datasets.md, "Assignment")."""
     shift = dataset.bucket_shift()
     buckets = 1 << (KEY_BITS - shift)
     start = dataset.start_key_for(annotator.pk) >> shift
