@@ -27,7 +27,7 @@ from django.utils.cache import patch_cache_control
 from django.utils.html import format_html
 from rest_framework.exceptions import NotFound
 
-from . import accounts, importing, selectors, services, strokes, thumbnails
+from . import accounts, admin_original, importing, selectors, services, strokes, thumbnails
 from .exporting import spreadsheet_safe
 from .files import ImageStoreUnavailable, dataset_upload_root, image_read, uses_object_storage
 from .models import Annotation, AnnotationRevision, AnnotatorProgress, Assignment, Dataset, Image, Profile, Role
@@ -775,6 +775,7 @@ class AnnotationAdmin(admin.ModelAdmin):
         "label",
         "status",
         AnnotatorTestFilter,
+        admin_original.ImportedFilter,
     ]
     search_fields = ["image__path", "image__sha256", "annotator__username", "text"]
     list_select_related = ["image__dataset", "annotator__profile"]
@@ -793,6 +794,7 @@ class AnnotationAdmin(admin.ModelAdmin):
         "submitted_at",
         "active_ms",
         "client",
+        "original_row",
         "created_at",
         "updated_at",
         "strokes",
@@ -828,6 +830,10 @@ class AnnotationAdmin(admin.ModelAdmin):
     @admin.display(description="dataset", ordering="image__dataset__name")
     def dataset(self, annotation):
         return annotation.image.dataset.name
+
+    @admin.display(description="imported from")
+    def original_row(self, annotation):
+        return admin_original.original_row(annotation)
 
     @admin.display(boolean=True, description="test user", ordering="annotator__profile__is_test")
     def is_test(self, annotation):
