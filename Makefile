@@ -107,9 +107,10 @@ bench: deps build  ## Drawing, undo and load benchmarks (writes nothing; see doc
 
 test-api: test-api-sqlite test-api-postgres  ## The API suite on SQLite, then on Postgres.
 
+# bench/tests (the benchmarks' copy of the app's sync queue kept in step with it) need no database: once is enough.
 test-api-sqlite: deps
 	@echo "==> API tests on SQLite"
-	DATABASE_URL=sqlite:///$(CURDIR)/data/test.sqlite3 $(PYTHON) -m pytest backend -q
+	DATABASE_URL=sqlite:///$(CURDIR)/data/test.sqlite3 $(PYTHON) -m pytest backend bench/tests -q
 
 test-api-postgres: deps
 	@echo "==> API tests on Postgres ($(TEST_POSTGRES_URL))"

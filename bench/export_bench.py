@@ -23,14 +23,14 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.helpers import log, peak_rss_mb  # noqa: E402  (the repository root is put on the path first)
+
 DEFAULT_DATABASE = "postgres://postgres@127.0.0.1:5432/eyetagger_bench_issue5"
 ANNOTATORS = 5
 SIDE = 512
 DISTINCT_DOCUMENTS = 200  # documents are generated once and reused: the export reads them the same way
-
-
-def log(message: str) -> None:
-    print(f"==> {message}", file=sys.stderr, flush=True)
 
 
 def setup_django(database: str) -> None:
@@ -164,18 +164,6 @@ def seed(size: int) -> None:
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")  # planner statistics, as autovacuum would gather them on a live server
     log(f"{slug}: seeded in {time.perf_counter() - started:.0f} s")
-
-
-def peak_rss_mb() -> float:
-    """Return this process's peak resident memory (VmHWM) in MB.
-
-    Not getrusage's ru_maxrss: Linux carries that over from the parent across fork and exec,
-    so a child would report the seeding parent's peak.
-    """
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmHWM in /proc/self/status (Linux only)")
 
 
 def run_once(size: int, fmt: str, via: str) -> dict:

@@ -22,7 +22,6 @@ failure. --time-limit stops it between operations, whatever is left.
 
 import argparse
 import os
-import platform
 import shutil
 import sys
 import tempfile
@@ -34,11 +33,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.helpers import describe, log, machine  # noqa: E402  (the repository root is put on the path first)
+
 ROLES = ("anonymous", "annotator", "researcher", "admin")
-
-
-def log(message: str) -> None:
-    print(f"==> {message}", flush=True)
 
 
 def parse_args():
@@ -108,12 +106,6 @@ def setup_django(database_url: str, scratch: Path) -> None:
     override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]).enable()
 
 
-def machine() -> str:
-    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?")
-    load = open("/proc/loadavg").read().split()[0]
-    return f"{cpu}, {os.cpu_count()} cores, load {load}; Python {platform.python_version()}"
-
-
 def main() -> int:
     args = parse_args()
     # As in the test suite (pyproject.toml): a RuntimeWarning is a bug (an unordered page, a NaN),
@@ -138,7 +130,7 @@ def run(args, scratch: Path) -> int:
 
     from backend.api.tests.fuzzing import fuzz_operation, load_schema, seed_world
 
-    log(f"Machine: {machine()}; schemathesis {schemathesis.__version__}; {connection.vendor}")
+    log(f"Machine: {describe(machine())}; schemathesis {schemathesis.__version__}; {connection.vendor}")
     log(f"Migrating the scratch database ({database_url})")
     call_command("migrate", verbosity=0)
     log("Seeding two datasets, users of each role and their annotations")

@@ -32,20 +32,13 @@ from PIL import Image as PILImage
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.next_latency import machine, recreate_database  # noqa: E402  (the repository root is put on the path first)
+from bench.helpers import describe, load_average, log, machine, peak_rss_mb  # noqa: E402  (the root is on the path first)
+from bench.next_latency import recreate_database  # noqa: E402
 
 DEFAULT_DATABASE = "postgres://postgres@127.0.0.1:5432/eyetagger_bench_import"
 DATASET_ROOT = ROOT / "data" / "bench-import"  # data/* is git-ignored
 WIDTH, HEIGHT = 640, 480
 PNG_EVERY = 5  # one image in five is a PNG, the others JPEG
-
-
-def log(message: str) -> None:
-    print(f"==> {message}", file=sys.stderr, flush=True)
-
-
-def load() -> str:
-    return " ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
 def _iris_bases(rng, count: int) -> list[np.ndarray]:
@@ -112,14 +105,6 @@ def drop_database(url: str) -> None:
     name = url.rsplit("/", 1)[1]
     with psycopg.connect(url.rsplit("/", 1)[0] + "/postgres", autocommit=True) as connection:
         connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def peak_rss_mb() -> float:
-    """Return this process's peak resident memory (VmHWM) in MB (not ru_maxrss, which a child inherits)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmHWM in /proc/self/status (Linux only)")
 
 
 def evict(folder: Path) -> None:
@@ -202,7 +187,7 @@ def main() -> int:
     if args.once:
         print(json.dumps(run_once(args.once)), flush=True)
         return 0
-    log(f"Machine: {machine()}")
+    log(f"Machine: {describe(machine())}")
     folder = dataset_folder(args.images)
     results = []
     for cache in args.cache:
@@ -211,7 +196,7 @@ def main() -> int:
             recreate_database(args.database)  # refuses a name without "bench"
             if cache == "cold":
                 evict(folder)
-            before = load()
+            before = load_average()
             started = time.perf_counter()
             completed = subprocess.run(
                 [sys.executable, __file__, "--database", args.database, "--once", str(folder)],
@@ -224,7 +209,7 @@ def main() -> int:
             if completed.returncode != 0:
                 sys.exit(f"the import failed ({completed.returncode}):\n{completed.stdout}\n{completed.stderr}")
             run = json.loads(completed.stdout.strip().splitlines()[-1])
-            run.update(process_seconds=time.perf_counter() - started, load_before=before, load_after=load())
+            run.update(process_seconds=time.perf_counter() - started, load_before=before, load_after=load_average())
             if run["images"] != args.images:
                 sys.exit(f"expected {args.images} images imported, found {run['images']}")
             runs.append(run)

@@ -8,9 +8,10 @@ app: asks for its next image with images leased ahead (`next/?ahead=10`), opens 
 annotation, then its file once), draws strokes in real time (random walks in image pixels with
 per-point times and pressure; an eraser, a lasso, an undo now and then) with human pauses of
 seconds, saves the whole document after each change through a copy of the app's sync queue
-(src/store/plugins/syncQueue.js: one request at a time, the version of the last answer, retried
-on no answer / 429 / 5xx with back-off from 1 s doubling to 30 s with jitter, a 409 handled as
-the app does), answers the question, sometimes types a justification, submits, and goes on.
+(bench/sync_queue.py, kept in step with src/store/plugins/syncQueue.js by a test: one request at
+a time, the version of the last answer, retried on no answer / 429 / 5xx with back-off from 1 s
+doubling to 30 s with jitter, a 409 handled as the app does), answers the question, sometimes
+types a justification, submits, and goes on.
 
 At the end every queue is drained, and every annotation a client believes saved (its last
 acknowledged content and version) is read back through the API and compared byte for byte
@@ -37,6 +38,10 @@ time Gunicorn and Postgres spent, per request: what the load costs on a quiet ma
 
 Log lines go to standard error; the summary for docs/BENCHMARKS.md, in Markdown, to standard
 output (--json FILE writes every figure).
+
+One module of about a thousand lines because it is one experiment whose parts share one run's
+state: the annotators, the faults injected under them, the check of what was stored and the
+report. The copy of the app's sync queue is apart (bench/sync_queue.py), kept in step by a test.
 """
 
 import argparse
@@ -44,7 +49,6 @@ import asyncio
 import json
 import math
 import os
-import platform
 import random
 import re
 import signal
@@ -61,24 +65,17 @@ import psycopg
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.pgcluster import Cluster, private_cluster  # noqa: E402  (the repository root is put on the path first)
+from bench.helpers import log, machine, percentile  # noqa: E402  (the repository root is put on the path first)
+from bench.pgcluster import Cluster, private_cluster  # noqa: E402
 from bench.stack import Stack, cpu_seconds, running_stack  # noqa: E402
+from bench.sync_queue import DEBOUNCE_S, Draft, SyncQueue, backoff, first_difference  # noqa: E402
 from deploy.tests.support import manage  # noqa: E402
 
-# The app's own constants: src/store/plugins/syncQueue.js (BACKOFF), sync.js (DEBOUNCE_MS), the ahead it asks for.
-BACKOFF_BASE_S = 1.0
-BACKOFF_MAX_S = 30.0
-DEBOUNCE_S = 0.4
-AHEAD = 10
-UNACKED_KEPT = 8
+AHEAD = 10  # the images the app asks to lease ahead with every next (src/api/index.js, AHEAD)
 
 FAULT_KINDS = ("pg-restart-fast", "pg-restart-immediate", "pg-down", "kill-worker")
 DEFAULT_FAULTS = (("pg-restart-fast", 0.25), ("kill-worker", 0.42), ("pg-restart-immediate", 0.58), ("pg-down:5", 0.75))
 TEXTS = ("the texture repeats", "printed dots near the pupil", "looks like a contact lens edge", "sharp, natural")
-
-
-def log(message: str) -> None:
-    print(f"==> {message}", file=sys.stderr, flush=True)
 
 
 # --- Configuration ---------------------------------------------------------------------------------
@@ -213,12 +210,6 @@ class Recorder:
         self.recoveries.append((kind, first_failure, self.now()))
 
 
-def backoff(attempt: int, rng: random.Random) -> float:
-    """Return the delay before retry number ``attempt``, as the app's backoffDelay()."""
-    ceiling = min(BACKOFF_MAX_S, BACKOFF_BASE_S * 2 ** (attempt - 1))
-    return ceiling * (0.5 + 0.5 * rng.random())
-
-
 class Client:
     """One annotator's HTTP client: their own connections and token, every attempt recorded."""
 
@@ -272,201 +263,13 @@ class Client:
             await asyncio.sleep(delay)
 
 
-# --- The app's sync queue --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Draft:
-    """The local document of one image at one local revision (strokes are never changed once drawn)."""
-
-    image_id: int
-    rev: int
-    strokes: tuple
-    label: str | None
-    text: str
-    status: str
-    started_at: str
-    active_ms: int
-
-    def content(self) -> dict:
-        return {"strokes": list(self.strokes), "label": self.label, "text": self.text, "status": self.status}
-
-
-def content_key(document: dict) -> str:
-    """Return a string equal for two documents exactly when their content (what makes a version) is."""
-    parts = [document["strokes"], document["label"], document["text"], document["status"]]
-    return json.dumps(parts, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-def first_difference(mine, theirs, path: str = "") -> str:
-    """Return where two JSON values first differ, e.g. ``strokes[2].points[7]: [1.5, ...] != [1.25, ...]``."""
-    if isinstance(mine, dict) and isinstance(theirs, dict):
-        for name in mine:
-            found = first_difference(mine[name], theirs.get(name), f"{path}.{name}" if path else name)
-            if found:
-                return found
-        return ""
-    if isinstance(mine, list) and isinstance(theirs, list) and mine != theirs:
-        for index, (a, b) in enumerate(zip(mine, theirs, strict=False)):
-            found = first_difference(a, b, f"{path}[{index}]")
-            if found:
-                return found
-        return f"{path}: {len(mine)} items != {len(theirs)}"
-    if json.dumps(mine, sort_keys=True) != json.dumps(theirs, sort_keys=True):
-        return f"{path}: {json.dumps(mine)[:80]} != {json.dumps(theirs)[:80]}"
-    return ""
+# --- Verifying what the server stored -------------------------------------------------------------
 
 
 def canonical(document: dict, version: int) -> str:
     """Return the canonical JSON of a saved annotation: strokes, label, text, status and version."""
     fields = {name: document[name] for name in ("strokes", "label", "text", "status")}
     return json.dumps({**fields, "version": version}, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-@dataclass(frozen=True)
-class Saved:
-    """What a client believes is stored: the content of its last acknowledged save and that version."""
-
-    content: dict
-    version: int
-
-
-class SyncQueue:
-    """src/store/plugins/syncQueue.js in Python: send each image's latest document until it is stored."""
-
-    def __init__(self, client: Client, recorder: Recorder, rng: random.Random):
-        self.client = client
-        self.recorder = recorder
-        self.rng = rng
-        self.drafts: dict[int, Draft] = {}  # the latest local document of each image
-        self.synced: dict[int, int] = {}  # the rev the server has
-        self.base: dict[int, int] = {}  # the version the local document is based on
-        self.order: list[int] = []  # images waiting, oldest change first
-        self.due: dict[int, float] = {}
-        self.attempts: dict[int, int] = {}
-        self.first_failure: dict[int, float] = {}
-        self.unacked: dict[int, list[str]] = {}  # content keys sent without an answer
-        self.saved: dict[int, Saved] = {}
-        self.refused: dict[int, str] = {}
-        self.wake = asyncio.Event()
-        self.settled = asyncio.Condition()
-
-    def opened(self, image_id: int, stored: dict) -> None:
-        """Start from the server's annotation of the image (version 0: none yet), unless we saved it before.
-
-        What this client had acknowledged stays its belief, as the app's drafts in IndexedDB do:
-        the final comparison is what tells whether the server still has it.
-        """
-        if image_id in self.saved:
-            return
-        self.base[image_id] = stored["version"]
-        if stored["version"]:
-            content = {name: stored[name] for name in ("strokes", "label", "text", "status")}
-            self.saved[image_id] = Saved(content, stored["version"])
-
-    def change(self, draft: Draft, delay: float = DEBOUNCE_S) -> None:
-        key = draft.image_id
-        self.drafts[key] = draft
-        if key not in self.order:
-            self.order.append(key)
-        if not self.attempts.get(key):
-            self.due[key] = self.recorder.now() + delay
-        self.wake.set()
-
-    async def run(self) -> None:
-        """Send what is due, one request at a time, for as long as the run lasts (cancelled at its end)."""
-        while True:
-            now = self.recorder.now()
-            waiting = [key for key in self.order if key not in self.refused]
-            key = next((k for k in waiting if self.due.get(k, 0) <= now), None)
-            if key is None:
-                self.wake.clear()
-                timeout = min((self.due[k] for k in waiting), default=now + 3600) - now
-                try:
-                    await asyncio.wait_for(self.wake.wait(), timeout=max(0.0, timeout))
-                except TimeoutError:
-                    pass
-                continue
-            await self._send(key)
-            async with self.settled:
-                self.settled.notify_all()
-
-    async def stored(self, key: int | None = None, timeout: float | None = None) -> bool:
-        """Wait until the image (or every image) is stored; False if refused or not stored in time."""
-
-        def settled():
-            return key not in self.order if key is not None else not self.order
-
-        try:
-            async with self.settled:
-                await asyncio.wait_for(self.settled.wait_for(settled), timeout)
-        except TimeoutError:
-            return False
-        return key not in self.refused
-
-    async def _send(self, key: int) -> None:
-        draft = self.drafts[key]
-        if self.synced.get(key) == draft.rev:
-            self._done(key)
-            return
-        sent = content_key(draft.content())
-        self.unacked[key] = (self.unacked.get(key, []) + [sent])[-UNACKED_KEPT:]
-        kind = "submit" if draft.status == "submitted" else "save"
-        body = {
-            **draft.content(),
-            "version": self.base.get(key, 0),
-            "started_at": draft.started_at,
-            "active_ms": draft.active_ms,
-        }
-        answer = await self.client.attempt(kind, "PUT", f"/api/images/{key}/annotation/", body)
-        current = (answer.body or {}).get("current") if answer.status == 409 else None
-        if answer.ok:
-            if content_key(answer.body) != sent:
-                where = first_difference(draft.content(), answer.body)
-                self.recorder.error(f"image {key}: the server acknowledged other content than was sent: {where}")
-            self._stored(key, draft, answer.body["version"], kind)
-        elif current is not None and content_key(current) == sent:
-            self._stored(key, draft, current["version"], kind)  # the same content is stored: nothing to send
-        elif current is not None and content_key(current) in self.unacked[key]:
-            # Our own earlier save landed but its answer was lost: build on it and send again.
-            self.recorder.counts["lost answers recognised"] += 1
-            self.base[key] = current["version"]
-            self.due[key] = self.recorder.now()
-        elif answer.retryable:
-            attempt = self.attempts[key] = self.attempts.get(key, 0) + 1
-            self.first_failure.setdefault(key, answer.end)
-            self.recorder.counts["retries"] += 1
-            self.due[key] = self.recorder.now() + backoff(attempt, self.rng)
-        else:
-            # A real conflict, image_full or a refusal would wait for the annotator in the app; here, never expected.
-            self.refused[key] = f"{kind} of image {key}: {answer.status} {answer.code}"
-            self.recorder.error(f"{self.refused[key]}: {answer.body}")
-            self._done(key)
-
-    def _stored(self, key: int, draft: Draft, version: int, kind: str) -> None:
-        self.base[key] = version
-        self.synced[key] = draft.rev
-        self.saved[key] = Saved(draft.content(), version)
-        self.recorder.counts[f"{kind}s acknowledged"] += 1
-        if key in self.first_failure:
-            self.recorder.retried(kind, self.first_failure.pop(key))
-        self.attempts.pop(key, None)
-        self.unacked.pop(key, None)
-        # The server answers again: send what waits for it now, not when each back-off runs out.
-        for other in self.order:
-            if self.attempts.get(other):
-                self.due[other] = self.recorder.now()
-        if self.drafts[key].rev == draft.rev:
-            self._done(key)
-        else:
-            self.due[key] = self.recorder.now()  # changed while the request was out: send the rest
-
-    def _done(self, key: int) -> None:
-        if key in self.order:
-            self.order.remove(key)
-        self.due.pop(key, None)
-        self.attempts.pop(key, None)
-        self.unacked.pop(key, None)
 
 
 # --- An annotator ----------------------------------------------------------------------------------
@@ -928,7 +731,7 @@ async def _progress(recorder: Recorder, queues: list[SyncQueue], stop_at: float)
 _SERVER_STATE = """
 import json
 from collections import Counter
-from backend.api.services import queue
+from backend.api.selectors import queue_check
 from backend.api.models import Annotation, Assignment, Dataset
 dataset = Dataset.objects.get()
 annotations = list(
@@ -938,7 +741,7 @@ submitted = set(
     Assignment.objects.filter(dataset=dataset, status="submitted").values_list("annotator__username", "image_id")
 )
 print(json.dumps({
-    "queue_problems": queue.queue_check(dataset=dataset),
+    "queue_problems": queue_check(dataset=dataset),
     "annotations": [[user, image] for user, image, _ in annotations],
     "statuses": Counter(status for _, _, status in annotations),
     "submitted_without_assignment": sum(1 for u, i, s in annotations if s == "submitted" and (u, i) not in submitted),
@@ -971,32 +774,13 @@ def server_cpu(stack: Stack, cluster: Cluster) -> dict[str, float]:
     return {"gunicorn_s": stack.gunicorn.cpu_seconds(), "postgres_s": cpu_seconds(postmaster)}
 
 
-def machine(stack: Stack, config: Config) -> dict:
-    cpuinfo = Path("/proc/cpuinfo").read_text()
-    model = re.search(r"model name\s*:\s*(.+)", cpuinfo)
-    memory = re.search(r"MemTotal:\s*(\d+)", Path("/proc/meminfo").read_text())
-    release = re.search(r'PRETTY_NAME="(.+)"', Path("/etc/os-release").read_text())
-    with psycopg.connect(stack.database_url, connect_timeout=10) as connection:
-        postgres = connection.execute("SHOW server_version").fetchone()[0].split()[0]
+def machine_of(stack: Stack, config: Config) -> dict:
     workers = config.workers or int(stack.env.get("WEB_CONCURRENCY", 2 * (os.cpu_count() or 1) + 1))
-    return {
-        "cpus": os.cpu_count(),
-        "cpu": model[1].strip() if model else platform.processor(),
-        "memory_gib": round(int(memory[1]) / 1024**2) if memory else None,
-        "os": release[1] if release else platform.platform(),
-        "python": platform.python_version(),
-        "postgres": postgres,
-        "gunicorn": f"{workers} workers x {config.threads or stack.env.get('GUNICORN_THREADS', 4)} threads (gthread)",
-        "load_average": [round(x, 2) for x in os.getloadavg()],
-    }
+    threads = config.threads or stack.env.get("GUNICORN_THREADS", 4)
+    return {**machine(database_url=stack.database_url), "gunicorn": f"{workers} workers x {threads} threads (gthread)"}
 
 
 # --- The report ------------------------------------------------------------------------------------
-
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, math.ceil(share * len(ordered)) - 1))]
 
 
 def latency_rows(attempts: list[Answer]) -> list[dict]:
@@ -1005,7 +789,7 @@ def latency_rows(attempts: list[Answer]) -> list[dict]:
     for kind in [*kinds, "all"]:
         times = [(a.end - a.start) * 1000 for a in attempts if a.ok and (kind == "all" or a.kind == kind)]
         if times:
-            p = {f"p{int(s * 100)}": round(percentile(times, s), 1) for s in (0.5, 0.9, 0.99)}
+            p = {f"p{q}": round(percentile(times, q), 1) for q in (50, 90, 99)}
             rows.append({"request": kind, "n": len(times), **p, "max": round(max(times), 1)})
     return rows
 
@@ -1178,7 +962,7 @@ def run(config: Config) -> Outcome:
             log=log,
         ) as stack,
     ):
-        host = machine(stack, config)
+        host = machine_of(stack, config)
         recorder = Recorder()
         cpu_before = server_cpu(stack, cluster)
         outcome = asyncio.run(simulate(config, stack, cluster, recorder))

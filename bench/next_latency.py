@@ -25,9 +25,7 @@ import argparse
 import contextlib
 import io
 import os
-import platform
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -38,9 +36,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-
-def log(message: str) -> None:
-    print(f"==> {message}", flush=True)
+from bench.helpers import describe, load_average, log, machine, percentile  # noqa: E402  (the root is on the path first)
 
 
 def parse_args():
@@ -357,14 +353,14 @@ def measure(dataset, tokens, calls: int, seed: int, api) -> dict:
         baseline.append(time.perf_counter() - started)
 
     def figures(samples):
-        ms = np.array(samples) * 1000
+        ms = [sample * 1000 for sample in samples]
         return {
             "n": len(ms),
-            "p50": float(np.percentile(ms, 50)),
-            "p95": float(np.percentile(ms, 95)),
-            "p99": float(np.percentile(ms, 99)),
-            "max": float(ms.max()),
-            "mean": float(statistics.fmean(ms)),
+            "p50": percentile(ms, 50),
+            "p95": percentile(ms, 95),
+            "p99": percentile(ms, 99),
+            "max": max(ms),
+            "mean": statistics.fmean(ms),
         }
 
     return {"fresh": figures(fresh), "resumed": figures(resumed), "auth/me": figures(baseline)}
@@ -399,20 +395,9 @@ def explain(dataset, token) -> list[str]:
     return lines
 
 
-def load() -> str:
-    return " ".join(f"{value:.2f}" for value in os.getloadavg())
-
-
-def machine() -> str:
-    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?")
-    mem = next(line.split(":", 1)[1].strip() for line in open("/proc/meminfo") if line.startswith("MemTotal"))
-    pg = subprocess.run(["psql", "--version"], capture_output=True, text=True).stdout.strip()
-    return f"{cpu}, {os.cpu_count()} cores, {mem} RAM; {pg}; Python {platform.python_version()}"
-
-
 def main():
     args = parse_args()
-    log(f"Machine: {machine()}")
+    log(f"Machine: {describe(machine())}")
     scenarios = ["target", "everyone"] if args.scenario == "both" else [args.scenario]
     built = {}
     if args.reuse:
@@ -454,7 +439,7 @@ def main():
         for scenario, (dataset, tokens) in built.items():
             for via in args.via:
                 api = InProcess() if via == "client" else OverHttp(gunicorn.url)
-                log(f"[{scenario}] timing {args.calls} calls via {via}; load average {load()}")
+                log(f"[{scenario}] timing {args.calls} calls via {via}; load average {load_average()}")
                 # The CPU per request: Gunicorn's master and workers over HTTP; this process in-process.
                 cpu = gunicorn.cpu_seconds() if via == "gunicorn" else time.process_time()
                 workers = len(gunicorn.ready_pids()) if via == "gunicorn" else 0
@@ -464,7 +449,7 @@ def main():
                     server += f", {len(gunicorn.ready_pids()) - workers} workers recycled (max_requests)"
                 else:
                     server = f"this process's CPU {(time.process_time() - cpu) / api.requests * 1000:.2f} ms a request"
-                log(f"[{scenario}] {api.requests} requests via {via}; {server}; load average {load()}")
+                log(f"[{scenario}] {api.requests} requests via {via}; {server}; load average {load_average()}")
                 for kind, f in result.items():
                     line = (
                         f"{scenario:9s} {via:8s} {kind:8s} n={f['n']:5d}  p50 {f['p50']:6.2f} ms  "

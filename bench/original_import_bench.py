@@ -32,8 +32,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.import_bench import child_env, load, log, peak_rss_mb, write_dataset  # noqa: E402  (path set first)
-from bench.next_latency import machine, recreate_database  # noqa: E402
+from bench.helpers import describe, load_average, log, machine, peak_rss_mb  # noqa: E402  (the root is on the path first)
+from bench.import_bench import child_env, write_dataset  # noqa: E402
+from bench.next_latency import recreate_database  # noqa: E402
 
 DEFAULT_DATABASE = "postgres://postgres@127.0.0.1:5432/eyetagger_h14_bench_original"
 BENCH_ROOT = ROOT / "data" / "bench-original"  # data/* is git-ignored
@@ -199,7 +200,7 @@ def main() -> int:
     if args.once:
         print(json.dumps(run_once(*args.once)), flush=True)
         return 0
-    log(f"Machine: {machine()}")
+    log(f"Machine: {describe(machine())}")
     dataset, dumps = generate(args.images, args.annotations, args.small)
     env = {**child_env(args.database), "DATASET_ROOT": str(BENCH_ROOT)}
     results = []
@@ -207,7 +208,7 @@ def main() -> int:
         runs = []
         for repeat in range(args.repeats):
             recreate_database(args.database)  # refuses a name without "bench"
-            before = load()
+            before = load_average()
             completed = subprocess.run(
                 [sys.executable, __file__, "--database", args.database, "--once", str(dumps[size]), str(dataset)],
                 env=env,
@@ -219,7 +220,7 @@ def main() -> int:
             if completed.returncode != 0:
                 sys.exit(f"the import failed ({completed.returncode}):\n{completed.stdout}\n{completed.stderr}")
             run = json.loads(completed.stdout.strip().splitlines()[-1])
-            run.update(load_before=before, load_after=load())
+            run.update(load_before=before, load_after=load_average())
             if run["annotations"] != size:
                 sys.exit(f"expected {size} annotations imported, found {run['annotations']}")
             runs.append(run)

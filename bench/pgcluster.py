@@ -27,7 +27,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from deploy.tests.support import LOCALHOST, free_port  # noqa: E402  (the repository root is put on the path first)
+from bench.helpers import log  # noqa: E402  (the repository root is put on the path first)
+from deploy.tests.support import LOCALHOST, free_port  # noqa: E402
 
 PG_BIN = Path(os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin"))
 OS_USER = "postgres"  # who runs the cluster when we are root
@@ -80,9 +81,7 @@ def _as_owner(command: list[str]) -> list[str]:
 
 
 @contextmanager
-def private_cluster(
-    *, settings: dict[str, str] | None = None, log=lambda message: print(f"==> {message}", file=sys.stderr, flush=True)
-) -> Iterator[Cluster]:
+def private_cluster(*, settings: dict[str, str] | None = None, log=log) -> Iterator[Cluster]:
     """Create and start a private cluster, yield it, then stop it and delete its folder.
 
     ``settings`` are written to postgresql.conf (e.g. ``{"max_connections": "200"}``).

@@ -34,13 +34,16 @@ script exit 1. The script prints a Markdown table ready to paste into docs/BENCH
 
     .venv/bin/python bench/save_load.py                      # 8, 32, 100 clients; both models
     .venv/bin/python bench/save_load.py --clients 32 --models paced --duration 30 --repeats 3
+
+One module of about 750 lines because the orchestrator runs this same file again as its client
+processes (--generate): the clients, the documents they send and the report of their figures
+travel together.
 """
 
 import argparse
 import asyncio
 import json
 import os
-import platform
 import re
 import runpy
 import signal
@@ -55,6 +58,10 @@ from urllib.parse import urlsplit
 import aiohttp
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.helpers import describe, log, machine, percentile  # noqa: E402  (the repository root is put on the path first)
+
 SIDE = 512  # the stack's images: side x side
 STROKES_PER_DOCUMENT = 10
 POINTS_PER_STROKE = 200
@@ -70,10 +77,6 @@ CREATE TABLE bench_ceiling_row (
 """
 VERSION_RE = re.compile(rb'"version":\s*(\d+)')
 STARTED_AT_RE = re.compile(rb'"started_at":\s*"([^"]+)"')
-
-
-def log(message: str) -> None:
-    print(f"==> {time.strftime('%H:%M:%S')} {message}", file=sys.stderr, flush=True)
 
 
 def parse_args(argv=None):
@@ -133,7 +136,6 @@ def main() -> int:
     log(f"{runs} runs; giving up after {budget / 60:.0f} minutes")
     signal.signal(signal.SIGALRM, _out_of_time)
     signal.alarm(int(budget))
-    sys.path.insert(0, str(ROOT))
     from bench.stack import running_stack
 
     env = {"DJANGO_SETTINGS_MODULE": "bench.ceiling_settings"}
@@ -153,8 +155,8 @@ def main() -> int:
             env=env,
             log=log,
         ) as stack:
-            machine = describe_machine(stack, args)
-            log(f"Creating the ceiling's table; server: {machine['server']}")
+            host = describe_machine(stack)
+            log(f"Creating the ceiling's table; PostgreSQL {host['postgres']}")
             prepare_ceiling(stack)
             if args.prime:
                 # A worker's first requests import code and open connections; none of that is measured.
@@ -181,10 +183,10 @@ def main() -> int:
         return 1
     finally:
         signal.alarm(0)
-    report = markdown_report(results, args, machine, started)
+    report = markdown_report(results, args, host, started)
     print(report)
     if args.json:
-        args.json.write_text(json.dumps({"machine": machine, "args": vars(args), "results": results}, default=str))
+        args.json.write_text(json.dumps({"machine": host, "args": vars(args), "results": results}, default=str))
     errors = sum(r["errors"] for r in results)
     if problems:
         log("FAILED: the queue's counters are wrong after the load: " + "; ".join(problems))
@@ -200,28 +202,17 @@ def _out_of_time(signum, frame):
     raise TimeoutError("out of time: the benchmark took longer than its budget")
 
 
-def describe_machine(stack, args) -> dict:
+def describe_machine(stack) -> dict:
+    """Return ``helpers.machine()`` with the server's synchronous_commit and the stack's Gunicorn."""
     import psycopg
 
     with psycopg.connect(stack.database_url, connect_timeout=10) as connection:
-        server = connection.execute("SHOW server_version").fetchone()[0]
         synchronous = connection.execute("SHOW synchronous_commit").fetchone()[0]
-    model = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if "model name" in line
-        ),
-        platform.processor(),
-    )
     conf = gunicorn_settings(stack.env)
     return {
-        "cpus": os.cpu_count(),
-        "cpu_model": model,
-        "python": platform.python_version(),
-        "server": f"PostgreSQL {server} (synchronous_commit {synchronous})",
+        **machine(database_url=stack.database_url),
+        "synchronous_commit": synchronous,
         "gunicorn": f"{conf['workers']} workers x {conf['threads']} threads ({conf['worker_class']})",
-        "load_before": os.getloadavg(),
     }
 
 
@@ -246,7 +237,7 @@ def prepare_ceiling(stack) -> None:
 def check_queue(stack) -> list[str]:
     """Return the problems queue_check finds in the dataset's counters (none expected)."""
     script = (
-        "import json; from backend.api.models import Dataset; from backend.api.services.queue import queue_check; "
+        "import json; from backend.api.models import Dataset; from backend.api.selectors import queue_check; "
         f"print(json.dumps(queue_check(dataset=Dataset.objects.get(pk={stack.dataset_id}))))"
     )
     result = subprocess.run(
@@ -408,14 +399,6 @@ def merge(parts: list[dict], *, target: str, model: str, clients: int, duration:
     }
 
 
-def percentile(values: list[float], q: float) -> float | None:
-    """Return the q-th percentile of sorted values (nearest rank)."""
-    if not values:
-        return None
-    rank = max(1, -(-len(values) * q // 100))
-    return values[int(rank) - 1]
-
-
 def one_line(r: dict) -> str:
     return (
         f"{r['model']} {r['clients']:>3} {r['target']:<7} {r['rps']:7.1f} req/s  p50 {fmt(r['p50'])}  "
@@ -440,16 +423,15 @@ def _median(values):
     return statistics.median(values) if values else None
 
 
-def markdown_report(results: list[dict], args, machine: dict, started: datetime) -> str:
+def markdown_report(results: list[dict], args, host: dict, started: datetime) -> str:
     """Return the results as Markdown: machine, command, one table per model (medians of repeats), ratios, targets."""
     command = "bench/save_load.py " + " ".join(sys.argv[1:])
     lines = [
         f"Run of {started:%Y-%m-%d %H:%M} UTC, {args.repeats} repeat(s); medians of the repeats, "
         "ratios taken within each repeat.",
         "",
-        f"Machine: {machine['cpus']} cores ({machine['cpu_model']}), Python {machine['python']}, "
-        f"{machine['server']}, Gunicorn {machine['gunicorn']}; load average before "
-        f"{' / '.join(f'{v:.2f}' for v in machine['load_before'])}.",
+        f"Machine: {describe(host)} before the run; synchronous_commit {host['synchronous_commit']}, "
+        f"Gunicorn {host['gunicorn']}.",
         f"Command: `.venv/bin/python {command.strip()}`",
         f"Per run: {args.warmup:g} s warm-up, {args.duration:g} s measured; {args.generators} client process(es); "
         f"save clients PUT {STROKES_PER_DOCUMENT} strokes x {POINTS_PER_STROKE} points, "

@@ -13,6 +13,7 @@ authentication, DRF, the service, the response), DEBUG off. It prints the time p
 
 import argparse
 import cProfile
+import functools
 import gc
 import os
 import pstats
@@ -25,12 +26,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.helpers import log, percentile  # noqa: E402
 from bench.save_load import CEILING_TABLE_SQL, CLIENT_INFO, Documents, body  # noqa: E402  (the repository root is on the path first)
 from bench.stack import _create_database, _drop_database, write_images  # noqa: E402
-
-
-def log(message: str) -> None:
-    print(f"==> {message}", file=sys.stderr, flush=True)
 
 
 def parse_args():
@@ -51,48 +49,65 @@ def parse_args():
 
 
 class Phases:
-    """CPU time spent inside chosen functions of the save path, each call timed, nested calls included."""
+    """CPU time spent in each step of the save path, each call timed; a step's time includes the steps inside it.
+
+    EyeTagger's steps are those its code marks for this (backend/api/tracing.py); Django's and REST
+    framework's are public methods of theirs, wrapped here. Steps are listed in the order they
+    first ran, indented by how deep they ran.
+    """
 
     def __init__(self):
         from django.db.backends.base.base import BaseDatabaseWrapper
         from rest_framework.authentication import TokenAuthentication
         from rest_framework.renderers import JSONRenderer
 
-        from backend.api import serializers, services, strokes
+        from backend.api import serializers, tracing
         from backend.api.models import Annotation
         from backend.api.parsers import LimitedJSONParser
-        from backend.api.services import annotations, queue
         from backend.api.views.images import ImageViewSet
 
         self.spent: dict[str, float] = {}
-        self.order: list[str] = []
-        targets = [
+        self.depth_of: dict[str, int] = {}
+        self.depth = 0
+        self.recording = False  # only inside the timed saves, not the calls to next between them
+        for name, owner, attribute in [
             ("the whole view (dispatch)", ImageViewSet, "dispatch"),
-            ("  authenticate (token, user)", TokenAuthentication, "authenticate"),
-            ("  get_object (the image)", ImageViewSet, "get_object"),
-            ("  parse the body (JSON)", LimitedJSONParser, "parse"),
-            ("  validate the document (serializer)", serializers.AnnotationWriteSerializer, "is_valid"),
-            ("    validate_strokes", strokes, "validate_strokes"),
-            ("  annotation_save (transaction)", services, "annotation_save"),
-            ("    progress_lock", queue, "progress_lock"),
-            ("    _locked_annotation (loads strokes)", annotations, "_locked_annotation"),
-            ("    _set_content", annotations, "_set_content"),
-            ("      rasterize", strokes, "rasterize"),
-            ("      mask_encode (RLE)", annotations, "mask_encode"),
-            ("    full_clean", Annotation, "full_clean"),
-            ("    Annotation.save", Annotation, "save"),
-            ("    annotation_saved (queue)", queue, "annotation_saved"),
-            ("    commit", BaseDatabaseWrapper, "commit"),
-            ("  AnnotationSerializer.to_representation", serializers.AnnotationSerializer, "to_representation"),
-            ("  JSONRenderer.render", JSONRenderer, "render"),
-        ]
-        for name, owner, attribute in targets:
-            setattr(owner, attribute, self._timed(name, getattr(owner, attribute)))
-            self.order.append(name)
+            ("authenticate (token, user)", TokenAuthentication, "authenticate"),
+            ("get_object (the image)", ImageViewSet, "get_object"),
+            ("parse the body (JSON)", LimitedJSONParser, "parse"),
+            ("validate the document (serializer)", serializers.AnnotationWriteSerializer, "is_valid"),
+            ("Annotation.full_clean", Annotation, "full_clean"),
+            ("Annotation.save", Annotation, "save"),
+            ("commit", BaseDatabaseWrapper, "commit"),
+            ("AnnotationSerializer.to_representation", serializers.AnnotationSerializer, "to_representation"),
+            ("JSONRenderer.render", JSONRenderer, "render"),
+        ]:
+            setattr(owner, attribute, self._wrapped(name, getattr(owner, attribute)))
+        tracing.install(self.step)
         # The garbage collector runs inside whatever step allocates when it triggers: count it apart.
         self.collections = [[0, 0.0] for _ in range(3)]
         self._gc_started = 0.0
         gc.callbacks.append(self._gc)
+
+    def step(self, name: str, run):
+        """Run one step, adding its CPU time to its name's while recording."""
+        if not self.recording:
+            return run()
+        self.depth_of.setdefault(name, self.depth)
+        self.depth += 1
+        started = time.process_time()
+        try:
+            return run()
+        finally:
+            self.spent[name] = self.spent.get(name, 0.0) + time.process_time() - started
+            self.depth -= 1
+
+    def _wrapped(self, name: str, function):
+        @functools.wraps(function)
+        def timed(*args, **kwargs):
+            return self.step(name, lambda: function(*args, **kwargs))
+
+        return timed
 
     def _gc(self, phase, info):
         if phase == "start":
@@ -102,26 +117,10 @@ class Phases:
             counted[0] += 1
             counted[1] += time.process_time() - self._gc_started
 
-    def _timed(self, name, function):
-        import functools
-
-        spent = self.spent
-        spent[name] = 0.0
-
-        @functools.wraps(function)
-        def timed(*args, **kwargs):
-            started = time.process_time()
-            try:
-                return function(*args, **kwargs)
-            finally:
-                spent[name] += time.process_time() - started
-
-        return timed
-
     def report(self, saves: int) -> None:
         print("\nCPU ms per save inside each step (nested steps are part of the one above them):")
-        for name in self.order:
-            print(f"  {name:<45} {self.spent[name] / saves * 1000:7.2f}")
+        for name, depth in self.depth_of.items():
+            print(f"  {'  ' * depth + name:<55} {self.spent[name] / saves * 1000:7.2f}")
         print(
             f"Garbage collections per save, and their CPU ms per save, by generation "
             f"({len(gc.get_objects())} objects tracked, {gc.get_freeze_count()} frozen):"
@@ -240,6 +239,8 @@ def run(args, url: str, tmp: Path) -> int:
         started, cpu_started = time.perf_counter(), time.process_time()
         if profiler:
             profiler.enable()
+        if phases:
+            phases.recording = True
         response = client.put(
             f"/api/images/{image}/annotation/",
             document,
@@ -248,6 +249,8 @@ def run(args, url: str, tmp: Path) -> int:
         )
         if profiler:
             profiler.disable()
+        if phases:
+            phases.recording = False
         if timed:
             timed[0].setdefault(kind, []).append((time.perf_counter() - started) * 1000)
             timed[1].setdefault(kind, []).append((time.process_time() - cpu_started) * 1000)
@@ -255,7 +258,7 @@ def run(args, url: str, tmp: Path) -> int:
             raise SystemExit(f"save failed: {response.status_code} {response.content[:300]!r}")
         version = response.json()["version"]
 
-    profiler = None
+    profiler = phases = None
     # What Gunicorn imports, after this process's own set-up, so that what it does with the objects
     # loaded so far (it freezes them out of the garbage collector's way) applies to them here too.
     import backend.wsgi  # noqa: F401
@@ -281,9 +284,9 @@ def run(args, url: str, tmp: Path) -> int:
         send(*next(stream), timed=(times, cpu_times))
     print("\nMilliseconds per save: wall (median, p95), CPU of this process (median, mean), n")
     for kind in [*times, "all"]:
-        wall = sorted(times[kind] if kind != "all" else [t for v in times.values() for t in v])
+        wall = times[kind] if kind != "all" else [t for v in times.values() for t in v]
         cpu = cpu_times[kind] if kind != "all" else [t for v in cpu_times.values() for t in v]
-        p95 = wall[int(0.95 * (len(wall) - 1))]
+        p95 = percentile(wall, 95)
         print(
             f"  {kind:<7} {statistics.median(wall):7.2f} {p95:7.2f} {statistics.median(cpu):7.2f} "
             f"{statistics.fmean(cpu):7.2f} {len(wall):5d}"

@@ -32,7 +32,8 @@ from psycopg import sql
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from deploy.tests.support import (  # noqa: E402  (the repository root is put on the path first)
+from bench.helpers import log  # noqa: E402  (the repository root is put on the path first)
+from deploy.tests.support import (  # noqa: E402
     LOCALHOST,
     VENV_BIN,
     Server,
@@ -183,9 +184,7 @@ def gunicorn_env(tmp: Path, *, database_url: str, env: dict[str, str] | None = N
 
 
 @contextmanager
-def running_gunicorn(
-    settings: dict[str, str], tmp: Path, *, log=lambda message: print(f"==> {message}", file=sys.stderr, flush=True)
-) -> Iterator[Gunicorn]:
+def running_gunicorn(settings: dict[str, str], tmp: Path, *, log=log) -> Iterator[Gunicorn]:
     """Start Gunicorn with deploy/gunicorn.conf.py, yield it once every worker serves, then stop it.
 
     ``settings`` is its environment (see gunicorn_env: the database and the port are there);
@@ -217,7 +216,7 @@ def running_stack(
     database_name: str = "eyetagger_bench_stack",
     import_args: tuple[str, ...] = ("--choices", "real,fake", "--require", "choice,mask"),
     env: dict[str, str] | None = None,
-    log=lambda message: print(f"==> {message}", file=sys.stderr, flush=True),
+    log=log,
 ) -> Iterator[Stack]:
     """Start the deployment, yield it, then stop Gunicorn and drop the scratch database.
 

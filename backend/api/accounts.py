@@ -61,15 +61,10 @@ def read_accounts(text: str) -> list[AccountRow]:
     numbered = [(number, record) for number, record in numbered if any(record)]
     if not numbered:
         raise AccountsCsvInvalid(["the file has no accounts; write one per line: username,email,password"])
-    columns = list(COLUMNS)
-    first = [cell.lower() for cell in numbered[0][1]]
-    if set(first) & set(COLUMNS):  # a header row
-        unknown = [name for name in first if name not in COLUMNS]
-        if unknown or "username" not in first or len(set(first)) != len(first):
-            raise AccountsCsvInvalid(
-                [f"line {numbered[0][0]}: the columns must be username, email and password; got {', '.join(first)}"]
-            )
-        columns = first
+    columns = _header(*numbered[0])
+    if columns is None:
+        columns = list(COLUMNS)
+    else:
         numbered = numbered[1:]
     if len(numbered) > MAX_ACCOUNTS:
         raise AccountsCsvInvalid([f"at most {MAX_ACCOUNTS} accounts at once; the file has {len(numbered)}"])
@@ -110,6 +105,19 @@ def read_accounts(text: str) -> list[AccountRow]:
     if not rows:
         raise AccountsCsvInvalid(["the file has a header but no accounts"])
     return rows
+
+
+def _header(number: int, record: list[str]) -> list[str] | None:
+    """Return the columns the first line names, or None when it is not a header (it names no known column)."""
+    first = [cell.lower() for cell in record]
+    if not set(first) & set(COLUMNS):
+        return None
+    unknown = [name for name in first if name not in COLUMNS]
+    if unknown or "username" not in first or len(set(first)) != len(first):
+        raise AccountsCsvInvalid(
+            [f"line {number}: the columns must be username, email and password; got {', '.join(first)}"]
+        )
+    return first
 
 
 def accounts_csv(accounts) -> str:

@@ -32,6 +32,7 @@ from rest_framework.serializers import as_serializer_error
 from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from .files import ImageFileMissing, ImageStoreUnavailable
 from .services import ImageUnavailable, VersionConflict
 
 logger = logging.getLogger(__name__)
@@ -55,6 +56,12 @@ def exception_handler(exc, context):
         # 409: the request is fine, but the image no longer has a place for this annotator.
         exc = exceptions.APIException(str(exc), code=ImageUnavailable.code)
         exc.status_code = status.HTTP_409_CONFLICT
+    elif isinstance(exc, ImageFileMissing):
+        exc = exceptions.NotFound(str(exc))
+    elif isinstance(exc, ImageStoreUnavailable):
+        # 503: the object store may answer again in a moment.
+        exc = exceptions.APIException(str(exc), code="image_store_unavailable")
+        exc.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     if isinstance(exc, DjangoValidationError):
         # Services raise Django's ValidationError; keep its codes and field names.
         exc = exceptions.ValidationError(as_serializer_error(exc))

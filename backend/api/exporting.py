@@ -11,14 +11,11 @@ mask_area, mask_rle`` and, for JSON Lines, ``strokes_json`` (the strokes as JSON
 spliced in unparsed for speed).
 """
 
-import contextlib
 import csv
 import io
 import itertools
 import json
-import pickle
 import tempfile
-import zipfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from pathlib import PurePosixPath
@@ -26,11 +23,11 @@ from pathlib import PurePosixPath
 from pycocotools import mask as coco_mask
 
 from . import masks, saliency
+from .zipstream import CHUNK_BYTES, zip_pieces
 
 FORMATS = ("coco", "csv", "jsonl", "masks")
 CATEGORY_MODES = ("choice", "salient")
 UNLABELLED = "unlabelled"
-CHUNK_BYTES = 1 << 16  # pieces handed to the server: big enough to be cheap, small enough to flow
 
 CSV_COLUMNS = (
     "annotation_id",
@@ -52,6 +49,8 @@ CSV_COLUMNS = (
     "stroke_count",
     "mask_area",
 )
+# With ``with_masks`` (admin's export): each mask as COCO compressed RLE with the size it needs.
+MASK_COLUMNS = ("width", "height", "mask_rle")
 
 
 def _json(value) -> str:
@@ -143,6 +142,14 @@ def coco_annotation(row: dict, category_id: int, bbox: Sequence[float]) -> dict:
         "iscrowd": 0,
         "annotator": row["annotator"],
         "annotator_id": row["annotator_id"],
+        **_answer_and_timings(row),
+        "stroke_count": row["stroke_count"],
+    }
+
+
+def _answer_and_timings(row: dict) -> dict:
+    """Return what COCO and JSON Lines both say of an annotation: the answer, its version and timings."""
+    return {
         "label": row["label"],
         "text": row["text"],
         "status": row["status"],
@@ -150,7 +157,6 @@ def coco_annotation(row: dict, category_id: int, bbox: Sequence[float]) -> dict:
         "started_at": iso(row["started_at"]),
         "submitted_at": iso(row["submitted_at"]),
         "active_ms": row["active_ms"],
-        "stroke_count": row["stroke_count"],
     }
 
 
@@ -190,14 +196,15 @@ def coco_pieces(*, info: dict, images: Iterable[dict], annotations: Iterable[dic
 # --- CSV -------------------------------------------------------------------------
 
 
-def csv_columns(metadata_keys: Iterable[str]) -> list[str]:
-    """Return the CSV header: the fixed columns, then the image metadata columns.
+def csv_columns(metadata_keys: Iterable[str], *, with_masks: bool = False) -> list[str]:
+    """Return the CSV header: the fixed columns (and the mask's, ``with_masks``), then the image metadata columns.
 
     A metadata column named like a fixed one is prefixed with ``metadata_`` so neither is lost.
     """
-    columns = list(CSV_COLUMNS)
+    fixed = CSV_COLUMNS + MASK_COLUMNS if with_masks else CSV_COLUMNS
+    columns = list(fixed)
     for key in metadata_keys:
-        columns.append(f"metadata_{key}" if key in CSV_COLUMNS else key)
+        columns.append(f"metadata_{key}" if key in fixed else key)
     return columns
 
 
@@ -230,8 +237,11 @@ def _csv_value(value) -> str:
     return spreadsheet_safe(value)
 
 
-def csv_row(row: dict, metadata_keys: Sequence[str]) -> list:
-    """Return the CSV cells of an annotation row, in the order of ``csv_columns``."""
+def csv_row(row: dict, metadata_keys: Sequence[str], *, with_masks: bool = False) -> list:
+    """Return the CSV cells of an annotation row, in the order of ``csv_columns``.
+
+    The RLE is written as it is: it may start with ``=`` or ``@``, and must stay exact.
+    """
     image = row["image"]
     cells = [
         row["id"],
@@ -253,18 +263,22 @@ def csv_row(row: dict, metadata_keys: Sequence[str]) -> list:
         row["stroke_count"],
         row["mask_area"],
     ]
+    if with_masks:
+        cells += [image["width"], image["height"]]
     metadata = image["metadata"] or {}
-    cells += [metadata.get(key) for key in metadata_keys]
-    return [_csv_value(cell) for cell in cells]
+    cells = [_csv_value(cell) for cell in cells]
+    if with_masks:
+        cells.append(row["mask_rle"])
+    return cells + [_csv_value(metadata.get(key)) for key in metadata_keys]
 
 
-def csv_pieces(rows: Iterable[dict], metadata_keys: Sequence[str]) -> Iterator[str]:
+def csv_pieces(rows: Iterable[dict], metadata_keys: Sequence[str], *, with_masks: bool = False) -> Iterator[str]:
     """Yield the CSV (RFC 4180: quoted as needed, CRLF line ends), a row at a time."""
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(csv_columns(metadata_keys))
+    writer.writerow(csv_columns(metadata_keys, with_masks=with_masks))
     for row in rows:
-        writer.writerow(csv_row(row, metadata_keys))
+        writer.writerow(csv_row(row, metadata_keys, with_masks=with_masks))
         if out.tell() >= CHUNK_BYTES:
             yield out.getvalue()
             out.seek(0)
@@ -293,13 +307,7 @@ def annotation_document(row: dict, *, strokes_json: str) -> str:
             "ground_truth": image["ground_truth"],
         },
         "annotator": {"id": row["annotator_id"], "username": row["annotator"], "is_test": row["is_test"]},
-        "label": row["label"],
-        "text": row["text"],
-        "status": row["status"],
-        "version": row["version"],
-        "started_at": iso(row["started_at"]),
-        "submitted_at": iso(row["submitted_at"]),
-        "active_ms": row["active_ms"],
+        **_answer_and_timings(row),
         "client": row["client"],
         "stroke_count": row["stroke_count"],
         "mask_area": row["mask_area"],
@@ -333,112 +341,6 @@ def mask_names(paths: Iterable[str]) -> Callable[[str], str]:
         return stem if seen.get(stem, 0) <= 1 else full
 
     return name
-
-
-class _Pipe(io.RawIOBase):
-    """A write-only, unseekable stream: zipfile writes into it and the generator takes the bytes out.
-
-    Bytes wait in a spooled file (in memory up to 1 MB, then on disk): closing a zip writes
-    its whole directory at once, about 100 bytes per member, before anything can be taken.
-    """
-
-    def __init__(self):
-        super().__init__()
-        self._spool = tempfile.SpooledTemporaryFile(max_size=1 << 20)
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, data) -> int:
-        return self._spool.write(data)
-
-    def take(self) -> Iterator[bytes]:
-        """Yield what was written since the last take, in chunks of at most CHUNK_BYTES."""
-        if self._spool.tell() == 0:
-            return
-        self._spool.seek(0)
-        while chunk := self._spool.read(CHUNK_BYTES):
-            yield chunk
-        self._spool.seek(0)
-        self._spool.truncate()
-
-    def close(self) -> None:
-        self._spool.close()
-        super().close()
-
-
-class _SpooledMembers:
-    """zipfile's list of members, kept in a temporary file instead of memory.
-
-    A zip ends with a directory of every member, so zipfile holds a ZipInfo (about 500
-    bytes) per member until it writes that directory: 25 MB for 50,000 masks, growing
-    with the dataset. Pickled to disk as they come and read back once at the end, they
-    cost no memory. zipfile only appends to this list, takes its length and iterates it.
-    """
-
-    def __init__(self):
-        self._file = tempfile.TemporaryFile()
-        self._count = 0
-
-    def append(self, info: zipfile.ZipInfo) -> None:
-        pickle.dump(info, self._file, protocol=pickle.HIGHEST_PROTOCOL)
-        self._count += 1
-
-    def __len__(self) -> int:
-        return self._count
-
-    def __iter__(self) -> Iterator[zipfile.ZipInfo]:
-        self._file.seek(0)
-        for _ in range(self._count):
-            yield pickle.load(self._file)  # our own file, written just above: safe to unpickle
-        self._file.seek(0, io.SEEK_END)
-
-    def close(self) -> None:
-        self._file.close()
-
-
-class _Unindexed(dict):
-    """zipfile's name index, left empty: it only serves to warn of repeated names, and ours are unique."""
-
-    def __setitem__(self, name, info) -> None:
-        pass
-
-
-class _StreamingZipFile(zipfile.ZipFile):
-    """A ZipFile for writing whose memory does not grow with the number of members."""
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.filelist = _SpooledMembers()
-        self.NameToInfo = _Unindexed()
-
-
-def zip_pieces(entries: Iterable[tuple[str, bytes | Iterable[str | bytes], bool]], *, date_time) -> Iterator[bytes]:
-    """Yield a zip archive of ``(name, content, compress)`` entries as it is written.
-
-    ``content`` is bytes, or an iterable of pieces for a member too big to hold (written as
-    ZIP64). Written to an unseekable stream, zipfile puts each member's sizes in a data
-    descriptor after it, so nothing is ever rewound; the list of members for the closing
-    directory waits on disk (``_SpooledMembers``). PNG members are stored, text is deflated.
-    Names must be unique.
-    """
-    pipe = _Pipe()
-    archive = _StreamingZipFile(pipe, "w", allowZip64=True)
-    with contextlib.closing(pipe), contextlib.closing(archive.filelist), archive:
-        for name, content, compress in entries:
-            info = zipfile.ZipInfo(name, date_time=date_time)
-            info.compress_type = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
-            info.external_attr = 0o644 << 16
-            if isinstance(content, bytes):
-                archive.writestr(info, content)
-            else:
-                with archive.open(info, "w", force_zip64=True) as member:
-                    for piece in content:
-                        member.write(piece.encode("utf-8") if isinstance(piece, str) else piece)
-                        yield from pipe.take()
-            yield from pipe.take()
-        archive.close()  # writes the closing directory, still into the pipe
-        yield from pipe.take()
 
 
 def masks_archive_pieces(

@@ -1,13 +1,15 @@
-"""Serving dataset image files: only through views that have checked who is asking.
+"""Where dataset image files are stored, and reading them: no HTTP here (views serve them, having checked who asks).
 
 Three ways, by configuration: from DATASET_ROOT (and DATASET_UPLOAD_ROOT, for uploaded
 datasets) by Django; from there by Nginx after Django has authorized the request
-(IMAGES_ACCEL_REDIRECT); or from object storage through Django's storage API
-(DATASETS_S3_BUCKET, the ``datasets`` storage), for web replicas that share no disk.
+(IMAGES_ACCEL_REDIRECT, see ``accel_location``); or from object storage through Django's
+storage API (DATASETS_S3_BUCKET, the ``datasets`` storage), for web replicas that share no disk.
+
+Failures are this module's own exceptions: ``ImageFileMissing`` and ``ImageStoreUnavailable``.
+The API's error handler answers them 404 and 503; admin draws a placeholder instead.
 """
 
 import logging
-import mimetypes
 import os
 import posixpath
 from contextlib import contextmanager
@@ -17,10 +19,6 @@ from urllib.parse import quote
 
 from django.conf import settings
 from django.core.files.storage import storages
-from django.http import FileResponse, HttpResponse, HttpResponseNotModified
-from django.utils.cache import patch_cache_control
-from rest_framework import status
-from rest_framework.exceptions import APIException, NotFound
 
 from .models import Image
 
@@ -29,10 +27,15 @@ logger = logging.getLogger(__name__)
 DATASETS_STORAGE = "datasets"
 
 
-class ImageStoreUnavailable(APIException):
-    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-    default_code = "image_store_unavailable"
-    default_detail = "The image store is not answering; try again in a moment."
+class ImageFileMissing(Exception):
+    """The image's file is missing, cannot be read, or lies outside its dataset's folder: an admin must look."""
+
+
+class ImageStoreUnavailable(Exception):
+    """The object store holding the image files does not answer (unreachable, bad credentials): it may pass."""
+
+    def __init__(self, message: str = "The image store is not answering; try again in a moment."):
+        super().__init__(message)
 
 
 UPLOADS = "uploads"  # the first part of an uploaded dataset's root: uploads/<name>
@@ -61,7 +64,7 @@ def image_path(image: Image) -> Path:
     folder = os.path.abspath(dataset_folder(image.dataset.root))
     path = os.path.abspath(os.path.join(folder, image.path))
     if not path.startswith(folder + os.sep):
-        raise NotFound("This image's path lies outside its dataset folder; an admin must fix the dataset.")
+        raise ImageFileMissing("This image's path lies outside its dataset folder; an admin must fix the dataset.")
     return Path(path)
 
 
@@ -70,7 +73,7 @@ def image_storage_name(image: Image) -> str:
     folder = posixpath.normpath(image.dataset.root)
     name = posixpath.normpath(posixpath.join(folder, image.path))
     if folder.startswith(("/", "..")) or not name.startswith(folder + "/"):
-        raise NotFound("This image's path lies outside its dataset folder; an admin must fix the dataset.")
+        raise ImageFileMissing("This image's path lies outside its dataset folder; an admin must fix the dataset.")
     return name
 
 
@@ -82,8 +85,8 @@ def uses_object_storage() -> bool:
 def image_open(image: Image) -> BinaryIO:
     """Open the image's file for reading, wherever it is stored.
 
-    Raise NotFound if it is missing or cannot be read, ImageStoreUnavailable if the object
-    store does not answer.
+    Raise ImageFileMissing if it is missing or cannot be read, ImageStoreUnavailable if the
+    object store does not answer.
     """
     with _reading(image):
         if not uses_object_storage():
@@ -103,15 +106,16 @@ def image_read(image: Image) -> bytes:
 
 @contextmanager
 def _reading(image: Image):
-    """Turn the failures of reading an image's file into NotFound (404) or ImageStoreUnavailable (503)."""
+    """Turn the failures of reading an image's file into ImageFileMissing or ImageStoreUnavailable."""
     if not uses_object_storage():
         try:
             yield
         except FileNotFoundError:
-            raise NotFound(_missing(image)) from None
+            raise ImageFileMissing(_missing(image)) from None
         except OSError as error:  # a folder in its place, no permission: an admin must look
             logger.error("Reading the file of image %s failed: %s", image.pk, error)
-            raise NotFound(f"The file of image {image.pk} ({image.path}) cannot be read on the server.") from None
+            message = f"The file of image {image.pk} ({image.path}) cannot be read on the server."
+            raise ImageFileMissing(message) from None
         return
     # Only needed, and installed, for object storage.
     from boto3.exceptions import Boto3Error
@@ -120,7 +124,7 @@ def _reading(image: Image):
     try:
         yield
     except FileNotFoundError:
-        raise NotFound(_missing(image)) from None
+        raise ImageFileMissing(_missing(image)) from None
     except (BotoCoreError, ClientError, Boto3Error) as error:  # unreachable endpoint, bad credentials, no such bucket
         logger.error("Reading image %s from object storage failed: %s", image.pk, error)
         raise ImageStoreUnavailable() from error
@@ -130,26 +134,12 @@ def _missing(image: Image) -> str:
     return f"The file of image {image.pk} ({image.path}) is missing on the server."
 
 
-def image_file_response(request, image: Image) -> HttpResponse:
-    """Return the image's bytes, privately cacheable and revalidated by their SHA-256.
+def accel_location(image: Image) -> str | None:
+    """Return the internal location Nginx sends the image's file from (IMAGES_ACCEL_REDIRECT), or None.
 
-    With IMAGES_ACCEL_REDIRECT set (behind Nginx), Django only authorizes and Nginx
-    sends the file from its internal location; object storage takes precedence over it.
+    None when Django sends the file itself: no IMAGES_ACCEL_REDIRECT, or object storage (which
+    takes precedence over it).
     """
-    etag = f'"{image.sha256}"'
-    if etag in request.headers.get("If-None-Match", ""):
-        response = HttpResponseNotModified()
-    elif settings.IMAGES_ACCEL_REDIRECT and not uses_object_storage():
-        response = HttpResponse(content_type=_content_type(image.path))
-        location = f"{settings.IMAGES_ACCEL_REDIRECT.rstrip('/')}/{quote(image.dataset.root)}/{quote(image.path)}"
-        response["X-Accel-Redirect"] = location
-    else:
-        response = FileResponse(image_open(image), content_type=_content_type(image.path))
-    response["ETag"] = etag
-    # Biometric images: never in shared caches; browsers keep them a day and revalidate by ETag.
-    patch_cache_control(response, private=True, max_age=86400)
-    return response
-
-
-def _content_type(path: str) -> str:
-    return mimetypes.guess_type(path)[0] or "application/octet-stream"
+    if not settings.IMAGES_ACCEL_REDIRECT or uses_object_storage():
+        return None
+    return f"{settings.IMAGES_ACCEL_REDIRECT.rstrip('/')}/{quote(image.dataset.root)}/{quote(image.path)}"

@@ -11,7 +11,7 @@ from . import selectors
 from . import strokes as strokes_mod
 from .models import Annotation, AnnotationRevision, Dataset, Image
 from .permissions import can_read_all, user_role
-from .services.queue import MAX_AHEAD, is_test_user
+from .services.queue import MAX_AHEAD
 
 LIMITS = strokes_mod.DEFAULT_LIMITS
 MAX_TEXT_LENGTH = 10_000
@@ -121,7 +121,7 @@ class DatasetSerializer(serializers.ModelSerializer):
             in_progress=dataset.my_in_progress,
             active_ms=dataset.my_active_ms,
             exhausted_version=dataset.my_exhausted,
-            is_test=is_test_user(request.user),
+            is_test=selectors.is_test_user(request.user),
             eligible=eligible,
         )
 
@@ -336,25 +336,13 @@ class AheadQuerySerializer(serializers.Serializer):
         return body.validated_data["ahead"]
 
 
-def handout_data(handout, *, dataset: Dataset, request) -> dict:
-    """Return the body of ``next`` and ``skip``: the image handed out, its lease and the caller's progress."""
-    row = handout.progress
-    dataset.pool_version = handout.pool_version
-    progress = selectors.progress_of(
-        dataset=dataset,
-        submitted=row.submitted_count,
-        skipped=row.skipped_count,
-        in_progress=handout.in_progress,
-        active_ms=row.active_ms,
-        exhausted_version=row.exhausted_version,
-        is_test=handout.is_test,
-        eligible=handout.eligible,
-    )
+def handout_data(handout, *, progress: dict, dataset: Dataset, request) -> dict:
+    """Return the body of ``next`` and ``skip``: the image handed out, its lease and the caller's progress.
+
+    ``progress`` is ``selectors.handout_progress`` of the hand-out.
+    """
     lease = None
-    if handout.image is None:
-        progress["total"] = progress["done"] + progress["skipped"] + progress["in_progress"]
-        progress["finished"] = progress["in_progress"] == 0
-    else:
+    if handout.image is not None:
         lease = {
             "expires_at": handout.assignment.leased_until,
             "minutes": dataset.lease_minutes,

@@ -22,6 +22,8 @@ from itertools import chain
 
 import numpy as np
 
+from .tracing import traced
+
 TOOLS = ("brush", "eraser", "lasso", "lasso-eraser")
 _SETS = {"brush": True, "eraser": False, "lasso": True, "lasso-eraser": False}
 _LASSOS = {"lasso", "lasso-eraser"}
@@ -60,6 +62,7 @@ def _is_number(value) -> bool:
     return not isinstance(value, int) or -sys.float_info.max <= value <= sys.float_info.max
 
 
+@traced("strokes: validate")
 def validate_strokes(strokes, *, width: int, height: int, limits: Limits = DEFAULT_LIMITS) -> list[dict]:
     """Return the strokes normalized (floats, known keys only), or raise StrokesInvalid naming each problem.
 
@@ -84,48 +87,12 @@ def validate_strokes(strokes, *, width: int, height: int, limits: Limits = DEFAU
     normalized = []
     for s, stroke in enumerate(strokes):
         here = f"strokes[{s}]"
-        if not isinstance(stroke, dict):
-            if fail(here, "not_an_object", f"{here} must be an object with tool, width and points."):
+        problem = _stroke_problem(stroke, here, limits)
+        if problem is not None:
+            if fail(*problem):
                 break
             continue
-        unknown = set(stroke) - {"tool", "width", "points"}
-        if unknown:
-            if fail(here, "unknown_key", f"{here} has unknown keys {sorted(unknown)}; allowed: tool, width, points."):
-                break
-            continue
-        tool = stroke.get("tool")
-        if tool not in TOOLS:
-            if fail(f"{here}.tool", "unknown_tool", f"{here}.tool must be one of {', '.join(TOOLS)}; got {tool!r}."):
-                break
-            continue
-        stroke_width = stroke.get("width")
-        if not _is_number(stroke_width) or not math.isfinite(stroke_width):
-            got = f"{stroke_width!r:.80}"
-            if fail(f"{here}.width", "invalid_width", f"{here}.width must be a finite number; got {got}."):
-                break
-            continue
-        if not limits.min_width <= stroke_width <= limits.max_width:
-            message = (
-                f"{here}.width must be between {limits.min_width:g} and {limits.max_width:g} image pixels; "
-                f"got {stroke_width:g}."
-            )
-            if fail(f"{here}.width", "width_out_of_range", message):
-                break
-            continue
-        points = stroke.get("points")
-        if not isinstance(points, list):
-            if fail(f"{here}.points", "not_a_list", f"{here}.points must be a list of [x, y, t, p] points."):
-                break
-            continue
-        minimum = 3 if tool in _LASSOS else 1
-        if len(points) < minimum:
-            message = f"{here}.points needs at least {minimum} point{'s' if minimum > 1 else ''} for a {tool}."
-            if fail(f"{here}.points", "too_few_points", message):
-                break
-            continue
-        if len(points) > limits.max_points_per_stroke:
-            message = f"{here}.points may hold at most {limits.max_points_per_stroke} points; got {len(points)}."
-            raise StrokesInvalid([(f"{here}.points", "too_many_points", message)])
+        tool, stroke_width, points = stroke["tool"], stroke["width"], stroke["points"]
         total_points += len(points)
         if total_points > limits.max_points:
             message = f"an annotation may hold at most {limits.max_points} points in all; got more at {here}."
@@ -139,6 +106,41 @@ def validate_strokes(strokes, *, width: int, height: int, limits: Limits = DEFAU
     if errors:
         raise StrokesInvalid(errors)
     return normalized
+
+
+def _stroke_problem(stroke, here: str, limits: Limits) -> tuple[str, str, str] | None:
+    """Return the first problem of a stroke's keys, tool, width or number of points (field, code, message), or None.
+
+    Too many points in one stroke raises StrokesInvalid at once: nothing more is worth reading.
+    """
+    if not isinstance(stroke, dict):
+        return here, "not_an_object", f"{here} must be an object with tool, width and points."
+    unknown = set(stroke) - {"tool", "width", "points"}
+    if unknown:
+        return here, "unknown_key", f"{here} has unknown keys {sorted(unknown)}; allowed: tool, width, points."
+    tool = stroke.get("tool")
+    if tool not in TOOLS:
+        return f"{here}.tool", "unknown_tool", f"{here}.tool must be one of {', '.join(TOOLS)}; got {tool!r}."
+    stroke_width = stroke.get("width")
+    if not _is_number(stroke_width) or not math.isfinite(stroke_width):
+        return f"{here}.width", "invalid_width", f"{here}.width must be a finite number; got {stroke_width!r:.80}."
+    if not limits.min_width <= stroke_width <= limits.max_width:
+        message = (
+            f"{here}.width must be between {limits.min_width:g} and {limits.max_width:g} image pixels; "
+            f"got {stroke_width:g}."
+        )
+        return f"{here}.width", "width_out_of_range", message
+    points = stroke.get("points")
+    if not isinstance(points, list):
+        return f"{here}.points", "not_a_list", f"{here}.points must be a list of [x, y, t, p] points."
+    minimum = 3 if tool in _LASSOS else 1
+    if len(points) < minimum:
+        message = f"{here}.points needs at least {minimum} point{'s' if minimum > 1 else ''} for a {tool}."
+        return f"{here}.points", "too_few_points", message
+    if len(points) > limits.max_points_per_stroke:
+        message = f"{here}.points may hold at most {limits.max_points_per_stroke} points; got {len(points)}."
+        raise StrokesInvalid([(f"{here}.points", "too_many_points", message)])
+    return None
 
 
 def _validate_points(points, here, bounds, limits, fail) -> list[list[float]] | None:
@@ -225,6 +227,7 @@ _CHUNK_SPANS = 1 << 17
 _FILL_PIXELS = 1 << 22
 
 
+@traced("strokes: rasterize")
 def rasterize(strokes: list[dict], width: int, height: int) -> np.ndarray:
     """Return the mask of these strokes as a boolean array of shape (height, width)."""
     mask = np.zeros((height, width), dtype=bool)

@@ -1,11 +1,17 @@
 """Reads of progress: per annotator (done, skipped, in progress, time spent, expected total) and per dataset."""
 
+from typing import TYPE_CHECKING
+
 from django.contrib.auth.models import User
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models.functions import Coalesce
 
 from ..models import AnnotatorProgress, Assignment, Dataset, Image
 from ..permissions import can_read_all
-from ..services.queue import eligible_annotators, is_test_user, share_of
+from .queue import eligible_annotator_count, is_test_user, share_of
+
+if TYPE_CHECKING:  # the write side's answer, read here: only its type is needed
+    from ..services.queue import Handout
 
 
 def expected_total(
@@ -34,16 +40,6 @@ def expected_total(
     return max(total, handled + in_progress)
 
 
-def eligible_annotator_count(dataset: Dataset | None) -> int:
-    """Return how many non-test, active annotators may work on the dataset (whose share of the work is counted).
-
-    ``None`` stands for any dataset open to every annotator. Counted at most once a minute.
-    """
-    if dataset is None:
-        dataset = Dataset(pk=0, access=Dataset.Access.ALL)
-    return eligible_annotators(dataset)
-
-
 def progress_of(
     *,
     dataset: Dataset,
@@ -54,11 +50,16 @@ def progress_of(
     exhausted_version: int | None,
     is_test: bool,
     eligible: int,
+    pool_version: int | None = None,
 ) -> dict:
-    """Return one annotator's progress on a dataset from their counts (no query)."""
+    """Return one annotator's progress on a dataset from their counts (no query).
+
+    ``pool_version`` is the dataset's as it was read with the counts (the dataset's own by default).
+    """
     handled = submitted + skipped
     quota_reached = dataset.images_per_annotator is not None and handled >= dataset.images_per_annotator
-    finished = in_progress == 0 and (quota_reached or exhausted_version == dataset.pool_version)
+    pool_version = dataset.pool_version if pool_version is None else pool_version
+    finished = in_progress == 0 and (quota_reached or exhausted_version == pool_version)
     total = expected_total(
         images=dataset.image_count,
         annotators_per_image=dataset.annotators_per_image,
@@ -79,6 +80,49 @@ def progress_of(
     }
 
 
+def _progress_of_row(
+    row: AnnotatorProgress | None,
+    *,
+    dataset: Dataset,
+    in_progress: int,
+    is_test: bool,
+    eligible: int,
+    pool_version: int | None = None,
+) -> dict:
+    """Return ``progress_of`` the annotator's progress row (None: they have not started)."""
+    return progress_of(
+        dataset=dataset,
+        submitted=row.submitted_count if row else 0,
+        skipped=row.skipped_count if row else 0,
+        in_progress=in_progress,
+        active_ms=row.active_ms if row else 0,
+        exhausted_version=row.exhausted_version if row else None,
+        is_test=is_test,
+        eligible=eligible,
+        pool_version=pool_version,
+    )
+
+
+def handout_progress(*, handout: "Handout", dataset: Dataset) -> dict:
+    """Return the annotator's progress as ``queue_next`` left it, counted in its transaction (no query).
+
+    When nothing was handed out, nothing is left for them now: their total is what they have
+    handled and hold, and they are finished once they hold nothing.
+    """
+    progress = _progress_of_row(
+        handout.progress,
+        dataset=dataset,
+        in_progress=handout.in_progress,
+        is_test=handout.is_test,
+        eligible=handout.eligible,
+        pool_version=handout.pool_version,
+    )
+    if handout.image is None:
+        progress["total"] = progress["done"] + progress["skipped"] + progress["in_progress"]
+        progress["finished"] = progress["in_progress"] == 0
+    return progress
+
+
 def leased_count(*, dataset: Dataset, annotator: User) -> int:
     """Return how many images of the dataset are leased to the annotator now."""
     return Assignment.objects.filter(dataset=dataset, annotator=annotator, status=Assignment.Status.LEASED).count()
@@ -87,15 +131,10 @@ def leased_count(*, dataset: Dataset, annotator: User) -> int:
 def annotator_progress(*, dataset: Dataset, annotator: User, eligible: int | None = None) -> dict:
     """Return the annotator's progress on the dataset (a few indexed queries)."""
     dataset.refresh_from_db(fields=["pool_version", "image_count"])
-    row = AnnotatorProgress.objects.filter(dataset=dataset, annotator=annotator).first()
-    in_progress = leased_count(dataset=dataset, annotator=annotator)
-    return progress_of(
+    return _progress_of_row(
+        AnnotatorProgress.objects.filter(dataset=dataset, annotator=annotator).first(),
         dataset=dataset,
-        submitted=row.submitted_count if row else 0,
-        skipped=row.skipped_count if row else 0,
-        in_progress=in_progress,
-        active_ms=row.active_ms if row else 0,
-        exhausted_version=row.exhausted_version if row else None,
+        in_progress=leased_count(dataset=dataset, annotator=annotator),
         is_test=is_test_user(annotator),
         eligible=eligible_annotator_count(dataset) if eligible is None else eligible,
     )
@@ -119,13 +158,10 @@ def dataset_progress(*, dataset: Dataset, user) -> dict:
     )
     annotators = []
     for row in rows.order_by("annotator__username"):
-        entry = progress_of(
+        entry = _progress_of_row(
+            row,
             dataset=dataset,
-            submitted=row.submitted_count,
-            skipped=row.skipped_count,
             in_progress=leased.get(row.annotator_id, 0),
-            active_ms=row.active_ms,
-            exhausted_version=row.exhausted_version,
             is_test=is_test_user(row.annotator),
             eligible=eligible,
         )
@@ -184,3 +220,24 @@ def dataset_summary(*, dataset: Dataset, eligible: int | None = None) -> dict:
         "annotators_started": totals["annotators"],
         "active_ms": totals["active_ms"],
     }
+
+
+def dataset_figures(*, datasets: QuerySet) -> QuerySet:
+    """Return the datasets with their figures for a list, in the same query (one subquery each).
+
+    ``complete``: images with every annotation their target asks for; ``submitted``: annotations
+    submitted, test users left out (the images' counters); ``started``: annotators who have
+    been handed an image.
+    """
+    images = Image.objects.filter(dataset=OuterRef("pk")).order_by().values("dataset")
+    complete = images.filter(submitted_count__gte=OuterRef("annotators_per_image"))
+    started = AnnotatorProgress.objects.filter(dataset=OuterRef("pk")).order_by().values("dataset")
+
+    def count(rows, aggregate):
+        return Coalesce(Subquery(rows.annotate(n=aggregate).values("n"), output_field=IntegerField()), 0)
+
+    return datasets.annotate(
+        complete=count(complete, Count("pk")),
+        submitted=count(images, Sum("submitted_count")),
+        started=count(started, Count("pk")),
+    )

@@ -193,10 +193,10 @@ def _images(dataset: Dataset) -> Iterator[dict]:
         yield dict(zip(fields, record, strict=True))
 
 
-def _metadata_keys(dataset: Dataset) -> list[str]:
-    """Return the metadata columns of the dataset's images, in the order metadata.csv had them."""
+def _metadata_keys(images: QuerySet) -> list[str]:
+    """Return the metadata columns of the images, in the order their datasets' metadata.csv had them."""
     keys: dict[str, None] = {}
-    values = Image.objects.filter(dataset=dataset).order_by("position", "id").values_list("metadata", flat=True)
+    values = images.order_by("dataset_id", "position", "id").values_list("metadata", flat=True)
     for metadata in values.iterator(chunk_size=CHUNK_ROWS):
         for key in metadata or {}:
             keys.setdefault(key, None)
@@ -270,7 +270,7 @@ def dataset_export(
                 )
                 yield from exporting.buffered(coco)
             elif format == "csv":
-                yield from exporting.buffered(exporting.csv_pieces(rows, _metadata_keys(dataset)))
+                yield from exporting.buffered(exporting.csv_pieces(rows, _metadata_keys(dataset.images.all())))
             elif format == "jsonl":
                 yield from exporting.buffered(exporting.jsonl_pieces(rows))
             else:
@@ -278,7 +278,7 @@ def dataset_export(
                     info={**info, "sigma": sigma},
                     annotations=rows,
                     name_of=exporting.mask_names(_image_paths(dataset)),
-                    metadata_keys=_metadata_keys(dataset),
+                    metadata_keys=_metadata_keys(dataset.images.all()),
                     sigma=sigma,
                     date_time=timezone.localtime(now).timetuple()[:6],
                 )
@@ -286,6 +286,18 @@ def dataset_export(
     extension, content_type = _MEDIA[format]
     stamp = now.strftime("%Y%m%d-%H%M%S")
     return Export(f"{dataset.slug}-{format}-{stamp}.{extension}", content_type, count, pieces())
+
+
+def annotation_csv(*, annotations: QuerySet, with_masks: bool = False) -> Iterator[bytes]:
+    """Yield any annotations (admin's selection, across datasets) as the export's CSV, streamed.
+
+    The same file as ``dataset_export``'s csv, the metadata columns of every image concerned;
+    ``with_masks`` adds each mask as COCO compressed RLE with its size.
+    """
+    with _read_snapshot():
+        metadata_keys = _metadata_keys(Image.objects.filter(pk__in=annotations.values("image_id")))
+        rows = _rows(annotations, with_strokes=False)
+        yield from exporting.buffered(exporting.csv_pieces(rows, metadata_keys, with_masks=with_masks))
 
 
 # --- Saliency ----------------------------------------------------------------------

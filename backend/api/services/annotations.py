@@ -12,6 +12,7 @@ from django.utils import timezone
 from .. import masks
 from .. import strokes as strokes_mod
 from ..models import Annotation, AnnotationRevision, Dataset, Image
+from ..tracing import traced
 from . import queue
 from .datasets import dataset_missing_parts
 
@@ -53,6 +54,7 @@ class AnnotationContent:
         )
 
 
+@traced("mask: encode as RLE")
 def mask_encode(mask: np.ndarray) -> str:
     """Return the COCO compressed RLE counts of a boolean mask."""
     return masks.rle_encode(mask)
@@ -67,6 +69,7 @@ STROKE_FIELDS = ["strokes", "stroke_count", "mask_area", "mask_rle"]
 CHECKED_BEFORE = ["image", "annotator", "strokes"]
 
 
+@traced("save: set the content (mask, revision)")
 def _set_content(
     annotation: Annotation, content: AnnotationContent, *, now: datetime, same_strokes: bool = False
 ) -> None:
@@ -109,6 +112,7 @@ def _check_complete(annotation: Annotation) -> None:
         raise ValidationError({"status": ValidationError(message, code="incomplete")})
 
 
+@traced("save (one transaction)")
 @transaction.atomic
 def annotation_save(
     *,
@@ -132,7 +136,7 @@ def annotation_save(
     draft renews the annotator's lease, a submission counts towards the image's target,
     and saving an image that already has every annotator it needs raises ImageUnavailable.
     """
-    # The annotator's queue lock comes first, as in every queue operation (see services/queue.py).
+    # The annotator's queue lock comes first, as in every queue operation (see services/queue/__init__.py).
     progress = queue.progress_lock(dataset=image.dataset, annotator=annotator)
     annotation, changed, before = _save(
         image=image,
@@ -197,6 +201,7 @@ def _save(
     return annotation, True, before
 
 
+@traced("save: lock the annotation (reads its strokes)")
 def _locked_annotation(image: Image, annotator: User) -> Annotation | None:
     """Return the annotator's annotation of the image, locked until commit, or None.
 

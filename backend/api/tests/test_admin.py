@@ -9,7 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from PIL import Image as PILImage
 
-from backend.api import services, strokes
+from backend.api import exporting, services, strokes
 from backend.api.models import Annotation, AnnotationRevision, Assignment, Dataset, Role
 
 from .conftest import brush
@@ -159,6 +159,25 @@ def test_pictures_are_for_admins_only(client, make_user, demo_dataset):
     assert response.status_code == 302  # to the admin's sign-in page
 
 
+def test_the_dataset_list_counts_images_complete_annotations_submitted_and_annotators(
+    admin_client, demo_dataset, make_user
+):
+    demo_dataset.annotators_per_image = 2
+    demo_dataset.save()
+    first, second, _ = demo_dataset.images.order_by("position")
+    for image in (first, first, second):
+        annotate(image, make_user(Role.ANNOTATOR), status="submitted", label="real")
+    annotate(second, make_user(Role.ANNOTATOR, is_test=True), status="submitted", label="real")
+    page = admin_client.get("/api/admin/api/dataset/").content.decode()
+    # One image has its two annotations; three annotations of six are submitted (the test user's
+    # left out); four annotators have started, the test user among them.
+    assert (
+        'field-images_complete">1 / 3<' in page
+        and 'field-annotations_submitted">3 / 6<' in page
+        and 'field-annotators_started">4<' in page
+    )
+
+
 def test_the_csv_export_has_one_row_per_selected_annotation(admin_client, demo_dataset, make_user):
     tester = make_user(Role.ANNOTATOR, is_test=True)
     first, second = demo_dataset.images.order_by("position")[:2]
@@ -173,10 +192,22 @@ def test_the_csv_export_has_one_row_per_selected_annotation(admin_client, demo_d
         str(kept.pk),
         "real",
         "submitted",
-        "True",
+        "true",
     )
-    assert (row["image"], row["width"], row["height"]) == (first.path, "64", "48")
+    assert (row["image_id"], row["file_name"], row["width"], row["height"]) == (str(first.pk), "a.png", "64", "48")
     assert row["mask_rle"] == kept.mask_rle and int(row["mask_area"]) == kept.mask_area > 0
+
+
+def test_the_csv_export_is_the_research_exports_csv_with_the_masks(admin_client, demo_dataset, make_user):
+    annotation = annotate(demo_dataset.images.first(), make_user(Role.ANNOTATOR), status="submitted", label="fake")
+    response = admin_client.post(
+        "/api/admin/api/annotation/", {"action": "export_csv", "_selected_action": [annotation.pk]}
+    )
+    header = next(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    research = admin_client.get(f"/api/datasets/{demo_dataset.pk}/export/?format=csv")
+    expected = next(csv.reader(io.StringIO(b"".join(research.streaming_content).decode())))
+    metadata = len(expected) - len(exporting.CSV_COLUMNS)
+    assert header == expected[: len(exporting.CSV_COLUMNS)] + list(exporting.MASK_COLUMNS) + expected[-metadata:]
 
 
 def test_the_csv_export_keeps_typed_formulas_as_text_and_the_rle_intact(admin_client, demo_dataset, make_user):

@@ -113,6 +113,16 @@ def test_the_image_file_is_served_with_its_type_and_private_caching(annotator, i
     assert again.status_code == 304
 
 
+@pytest.mark.parametrize("header", ['"x{sha}"', '"{sha}x"', "{sha}", '"other", W/"{sha}"', "*"])
+def test_only_an_if_none_match_naming_this_version_is_answered_304(header, annotator, image, client_for):
+    # An ETag that merely contains this one, or is unquoted, names another version.
+    expected = 304 if header.startswith(('"other"', "*")) else 200
+    response = client_for(annotator).get(
+        f"/api/images/{image.pk}/file/", HTTP_IF_NONE_MATCH=header.format(sha=image.sha256)
+    )
+    assert response.status_code == expected
+
+
 def test_behind_nginx_the_file_is_handed_over_by_x_accel_redirect(annotator, image, client_for, settings):
     settings.IMAGES_ACCEL_REDIRECT = "/protected-datasets/"
     response = client_for(annotator).get(f"/api/images/{image.pk}/file/")

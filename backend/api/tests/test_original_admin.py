@@ -64,8 +64,14 @@ def test_a_backup_on_the_server_is_named_below_dataset_root_only(superuser_clien
         ({"dataset_dir": "original/dataset"}, "Upload a backup, name one on the server, or give the database"),
         ({"dataset_dir": "original/dataset", "dump_path": "original/nope.sql"}, "does not exist"),
         ({"dataset_dir": "nowhere", "dump_path": "original/BACKUP"}, "is not a folder"),
-        ({"dataset_dir": "original/dataset", "dump_path": "original/BACKUP", "map_users": "alice"}, "Write each as OLD=NEW"),
-        ({"dataset_dir": "original/dataset", "database_url": "postgres://x:secret@127.0.0.1:1/eyetagger"}, "cannot connect"),
+        (
+            {"dataset_dir": "original/dataset", "dump_path": "original/BACKUP", "map_users": "alice"},
+            "Write each as OLD=NEW",
+        ),
+        (
+            {"dataset_dir": "original/dataset", "database_url": "postgres://x:secret@127.0.0.1:1/eyetagger"},
+            "cannot connect",
+        ),
     ],
 )
 def test_what_cannot_be_imported_is_an_error_on_the_form_and_nothing_is_stored(

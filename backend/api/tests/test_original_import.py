@@ -27,7 +27,8 @@ from backend.api.models import (
 )
 from backend.api.original import rows
 from backend.api.original.dump import DumpInvalid, PgDump
-from backend.api.services.queue import queue_check, queue_next
+from backend.api.selectors.queue import queue_check
+from backend.api.services.queue import queue_next
 
 from . import original_fixtures as fx
 from .test_original_drawing import reference_mask

@@ -1,4 +1,8 @@
-"""The assignment queue: handing out images under leases, targets, order, skips, resuming, test users."""
+"""The assignment queue: handing out images under leases, targets, order, skips, resuming, test users.
+
+One module although the queue is a package (services/queue/): its behaviours are seen through one
+API (next, skip, save), whichever of the package's modules does the work.
+"""
 
 import random
 from datetime import timedelta
@@ -17,7 +21,7 @@ from backend.api.models import (
     Image,
     Role,
 )
-from backend.api.services.queue import queue_check
+from backend.api.selectors import queue_check
 
 from .conftest import brush, document
 
@@ -315,6 +319,26 @@ def test_turning_someone_into_a_test_user_recounts_their_work(make_user, make_da
     assert Image.objects.get(pk=image_id).submitted_count == 0
     assert next_id(client_for(make_user()), dataset) is not None
     assert queue_check(dataset=dataset) == []
+
+
+def test_the_check_names_every_counter_that_disagrees_and_a_recount_rebuilds_them(make_user, make_dataset, client_for):
+    dataset = make_dataset(3, annotators_per_image=2)
+    user = make_user()
+    submitted = next_id(client_for(user), dataset)
+    submit(client_for(user), submitted)
+    skip(client_for(user), next_id(client_for(user), dataset))
+    image = Image.objects.get(pk=submitted)
+    Image.objects.filter(pk=submitted).update(reserved_count=0, submitted_count=2)
+    AnnotatorProgress.objects.filter(annotator=user).update(skipped_count=0)
+    Dataset.objects.filter(pk=dataset.pk).update(image_count=7)
+    assert queue_check(dataset=dataset) == [
+        f"{image.path}: counts 0/2, assignments 1/1",
+        f"annotator {user.pk}: progress 1/0, assignments 1/1",
+        "image_count differs from the number of images",
+    ]
+    services.queue_recount(dataset=dataset)
+    assert queue_check(dataset=dataset) == []
+    assert (Image.objects.get(pk=submitted).reserved_count, Dataset.objects.get(pk=dataset.pk).image_count) == (1, 3)
 
 
 # --- Quotas, totals and progress ----------------------------------------------------------------

@@ -10,7 +10,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from backend.api.models import Annotation, Assignment, Image
-from backend.api.services.queue import queue_check
+from backend.api.selectors import queue_check
 
 from .conftest import brush, document
 

@@ -1,4 +1,7 @@
-"""The strokes document: validation, and the mask definition on hand-checked shapes."""
+"""The strokes document: validation, and the mask definition on hand-checked shapes.
+
+One module, as strokes.py is one contract (the document, and a mask bit-identical with the app's).
+"""
 
 import math
 import tracemalloc

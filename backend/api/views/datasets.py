@@ -55,7 +55,8 @@ class DatasetViewSet(viewsets.ReadOnlyModelViewSet):
         ahead = AheadQuerySerializer.read(request)
         dataset = self.get_object()
         handout = services.queue_next(dataset=dataset, annotator=request.user, ahead=ahead)
-        return Response(handout_data(handout, dataset=dataset, request=request))
+        progress = selectors.handout_progress(handout=handout, dataset=dataset)
+        return Response(handout_data(handout, progress=progress, dataset=dataset, request=request))
 
     @extend_schema(responses=DatasetProgressSerializer)
     @action(detail=True)

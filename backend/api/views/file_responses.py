@@ -1,13 +1,17 @@
-"""What the file-serving research views share: content negotiation, query validation, ETags."""
+"""What the file-serving views share: content negotiation, query validation, ETags, the image files themselves."""
 
+import mimetypes
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
-from django.http import HttpResponse, HttpResponseNotModified
+from django.http import FileResponse, HttpResponse, HttpResponseNotModified
 from django.utils.cache import patch_cache_control
 from django.utils.http import parse_etags
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.renderers import JSONRenderer
 
+from ..files import accel_location, image_open
+from ..models import Image
 from ..query_params import query_data
 
 
@@ -48,29 +52,76 @@ def etag_matches(request, etag: str) -> bool:
     return "*" in tags or etag in tags or etag in {tag.removeprefix("W/") for tag in tags}
 
 
+@dataclass(frozen=True)
+class FileBody:
+    """What a ``cached_file`` builder returns: the file's bytes, any headers to add, whether it may be cached.
+
+    Not ``cacheable``: a stand-in (a placeholder for an image file that may be back soon).
+    """
+
+    content: bytes
+    headers: dict[str, str] = field(default_factory=dict)
+    cacheable: bool = True
+
+
 def cached_file(
-    request, *, etag: str, content_type: str, filename: str, build: Callable[[], tuple[bytes, dict]]
+    request,
+    *,
+    etag: str,
+    content_type: str,
+    build: Callable[[], FileBody],
+    filename: str | None = None,
+    max_age: int = 0,
 ) -> HttpResponse:
     """Return the file ``build`` makes, or 304 when the client holds this ETag already (nothing is built).
 
-    ``build`` returns the file's bytes and any headers to add.
-
-    Private (annotations may be biometric data) and revalidated on every use, so a new
-    version is seen at once while an unchanged one costs a 304.
+    Private (annotations and images may be biometric data). With ``max_age`` 0 it is revalidated
+    on every use, so a new version is seen at once while an unchanged one costs a 304; else
+    browsers keep it that many seconds first. A body that is not ``cacheable`` is sent with
+    ``no-store`` and no ETag.
     """
     if etag_matches(request, etag):
         response = HttpResponseNotModified()
     else:
-        body, headers = build()
-        response = HttpResponse(body, content_type=content_type)
-        response["Content-Disposition"] = f'inline; filename="{filename}"'
-        for name, value in headers.items():
+        body = build()
+        response = HttpResponse(body.content, content_type=content_type)
+        if filename is not None:
+            response["Content-Disposition"] = f'inline; filename="{filename}"'
+        for name, value in body.headers.items():
             response[name] = value
+        if not body.cacheable:
+            patch_cache_control(response, no_store=True)
+            return response
     response["ETag"] = etag
-    patch_cache_control(response, private=True, no_cache=True)
+    if max_age:
+        patch_cache_control(response, private=True, max_age=max_age)
+    else:
+        patch_cache_control(response, private=True, no_cache=True)
     return response
 
 
 def safe_filename(text: str) -> str:
     """Return text fit for a Content-Disposition file name: no quotes, slashes or control characters."""
     return "".join(c if c.isprintable() and c not in '"\\/' else "_" for c in text)
+
+
+def image_file_response(request, image: Image) -> HttpResponse:
+    """Return the image's bytes, privately cacheable and revalidated by their SHA-256.
+
+    With IMAGES_ACCEL_REDIRECT set (behind Nginx), Django only authorizes and Nginx sends the
+    file from its internal location (``files.accel_location``). A file that is missing or a
+    store that does not answer raises ``files``' errors, which the API answers 404 and 503.
+    """
+    etag = f'"{image.sha256}"'
+    content_type = mimetypes.guess_type(image.path)[0] or "application/octet-stream"
+    if etag_matches(request, etag):
+        response = HttpResponseNotModified()
+    elif location := accel_location(image):
+        response = HttpResponse(content_type=content_type)
+        response["X-Accel-Redirect"] = location
+    else:
+        response = FileResponse(image_open(image), content_type=content_type)
+    response["ETag"] = etag
+    # Biometric images: never in shared caches; browsers keep them a day and revalidate by ETag.
+    patch_cache_control(response, private=True, max_age=86400)
+    return response

@@ -8,7 +8,6 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from .. import selectors, services
-from ..files import image_file_response
 from ..filters import ImageFilter
 from ..models import Annotation
 from ..permissions import CanAnnotate, CanTakeImages
@@ -27,6 +26,7 @@ from ..serializers import (
     handout_data,
 )
 from .datasets import AHEAD_PARAMETER
+from .file_responses import image_file_response
 
 PREFER_PARAMETER = OpenApiParameter(
     "Prefer",
@@ -141,4 +141,5 @@ class ImageViewSet(viewsets.ReadOnlyModelViewSet):
         body.is_valid(raise_exception=True)
         services.queue_skip(image=image, annotator=request.user, reason=body.validated_data["reason"])
         handout = services.queue_next(dataset=image.dataset, annotator=request.user, ahead=ahead)
-        return Response(handout_data(handout, dataset=image.dataset, request=request))
+        progress = selectors.handout_progress(handout=handout, dataset=image.dataset)
+        return Response(handout_data(handout, progress=progress, dataset=image.dataset, request=request))

@@ -7,7 +7,7 @@ from rest_framework.views import APIView
 
 from .. import exporting, masks, selectors
 from ..query_params import MaskQuerySerializer, StrictQuerySerializer, SvgQuerySerializer
-from .file_responses import FileApiMixin, cached_file, safe_filename, validated_query
+from .file_responses import FileApiMixin, FileBody, cached_file, safe_filename, validated_query
 
 _NOT_MODIFIED = {304: OpenApiResponse(description="Not modified: the If-None-Match ETag is this version's.")}
 
@@ -45,7 +45,7 @@ class AnnotationMaskPngApi(_AnnotationFileApi):
             mask = masks.annotation_mask(
                 mask_rle=annotation.mask_rle, strokes=annotation.strokes, width=image.width, height=image.height
             )
-            return masks.mask_png(mask, depth=depth), {}
+            return FileBody(masks.mask_png(mask, depth=depth))
 
         return cached_file(
             request,
@@ -73,11 +73,10 @@ class AnnotationMaskSvgApi(_AnnotationFileApi):
             etag=self.etag(annotation, f"svg-{int(background)}"),
             content_type="image/svg+xml; charset=utf-8",
             filename=self.filename(annotation, "svg"),
-            build=lambda: (
+            build=lambda: FileBody(
                 masks.strokes_svg(
                     annotation.strokes, image.width, image.height, background=background, title=title
-                ).encode("utf-8"),
-                {},
+                ).encode("utf-8")
             ),
         )
 
@@ -96,5 +95,5 @@ class AnnotationStrokesJsonApi(_AnnotationFileApi):
             etag=self.etag(annotation, "json"),
             content_type="application/json",
             filename=self.filename(annotation, "json"),
-            build=lambda: ((selectors.annotation_document(annotation) + "\n").encode("utf-8"), {}),
+            build=lambda: FileBody((selectors.annotation_document(annotation) + "\n").encode("utf-8")),
         )

@@ -14,7 +14,7 @@ from .. import exporting, saliency, selectors
 from ..files import image_read
 from ..permissions import IsResearcherOrAdmin
 from ..query_params import NpyQuerySerializer, OverlayQuerySerializer, SaliencyQuerySerializer
-from .file_responses import FileApiMixin, cached_file, safe_filename, validated_query
+from .file_responses import FileApiMixin, FileBody, cached_file, safe_filename, validated_query
 
 _NOT_MODIFIED = {304: OpenApiResponse(description="Not modified: the selected annotations have not changed.")}
 _MEDIA = {
@@ -57,7 +57,7 @@ def _saliency_file(request, pk, serializer_class, kind: str):
             body = saliency.overlay_png(_open_image(image), heat, opacity=opacity)
         else:
             body = saliency.heat_npy(heat) if kind == "npy" else saliency.heat_png(heat)
-        return body, {"X-Annotation-Count": str(count)}
+        return FileBody(body, {"X-Annotation-Count": str(count)})
 
     extension, content_type = _MEDIA[kind]
     stem = exporting.file_name(image.path).rsplit(".", 1)[0]

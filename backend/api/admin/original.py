@@ -1,8 +1,7 @@
-"""Django admin for the original EyeTagger's import: the form running ``services.original_import`` with its
-report, the original rows each imported annotation keeps, and the accounts the original users became.
+"""The original EyeTagger's import: the form running ``services.original_import`` with its report, the
+original rows each imported annotation keeps, and the accounts the original users became.
 
-Its own module, imported by ``admin``; ``AnnotationAdmin`` shows ``original_row`` and filters by
-``ImportedFilter``.
+``annotations.AnnotationAdmin`` shows ``original_row`` and filters by ``ImportedFilter``.
 """
 
 import base64
@@ -18,11 +17,11 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from . import importing, services
-from .models import OriginalAccount, OriginalAnnotation
-from .original import rows
-from .original.database import OriginalDatabase
-from .original.dump import DumpInvalid, PgDump
+from .. import importing, services
+from ..models import OriginalAccount, OriginalAnnotation
+from ..original import rows
+from ..original.database import OriginalDatabase
+from ..original.dump import DumpInvalid, PgDump
 
 
 class ImportedFilter(admin.SimpleListFilter):

@@ -1,0 +1,13 @@
+"""Django admin at /api/admin/: run a study — accounts and roles, datasets and their import, the queue's
+assignments and progress, images, annotations with their masks, and their revision history.
+
+Every write goes through ``services`` (the same code as the API and the commands), and every list
+selects its related rows up front: the query count of a page does not grow with its rows.
+
+Split by entity: ``users``, ``datasets``, ``images``, ``annotations`` (with their revisions),
+``queue`` (assignments and progress) and ``original`` (the original EyeTagger's import and the rows
+it kept) each register their ModelAdmins; ``display``, ``pictures`` and ``filters`` hold what
+several of them show.
+"""
+
+from . import annotations, datasets, images, original, queue, users  # noqa: F401  (importing registers the ModelAdmins)

@@ -1,0 +1,257 @@
+"""The picker: which new image an annotator gets, found and its slot taken in the same transaction.
+
+An engine of its own: ``_Walk`` goes through the images never handed to the annotator, by fill
+level (lowest first, when the dataset has a target), then in the annotator's own order from
+their cursor; the ``take_*`` functions take the first image whose slot is free, skipping or
+waiting for images other transactions hold (see the package's docstring on locks). A different
+way of choosing images (say, a study's catch images) is a different walk.
+"""
+
+from django.contrib.auth.models import User
+from django.db import connection
+
+from ...models import AnnotatorProgress, Assignment, Dataset, Image
+from .leases import in_savepoint, take_slot, take_slot_now
+
+MAX_WAITS = 20  # images waited for, one at a time, after a SKIP LOCKED pass found none free
+BUCKET_FETCH = 500  # most images read from one bucket of the random order (about BUCKET_SIZE are expected)
+
+
+class Contended(Exception):
+    """Every image left was held by other transactions, and waiting for them did not free one in time."""
+
+
+class RetryWaiting(Exception):
+    """The pass that skips held images found none free: try again, waiting for them."""
+
+
+def take_new_image(
+    *, dataset: Dataset, annotator: User, progress: AnnotatorProgress, counted: bool, wait: bool
+) -> Image | None:
+    """Find and reserve the next image the annotator has never been handed; None when there is none.
+
+    With a target, on PostgreSQL: first (``wait`` False) a pass that takes the first candidate
+    no other transaction holds (SKIP LOCKED), so annotators working at once fan out over
+    different images; it raises RetryWaiting if every candidate was held, since a held image
+    may still have room once its holder is done. Then (``wait`` True, in a new transaction):
+    one image at a time, find the first candidate ignoring locks and wait for that image alone;
+    none left ignoring locks proves that nothing is left.
+    """
+    target = dataset.annotators_per_image if counted else None
+    walk = _Walk(dataset=dataset, annotator=annotator, progress=progress, target=target)
+    if target is None or not connection.features.has_select_for_update_skip_locked:
+        # No slot to compete for (every annotator sees every image, or a test user), or SQLite,
+        # where this transaction already holds the database's only write lock.
+        image = walk.first(take=False)
+        if image is not None and counted:
+            take_slot(image.pk, dataset=dataset)
+            image.reserved_count += 1
+        return image
+    if not wait:
+        image = walk.first(take=True)
+        if image is None:
+            raise RetryWaiting
+        return image
+    for _ in range(MAX_WAITS):
+        candidate = walk.first(take=False)
+        if candidate is None:
+            return None
+        image = in_savepoint(lambda: _claim(candidate, dataset=dataset))  # noqa: B023 - called at once
+        if image is not None:
+            return image
+    raise Contended
+
+
+def take_new_image_now(
+    *, dataset: Dataset, annotator: User, progress: AnnotatorProgress, counted: bool
+) -> Image | None:
+    """Find and reserve the next new image as ``take_new_image`` does, but never wait for a lock held by another.
+
+    None when nothing is free right now. When every annotator sees every image (or for a test
+    user, or on SQLite) the walk's answer is exact, and none left is noted as the pool being
+    exhausted for the annotator, as the hand-out does (``handout._current``).
+    """
+    target = dataset.annotators_per_image if counted else None
+    walk = _Walk(dataset=dataset, annotator=annotator, progress=progress, target=target)
+    if target is not None and connection.features.has_select_for_update_skip_locked:
+        return walk.first(take=True)
+    image = walk.first(take=False)
+    if image is None:
+        progress.exhausted_version = progress.pool_version_now
+        progress.save(update_fields=["exhausted_version"])
+        return None
+    if counted:
+        if not in_savepoint(lambda: take_slot_now(image.pk, dataset=dataset) or None):
+            return None  # held by another transaction right now: not taken ahead
+        image.reserved_count += 1
+    return image
+
+
+def _claim(image: Image, *, dataset: Dataset) -> Image | None:
+    """Wait for the image's lock, then take one of its slots if it still has room."""
+    locked = Image.objects.select_for_update(no_key=True).filter(pk=image.pk).values_list("pk").first()
+    if locked is None or not take_slot(image.pk, dataset=dataset):
+        return None
+    image.reserved_count += 1
+    return image
+
+
+def _take_skipping_held(image: Image, *, level: int, dataset: Dataset) -> bool:
+    """Take one of the image's slots in one statement, unless another transaction holds it (SKIP LOCKED).
+
+    The inner SELECT also re-checks, on the latest row, that the image is still at the level
+    it was found at.
+    """
+    table = Image._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET reserved_count = reserved_count + 1 WHERE id = ("
+            f"SELECT id FROM {table} WHERE id = %s AND reserved_count = %s FOR NO KEY UPDATE SKIP LOCKED"
+            ") AND reserved_count < %s",
+            [image.pk, level, dataset.annotators_per_image],
+        )
+        taken = cursor.rowcount == 1
+    if taken:
+        image.reserved_count = level + 1
+    return taken
+
+
+class _Walk:
+    """The annotator's walk: by fill level (lowest first, with a target), then their own order from their cursor.
+
+    File order: by position, from the last image handed out, wrapping around. Random order:
+    the dataset's random keys cut the images into buckets of about ``BUCKET_SIZE``
+    (``Dataset.bucket_shift``); the walk goes through the buckets from the annotator's
+    cursor (at first their own start, ``Dataset.start_key_for``), wrapping around, and through
+    each bucket in the annotator's own random order (``Dataset.annotator_key``). A dataset of
+    up to ``BUCKET_SIZE`` images is one bucket: every annotator gets an independent order.
+    """
+
+    def __init__(self, *, dataset: Dataset, annotator: User, progress: AnnotatorProgress, target: int | None):
+        self.dataset, self.annotator, self.target = dataset, annotator, target
+        self.file_order = dataset.order == Dataset.Order.FILE
+        resumed = progress.cursor_order == dataset.order and progress.cursor_key is not None
+        if self.file_order:
+            self.cursor = (progress.cursor_key, progress.cursor_image or 0) if resumed else (-1, -1)
+        else:
+            shift = dataset.bucket_shift()
+            key = progress.cursor_key if resumed else dataset.start_key_for(annotator.pk)
+            self.bucket_start = (key >> shift) << shift
+            self.bucket_width = 1 << shift
+
+    def first(self, *, take: bool) -> Image | None:
+        """Return the first image of the walk; with ``take``, the first one whose slot could be taken, taken."""
+        level = 0
+        while True:
+            if self.target is not None:
+                level = _lowest_level(dataset=self.dataset, at_least=level, below=self.target)
+                if level is None:
+                    return None
+            image = self._first_at(level if self.target is not None else None, take=take)
+            if image is not None or self.target is None:
+                return image
+            level += 1
+
+    def _try(self, candidates: list[Image], level: int | None, take: bool) -> Image | None:
+        for candidate in candidates:
+            if not take or _take_skipping_held(candidate, level=level, dataset=self.dataset):
+                return candidate
+        return None
+
+    def _first_at(self, level: int | None, *, take: bool) -> Image | None:
+        batch = 8 if take else 1  # a few candidates at once, in case the first are held by others
+        if self.file_order:
+            key, pk = self.cursor
+            for lower, upper in (((key, pk), None), (None, (key, pk + 1))):  # after the cursor, then up to it
+                while True:
+                    found = self._images(level=level, lower=lower, upper=upper, limit=batch)
+                    image = self._try(found, level, take)
+                    if image is not None:
+                        return image
+                    if len(found) < batch:
+                        break
+                    lower = (found[-1].position, found[-1].pk)
+            return None
+        for lower, upper in ((self.bucket_start, None), (0, self.bucket_start)):
+            bucket = lower
+            while upper is None or bucket < upper:
+                # The cursor's own bucket first, read whole; else the next bucket holding a candidate.
+                candidates = self._bucket(level, bucket)
+                if not candidates:
+                    head = self._images(level=level, lower=(bucket, -1), upper=None if upper is None else (upper, -1))
+                    if not head:
+                        break
+                    bucket = (head[0].shuffle_key // self.bucket_width) * self.bucket_width
+                    candidates = self._bucket(level, bucket)
+                image = self._try(candidates, level, take)
+                if image is not None:
+                    return image
+                bucket += self.bucket_width  # all held by others: on to the next bucket
+        return None
+
+    def _bucket(self, level: int | None, bucket: int) -> list[Image]:
+        """Return the bucket's candidates in the annotator's own order."""
+        candidates = self._images(
+            level=level, lower=(bucket, -1), upper=(bucket + self.bucket_width, -1), limit=BUCKET_FETCH
+        )
+        candidates.sort(key=lambda image: self.dataset.annotator_key(self.annotator.pk, image.sha256))
+        return candidates
+
+    def _images(self, *, level, lower=None, upper=None, limit=1) -> list[Image]:
+        return _images(
+            dataset=self.dataset,
+            annotator=self.annotator,
+            key="position" if self.file_order else "shuffle_key",
+            level=level,
+            lower=lower,
+            upper=upper,
+            limit=limit,
+        )
+
+
+def _lowest_level(*, dataset: Dataset, at_least: int, below: int) -> int | None:
+    """Return the lowest fill level >= at_least that any image of the dataset is at, below the target."""
+    with connection.cursor() as cursor:  # raw: the hot path, one index probe
+        cursor.execute(
+            f"SELECT reserved_count FROM {Image._meta.db_table} WHERE dataset_id = %s AND reserved_count >= %s "
+            "AND reserved_count < %s ORDER BY reserved_count LIMIT 1",
+            [dataset.pk, at_least, below],
+        )
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
+def _images(
+    *,
+    dataset: Dataset,
+    annotator: User,
+    key: str,
+    level: int | None,
+    lower: tuple[int, int] | None = None,
+    upper: tuple[int, int] | None = None,
+    limit: int = 1,
+) -> list[Image]:
+    """Return images never handed to the annotator with lower < (key, id) < upper, in that order.
+
+    Raw SQL because the ORM has no row-value comparison, which is what lets the index
+    (dataset, reserved_count, key, id) start the scan right at the cursor.
+    """
+    image_table = Image._meta.db_table
+    assignment_table = Assignment._meta.db_table
+    conditions = ["i.dataset_id = %s"]
+    params: list = [dataset.pk]
+    if level is not None:
+        conditions.append("i.reserved_count = %s")
+        params.append(level)
+    if lower is not None:
+        conditions.append(f"(i.{key}, i.id) > (%s, %s)")
+        params += list(lower)
+    if upper is not None:
+        conditions.append(f"(i.{key}, i.id) < (%s, %s)")
+        params += list(upper)
+    conditions.append(
+        f"NOT EXISTS (SELECT 1 FROM {assignment_table} a WHERE a.image_id = i.id AND a.annotator_id = %s)"
+    )
+    params.append(annotator.pk)
+    sql = f"SELECT i.* FROM {image_table} i WHERE {' AND '.join(conditions)} ORDER BY i.{key}, i.id LIMIT {limit:d}"
+    return list(Image.objects.raw(sql, params))

@@ -1,0 +1,92 @@
+/**
+ * Drive the annotation app's own SyncQueue through one scenario, for bench/tests/test_sync_queue.py.
+ *
+ * node sync_queue_driver.mjs SYNC_QUEUE_MODULE API_CLIENT_MODULE SCENARIO_JSON
+ *
+ * Time is a fake clock that jumps to the queue's next timer; the server is the test's: each PUT
+ * is written to standard output as a JSON line ({"request": {t, key, body}}) and its answer read
+ * from standard input ({status, body, changes}: changes are local edits made while it was out).
+ * The last line is {"done": {key: {version, state}}}.
+ */
+import readline from 'node:readline';
+import { pathToFileURL } from 'node:url';
+
+const [queueModule, clientModule, scenarioJson] = process.argv.slice(2);
+const { SyncQueue } = await import(pathToFileURL(queueModule).href);
+const { ApiError } = await import(pathToFileURL(clientModule).href);
+const scenario = JSON.parse(scenarioJson);
+const answers = readline.createInterface({ input: process.stdin })[Symbol.asyncIterator]();
+const say = (message) => process.stdout.write(`${JSON.stringify(message)}\n`);
+
+let now = 0;
+Date.now = () => now;
+const pending = [];
+const timers = {
+  setTimeout(fn, ms) {
+    const timer = { at: now + ms, fn };
+    pending.push(timer);
+    return timer;
+  },
+  clearTimeout(timer) {
+    const index = pending.indexOf(timer);
+    if (index >= 0) pending.splice(index, 1);
+  },
+};
+
+const drafts = new Map();
+let queue;
+
+/** An edit of the local document, as the store makes it: a new local revision, queued at once. */
+function change(key, fields) {
+  const draft = drafts.get(key) || {
+    key, imageId: key, strokes: scenario.strokes, label: null, text: '', status: 'draft',
+    baseVersion: 0, localRev: 0, syncedRev: 0, startedAt: scenario.started_at, activeMs: 0, conflict: null,
+  };
+  drafts.set(key, { ...draft, ...fields, localRev: draft.localRev + 1 });
+  queue.enqueue(key, 0);
+}
+
+queue = new SyncQueue({
+  async save(imageId, json) {
+    say({ request: { t: now, key: imageId, body: JSON.parse(json) } });
+    const answer = JSON.parse((await answers.next()).value);
+    for (const edit of answer.changes) change(edit.key, edit.fields);
+    if (answer.status === 200) return answer.body;
+    throw new ApiError(answer.status, answer.body);
+  },
+  getDraft: async (key) => drafts.get(key) || null,
+  markSynced: async (key, { version, rev }) => {
+    const draft = drafts.get(key);
+    draft.baseVersion = version;
+    if (rev !== null) draft.syncedRev = Math.max(draft.syncedRev, rev);
+  },
+  markConflict: async (key, current) => {
+    drafts.get(key).conflict = current;
+  },
+  report: () => {},
+  timers,
+  random: () => 0.5,
+});
+
+async function settle() {
+  do await new Promise((resolve) => setImmediate(resolve));
+  while (queue.running);
+}
+
+for (const edit of scenario.changes) change(edit.key, edit.fields);
+for (;;) {
+  await settle();
+  if (!pending.length) break;
+  pending.sort((a, b) => a.at - b.at);
+  const timer = pending.shift();
+  now = Math.max(now, timer.at);
+  timer.fn();
+}
+const final = {};
+for (const [key, draft] of drafts) {
+  const problem = queue.problems.get(key);
+  const state = problem && problem.kind !== 'offline' ? 'blocked' : draft.localRev > draft.syncedRev ? 'waiting' : 'stored';
+  final[key] = { version: draft.baseVersion, state };
+}
+say({ done: final });
+process.exit(0);
