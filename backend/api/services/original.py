@@ -210,9 +210,8 @@ def original_import(
         apply_import_plan(plan, dataset=dataset, image_model=Image, report=dataset_report)
         report.images_added = dataset_report.added
         by_sha = {image.sha256: image for image in Image.objects.filter(dataset=dataset, sha256__in=located.values())}
-        report.images_already = sorted(
-            image.path for sha, image in by_sha.items() if image.path not in set(report.images_added)
-        )
+        added = set(report.images_added)
+        report.images_already = sorted(image.path for image in by_sha.values() if image.path not in added)
         accounts = _import_users(users, dataset=dataset, user_map=user_map or {}, tokens=tokens, report=report)
         images_by_id = {image.img_id: image for image in images}
         rows = original_rows.read_annotations(source)
@@ -220,8 +219,15 @@ def original_import(
             importer = _AnnotationImporter(
                 dataset, accounts, images_by_id, located, by_sha, labels, set(skip_annotations), report, pool
             )
+            # Pipelined: the threads decode a batch while this thread writes the one before.
+            pending = None
             for batch in _batches(progress(rows, source.row_count(original_rows.ANNOTATIONS)), BATCH):
-                importer.import_batch(batch)
+                decoding = importer.prepare(batch)
+                if pending is not None:
+                    importer.write(pending)
+                pending = decoding
+            if pending is not None:
+                importer.write(pending)
         importer.finish()
         if dry_run:
             transaction.set_rollback(True)
@@ -536,12 +542,12 @@ class _AnnotationImporter:
         self.skip = skip
         self.report = report
         self.now = timezone.now()
+        self.seen: set[tuple[int, int]] = set()  # (image, account) pairs met: two original users mapped to one
         self.active_ms: Counter = Counter()  # annotator id -> ms imported
 
-    def import_batch(self, batch: list[original_rows.OriginalAnnotation]) -> None:
-        keys = []
-        for row in batch:
-            keys.append(self._target(row))
+    def prepare(self, batch: list[original_rows.OriginalAnnotation]) -> list:
+        """Decide what each row of the batch needs and start decoding those to import; return the jobs."""
+        keys = [self._target(row) for row in batch]
         images = {image.pk for image, _ in filter(None, keys)}
         existing = {
             (a.image_id, a.annotator_id): a
@@ -549,19 +555,19 @@ class _AnnotationImporter:
             .select_related("original")
             .defer("strokes")
         }
-        new_annotations, new_originals, seen, todo = [], [], set(), []
+        todo = []
         for row, key in zip(batch, keys, strict=True):
             if key is None:
                 continue
             image, account = key
             pair = (image.pk, account.pk)
-            if pair in seen:
+            if pair in self.seen:
                 self.report.annotations_skipped.append(
                     f"{row.where}: a second row for {account.username} on {image.path} (two original users mapped "
                     "to one account); the first is kept"
                 )
                 continue
-            seen.add(pair)
+            self.seen.add(pair)
             digest = row_digest(row)
             local = existing.get(pair)
             original = getattr(local, "original", None) if local is not None else None
@@ -575,10 +581,16 @@ class _AnnotationImporter:
                     + "; EyeTagger's version is kept"
                 )
                 continue
-            todo.append((row, image, account, digest, local))
-        # Decoding is the work of an import (PNG inflation and NumPy release the GIL): a thread per core.
-        decoded = self.pool.map(lambda job: _decode(job[0], job[1].width, job[1].height), todo)
-        for (row, image, account, digest, local), (recovery, rle) in zip(todo, decoded, strict=True):
+            # Decoding is the work of an import (PNG inflation and NumPy release the GIL): a thread per core.
+            future = self.pool.submit(_decode, row, image.width, image.height)
+            todo.append((row, image, account, digest, local, future))
+        return todo
+
+    def write(self, todo: list) -> None:
+        """Build and store the annotations of a prepared batch, as their decoding finishes."""
+        new_annotations, new_originals = [], []
+        for row, image, account, digest, local, future in todo:
+            recovery, rle = future.result()
             annotation, original_record = self._build(row, image, account, digest, recovery, rle)
             if local is None:
                 new_annotations.append(annotation)

@@ -535,3 +535,15 @@ def test_the_command_turns_errors_into_a_message_not_a_traceback(deploy, db, arg
             stdout=io.StringIO(),
             stderr=io.StringIO(),
         )
+
+
+def test_two_original_users_mapped_to_one_account_keep_the_first_row_of_an_image(deploy, make_user):
+    carl = make_user(username="carl")
+    dataset_dir, dump = deploy()
+    report = run(dump, dataset_dir, user_map={"alice": "carl", "bob": "carl"})
+    assert report.annotations_created == 8  # alice's and bob's rows on img1: one kept
+    assert any(
+        line.startswith("api_annotation id 10 (dump line 265): a second row for carl on images/img1.png")
+        for line in report.annotations_skipped
+    )
+    assert Annotation.objects.get(annotator=carl, image__path="images/img1.png").original.original_id == 7
