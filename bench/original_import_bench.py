@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.helpers import describe, load_average, log, machine, peak_rss_mb  # noqa: E402  (the root is on the path first)
-from bench.import_bench import child_env, write_dataset  # noqa: E402
+from bench.import_bench import child_env, drop_database, write_dataset  # noqa: E402
 from bench.next_latency import recreate_database  # noqa: E402
 
 DEFAULT_DATABASE = "postgres://postgres@127.0.0.1:5432/eyetagger_h14_bench_original"
@@ -256,6 +256,7 @@ def main() -> int:
             f"IoU {biggest['svg_iou_min']:.4f} at worst."
         )
     print(f"Load average: {results[0][1][0]['load_before']} before, {results[-1][1][-1]['load_after']} after")
+    drop_database(args.database)  # the generated deployment stays cached on disk for the next run
     return 0
 
 
