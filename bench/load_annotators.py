@@ -8,7 +8,7 @@ app: asks for its next image with images leased ahead (`next/?ahead=10`), opens 
 annotation, then its file once), draws strokes in real time (random walks in image pixels with
 per-point times and pressure; an eraser, a lasso, an undo now and then) with human pauses of
 seconds, saves the whole document after each change through a copy of the app's sync queue
-(bench/sync_queue.py, kept in step with src/store/plugins/syncQueue.js by a test: one request at
+(bench/sync_queue.py, kept in step with src/services/syncQueue.js by a test: one request at
 a time, the version of the last answer, retried on no answer / 429 / 5xx with back-off from 1 s
 doubling to 30 s with jitter, a 409 handled as the app does), answers the question, sometimes
 types a justification, submits, and goes on.

@@ -116,7 +116,16 @@ async function main() {
     }
 
     log('drawing');
-    await page.evaluate(() => window.__eyetagger.canvas.frameMs());
+    // The app's frame probe: the work of each frame while drawing, and from the oldest pointer
+    // sample a frame shows to the end of that frame's work.
+    await page.evaluate(() => {
+      const measured = (window.__drawingMs = { frames: [], latencies: [] });
+      window.__eyetagger.probes.frame = ({ started, ended, since }) => {
+        measured.frames.push(ended - started);
+        if (since !== null) measured.latencies.push(performance.timeOrigin + ended - since);
+      };
+    });
+    const takeMeasured = () => page.evaluate(() => ({ frames: window.__drawingMs.frames.splice(0), latencies: window.__drawingMs.latencies.splice(0) }));
     await page.evaluate(() => {
       window.__handlerMs = [];
       let started = 0;
@@ -128,7 +137,7 @@ async function main() {
     const drawing = {};
     for (const width of widths) {
       await page.evaluate((w) => window.__eyetagger.store.commit('tools/setWidth', w), width);
-      await page.evaluate(() => window.__eyetagger.canvas.latencyMs());
+      await takeMeasured();
       const frames = [];
       const latencies = [];
       for (let stroke = 0; stroke < 4; stroke++) {
@@ -140,8 +149,9 @@ async function main() {
         }
         await page.mouse.up();
         await page.evaluate(() => new Promise((r) => requestAnimationFrame(r)));
-        frames.push(...(await page.evaluate(() => window.__eyetagger.canvas.frameMs())));
-        latencies.push(...(await page.evaluate(() => window.__eyetagger.canvas.latencyMs())));
+        const measured = await takeMeasured();
+        frames.push(...measured.frames);
+        latencies.push(...measured.latencies);
       }
       const handler = await page.evaluate(() => window.__handlerMs.splice(0));
       drawing[width] = { frames, latencies, handler };

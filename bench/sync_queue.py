@@ -1,7 +1,7 @@
 """A Python copy of the annotation app's sync queue, for bench/load_annotators.py's simulated annotators.
 
-It mirrors src/store/plugins/syncQueue.js (``MIRRORS``; its debounce, DEBOUNCE_MS, is in
-src/store/plugins/sync.js): one request at a time; every PUT carries the whole document and the
+It mirrors src/services/syncQueue.js (``MIRRORS``; its debounce, DEBOUNCE_MS, is in
+src/services/sync.js): one request at a time; every PUT carries the whole document and the
 version it was based on; no answer, 429 and 5xx are retried with back-off doubling from 1 s to
 30 s with jitter, and every waiting image is sent at once when any request is answered again; a
 409 whose stored content is what was sent is stored, one whose content was sent earlier without
@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # the simulation's HTTP client and clock; tests pass fakes of the same shape
     from bench.load_annotators import Client, Recorder
 
-MIRRORS = "src/store/plugins/syncQueue.js"  # the app's module this copies (bench/tests/test_sync_queue.py)
+MIRRORS = "src/services/syncQueue.js"  # the app's module this copies (bench/tests/test_sync_queue.py)
 
 # The app's constants: syncQueue.js's BACKOFF and the unacknowledged contents it keeps, sync.js's DEBOUNCE_MS.
 BACKOFF_BASE_S = 1.0

@@ -163,9 +163,10 @@ export async function waitForImage(page, previousId = null, timeout = 45000) {
   try {
     await page.waitForFunction(
       (prev) => {
-        const s = window.__eyetagger && window.__eyetagger.store.state.annotation;
+        const state = window.__eyetagger && window.__eyetagger.store.state;
+        const s = state && state.annotation;
         const canvas = window.__eyetagger && window.__eyetagger.canvas;
-        return s && s.draft && canvas && canvas.mask() && s.draft.imageId !== prev && !s.loading;
+        return s && s.draft && canvas && canvas.mask() && s.draft.imageId !== prev && !state.navigation.loading;
       },
       previousId,
       { timeout },
@@ -176,8 +177,8 @@ export async function waitForImage(page, previousId = null, timeout = 45000) {
       .evaluate(() => {
         const e = window.__eyetagger;
         if (!e) return { url: location.href, app: 'not started' };
-        const a = e.store.state.annotation;
-        return { url: location.href, loading: a.loading, error: a.error, draft: a.draft && a.draft.imageId, sync: e.store.state.sync };
+        const { annotation, navigation, sync } = e.store.state;
+        return { url: location.href, loading: navigation.loading, error: navigation.error, draft: annotation.draft && annotation.draft.imageId, sync };
       })
       .catch((e) => ({ unreadable: e.message }));
     throw new Error(`${error.message}\npage state: ${JSON.stringify(state)}`);

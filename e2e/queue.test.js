@@ -43,9 +43,9 @@ describe('the assignment queue in the app', { timeout: 240000 }, () => {
   it('shows the annotator’s progress in the top bar', async () => {
     await signIn(page, server.url);
     await startAnnotating(page);
-    datasetId = await page.evaluate(() => window.__eyetagger.store.state.annotation.datasetId);
+    datasetId = await page.evaluate(() => window.__eyetagger.store.state.navigation.datasetId);
     assert.match(await page.textContent('[data-testid=progress]'), /0\/12 done · <1 min/);
-    const ahead = await page.evaluate(() => window.__eyetagger.store.state.annotation.ahead.length);
+    const ahead = await page.evaluate(() => window.__eyetagger.store.state.navigation.ahead.length);
     assert.equal(ahead, 11, 'the server leased ten images ahead, after the open one');
   });
 

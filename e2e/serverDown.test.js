@@ -45,7 +45,7 @@ describe('a server down for a minute', { timeout: 300000 }, () => {
     await page.waitForFunction(() => navigator.serviceWorker && navigator.serviceWorker.controller, null, { timeout: 30000 });
     await page.reload(); // now the page's requests, and so the prefetched files, go through the service worker
     await waitForImage(page);
-    leased = await page.evaluate(() => window.__eyetagger.store.state.annotation.ahead.map((i) => i.id));
+    leased = await page.evaluate(() => window.__eyetagger.store.state.navigation.ahead.map((i) => i.id));
     assert.ok(leased.length >= 5, `leased ${leased.length} images`);
     await page.waitForFunction(
       async (n) => (await (await caches.open('eyetagger-images')).keys()).length >= n,
@@ -109,7 +109,7 @@ describe('a server down for a minute', { timeout: 300000 }, () => {
       const stored = decodeMaskPng(png.body);
       assert.equal(compareMasks(stored.bits, d.mask.bits).differing, 0, `image ${d.imageId}: the mask shown`);
     }
-    const progress = (await apiGet(page, `/api/datasets/${await page.evaluate(() => window.__eyetagger.store.state.annotation.datasetId)}/progress/`)).body;
+    const progress = (await apiGet(page, `/api/datasets/${await page.evaluate(() => window.__eyetagger.store.state.navigation.datasetId)}/progress/`)).body;
     assert.equal(progress.annotators[0].done, 4);
   });
 });

@@ -12,26 +12,52 @@ export function modifierName(platform = globalThis.navigator?.userAgentData?.pla
   return /mac|iphone|ipad|ipod/i.test(platform) ? '⌘' : 'Ctrl';
 }
 
-export const MOD = modifierName();
+/** Return the shortcuts as [keys, what they do] for the help panel, with `mod` naming the undo key's modifier. */
+export function shortcuts(mod = modifierName()) {
+  return [
+    ['B', 'Brush'],
+    ['X', 'Eraser'],
+    ['L', 'Lasso fill'],
+    ['Shift+L', 'Lasso erase'],
+    ['[ / ]', 'Smaller / larger brush'],
+    [`${mod}+Z`, 'Undo'],
+    [`${mod}+Shift+Z / ${mod}+Y`, 'Redo'],
+    ['1–9', 'Choose an answer'],
+    ['+ / −', 'Zoom in / out'],
+    ['0 or F', 'Fit to screen'],
+    ['Space+drag', 'Pan (also middle-drag, two fingers)'],
+    ['R', 'Show / hide the reference image'],
+    ['Q / ←', 'Previous image'],
+    ['E / →', 'Next image (submits this one)'],
+    ['S', 'Skip this image (asks why)'],
+    ['?', 'Show / hide these shortcuts'],
+  ];
+}
 
-export const SHORTCUTS = [
-  ['B', 'Brush'],
-  ['X', 'Eraser'],
-  ['L', 'Lasso fill'],
-  ['Shift+L', 'Lasso erase'],
-  ['[ / ]', 'Smaller / larger brush'],
-  [`${MOD}+Z`, 'Undo'],
-  [`${MOD}+Shift+Z / ${MOD}+Y`, 'Redo'],
-  ['1–9', 'Choose an answer'],
-  ['+ / −', 'Zoom in / out'],
-  ['0 or F', 'Fit to screen'],
-  ['Space+drag', 'Pan (also middle-drag, two fingers)'],
-  ['R', 'Show / hide the reference image'],
-  ['Q / ←', 'Previous image'],
-  ['E / →', 'Next image (submits this one)'],
-  ['S', 'Skip this image (asks why)'],
-  ['?', 'Show / hide these shortcuts'],
-];
+/** The commands of keys pressed without Ctrl, ⌘ or Alt: key -> [command, arg]. */
+const PLAIN_KEYS = new Map(
+  Object.entries({
+    b: ['tool', 'brush'],
+    x: ['tool', 'eraser'],
+    l: ['tool', 'lasso'],
+    '[': ['size', -1],
+    ']': ['size', 1],
+    '+': ['zoom', 1.25],
+    '=': ['zoom', 1.25],
+    '-': ['zoom', 0.8],
+    _: ['zoom', 0.8],
+    0: ['fit'],
+    f: ['fit'],
+    r: ['reference'],
+    s: ['skip'],
+    q: ['previous'],
+    ArrowLeft: ['previous'],
+    e: ['next'],
+    ArrowRight: ['next'],
+    '?': ['help'],
+    Escape: ['escape'],
+  }),
+);
 
 /** Return {command, arg?} for a keydown event, or null when the key means nothing here. */
 export function commandFor(event) {
@@ -39,8 +65,7 @@ export function commandFor(event) {
   const tag = target && target.tagName;
   if (tag === 'TEXTAREA' || tag === 'INPUT' || tag === 'SELECT' || (target && target.isContentEditable)) return null;
   const key = event.key;
-  const mod = event.ctrlKey || event.metaKey;
-  if (mod) {
+  if (event.ctrlKey || event.metaKey) {
     const lower = key.toLowerCase();
     if (lower === 'z') return { command: event.shiftKey ? 'redo' : 'undo' };
     if (lower === 'y') return { command: 'redo' };
@@ -48,50 +73,9 @@ export function commandFor(event) {
   }
   if (event.altKey) return null;
   if (/^[1-9]$/.test(key)) return { command: 'choose', arg: Number(key) - 1 };
-  switch (key) {
-    case 'b':
-    case 'B':
-      return { command: 'tool', arg: 'brush' };
-    case 'x':
-    case 'X':
-      return { command: 'tool', arg: 'eraser' };
-    case 'l':
-      return { command: 'tool', arg: 'lasso' };
-    case 'L':
-      return { command: 'tool', arg: event.shiftKey ? 'lasso-eraser' : 'lasso' };
-    case '[':
-      return { command: 'size', arg: -1 };
-    case ']':
-      return { command: 'size', arg: 1 };
-    case '+':
-    case '=':
-      return { command: 'zoom', arg: 1.25 };
-    case '-':
-    case '_':
-      return { command: 'zoom', arg: 0.8 };
-    case '0':
-    case 'f':
-    case 'F':
-      return { command: 'fit' };
-    case 'r':
-    case 'R':
-      return { command: 'reference' };
-    case 's':
-    case 'S':
-      return { command: 'skip' };
-    case 'q':
-    case 'Q':
-    case 'ArrowLeft':
-      return { command: 'previous' };
-    case 'e':
-    case 'E':
-    case 'ArrowRight':
-      return { command: 'next' };
-    case '?':
-      return { command: 'help' };
-    case 'Escape':
-      return { command: 'escape' };
-    default:
-      return null;
-  }
+  if (key === 'L' && event.shiftKey) return { command: 'tool', arg: 'lasso-eraser' };
+  // Letters work with Caps Lock or Shift too; named keys (ArrowLeft, Escape) match as they are.
+  const found = PLAIN_KEYS.get(key.length === 1 ? key.toLowerCase() : key);
+  if (!found) return null;
+  return found.length > 1 ? { command: found[0], arg: found[1] } : { command: found[0] };
 }

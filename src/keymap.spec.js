@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { commandFor, modifierName } from './keymap.js';
+import { commandFor, modifierName, shortcuts } from './keymap.js';
 
 const key = (k, extra = {}) => ({ key: k, target: { tagName: 'DIV' }, ...extra });
 
@@ -17,6 +17,10 @@ describe('commandFor', () => {
     [key('+'), { command: 'zoom', arg: 1.25 }],
     [key('s'), { command: 'skip' }],
     [key('S', { shiftKey: true }), { command: 'skip' }],
+    [key('B'), { command: 'tool', arg: 'brush' }],
+    [key('L'), { command: 'tool', arg: 'lasso' }],
+    [key('0'), { command: 'fit' }],
+    [key('Escape'), { command: 'escape' }],
   ])('maps %o to %o', (event, expected) => {
     expect(commandFor(event)).toEqual(expected);
   });
@@ -27,6 +31,8 @@ describe('commandFor', () => {
 
   it('ignores keys with no meaning', () => {
     expect(commandFor(key('k'))).toBeNull();
+    expect(commandFor(key('Shift'))).toBeNull();
+    expect(commandFor(key('toString'))).toBeNull();
   });
 });
 
@@ -40,6 +46,11 @@ describe('modifierName', () => {
     ['', 'Ctrl'],
   ])('names the undo key on %s %s', (platform, expected) => {
     expect(modifierName(platform)).toBe(expected);
+  });
+
+  it('shows the help panel’s undo keys with the platform’s modifier', () => {
+    expect(shortcuts('⌘')).toContainEqual(['⌘+Z', 'Undo']);
+    expect(shortcuts('Ctrl')).toContainEqual(['Ctrl+Shift+Z / Ctrl+Y', 'Redo']);
   });
 
   it('undoes with Cmd+Z as shown on a Mac', () => {

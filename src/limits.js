@@ -1,15 +1,13 @@
 /**
- * What the server accepts in one annotation (docs/strokes.md, "Limits"), and what the app tells the
- * annotator as a document gets close to them.
+ * What the server accepts in one annotation (docs/strokes.md, "Limits"), and whether a document
+ * has room for more. Numbers and checks only, with no imports: pure geometry and the store use
+ * them; what the annotator is told about them is ./limitNotice.js.
  *
  * The API does not publish its limits, so they are mirrored here, in this one place; every
  * other module imports them from here. `limits.spec.js` reads the backend's own constants
  * (`backend/api/strokes.py`, `serializers.py`, `settings.py`) and the manual's Limits table
- * (`docs/strokes.md`), so a
- * change on either side fails the unit tests until this file follows.
+ * (`docs/strokes.md`), so a change on either side fails the unit tests until this file follows.
  */
-
-import { MOD } from './keymap.js';
 
 export const LIMITS = Object.freeze({
   maxStrokes: 5000,
@@ -27,9 +25,6 @@ export const MIN_POINTS = Object.freeze({ brush: 1, eraser: 1, lasso: 3, 'lasso-
 
 /** Share of a limit from which the annotator is told they are getting close. */
 export const NEAR_SHARE = 0.9;
-
-const number = (n) => n.toLocaleString('en-US');
-const WHAT_TO_DO = `Undo some strokes (${MOD}+Z), or Clear and fill large areas with the lasso (L): one outline covers what many brush strokes do.`;
 
 /** Return how many strokes and points in all `strokes` hold. */
 export function documentSize(strokes) {
@@ -57,29 +52,4 @@ export function canStartStroke(size) {
 export function fitsInDocument(size, stroke) {
   const n = stroke.points.length;
   return n >= (MIN_POINTS[stroke.tool] || 1) && n <= LIMITS.maxPointsPerStroke && size.strokes + 1 <= LIMITS.maxStrokes && size.points + n <= LIMITS.maxPoints;
-}
-
-/**
- * Return what to tell the annotator about a document of this size: null while it is well within
- * the limits; {level: 'near', message} from NEAR_SHARE of a limit; {level: 'full', message} once
- * no new stroke can start (or a draft from before these checks holds more than the server takes).
- */
-export function limitNotice(size) {
-  const { maxStrokes, maxPoints } = LIMITS;
-  if (size.strokes > maxStrokes || size.points > maxPoints) {
-    const over = size.strokes > maxStrokes ? `${number(size.strokes)} strokes, more than the ${number(maxStrokes)}` : `${number(size.points)} points, more than the ${number(maxPoints)}`;
-    return { level: 'full', message: `This image holds ${over} the server accepts, so it cannot be saved. ${WHAT_TO_DO}` };
-  }
-  if (size.strokes >= maxStrokes) return { level: 'full', message: `This image has reached the ${number(maxStrokes)}-stroke limit, so new strokes are not drawn. ${WHAT_TO_DO}` };
-  if (!canStartStroke(size)) return { level: 'full', message: `This image has reached the ${number(maxPoints)}-point limit, so new strokes are not drawn. ${WHAT_TO_DO}` };
-  const strokeShare = size.strokes / maxStrokes;
-  const pointShare = size.points / maxPoints;
-  if (Math.max(strokeShare, pointShare) < NEAR_SHARE) return null;
-  const used = strokeShare >= pointShare ? `${number(size.strokes)} of the ${number(maxStrokes)} strokes` : `${number(size.points)} of the ${number(maxPoints)} points`;
-  return { level: 'near', message: `This image holds ${used} the server accepts: fill large areas with the lasso (L) rather than the brush.` };
-}
-
-/** Return what to tell the annotator when a lasso outline reaches the points one stroke may hold. */
-export function longOutlineNotice() {
-  return { level: 'full', message: `One outline may hold ${number(LIMITS.maxPointsPerStroke)} points: this one stops here and closes when you lift the pointer.` };
 }

@@ -36,14 +36,15 @@ const timers = {
 const drafts = new Map();
 let queue;
 
-/** An edit of the local document, as the store makes it: a new local revision, queued at once. */
+/** An edit of the local document, as the store makes it: a new local revision, handed to the queue at once. */
 function change(key, fields) {
   const draft = drafts.get(key) || {
     key, imageId: key, strokes: scenario.strokes, label: null, text: '', status: 'draft',
     baseVersion: 0, localRev: 0, syncedRev: 0, startedAt: scenario.started_at, activeMs: 0, conflict: null,
   };
-  drafts.set(key, { ...draft, ...fields, localRev: draft.localRev + 1 });
-  queue.enqueue(key, 0);
+  const changed = { ...draft, ...fields, localRev: draft.localRev + 1 };
+  drafts.set(key, changed);
+  queue.enqueue(changed, 0);
 }
 
 queue = new SyncQueue({
@@ -54,18 +55,18 @@ queue = new SyncQueue({
     if (answer.status === 200) return answer.body;
     throw new ApiError(answer.status, answer.body);
   },
-  getDraft: async (key) => drafts.get(key) || null,
-  markSynced: async (key, { version, rev }) => {
-    const draft = drafts.get(key);
-    draft.baseVersion = version;
-    if (rev !== null) draft.syncedRev = Math.max(draft.syncedRev, rev);
-  },
-  markConflict: async (key, current) => {
-    drafts.get(key).conflict = current;
-  },
-  report: () => {},
   timers,
   random: () => 0.5,
+});
+// What the store does with the queue's news: keep the version and revision the server has.
+queue.listen({
+  saved: async (key, { version, rev }) => {
+    const draft = drafts.get(key);
+    drafts.set(key, { ...draft, baseVersion: version, syncedRev: rev === null ? draft.syncedRev : Math.max(draft.syncedRev, rev) });
+  },
+  conflict: async (key, current) => {
+    drafts.set(key, { ...drafts.get(key), conflict: current });
+  },
 });
 
 async function settle() {

@@ -5,8 +5,8 @@
  * without holding them in memory here.
  */
 
-import { withSelection } from '../review/filters.js';
 import { request } from './client.js';
+import { withSelection } from './selection.js';
 
 export const research = {
   dataset: (datasetId) => request('GET', `/api/datasets/${datasetId}/`),

@@ -1,255 +1,74 @@
 /**
- * The mask of the open annotation, and undo/redo as small deltas rather than replays.
+ * Undo and redo of the open document, as a whole: each step keeps what it did to the strokes
+ * (a stroke added, or all of them cleared) and the pixels it flipped in the mask (./mask.js).
+ * Undo flips those pixels back and redo flips them again, each in time proportional to the
+ * pixels changed, never a replay of the strokes; the only full rasterization is the mask's
+ * load (the checkpoint every step is relative to).
  *
- * The strokes list in the store is the truth; this keeps the mask (one byte a pixel) that
- * those strokes paint. Every operation the store records (add a stroke, clear) gets a delta
- * here: the runs of pixels it flipped. Undo flips them back, redo flips them again, each in
- * time proportional to the pixels changed, never to the number of strokes. Deltas are held
- * in a WeakMap keyed by the store's operation objects, so they live exactly as long as the
- * store's undo/redo stacks. The only full rasterization is on load (the checkpoint every
- * delta is relative to), or as a safety net should a delta be missing.
+ * The strokes list itself is the store's (it is what is saved); every method takes the list as
+ * it stands and returns the list after the step, never changing the one it was given.
  */
 
-import { LASSOS, SETS, polygonSpans, polylineSpans, rasterize, strokeSpans } from './geometry/rasterize.js';
+/** Steps kept for undo; older ones are forgotten (their strokes stay in the document). */
+export const MAX_UNDO = 2000;
 
-/** The runs of pixels (row-major indices) one operation flipped to `value`. */
-export class MaskDelta {
-  constructor(value) {
-    this.value = value;
-    this.runs = new Int32Array(64);
-    this.length = 0;
+export class History {
+  /** Start with nothing to undo, on `mask` (a Mask holding the loaded strokes). */
+  constructor(mask) {
+    this.mask = mask;
+    this.past = []; // steps, oldest first: {type: 'add', stroke, delta} | {type: 'clear', strokes, delta}
+    this.future = []; // undone steps, the next to redo last
   }
 
-  push(start, count) {
-    const n = this.length;
-    if (n > 0 && this.runs[n - 2] + this.runs[n - 1] === start) {
-      this.runs[n - 1] += count; // extends the previous run
-      return;
-    }
-    if (n + 2 > this.runs.length) {
-      const grown = new Int32Array(this.runs.length * 2);
-      grown.set(this.runs);
-      this.runs = grown;
-    }
-    this.runs[n] = start;
-    this.runs[n + 1] = count;
-    this.length = n + 2;
+  get undoCount() {
+    return this.past.length;
   }
 
-  /** Return the bytes this delta holds (for tests and benchmarks). */
-  get bytes() {
-    return this.length * 4;
-  }
-}
-
-/**
- * Changed pixels are tracked by tiles of TILE x TILE: a long diagonal stroke touches a thin
- * band of tiles, where one bounding rectangle would cover most of the image and cost a
- * repaint of millions of pixels.
- */
-export const TILE = 64;
-
-export class MaskHistory {
-  /** Start with the mask of `strokes` (what was loaded), and no deltas. */
-  constructor(width, height, strokes = []) {
-    this.width = width;
-    this.height = height;
-    this.deltas = new WeakMap();
-    this.tilesX = Math.ceil(width / TILE);
-    this.dirtyTiles = new Uint8Array(this.tilesX * Math.ceil(height / TILE));
-    this.dirtyList = [];
-    this.allDirty = false;
-    this.area = 0;
-    this.load(strokes);
-  }
-
-  /** Rebuild the mask from the strokes; everything is dirty. */
-  load(strokes) {
-    this.mask = rasterize(strokes, this.width, this.height);
-    let area = 0;
-    for (let i = 0; i < this.mask.length; i++) area += this.mask[i];
-    this.area = area;
-    this.allDirty = true;
-  }
-
-  /** Note that pixels x0..x1 of `row` changed. */
-  _touch(row, x0, x1) {
-    const base = (row >> 6) * this.tilesX; // TILE = 64 = 1 << 6
-    for (let tx = x0 >> 6; tx <= x1 >> 6; tx++) {
-      if (!this.dirtyTiles[base + tx]) {
-        this.dirtyTiles[base + tx] = 1;
-        this.dirtyList.push(base + tx);
-      }
-    }
+  get redoCount() {
+    return this.future.length;
   }
 
   /**
-   * Return and forget what changed since the last call: a list of inclusive pixel rectangles
-   * (each a horizontal run of dirty tiles), or null when nothing changed.
+   * Record a stroke added after `strokes`; `delta` holds the pixels it flipped when it was
+   * painted as it was drawn (see LiveStroke), else it is painted now. Return the new strokes.
    */
-  takeDirty() {
-    if (this.allDirty) {
-      this.allDirty = false;
-      for (const i of this.dirtyList) this.dirtyTiles[i] = 0;
-      this.dirtyList = [];
-      return [{ x0: 0, y0: 0, x1: this.width - 1, y1: this.height - 1 }];
-    }
-    if (!this.dirtyList.length) return null;
-    const tiles = this.dirtyList.sort((a, b) => a - b);
-    const rects = [];
-    let k = 0;
-    while (k < tiles.length) {
-      const first = tiles[k];
-      let last = first;
-      const ty = Math.floor(first / this.tilesX);
-      while (k + 1 < tiles.length && tiles[k + 1] === last + 1 && Math.floor(tiles[k + 1] / this.tilesX) === ty) last = tiles[++k];
-      k++;
-      const tx0 = first - ty * this.tilesX;
-      const tx1 = last - ty * this.tilesX;
-      rects.push({
-        x0: tx0 * TILE,
-        y0: ty * TILE,
-        x1: Math.min(this.width - 1, tx1 * TILE + TILE - 1),
-        y1: Math.min(this.height - 1, ty * TILE + TILE - 1),
-      });
-    }
-    for (const i of tiles) this.dirtyTiles[i] = 0;
-    this.dirtyList = [];
-    return rects;
+  add(strokes, stroke, delta = this.mask.paintStroke(stroke)) {
+    this._record({ type: 'add', stroke, delta });
+    return [...strokes, stroke];
   }
 
-  /** Set (or clear) the span's pixels, recording the ones that flipped in `delta`. */
-  _paintSpan(row, start, end, delta) {
-    const { mask } = this;
-    const value = delta.value;
-    const base = row * this.width;
-    let i = base + start;
-    const stop = base + end;
-    let flipped = 0;
-    while (i <= stop) {
-      if (mask[i] === value) {
-        i++;
-        continue;
-      }
-      const runStart = i;
-      while (i <= stop && mask[i] !== value) mask[i++] = value;
-      delta.push(runStart, i - runStart);
-      flipped += i - runStart;
-    }
-    if (flipped) {
-      this.area += value ? flipped : -flipped;
-      this._touch(row, start, end);
-    }
+  /** Clear the mask and record it; return the new (empty) strokes. */
+  clear(strokes) {
+    this._record({ type: 'clear', strokes, delta: this.mask.clearAll() });
+    return [];
   }
 
-  /** Start painting a stroke as it is drawn; see LiveStroke. */
-  beginStroke(tool, width) {
-    return new LiveStroke(this, tool, width);
+  /** Undo the last step; return the strokes before it, or null when there is nothing to undo. */
+  undo(strokes) {
+    const step = this.past.pop();
+    if (!step) return null;
+    this.mask.flip(step.delta, 'undo');
+    this.future.push(step);
+    return step.type === 'add' ? strokes.slice(0, -1) : step.strokes;
   }
 
-  /** Record the store's operation `op` (an added stroke), painting it unless `live` already did. */
-  recordAdd(op, live = null) {
-    let delta;
-    if (live && live.stroke === op.stroke) delta = live.delta;
-    else {
-      delta = new MaskDelta(SETS[op.stroke.tool] ? 1 : 0);
-      strokeSpans(op.stroke, this.width, this.height, (row, start, end) => this._paintSpan(row, start, end, delta));
-    }
-    this.deltas.set(op, delta);
+  /** Redo the last undone step; return the strokes after it, or null when there is nothing to redo. */
+  redo(strokes) {
+    const step = this.future.pop();
+    if (!step) return null;
+    this.mask.flip(step.delta, 'redo');
+    this.past.push(step);
+    return step.type === 'add' ? [...strokes, step.stroke] : [];
   }
 
-  /** Record the store's clear operation: every set pixel is cleared. */
-  recordClear(op) {
-    const delta = new MaskDelta(0);
-    const { width, height } = this;
-    for (let row = 0; row < height; row++) {
-      const base = row * width;
-      let start = -1;
-      for (let x = 0; x <= width; x++) {
-        const set = x < width && this.mask[base + x] === 1;
-        if (set && start < 0) start = x;
-        else if (!set && start >= 0) {
-          this._paintSpan(row, start, x - 1, delta);
-          start = -1;
-        }
-      }
-    }
-    this.deltas.set(op, delta);
+  /** Flip back the pixels of a stroke that was painted but is not to be kept (the document refused it). */
+  discard(delta) {
+    this.mask.flip(delta, 'undo');
   }
 
-  /** Flip the pixels of `op`'s delta back (undo) or again (redo); rebuild from `strokes` if it has none. */
-  apply(op, direction, strokes) {
-    const delta = this.deltas.get(op);
-    if (!delta) {
-      this.load(strokes);
-      return;
-    }
-    const value = direction === 'undo' ? 1 - delta.value : delta.value;
-    const { runs, length } = delta;
-    const { mask, width } = this;
-    let total = 0;
-    for (let k = 0; k < length; k += 2) {
-      let start = runs[k];
-      let count = runs[k + 1];
-      mask.fill(value, start, start + count);
-      total += count;
-      // Runs may continue onto the next row (they are merged when contiguous in memory).
-      while (count > 0) {
-        const row = (start / width) | 0;
-        const col = start - row * width;
-        const n = Math.min(count, width - col);
-        this._touch(row, col, col + n - 1);
-        start += n;
-        count -= n;
-      }
-    }
-    this.area += value ? total : -total;
-  }
-}
-
-/**
- * A stroke being drawn: its points are a plain array (never reactive state), and each new
- * segment is painted into the mask at once, so the canvas shows exactly what will be stored,
- * eraser included. A lasso paints only when closed. `cancel()` flips its pixels back.
- */
-export class LiveStroke {
-  constructor(history, tool, width) {
-    this.history = history;
-    this.tool = tool;
-    this.width = width;
-    this.points = [];
-    this.delta = new MaskDelta(SETS[tool] ? 1 : 0);
-    this.painted = 0; // points whose segments are painted
-    this.stroke = null;
-  }
-
-  get isLasso() {
-    return LASSOS.has(this.tool);
-  }
-
-  /** Paint the segments added since the last call. */
-  paintNew() {
-    if (this.isLasso || this.points.length === this.painted) return;
-    const h = this.history;
-    const from = Math.max(this.painted - 1, 0);
-    polylineSpans(this.points, this.width / 2, h.width, h.height, (row, start, end) => h._paintSpan(row, start, end, this.delta), from);
-    this.painted = this.points.length;
-  }
-
-  /** Finish: paint what is left (a lasso's inside) and return the stroke for the document. */
-  finish() {
-    const h = this.history;
-    if (this.isLasso) {
-      polygonSpans(this.points, h.width, h.height, (row, start, end) => h._paintSpan(row, start, end, this.delta));
-    } else this.paintNew();
-    this.stroke = { tool: this.tool, width: this.width, points: this.points };
-    return this.stroke;
-  }
-
-  /** Undo whatever this stroke painted (a second finger arrived, Escape). */
-  cancel() {
-    const op = {};
-    this.history.deltas.set(op, this.delta);
-    this.history.apply(op, 'undo', []);
+  _record(step) {
+    this.past.push(step);
+    if (this.past.length > MAX_UNDO) this.past.shift();
+    this.future = [];
   }
 }

@@ -1,24 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { MaskHistory } from './history.js';
 import { rasterize } from './geometry/rasterize.js';
+import { History, MAX_UNDO } from './history.js';
+import { Mask } from './mask.js';
 
 const W = 40;
 const H = 30;
 
 function stroke(tool, width, xy) {
   return { tool, width, points: xy.map(([x, y], i) => [x, y, i * 10, 0.5]) };
-}
-
-function draw(history, s) {
-  const live = history.beginStroke(s.tool, s.width);
-  for (const p of s.points) {
-    live.points.push(p);
-    live.paintNew();
-  }
-  live.finish();
-  const op = { type: 'add', stroke: live.stroke };
-  history.recordAdd(op, live);
-  return op;
 }
 
 const strokes = [
@@ -28,86 +17,94 @@ const strokes = [
   stroke('lasso-eraser', 1, [[22, 8], [33, 9], [27, 18]]),
 ];
 
-describe('MaskHistory', () => {
-  it('paints a stroke drawn point by point exactly as the rasterizer does', () => {
-    const history = new MaskHistory(W, H);
-    for (const s of strokes) draw(history, s);
-    expect(Array.from(history.mask)).toEqual(Array.from(rasterize(strokes, W, H)));
-  });
+/** Return a history on the mask of `loaded`, with `added` added after it, and the strokes it leaves. */
+function edited(loaded, added) {
+  const history = new History(new Mask(W, H, loaded));
+  let doc = loaded;
+  for (const s of added) doc = history.add(doc, s);
+  return { history, doc };
+}
 
+const pixels = (history) => Array.from(history.mask.mask);
+
+describe('History', () => {
   it('undoes every stroke back to the loaded mask, then redoes to the same mask', () => {
     const loaded = [stroke('brush', 9, [[5, 5]])];
-    const history = new MaskHistory(W, H, loaded);
-    const ops = strokes.map((s) => draw(history, s));
-    const full = Array.from(history.mask);
-    for (let k = ops.length - 1; k >= 0; k--) {
-      history.apply(ops[k], 'undo', []);
-      expect(Array.from(history.mask)).toEqual(Array.from(rasterize([...loaded, ...strokes.slice(0, k)], W, H)));
+    let { history, doc } = edited(loaded, strokes);
+    const full = pixels(history);
+    for (let k = strokes.length - 1; k >= 0; k--) {
+      doc = history.undo(doc);
+      expect(doc).toEqual([...loaded, ...strokes.slice(0, k)]);
+      expect(pixels(history)).toEqual(Array.from(rasterize(doc, W, H)));
     }
-    for (const op of ops) history.apply(op, 'redo', []);
-    expect(Array.from(history.mask)).toEqual(full);
+    expect(history.undo(doc)).toBeNull(); // the loaded strokes are not the history's to undo
+    for (const _ of strokes) doc = history.redo(doc);
+    expect(doc).toEqual([...loaded, ...strokes]);
+    expect(pixels(history)).toEqual(full);
+    expect(history.redo(doc)).toBeNull();
   });
 
-  it('undoes a clear by restoring exactly the cleared pixels', () => {
-    const history = new MaskHistory(W, H);
-    for (const s of strokes) draw(history, s);
-    const before = Array.from(history.mask);
-    const clear = { type: 'clear' };
-    history.recordClear(clear);
-    expect(history.area).toBe(0);
-    history.apply(clear, 'undo', []);
-    expect(Array.from(history.mask)).toEqual(before);
+  it('undoes a clear by giving back the strokes and exactly the cleared pixels', () => {
+    let { history, doc } = edited([], strokes);
+    const before = pixels(history);
+    doc = history.clear(doc);
+    expect(doc).toEqual([]);
+    expect(history.mask.area).toBe(0);
+    doc = history.undo(doc);
+    expect(doc).toEqual(strokes);
+    expect(pixels(history)).toEqual(before);
+    expect(history.redo(doc)).toEqual([]);
+    expect(history.mask.area).toBe(0);
   });
 
-  it('keeps the mask area in step with the mask', () => {
-    const history = new MaskHistory(W, H);
-    const ops = strokes.map((s) => draw(history, s));
-    history.apply(ops[3], 'undo', []);
-    expect(history.area).toBe(history.mask.reduce((a, b) => a + b, 0));
+  it('never changes the strokes list it is given', () => {
+    const { history, doc } = edited([], strokes.slice(0, 2));
+    const copy = [...doc];
+    history.add(doc, strokes[2]);
+    history.undo(doc);
+    history.clear(doc);
+    expect(doc).toEqual(copy);
   });
 
-  it('rebuilds from the strokes when an operation has no delta', () => {
-    const history = new MaskHistory(W, H);
-    draw(history, strokes[0]);
-    history.apply({ type: 'add' }, 'undo', []);
-    expect(history.area).toBe(0);
-  });
-
-  it('reverts a cancelled stroke completely', () => {
-    const history = new MaskHistory(W, H);
-    draw(history, strokes[0]);
-    const before = Array.from(history.mask);
-    const live = history.beginStroke('eraser', 8);
-    live.points.push([10, 10, 0, 0.5], [30, 20, 5, 0.5]);
+  it('records the pixels a stroke painted as it was drawn, without painting it again', () => {
+    const mask = new Mask(W, H);
+    const history = new History(mask);
+    const live = mask.beginStroke('brush', 6);
+    live.points.push(...strokes[0].points);
     live.paintNew();
-    expect(Array.from(history.mask)).not.toEqual(before);
-    live.cancel();
-    expect(Array.from(history.mask)).toEqual(before);
+    const drawn = live.finish();
+    const doc = history.add([], drawn, live.delta);
+    expect(mask.area).toBe(Array.from(rasterize([drawn], W, H)).reduce((a, b) => a + b, 0));
+    history.undo(doc);
+    expect(mask.area).toBe(0);
   });
 
-  it('reports the tiles a stroke changed, once', () => {
-    const history = new MaskHistory(200, 100);
-    expect(history.takeDirty()).toEqual([{ x0: 0, y0: 0, x1: 199, y1: 99 }]); // the load
-    draw(history, stroke('brush', 1, [[10.5, 10.5]]));
-    expect(history.takeDirty()).toEqual([{ x0: 0, y0: 0, x1: 63, y1: 63 }]);
-    expect(history.takeDirty()).toBeNull();
+  it('drops what was undone once a new stroke is drawn', () => {
+    let { history, doc } = edited([], strokes.slice(0, 2));
+    doc = history.undo(doc);
+    doc = history.add(doc, strokes[3]);
+    expect(history.redoCount).toBe(0);
+    expect(doc).toEqual([strokes[0], strokes[3]]);
+    expect(pixels(history)).toEqual(Array.from(rasterize(doc, W, H)));
   });
 
-  it('repaints a long diagonal stroke as a band of tiles, not its bounding box', () => {
-    const history = new MaskHistory(640, 640);
-    history.takeDirty();
-    draw(history, stroke('brush', 4, [[5, 5], [635, 635]]));
-    const rects = history.takeDirty();
-    const pixels = rects.reduce((sum, r) => sum + (r.x1 - r.x0 + 1) * (r.y1 - r.y0 + 1), 0);
-    expect(pixels).toBeLessThan((640 * 640) / 3); // about 28 tiles of the 100
+  it('forgets the oldest step past MAX_UNDO, keeping its stroke', () => {
+    const dot = stroke('brush', 1, [[1, 1]]);
+    const { history, doc } = edited([], Array(MAX_UNDO + 3).fill(dot));
+    expect(history.undoCount).toBe(MAX_UNDO);
+    let left = doc;
+    while (history.undoCount) left = history.undo(left);
+    expect(left).toHaveLength(3);
   });
 
-  it('marks the right tiles when undoing runs that continue onto the next row', () => {
-    const history = new MaskHistory(128, 128);
-    const op = draw(history, stroke('brush', 300, [[64, 64]])); // the whole image: one run
-    history.takeDirty();
-    history.apply(op, 'undo', []);
-    expect(history.takeDirty()).toEqual([0, 1].map((ty) => ({ x0: 0, y0: ty * 64, x1: 127, y1: ty * 64 + 63 })));
-    expect(history.area).toBe(0);
+  it('flips back a stroke the document refused', () => {
+    const mask = new Mask(W, H);
+    const history = new History(mask);
+    const live = mask.beginStroke('brush', 6);
+    live.points.push(...strokes[0].points);
+    live.finish();
+    history.discard(live.delta);
+    expect(mask.area).toBe(0);
+    expect(history.undoCount).toBe(0);
   });
 });

@@ -24,86 +24,136 @@ const PALM_CONTACT_PX = 60;
  * still pending.
  */
 export function attachInput(stage, handlers) {
-  let rect = stage.getBoundingClientRect();
-  let drawing = null; // {pointerId, pointerType, startedAt}
-  let panning = null; // {pointerId, x, y}
-  const touches = new Map(); // pointerId -> [sx, sy]
-  let gesture = false; // two fingers are panning/zooming
-  let spaceHeld = false;
-  let lastPenAt = -Infinity;
-  let frame = 0; // the pending animation frame's id, or 0
+  const input = new StageInput(stage, handlers);
+  input.attach();
+  return () => input.detach();
+}
 
-  const local = (e) => [e.clientX - rect.left, e.clientY - rect.top];
-  const when = (e) => performance.timeOrigin + e.timeStamp;
+const isTyping = (e) => {
+  const tag = e.target && e.target.tagName;
+  return tag === 'INPUT' || tag === 'TEXTAREA' || (e.target && e.target.isContentEditable);
+};
 
-  function requestFrame() {
-    if (frame) return;
-    frame = requestAnimationFrame(() => {
-      frame = 0;
-      handlers.frame();
+/** The pointer, wheel and key listeners of one stage, and what they track between events. */
+class StageInput {
+  constructor(stage, handlers) {
+    this.stage = stage;
+    this.handlers = handlers;
+    this.rect = stage.getBoundingClientRect();
+    this.drawing = null; // {pointerId, pointerType, startedAt}
+    this.panning = null; // {pointerId, x, y}
+    this.touches = new Map(); // pointerId -> [sx, sy]
+    this.gesture = false; // two fingers are panning/zooming
+    this.spaceHeld = false;
+    this.lastPenAt = -Infinity;
+    this.frame = 0; // the pending animation frame's id, or 0
+    // [target, type, listener, options]: every listener, so detach removes exactly these.
+    this.listeners = [
+      [stage, 'pointerdown', (e) => this.onPointerDown(e)],
+      [stage, 'pointermove', (e) => this.onPointerMove(e)],
+      [stage, 'pointerup', (e) => this.onPointerUp(e)],
+      [stage, 'pointercancel', (e) => this.onPointerUp(e)],
+      [stage, 'pointerleave', (e) => this.onPointerLeave(e)],
+      [stage, 'wheel', (e) => this.onWheel(e), { passive: false }],
+      [stage, 'contextmenu', (e) => e.preventDefault()], // a right-click or a long press never opens a menu over the image
+      [window, 'keydown', (e) => this.onKeyDown(e)],
+      [window, 'keyup', (e) => this.onKeyUp(e)],
+      [window, 'blur', () => this.onBlur()],
+      [window, 'resize', () => (this.rect = stage.getBoundingClientRect())],
+    ];
+  }
+
+  attach() {
+    for (const [target, type, listener, options] of this.listeners) target.addEventListener(type, listener, options);
+  }
+
+  detach() {
+    if (this.frame) cancelAnimationFrame(this.frame); // no frame for a page that is gone
+    this.frame = 0;
+    for (const [target, type, listener] of this.listeners) target.removeEventListener(type, listener);
+  }
+
+  local(e) {
+    return [e.clientX - this.rect.left, e.clientY - this.rect.top];
+  }
+
+  when(e) {
+    return performance.timeOrigin + e.timeStamp;
+  }
+
+  requestFrame() {
+    if (this.frame) return;
+    this.frame = requestAnimationFrame(() => {
+      this.frame = 0;
+      this.handlers.frame();
     });
   }
 
-  function isPalm(e) {
+  isPalm(e) {
     if (e.pointerType !== 'touch') return false;
-    if (performance.now() - lastPenAt < PALM_AFTER_PEN_MS) return true;
+    if (performance.now() - this.lastPenAt < PALM_AFTER_PEN_MS) return true;
     return (e.width || 0) > PALM_CONTACT_PX && (e.height || 0) > PALM_CONTACT_PX;
   }
 
-  function onPointerDown(e) {
-    rect = stage.getBoundingClientRect();
-    if (e.pointerType === 'pen') lastPenAt = performance.now();
-    if (isPalm(e)) return;
-    if (e.pointerType === 'touch') {
-      touches.set(e.pointerId, local(e));
-      if (touches.size === 2) {
-        if (drawing && drawing.pointerType === 'touch') {
-          if (performance.now() - drawing.startedAt < TWO_FINGER_WINDOW_MS) {
-            handlers.cancelStroke();
-            drawing = null;
-            gesture = true;
-          } else {
-            touches.delete(e.pointerId); // a resting palm: ignore it, keep drawing
-            return;
-          }
-        } else if (!drawing) gesture = true;
-        stage.setPointerCapture(e.pointerId);
-        e.preventDefault();
-        return;
-      }
-      if (touches.size > 2) return;
-    }
-    if (drawing || panning) return; // one stroke at a time; other pointers never draw
-    const [sx, sy] = local(e);
-    const wantsPan = e.button === 1 || (e.button === 0 && spaceHeld);
+  onPointerDown(e) {
+    this.rect = this.stage.getBoundingClientRect();
+    if (e.pointerType === 'pen') this.lastPenAt = performance.now();
+    if (this.isPalm(e)) return;
+    if (e.pointerType === 'touch' && this.touchDown(e)) return;
+    if (this.drawing || this.panning) return; // one stroke at a time; other pointers never draw
+    const [sx, sy] = this.local(e);
+    const wantsPan = e.button === 1 || (e.button === 0 && this.spaceHeld);
     if (wantsPan) {
-      panning = { pointerId: e.pointerId, x: sx, y: sy };
-      stage.setPointerCapture(e.pointerId);
+      this.panning = { pointerId: e.pointerId, x: sx, y: sy };
+      this.stage.setPointerCapture(e.pointerId);
       e.preventDefault();
       return;
     }
     if (e.button !== 0 || !e.isPrimary) return;
-    if (!handlers.beginStroke(sx, sy, when(e), e.pressure, e.pointerType)) return;
-    drawing = { pointerId: e.pointerId, pointerType: e.pointerType, startedAt: performance.now() };
-    stage.setPointerCapture(e.pointerId);
+    if (!this.handlers.beginStroke(sx, sy, this.when(e), e.pressure, e.pointerType)) return;
+    this.drawing = { pointerId: e.pointerId, pointerType: e.pointerType, startedAt: performance.now() };
+    this.stage.setPointerCapture(e.pointerId);
     e.preventDefault();
-    requestFrame();
+    this.requestFrame();
   }
 
-  function onPointerMove(e) {
-    if (e.pointerType === 'pen') lastPenAt = performance.now();
-    if (gesture && touches.has(e.pointerId)) {
+  /** Track a finger; return true when it is done with (a second finger: a gesture, or a palm). */
+  touchDown(e) {
+    const { touches, drawing } = this;
+    touches.set(e.pointerId, this.local(e));
+    if (touches.size === 2) {
+      if (drawing && drawing.pointerType === 'touch') {
+        if (performance.now() - drawing.startedAt < TWO_FINGER_WINDOW_MS) {
+          this.handlers.cancelStroke();
+          this.drawing = null;
+          this.gesture = true;
+        } else {
+          touches.delete(e.pointerId); // a resting palm: ignore it, keep drawing
+          return true;
+        }
+      } else if (!drawing) this.gesture = true;
+      this.stage.setPointerCapture(e.pointerId);
+      e.preventDefault();
+      return true;
+    }
+    return touches.size > 2;
+  }
+
+  onPointerMove(e) {
+    const { touches, panning, drawing } = this;
+    if (e.pointerType === 'pen') this.lastPenAt = performance.now();
+    if (this.gesture && touches.has(e.pointerId)) {
       const ids = [...touches.keys()];
       const oldA = touches.get(ids[0]);
       const oldB = touches.get(ids[1]);
-      touches.set(e.pointerId, local(e));
-      if (oldA && oldB) handlers.pinch(oldA, oldB, touches.get(ids[0]), touches.get(ids[1]));
+      touches.set(e.pointerId, this.local(e));
+      if (oldA && oldB) this.handlers.pinch(oldA, oldB, touches.get(ids[0]), touches.get(ids[1]));
       return;
     }
-    if (e.pointerType === 'touch' && touches.has(e.pointerId)) touches.set(e.pointerId, local(e));
+    if (e.pointerType === 'touch' && touches.has(e.pointerId)) touches.set(e.pointerId, this.local(e));
     if (panning && e.pointerId === panning.pointerId) {
-      const [sx, sy] = local(e);
-      handlers.pan(sx - panning.x, sy - panning.y);
+      const [sx, sy] = this.local(e);
+      this.handlers.pan(sx - panning.x, sy - panning.y);
       panning.x = sx;
       panning.y = sy;
       return;
@@ -111,103 +161,65 @@ export function attachInput(stage, handlers) {
     if (drawing && e.pointerId === drawing.pointerId) {
       const samples = typeof e.getCoalescedEvents === 'function' ? e.getCoalescedEvents() : [];
       for (const sample of samples.length ? samples : [e]) {
-        const [sx, sy] = local(sample);
-        handlers.addPoint(sx, sy, when(sample), sample.pressure);
+        const [sx, sy] = this.local(sample);
+        this.handlers.addPoint(sx, sy, this.when(sample), sample.pressure);
       }
-      requestFrame();
+      this.requestFrame();
     }
     if (!drawing && !panning && e.pointerType !== 'touch') {
-      const [sx, sy] = local(e);
-      handlers.hover(sx, sy);
+      const [sx, sy] = this.local(e);
+      this.handlers.hover(sx, sy);
     }
   }
 
-  function onPointerUp(e) {
-    if (touches.has(e.pointerId)) {
-      touches.delete(e.pointerId);
-      if (touches.size === 0) gesture = false;
+  onPointerUp(e) {
+    if (this.touches.has(e.pointerId)) {
+      this.touches.delete(e.pointerId);
+      if (this.touches.size === 0) this.gesture = false;
     }
-    if (panning && e.pointerId === panning.pointerId) panning = null;
-    if (drawing && e.pointerId === drawing.pointerId) {
-      drawing = null;
-      handlers.endStroke(); // pointercancel too: keep what was drawn, never lose work
+    if (this.panning && e.pointerId === this.panning.pointerId) this.panning = null;
+    if (this.drawing && e.pointerId === this.drawing.pointerId) {
+      this.drawing = null;
+      this.handlers.endStroke(); // pointercancel too: keep what was drawn, never lose work
     }
   }
 
-  function onPointerLeave(e) {
-    if (e.pointerType !== 'touch' && !drawing) handlers.hover(null, null);
+  onPointerLeave(e) {
+    if (e.pointerType !== 'touch' && !this.drawing) this.handlers.hover(null, null);
   }
 
-  function onWheel(e) {
+  onWheel(e) {
     e.preventDefault();
-    rect = stage.getBoundingClientRect();
+    this.rect = this.stage.getBoundingClientRect();
     const unit = e.deltaMode === 1 ? 16 : e.deltaMode === 2 ? 400 : 1;
     const speed = e.ctrlKey ? 0.01 : 0.0015; // trackpad pinches arrive as ctrl+wheel with small deltas
     const factor = Math.exp(-e.deltaY * unit * speed);
-    const [sx, sy] = local(e);
-    handlers.zoom(factor, sx, sy);
+    const [sx, sy] = this.local(e);
+    this.handlers.zoom(factor, sx, sy);
   }
 
-  function isTyping(e) {
-    const tag = e.target && e.target.tagName;
-    return tag === 'INPUT' || tag === 'TEXTAREA' || (e.target && e.target.isContentEditable);
-  }
-
-  function onKeyDown(e) {
+  onKeyDown(e) {
     if (e.code === 'Space' && !isTyping(e)) {
       e.preventDefault();
-      if (!spaceHeld) {
-        spaceHeld = true;
-        handlers.spaceChanged(true);
+      if (!this.spaceHeld) {
+        this.spaceHeld = true;
+        this.handlers.spaceChanged(true);
       }
     }
   }
 
-  function onKeyUp(e) {
-    if (e.code === 'Space' && spaceHeld) {
-      spaceHeld = false;
-      handlers.spaceChanged(false);
+  onKeyUp(e) {
+    if (e.code === 'Space' && this.spaceHeld) {
+      this.spaceHeld = false;
+      this.handlers.spaceChanged(false);
     }
   }
 
   // Space released in another window (Alt+Tab while panning) sends no keyup here: without this,
   // the page would stay in pan mode and refuse to draw until Space was pressed again.
-  function onBlur() {
-    if (!spaceHeld) return;
-    spaceHeld = false;
-    handlers.spaceChanged(false);
+  onBlur() {
+    if (!this.spaceHeld) return;
+    this.spaceHeld = false;
+    this.handlers.spaceChanged(false);
   }
-
-  const onContextMenu = (e) => e.preventDefault(); // a right-click or a long press never opens a menu over the image
-
-  function onResize() {
-    rect = stage.getBoundingClientRect();
-  }
-
-  stage.addEventListener('pointerdown', onPointerDown);
-  stage.addEventListener('pointermove', onPointerMove);
-  stage.addEventListener('pointerup', onPointerUp);
-  stage.addEventListener('pointercancel', onPointerUp);
-  stage.addEventListener('pointerleave', onPointerLeave);
-  stage.addEventListener('wheel', onWheel, { passive: false });
-  stage.addEventListener('contextmenu', onContextMenu);
-  window.addEventListener('keydown', onKeyDown);
-  window.addEventListener('keyup', onKeyUp);
-  window.addEventListener('blur', onBlur);
-  window.addEventListener('resize', onResize);
-  return () => {
-    if (frame) cancelAnimationFrame(frame); // no frame for a page that is gone
-    frame = 0;
-    stage.removeEventListener('pointerdown', onPointerDown);
-    stage.removeEventListener('pointermove', onPointerMove);
-    stage.removeEventListener('pointerup', onPointerUp);
-    stage.removeEventListener('pointercancel', onPointerUp);
-    stage.removeEventListener('pointerleave', onPointerLeave);
-    stage.removeEventListener('wheel', onWheel);
-    stage.removeEventListener('contextmenu', onContextMenu);
-    window.removeEventListener('keydown', onKeyDown);
-    window.removeEventListener('keyup', onKeyUp);
-    window.removeEventListener('blur', onBlur);
-    window.removeEventListener('resize', onResize);
-  };
 }

@@ -6,6 +6,12 @@
 
 const STRIP_ROWS = 256; // bound the temporary ImageData on large images
 
+/** Return [r, g, b] of a '#rrggbb' colour. */
+export function hexToRgb(hex) {
+  const value = parseInt(hex.slice(1), 16);
+  return [(value >> 16) & 255, (value >> 8) & 255, value & 255];
+}
+
 /** Return whether pixel i (column x, row y) of a set mask lies on its edge (a 4-neighbour is clear or outside). */
 function onEdge(mask, width, height, x, y, i) {
   return x === 0 || y === 0 || x === width - 1 || y === height - 1 || !mask[i - 1] || !mask[i + 1] || !mask[i - width] || !mask[i + width];

@@ -22,7 +22,6 @@ export class Renderer {
     const [r, g, b] = MASK_RGB;
     // ImageData is RGBA in memory; a little-endian Uint32 reads it as ABGR.
     this.colour = ((255 << 24) | (b << 16) | (g << 8) | r) >>> 0;
-    this.lastPaintMs = 0;
   }
 
   /** Size the mask layer for a new image. */
@@ -54,9 +53,7 @@ export class Renderer {
   /** Copy the rectangles `rects` (inclusive pixel bounds) of `mask` onto the mask layer. */
   paintMask(mask, width, rects) {
     if (!rects) return;
-    const started = performance.now();
     for (const rect of rects) this._paintRect(mask, width, rect);
-    this.lastPaintMs = performance.now() - started;
   }
 
   _paintRect(mask, width, rect) {

@@ -6,8 +6,7 @@
  * replay every layer shows exactly the stored mask.
  */
 
-import { hexToRgb } from '../review/palette.js';
-import { paintMaskLayer } from './maskLayer.js';
+import { hexToRgb, paintMaskLayer } from './maskLayer.js';
 import { MaskReplayer } from './replay.js';
 
 const SVG = 'http://www.w3.org/2000/svg';

@@ -1,7 +1,7 @@
 /**
  * The Review page's filters and order, kept in the URL's query so that reload, back and a
- * shared link show the same selection; and their translation into the research API's
- * selection parameters (docs/research.md, "Choosing annotations").
+ * shared link show the same selection. What the research API makes of them (docs/research.md,
+ * "Choosing annotations") is ../api/selection.js.
  */
 
 export const STATUSES = ['submitted', 'draft', 'all'];
@@ -33,22 +33,4 @@ export function filtersToQuery(filters) {
   if (filters.sort !== DEFAULTS.sort) query.sort = filters.sort;
   if (filters.dir !== DEFAULTS.dir) query.dir = filters.dir;
   return query;
-}
-
-/** Return the API's selection parameters for the filters (only those that differ from the API's defaults). */
-export function selectionParams(filters) {
-  const params = new URLSearchParams();
-  if (filters.status && filters.status !== 'submitted') params.set('status', filters.status);
-  if (filters.test) params.set('include_test', 'true');
-  if (filters.label) params.set('label', filters.label);
-  if (filters.correct) params.set('correct', filters.correct);
-  return params;
-}
-
-/** Return `path` with the filters' selection and the `extra` parameters as its query string. */
-export function withSelection(path, filters, extra = {}) {
-  const params = selectionParams(filters);
-  for (const [key, value] of Object.entries(extra)) if (value !== undefined && value !== null) params.set(key, String(value));
-  const query = params.toString();
-  return query ? `${path}?${query}` : path;
 }

@@ -13,12 +13,6 @@ export function annotatorColour(index) {
   return hslToHex(hue, 70, 60);
 }
 
-/** Return [r, g, b] of a '#rrggbb' colour. */
-export function hexToRgb(hex) {
-  const value = parseInt(hex.slice(1), 16);
-  return [(value >> 16) & 255, (value >> 8) & 255, value & 255];
-}
-
 function hslToHex(h, s, l) {
   const a = (s / 100) * Math.min(l / 100, 1 - l / 100);
   const channel = (n) => {

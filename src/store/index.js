@@ -1,30 +1,47 @@
-/** The app's Vuex store: namespaced modules, with persistence and sync as plugins. */
+/**
+ * The app's Vuex store: namespaced modules, made with the services main.js creates (the REST
+ * client, the draft store, persistence and sync) and passed in; the store is the sync
+ * service's one listener.
+ */
 
 import { createStore } from 'vuex';
 import { createAnnotationModule } from './modules/annotation.js';
 import { createAuthModule } from './modules/auth.js';
 import { createDatasetsModule } from './modules/datasets.js';
+import { createNavigationModule } from './modules/navigation.js';
 import { createSyncModule } from './modules/sync.js';
 import { createToolsModule, toolsMemoryPlugin } from './modules/tools.js';
-import { createPersistencePlugin } from './plugins/persistence.js';
-import { createSyncPlugin } from './plugins/sync.js';
 
-export function createAppStore({ api, drafts }) {
-  let store = null;
-  store = createStore({
+export function createAppStore({ api, drafts, persistence, sync }) {
+  const store = createStore({
     strict: false, // strokes are markRaw and replaced, not deep-watched: strict mode would walk them
     modules: {
       auth: createAuthModule(api),
       datasets: createDatasetsModule(api),
-      annotation: createAnnotationModule(api, drafts),
+      annotation: createAnnotationModule({ drafts, persistence, sync }),
+      navigation: createNavigationModule({ api, drafts, sync }),
       sync: createSyncModule(),
       tools: createToolsModule(),
     },
-    plugins: [
-      toolsMemoryPlugin,
-      createSyncPlugin({ api, drafts }),
-      createPersistencePlugin({ drafts, onPersisted: (key) => store.$afterPersist(key) }),
-    ],
+    plugins: [toolsMemoryPlugin],
   });
+  listenToSync(store, sync);
   return store;
+}
+
+/**
+ * Show what the sync service reports, apply the server's answers to the drafts, and queue the
+ * annotator's unsent drafts at every sign-in (the open one as it stands here, not as stored).
+ */
+function listenToSync(store, sync) {
+  sync.listen({
+    status: (status) => store.commit('sync/setStatus', status),
+    saved: (key, ack) => store.dispatch('annotation/noteSaved', { key, ...ack }),
+    conflict: (key, current) => store.dispatch('annotation/noteConflict', { key, current }),
+    full: (draft, rev) => store.dispatch('annotation/noteFull', { draft, rev }),
+  });
+  store.watch(
+    (state) => state.auth.user,
+    (user) => user && sync.queueStored(user.id, store.getters['annotation/currentDraft']),
+  );
 }

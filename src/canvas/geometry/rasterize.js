@@ -18,7 +18,9 @@ export const LASSOS = new Set(['lasso', 'lasso-eraser']);
 
 /**
  * Emit the spans of the capsule of radius r around the segment a-b (a disc when a = b).
- * Mirrors _polyline_spans for one segment.
+ * Mirrors _polyline_spans for one segment. One function, longer than most: it is the inner
+ * loop of drawing (every row of every segment), and it follows the reference's expressions in
+ * their order; helpers returning an interval per row would allocate there.
  */
 export function segmentSpans(ax, ay, bx, by, r, width, height, span) {
   const lo = Math.min(ay, by) - r;

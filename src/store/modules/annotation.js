@@ -1,54 +1,33 @@
 /**
- * The open image's annotation, its undo/redo stacks, and the way from image to image.
+ * The open image's annotation, the document being edited: its strokes with their undo and
+ * redo, its answer and text, and what the server said of it (the version it has, a conflict,
+ * an image already full). Where the annotator goes from image to image is ./navigation.js.
  *
  * state: {
- *   datasetId: number | null,
  *   draft: null | {key, userId, datasetId, imageId, image: {id, width, height, short_id, file_url},
  *                  label, text, status, baseVersion, localRev, syncedRev, startedAt, activeMs,
- *                  updatedAt, conflict},           // everything of the draft but its strokes
+ *                  updatedAt, conflict, full?},  // everything of the draft but its strokes
  *   strokes: Stroke[],       // markRaw, replaced (never mutated) on each change
- *   past: Op[], future: Op[],// markRaw undo/redo stacks; Op = {type: 'add', stroke} | {type: 'clear', strokes}
- *   undoCount, redoCount,    // their lengths, reactive for the buttons
- *   loadSeq: number,         // bumped when a new document is loaded (the canvas rebuilds its mask)
- *   area: number,            // pixels set in the mask, reported by the canvas
+ *   edits: History | null,   // markRaw: undo and redo with the mask they paint (canvas/history.js, canvas/mask.js)
+ *   undoCount, redoCount,    // steps to undo and redo, reactive for the buttons
+ *   loadSeq: number,         // bumped when a new document is loaded (the canvas repaints all of its mask)
+ *   area: number,            // pixels set in the mask
  *   notice: string | null,   // what is missing before the image counts as submitted
- *   loading: boolean, error: string | null,
- *   history: [{imageId, status}],  // the annotator's own images of this dataset, in started order
- *   progress: {done, skipped, in_progress, total, active_ms, finished} | null,
- *   ahead: Image[],          // images leased to the annotator, in queue order, from the server's last
- *                            // answer (its `image` first): what Next goes on with while the server is away
- *   resumedImageId: number | null, // the server handed this image back: "Continuing where you stopped"
- *   banner: string | null,   // a message that outlives the image it was about (an image that was full)
  * }
  *
- * Mutations are small synchronous verbs; the persistence plugin writes the draft to IndexedDB
- * after each one that changes content, and the sync plugin sends it in the background.
+ * Mutations are small synchronous verbs. Actions are the annotator's intents; each one that
+ * changes the content hands the draft as it then stands, once, to persistence (IndexedDB) and
+ * to the sync service (the server), which main.js creates and passes in. What the server says
+ * of a draft comes back through noteSaved, noteConflict and noteFull.
  */
 
 import { markRaw, toRaw } from 'vue';
-import { documentSize, fitsInDocument, limitNotice } from '../../limits.js';
-import { draftFromServer, draftKey, isDirty } from '../document.js';
-
-export const CONTENT_MUTATIONS = new Set([
-  'annotation/pushStroke',
-  'annotation/clear',
-  'annotation/undo',
-  'annotation/redo',
-  'annotation/setLabel',
-  'annotation/setText',
-  'annotation/setStatus',
-]);
-
-const MAX_UNDO = 2000;
-const AHEAD_KEY = 'eyetagger.ahead.';
-export const OFFLINE_SKIP =
-  'Skipping needs the server, which cannot be reached now: it gives this image to someone else. ' +
-  'Annotate it, or skip it once you are back online.';
-
-/** localStorage, or a stand-in where there is none (tests in Node). */
-function storage() {
-  return typeof localStorage === 'undefined' ? { getItem: () => null, setItem: () => {} } : localStorage;
-}
+import { History } from '../../canvas/history.js';
+import { Mask } from '../../canvas/mask.js';
+import { limitNotice } from '../../limitNotice.js';
+import { documentSize, fitsInDocument } from '../../limits.js';
+import { acknowledged, draftFromServer, isDirty } from '../../document.js';
+import { withServices } from '../withServices.js';
 
 /** Return what the dataset requires that this content lacks, as instructions (as the server words them). */
 export function missingParts(dataset, { label, text, area }) {
@@ -63,473 +42,275 @@ export function missingParts(dataset, { label, text, area }) {
   return missing;
 }
 
-/** Return the fields of an image the app keeps (ids, size, file), from the API's image. */
-export function slimImage(image) {
-  return { id: image.id, width: image.width, height: image.height, short_id: image.short_id, file_url: image.file_url };
-}
-
-/** Return the server's images in queue order, its current one first: [image, ...ahead], without repeats. */
-export function queueOf(body) {
-  const seen = new Set();
-  const images = [];
-  for (const image of [body.image, ...(body.ahead || [])]) {
-    if (image && !seen.has(image.id)) {
-      seen.add(image.id);
-      images.push(slimImage(image));
-    }
-  }
-  return images;
-}
-
-/** Return the first image of the queue the annotator has not finished or started here, other than `current`. */
-export function firstOpen(queue, history, current = null) {
-  const seen = new Map(history.map((h) => [h.imageId, h.status]));
-  const image = queue.find((i) => i.id !== current && !seen.has(i.id));
-  return image ? image.id : null;
-}
-
 function touch(state) {
   state.draft.localRev += 1;
   state.draft.updatedAt = Date.now();
 }
 
-export function createAnnotationModule(api, drafts) {
-  const prefetched = new Set(); // image files already fetched for the service worker
-  return {
-    namespaced: true,
-    state: () => ({
-      datasetId: null,
-      draft: null,
-      strokes: markRaw([]),
-      past: markRaw([]),
-      future: markRaw([]),
-      undoCount: 0,
-      redoCount: 0,
-      loadSeq: 0,
-      area: 0,
-      notice: null,
-      loading: false,
-      error: null,
-      history: [],
-      progress: null,
-      ahead: [],
-      resumedImageId: null,
-      banner: null,
-    }),
-    getters: {
-      dataset: (state, _getters, rootState, rootGetters) => rootGetters['datasets/byId'](state.datasetId),
-      missing: (state, getters) =>
-        state.draft ? missingParts(getters.dataset, { label: state.draft.label, text: state.draft.text, area: state.area }) : [],
-      /** 0-based place of the open image in the annotator's own sequence. */
-      index: (state) => {
-        if (!state.draft) return 0;
-        const i = state.history.findIndex((h) => h.imageId === state.draft.imageId);
-        return i >= 0 ? i : state.history.length;
-      },
-      total: (state, getters) => Math.max(state.progress ? state.progress.total : 0, getters.index + 1),
-      /** {strokes, points} the open document holds (state.strokes is replaced on each change, so this stays cached between). */
-      size: (state) => documentSize(state.strokes),
-      /** What to tell the annotator about the server's limits: null, or {level: 'near' | 'full', message}. */
-      limit: (state, getters) => (state.draft ? limitNotice(getters.size) : null),
-      /** The open draft as a plain object (IndexedDB cannot clone Vue's proxies); spreading the proxy keeps the getter reactive. */
-      currentDraft: (state) => {
-        if (!state.draft) return null;
-        const draft = { ...state.draft, strokes: state.strokes };
-        draft.image = toRaw(draft.image);
-        draft.conflict = toRaw(draft.conflict);
-        if (draft.full) draft.full = toRaw(draft.full);
-        return draft;
-      },
-    },
-    mutations: {
-      setDataset(state, datasetId) {
-        state.datasetId = Number(datasetId);
-      },
-      setLoading(state, loading) {
-        state.loading = loading;
-      },
-      setError(state, error) {
-        state.error = error;
-      },
-      open(state, draft) {
-        const { strokes, ...meta } = draft;
-        state.draft = meta;
-        state.strokes = markRaw(strokes);
-        state.past = markRaw([]);
-        state.future = markRaw([]);
-        state.undoCount = 0;
-        state.redoCount = 0;
-        state.notice = null;
-        state.loadSeq += 1;
-      },
-      close(state) {
-        state.draft = null;
-        state.strokes = markRaw([]);
-      },
-      pushStroke(state, op) {
-        state.strokes = markRaw([...state.strokes, op.stroke]);
-        state.past.push(op);
-        if (state.past.length > MAX_UNDO) state.past.shift();
-        state.future = markRaw([]);
-        state.undoCount = state.past.length;
-        state.redoCount = 0;
-        touch(state);
-      },
-      clear(state, op) {
-        op.strokes = state.strokes;
-        state.strokes = markRaw([]);
-        state.past.push(op);
-        state.future = markRaw([]);
-        state.undoCount = state.past.length;
-        state.redoCount = 0;
-        touch(state);
-      },
-      undo(state, op) {
-        state.past.pop();
-        state.strokes = markRaw(op.type === 'add' ? state.strokes.slice(0, -1) : op.strokes);
-        state.future.push(op);
-        state.undoCount = state.past.length;
-        state.redoCount = state.future.length;
-        touch(state);
-      },
-      redo(state, op) {
-        state.future.pop();
-        state.strokes = markRaw(op.type === 'add' ? [...state.strokes, op.stroke] : []);
-        state.past.push(op);
-        state.undoCount = state.past.length;
-        state.redoCount = state.future.length;
-        touch(state);
-      },
-      setLabel(state, label) {
-        state.draft.label = label;
-        touch(state);
-      },
-      setText(state, text) {
-        state.draft.text = text;
-        touch(state);
-      },
-      setStatus(state, status) {
-        state.draft.status = status;
-        touch(state);
-      },
-      setArea(state, area) {
-        state.area = area;
-      },
-      setNotice(state, notice) {
-        state.notice = notice;
-      },
-      setSynced(state, { version, rev }) {
-        state.draft.baseVersion = version;
-        if (rev !== null && rev !== undefined) state.draft.syncedRev = Math.max(state.draft.syncedRev, rev);
-      },
-      setConflict(state, current) {
-        state.draft.conflict = current ? markRaw(current) : null;
-      },
-      addActive(state, ms) {
-        if (state.draft) state.draft.activeMs += ms;
-      },
-      setHistory(state, history) {
-        state.history = history;
-      },
-      setProgress(state, progress) {
-        state.progress = progress;
-      },
-      setAhead(state, images) {
-        state.ahead = markRaw(images);
-      },
-      setResumed(state, imageId) {
-        state.resumedImageId = imageId;
-      },
-      setBanner(state, banner) {
-        state.banner = banner;
-      },
-      setFull(state, full) {
-        state.draft.full = full;
-      },
-      markInHistory(state, { imageId, status }) {
-        const item = state.history.find((h) => h.imageId === imageId);
-        if (item) item.status = status;
-        else state.history.push({ imageId, status });
-      },
-      /** Change the status of an image already in the history (a skip keeps an untouched image out of it). */
-      setHistoryStatus(state, { imageId, status }) {
-        const item = state.history.find((h) => h.imageId === imageId);
-        if (item) item.status = status;
-      },
-    },
-    actions: {
-      /** Load what the dataset's navigation needs: the annotator's history, and the images leased ahead (kept offline). */
-      async openDataset({ commit, rootState, state }, datasetId) {
-        if (state.datasetId === Number(datasetId) && state.history.length) return;
-        commit('setDataset', datasetId);
-        commit('setBanner', null);
-        const userId = rootState.auth.user.id;
-        commit('setAhead', JSON.parse(storage().getItem(`${AHEAD_KEY}${userId}.${Number(datasetId)}`) || '[]'));
-        const local = (await drafts.list(userId)).filter((d) => d.datasetId === Number(datasetId) && (isDirty(d) || d.status));
-        let server = [];
-        try {
-          server = await api.annotations.history(datasetId);
-        } catch (error) {
-          if (!error.isNetwork) throw error;
-        }
-        const entries = new Map();
-        for (const a of server) entries.set(a.image, { imageId: a.image, status: a.status, startedAt: a.started_at });
-        for (const d of local) {
-          if (!entries.has(d.imageId) && d.strokes.length + (d.label ? 1 : 0) + (d.text ? 1 : 0) > 0) {
-            entries.set(d.imageId, { imageId: d.imageId, status: d.status, startedAt: d.startedAt });
-          } else if (entries.has(d.imageId) && isDirty(d)) entries.get(d.imageId).status = d.status;
-        }
-        const history = [...entries.values()].sort((a, b) => String(a.startedAt).localeCompare(String(b.startedAt)));
-        commit('setHistory', history.map(({ imageId, status }) => ({ imageId, status })));
-      },
+/** Put the strokes an edit left in place; the counts, the area and the revision follow. */
+function replaceStrokes(state, strokes) {
+  state.strokes = markRaw(strokes);
+  state.undoCount = state.edits.undoCount;
+  state.redoCount = state.edits.redoCount;
+  state.area = state.edits.mask.area;
+  touch(state);
+}
 
-      /** Open an image: unsent local work wins over the server's copy (a conflict is found when it is sent). */
-      async openImage({ commit, rootState, state }, { datasetId, imageId }) {
-        commit('setLoading', true);
-        commit('setError', null);
-        try {
-          const userId = rootState.auth.user.id;
-          const key = draftKey(userId, imageId);
-          const local = await drafts.get(key);
-          let image = null;
-          let server = null;
-          try {
-            [image, server] = await Promise.all([api.images.get(imageId), api.images.annotation(imageId)]);
-          } catch (error) {
-            if (!error.isNetwork) throw error;
-          }
-          if (image) image = { id: image.id, width: image.width, height: image.height, short_id: image.short_id, file_url: image.file_url };
-          let draft;
-          if (local && (isDirty(local) || local.conflict)) draft = { ...local, image: image || local.image };
-          else if (server) {
-            draft = draftFromServer(server, { userId, datasetId: Number(datasetId), image });
-            if (local) draft.localRev = draft.syncedRev = local.localRev;
-          } else if (local) draft = local;
-          else {
-            const known = state.ahead.find((i) => i.id === Number(imageId));
-            if (!known) throw new Error('This image is not available offline; reconnect to open it.');
-            draft = draftFromServer({}, { userId, datasetId: Number(datasetId), image: known });
-          }
-          commit('open', draft);
-        } catch (error) {
-          commit('close');
-          commit('setError', error.message);
-          throw error;
-        } finally {
-          commit('setLoading', false);
-        }
-      },
+const state = () => ({
+  draft: null,
+  strokes: markRaw([]),
+  edits: null,
+  undoCount: 0,
+  redoCount: 0,
+  loadSeq: 0,
+  area: 0,
+  notice: null,
+});
 
-      /** Return the id of the image to work on when entering a dataset, or null when it is done. */
-      async firstImage({ commit, state, dispatch }, datasetId) {
-        await dispatch('openDataset', datasetId);
-        try {
-          const next = await api.datasets.next(datasetId);
-          await dispatch('noteHandout', next);
-          if (next.image) {
-            // Work done here but not yet sent (offline a moment ago) is not what to show first.
-            const id = firstOpen(state.ahead, state.history.filter((h) => h.status !== 'draft')) ?? next.image.id;
-            commit('setResumed', next.lease && next.lease.resumed && id === next.image.id ? id : null);
-            return id;
-          }
-        } catch (error) {
-          if (!error.isNetwork) throw error;
-          const open = state.history.find((h) => h.status === 'draft');
-          if (open) return open.imageId;
-          return dispatch('offlineNext');
-        }
-        return null;
-      },
+const getters = {
+  /** The dataset of the open document. */
+  dataset: (state, _getters, _rootState, rootGetters) => (state.draft ? rootGetters['datasets/byId'](state.draft.datasetId) : null),
+  missing: (state, getters) =>
+    state.draft ? missingParts(getters.dataset, { label: state.draft.label, text: state.draft.text, area: state.area }) : [],
+  /** {strokes, points} the open document holds (state.strokes is replaced on each change, so this stays cached between). */
+  size: (state) => documentSize(state.strokes),
+  /** The open document's Mask (what the canvas paints), or null. */
+  mask: (state) => (state.edits ? state.edits.mask : null),
+  /** What to tell the annotator about the server's limits: null, or {level: 'near' | 'full', message}. */
+  limit: (state, getters) => (state.draft ? limitNotice(getters.size) : null),
+  /** The open draft as a plain object (IndexedDB cannot clone Vue's proxies); spreading the proxy keeps the getter reactive. */
+  currentDraft: (state) => {
+    if (!state.draft) return null;
+    const draft = { ...state.draft, strokes: state.strokes };
+    draft.image = toRaw(draft.image);
+    draft.conflict = toRaw(draft.conflict);
+    if (draft.full) draft.full = toRaw(draft.full);
+    return draft;
+  },
+};
 
-      noteProgress({ commit, state }, progress) {
-        if (!progress) return;
-        commit('setProgress', progress);
-        commit('datasets/setProgress', { datasetId: state.datasetId, progress }, { root: true });
-      },
+const mutations = {
+  /** Open a document: `edits` is a new History on the mask of its strokes. */
+  open(state, { draft, edits }) {
+    const { strokes, ...meta } = draft;
+    state.draft = meta;
+    state.strokes = markRaw(strokes);
+    state.edits = markRaw(edits);
+    state.undoCount = 0;
+    state.redoCount = 0;
+    state.area = edits.mask.area;
+    state.notice = null;
+    state.loadSeq += 1;
+  },
+  close(state) {
+    state.draft = null;
+    state.strokes = markRaw([]);
+    state.edits = null;
+  },
+  /** Add a stroke; `delta` holds its pixels when it was painted as it was drawn, else it is painted now. */
+  pushStroke(state, { stroke, delta }) {
+    replaceStrokes(state, state.edits.add(state.strokes, stroke, delta));
+  },
+  /** Flip back the pixels of a drawn stroke the document refused. */
+  discardStroke(state, delta) {
+    state.edits.discard(delta);
+    state.area = state.edits.mask.area;
+  },
+  clear(state) {
+    replaceStrokes(state, state.edits.clear(state.strokes));
+  },
+  undo(state) {
+    replaceStrokes(state, state.edits.undo(state.strokes));
+  },
+  redo(state) {
+    replaceStrokes(state, state.edits.redo(state.strokes));
+  },
+  setLabel(state, label) {
+    state.draft.label = label;
+    touch(state);
+  },
+  setText(state, text) {
+    state.draft.text = text;
+    touch(state);
+  },
+  setStatus(state, status) {
+    state.draft.status = status;
+    touch(state);
+  },
+  setNotice(state, notice) {
+    state.notice = notice;
+  },
+  /** The server has the draft as `version` up to local revision `rev` (null: only the version is new). */
+  setSynced(state, ack) {
+    Object.assign(state.draft, acknowledged(state.draft, ack));
+  },
+  setConflict(state, current) {
+    state.draft.conflict = current ? markRaw(current) : null;
+  },
+  setFull(state, full) {
+    state.draft.full = full;
+  },
+  addActive(state, ms) {
+    if (state.draft) state.draft.activeMs += ms;
+  },
+};
 
-      /** Take in an answer of `next` or `skip`: progress, and the images leased ahead (kept offline, their files fetched). */
-      noteHandout({ commit, dispatch, state, rootState }, body) {
-        // The server answered: whatever waits for it goes now, not when its back-off runs out.
-        if (this.$sync && rootState.sync.status === 'offline') this.$sync.retryNow();
-        dispatch('noteProgress', body.progress);
-        const images = queueOf(body);
-        commit('setAhead', images);
-        try {
-          storage().setItem(`${AHEAD_KEY}${rootState.auth.user.id}.${state.datasetId}`, JSON.stringify(images));
-        } catch {
-          // storage full or refused: the list still serves this page
-        }
-        dispatch('prefetchAhead');
-      },
+/** Keep the open draft, as it now stands, in IndexedDB (its sync state changed, not its content). */
+function keep({ persistence }, getters) {
+  return persistence.save(getters.currentDraft);
+}
 
-      /** Fetch the files of the images leased ahead, once per page load, so the service worker keeps them. */
-      prefetchAhead({ state }) {
-        for (const image of state.ahead) {
-          if (!prefetched.has(image.file_url)) {
-            prefetched.add(image.file_url);
-            api.images.prefetch(image);
-          }
-        }
-      },
+/**
+ * After each edit of the content: a submitted image that lost a required part goes back to
+ * draft (the server would refuse it), the image joins the annotator's history, and the change
+ * is kept and handed to the sync service, once.
+ */
+function edited(services, { commit, state, getters }) {
+  if (state.draft.status === 'submitted' && getters.missing.length) commit('setStatus', 'draft');
+  if (state.notice && !getters.missing.length) commit('setNotice', null);
+  if (state.strokes.length || state.draft.label || state.draft.text) {
+    commit('navigation/markInHistory', { imageId: state.draft.imageId, status: state.draft.status }, { root: true });
+  }
+  keep(services, getters);
+  services.sync.enqueue(getters.currentDraft);
+}
 
-      /** The first image leased ahead that the annotator has not touched. */
-      offlineNext({ state }) {
-        return firstOpen(state.ahead, state.history, state.draft ? state.draft.imageId : null);
-      },
+/** Open a document for editing: its mask is rasterized here, once (every later change is a delta). */
+function load(_services, { commit }, draft) {
+  commit('open', { draft, edits: new History(new Mask(draft.image.width, draft.image.height, draft.strokes)) });
+}
 
-      /**
-       * Skip the open image with a reason and return where to go (an image id or 'done'). Refused
-       * with OFFLINE_SKIP while the server cannot be reached: only it can give the image to others.
-       */
-      async skip({ commit, state, dispatch }, reason) {
-        const { imageId, key } = state.draft;
-        if (!reason || !reason.trim()) throw new Error('Say why you skip this image.');
-        // Send the drawing first, so a save arriving after the skip does not take the image back.
-        await this.$sync.flush(key, 6000).catch(() => {});
-        let body;
-        try {
-          body = await api.images.skip(imageId, reason.trim());
-        } catch (error) {
-          throw error.isNetwork ? new Error(OFFLINE_SKIP) : error;
-        }
-        if (isDirty(state.draft)) commit('setSynced', { version: state.draft.baseVersion, rev: state.draft.localRev });
-        commit('setHistoryStatus', { imageId, status: 'skipped' });
-        commit('setResumed', null);
-        await dispatch('noteHandout', body);
-        if (!body.image) return 'done';
-        return firstOpen(state.ahead, state.history, imageId) ?? 'done';
-      },
+/**
+ * Add a stroke ({stroke, delta?}, see pushStroke); return false, changing nothing, if the
+ * document would then hold more than the server accepts (the drawing checks before it hands a
+ * stroke on, so this is the last guard: a document the server refuses would block every later
+ * save of the image).
+ */
+function addStroke(services, context, { stroke, delta }) {
+  if (!fitsInDocument(context.getters.size, stroke)) {
+    if (delta) context.commit('discardStroke', delta);
+    return false;
+  }
+  context.commit('pushStroke', { stroke, delta });
+  edited(services, context);
+  return true;
+}
 
-      /** A draft was refused with 409 image_full: keep it here, say so (the page then moves on from the open image). */
-      noteFull({ commit, state }, { draft, rev, current }) {
-        if (current) commit('setFull', { rev });
-        commit('setHistoryStatus', { imageId: draft.imageId, status: 'full' });
-        const id = draft.image && draft.image.short_id ? ` #${draft.image.short_id}` : '';
-        commit(
-          'setBanner',
-          `Image${id} already has all the annotators it needs, so your work on it was not sent; it stays in this browser.` +
-            (current ? ' Here is the next image.' : ''),
-        );
-      },
+function clear(services, context) {
+  if (!context.state.strokes.length) return;
+  context.commit('clear');
+  edited(services, context);
+}
 
-      /** Return where to go from an open image that is full: the server's next image, else one leased ahead. */
-      async leaveFull({ state, dispatch }) {
-        try {
-          const next = await api.datasets.next(state.datasetId);
-          await dispatch('noteHandout', next);
-          if (!next.image) return 'done';
-        } catch (error) {
-          if (!error.isNetwork) throw error;
-        }
-        return (await dispatch('offlineNext')) ?? 'done';
-      },
+function undo(services, context) {
+  if (!context.state.undoCount) return;
+  context.commit('undo');
+  edited(services, context);
+}
 
-      /**
-       * Add a drawn stroke; return false, changing nothing, if the document would then hold more
-       * than the server accepts (the canvas checks before it commits, so this is the last guard:
-       * a document the server refuses would block every later save of the image).
-       */
-      addStroke({ commit, dispatch, getters }, op) {
-        if (!fitsInDocument(getters.size, op.stroke)) return false;
-        commit('pushStroke', op);
-        dispatch('afterEdit');
-        return true;
-      },
-      clear({ commit, state, dispatch }) {
-        if (!state.strokes.length) return;
-        commit('clear', { type: 'clear' });
-        dispatch('afterEdit');
-      },
-      undo({ commit, state, dispatch }) {
-        const op = state.past[state.past.length - 1];
-        if (!op) return;
-        commit('undo', op);
-        dispatch('afterEdit');
-      },
-      redo({ commit, state, dispatch }) {
-        const op = state.future[state.future.length - 1];
-        if (!op) return;
-        commit('redo', op);
-        dispatch('afterEdit');
-      },
-      chooseLabel({ commit, state, dispatch }, label) {
-        commit('setLabel', state.draft.label === label ? null : label);
-        dispatch('afterEdit');
-      },
-      typeText({ commit, dispatch }, text) {
-        commit('setText', text);
-        dispatch('afterEdit');
-      },
-      /** A submitted image that loses a required part goes back to draft (the server would refuse it). */
-      afterEdit({ commit, state, getters }) {
-        if (state.draft.status === 'submitted' && getters.missing.length) commit('setStatus', 'draft');
-        if (state.notice && !getters.missing.length) commit('setNotice', null);
-        if (state.strokes.length || state.draft.label || state.draft.text) {
-          commit('markInHistory', { imageId: state.draft.imageId, status: state.draft.status });
-        }
-      },
+function redo(services, context) {
+  if (!context.state.redoCount) return;
+  context.commit('redo');
+  edited(services, context);
+}
 
-      /**
-       * Submit the open image if complete and return where to go: an image id, 'done', or null
-       * (stay: something required is missing, and the notice says what).
-       */
-      async next({ commit, state, getters, dispatch }) {
-        const missing = getters.missing;
-        if (missing.length) {
-          commit('setNotice', `To go on, ${missing.join(', ')}.`);
-          return null;
-        }
-        commit('setNotice', null);
-        if (state.draft.status !== 'submitted') commit('setStatus', 'submitted');
-        commit('markInHistory', { imageId: state.draft.imageId, status: 'submitted' });
-        const i = getters.index;
-        if (i < state.history.length - 1) return state.history[i + 1].imageId;
-        const current = state.draft.imageId;
-        try {
-          await this.$sync.flush(state.draft.key, 6000); // the server must know before it picks the next one
-        } catch {
-          // offline or refused: the draft stays queued; go on with the look-ahead
-        }
-        commit('setResumed', null);
-        try {
-          const next = await api.datasets.next(state.datasetId);
-          await dispatch('noteHandout', next);
-          if (!next.image) return 'done';
-          const done = state.history.find((h) => h.imageId === next.image.id && h.status !== 'draft');
-          if (next.image.id !== current && !done) return next.image.id;
-        } catch (error) {
-          if (!error.isNetwork) throw error;
-        }
-        // The server could not be asked, or did not know yet what was done here: the images leased ahead.
-        const offline = firstOpen(state.ahead, state.history, current);
-        return offline === null ? 'done' : offline;
-      },
+function chooseLabel(services, context, label) {
+  context.commit('setLabel', context.state.draft.label === label ? null : label);
+  edited(services, context);
+}
 
-      /** Resolve a conflict by saving this tab's version over the stored one (kept by the server as a revision). */
-      keepMine({ commit, state }) {
-        const { conflict, key } = state.draft;
-        if (!conflict) return;
-        commit('setSynced', { version: conflict.version, rev: null });
-        commit('setConflict', null);
-        this.$sync.resolved(key);
-      },
+function typeText(services, context, text) {
+  context.commit('setText', text);
+  edited(services, context);
+}
 
-      /** Resolve a conflict by taking the stored version and dropping this tab's unsent changes. */
-      async useTheirs({ commit, state }) {
-        const { conflict, key, userId, datasetId, image, localRev } = state.draft;
-        if (!conflict) return;
-        const draft = draftFromServer(conflict, { userId, datasetId, image });
-        draft.localRev = draft.syncedRev = localRev + 1;
-        commit('open', draft);
-        await this.$persistNow();
-        this.$sync.resolved(key);
-      },
+/** Mark the open image submitted if it is complete and return true; else say what is missing and return false. */
+function submit(services, context) {
+  const { commit, state, getters } = context;
+  const missing = getters.missing;
+  if (missing.length) {
+    commit('setNotice', `To go on, ${missing.join(', ')}.`);
+    return false;
+  }
+  commit('setNotice', null);
+  if (state.draft.status !== 'submitted') {
+    commit('setStatus', 'submitted');
+    edited(services, context);
+  }
+  return true;
+}
 
-      /** Return the image before the open one in the annotator's own sequence, or null. */
-      previous({ state, getters }) {
-        const i = getters.index;
-        return i > 0 ? state.history[i - 1].imageId : null;
-      },
-    },
-  };
+/** Send the open draft now if it waits; resolve once the server has it (reject after timeoutMs or on failure). */
+function send({ sync }, { getters }, timeoutMs) {
+  const draft = getters.currentDraft;
+  return draft ? sync.flush(draft, timeoutMs) : undefined;
+}
+
+/** The open image was skipped: its unsent changes are not to be sent (the server gives it to someone else). */
+function dropUnsent(services, { commit, state, getters }) {
+  if (!isDirty(state.draft)) return;
+  commit('setSynced', { version: state.draft.baseVersion, rev: state.draft.localRev });
+  keep(services, getters);
+  services.sync.resolved(getters.currentDraft);
+}
+
+/** Resolve a conflict by saving this tab's version over the stored one (kept by the server as a revision). */
+function keepMine(services, { commit, state, getters }) {
+  const { conflict } = state.draft;
+  if (!conflict) return;
+  commit('setSynced', { version: conflict.version, rev: null });
+  commit('setConflict', null);
+  keep(services, getters);
+  services.sync.resolved(getters.currentDraft);
+}
+
+/** Resolve a conflict by taking the stored version and dropping this tab's unsent changes. */
+async function useTheirs(services, { dispatch, state, getters }) {
+  const { conflict, userId, datasetId, image, localRev } = state.draft;
+  if (!conflict) return;
+  const draft = draftFromServer(conflict, { userId, datasetId, image });
+  draft.localRev = draft.syncedRev = localRev + 1;
+  await dispatch('load', draft);
+  await keep(services, getters);
+  services.sync.resolved(getters.currentDraft);
+}
+
+/** Return whether `key` is the open draft's. */
+const isOpen = (state, key) => !!state.draft && state.draft.key === key;
+
+/** Change a stored draft that is not open here (the server answered about it). */
+async function updateStored(drafts, key, change) {
+  const draft = await drafts.get(key);
+  if (draft) await drafts.put({ ...draft, ...change(draft) });
+}
+
+/** The sync service says the server stored a draft as `version` up to local revision `rev`. */
+async function noteSaved(services, { commit, state, getters }, { key, version, rev }) {
+  if (!isOpen(state, key)) return updateStored(services.drafts, key, (d) => acknowledged(d, { version, rev }));
+  commit('setSynced', { version, rev });
+  return keep(services, getters);
+}
+
+/** The sync service says another tab or device changed a draft: `current` is the stored version, kept for the annotator's choice. */
+async function noteConflict(services, { commit, state, getters }, { key, current }) {
+  if (!isOpen(state, key)) return updateStored(services.drafts, key, () => ({ conflict: current }));
+  commit('setConflict', current);
+  return keep(services, getters);
+}
+
+/** The sync service says the server refused a draft at revision `rev`: its image has every annotator it needs. */
+async function noteFull(services, { commit, dispatch, state, getters }, { draft, rev }) {
+  const open = isOpen(state, draft.key);
+  if (open) {
+    commit('setFull', { rev });
+    keep(services, getters);
+  } else await updateStored(services.drafts, draft.key, () => ({ full: { rev } }));
+  await dispatch('navigation/noteFull', { draft, current: open }, { root: true });
+}
+
+const actions = { load, addStroke, clear, undo, redo, chooseLabel, typeText, submit, send, dropUnsent, keepMine, useTheirs, noteSaved, noteConflict, noteFull };
+
+/** Return the module; services: {drafts, persistence, sync}, created in main.js. */
+export function createAnnotationModule(services) {
+  return { namespaced: true, state, getters, mutations, actions: withServices(services, actions) };
 }

@@ -1,8 +1,12 @@
 /**
  * Send drafts to the server in the background, one request at a time, until each is stored.
  *
+ * - Each change of a draft is handed in once (enqueue); the queue keeps the latest draft of each
+ *   image and owns what it sends and the version it builds on: after an answer it moves its
+ *   own copy to the version stored, so nothing is read back from the store.
  * - Every PUT carries the whole document and the version it was based on, so a repeated PUT is
- *   harmless (the server answers 200 for content it already has).
+ *   harmless (the server answers 200 for content it already has). (Issue 16 will send only
+ *   what changed since the version the server acknowledged; the changes come in here.)
  * - Failures that may pass (no answer, 5xx, 429) are retried with exponential back-off and
  *   jitter, at once when the browser comes back online or any request is answered again.
  * - A 409 whose stored content is what this queue sent earlier is our own save whose answer
@@ -14,7 +18,7 @@
  *   content: the draft is marked full (kept, not sent again unless it changes) and reported once.
  */
 
-import { contentKey, documentJson, isDirty } from '../document.js';
+import { acknowledged, contentKey, documentJson, isDirty } from '../document.js';
 
 export const BACKOFF = { baseMs: 1000, maxMs: 30000 };
 
@@ -24,14 +28,15 @@ export function backoffDelay(attempt, random = Math.random) {
   return Math.round(ceiling * (0.5 + 0.5 * random()));
 }
 
+/** A listener that hears nothing: what the queue tells until one listens. */
+const DEAF = { status() {}, async saved() {}, async conflict() {}, async full() {} };
+
 export class SyncQueue {
-  /**
-   * save(imageId, json) -> stored annotation; getDraft(key) -> draft | null;
-   * markSynced(key, {version, rev}); markConflict(key, current); markFull(key, {rev, message});
-   * report(status); client() -> client info for the PUT body.
-   */
-  constructor({ save, getDraft, markSynced, markConflict, markFull = async () => {}, report, client = () => undefined, timers = globalThis, random = Math.random }) {
-    Object.assign(this, { save, getDraft, markSynced, markConflict, markFull, report, client, timers, random });
+  /** save(imageId, json) -> the stored annotation; client() -> what the PUT body says of the device. */
+  constructor({ save, client = () => undefined, timers = globalThis, random = Math.random }) {
+    Object.assign(this, { save, client, timers, random });
+    this.listener = DEAF;
+    this.latest = new Map(); // key -> the draft as it stands after its last change: what is sent
     this.order = []; // keys waiting, oldest change first
     this.dueAt = new Map(); // key -> earliest time to try
     this.attempts = new Map(); // key -> failed attempts in a row
@@ -44,8 +49,21 @@ export class SyncQueue {
     this.inFlight = null;
   }
 
-  /** Queue the key to be sent after `delayMs` (debounce), keeping its place if already queued. */
-  enqueue(key, delayMs = 0) {
+  /**
+   * Tell `listener` what happens, awaiting each answer: status({status, waiting, message});
+   * saved(key, {version, rev}) once the server stores the draft as `version` up to local
+   * revision `rev` (null: only the version is new); conflict(key, current) when another tab or
+   * device changed it; full(draft, rev) when its image already has every annotator it needs.
+   */
+  listen(listener) {
+    this.listener = { ...DEAF, ...listener };
+    this._report();
+  }
+
+  /** Queue a changed draft to be sent after `delayMs` (debounce), keeping its image's place if already queued. */
+  enqueue(draft, delayMs = 0) {
+    const key = draft.key;
+    this.latest.set(key, draft);
     if (!this.order.includes(key)) this.order.push(key);
     const problem = this.problems.get(key);
     if (problem && problem.kind === 'error') this.problems.delete(key); // a change may fix it: try again
@@ -62,12 +80,12 @@ export class SyncQueue {
     this._kick();
   }
 
-  /** Forget a conflict or refusal once the annotator chose; enqueue again if still dirty. */
-  resolved(key) {
-    this.problems.delete(key);
-    this.attempts.delete(key);
-    this.unacked.delete(key);
-    this.enqueue(key);
+  /** Forget a conflict or refusal once the annotator chose (or skipped the image): send `draft` if it is still dirty. */
+  resolved(draft) {
+    this.problems.delete(draft.key);
+    this.attempts.delete(draft.key);
+    this.unacked.delete(draft.key);
+    this.enqueue(draft);
   }
 
   /** Return how many drafts are not yet on the server. */
@@ -75,8 +93,13 @@ export class SyncQueue {
     return new Set([...this.order, ...this.problems.keys()]).size;
   }
 
-  /** Resolve once `key` is stored (or nothing waits); reject after timeoutMs or once sending it failed. */
-  flush(key, timeoutMs = 8000) {
+  /**
+   * Send `draft` now if it waits (as it stands now: its active time may have grown since its last
+   * change); resolve once it is stored or nothing waits, reject after timeoutMs or once sending failed.
+   */
+  flush(draft, timeoutMs = 8000) {
+    const key = draft.key;
+    if (this.latest.has(key)) this.latest.set(key, draft);
     if (this.dueAt.has(key)) this.dueAt.set(key, Date.now());
     this._kick();
     return new Promise((resolve, reject) => {
@@ -112,7 +135,7 @@ export class SyncQueue {
     else if (kinds.has('offline')) status = 'offline';
     else if (this.order.length) status = 'saving';
     const first = [...this.problems.values()].find((p) => p.kind !== 'offline');
-    this.report({ status, waiting: this.waiting, message: first ? first.message : null });
+    this.listener.status({ status, waiting: this.waiting, message: first ? first.message : null });
   }
 
   _kick() {
@@ -162,6 +185,7 @@ export class SyncQueue {
   }
 
   _done(key) {
+    this.latest.delete(key);
     this.order = this.order.filter((k) => k !== key);
     this.dueAt.delete(key);
     this.attempts.delete(key);
@@ -170,7 +194,7 @@ export class SyncQueue {
   }
 
   async _send(key) {
-    const draft = await this.getDraft(key);
+    const draft = this.latest.get(key);
     if (!draft || !isDirty(draft) || (draft.full && draft.full.rev >= draft.localRev)) {
       this._done(key); // nothing to send, or refused as full and unchanged since
       return;
@@ -196,16 +220,18 @@ export class SyncQueue {
           await this._stored(key, current.version, rev); // same content stored: nothing to send
         } else if ((this.unacked.get(key) || []).includes(theirs)) {
           // Our own earlier save landed but its answer was lost: build on it and send again.
-          await this.markSynced(key, { version: current.version, rev: null });
+          await this._acknowledge(key, current.version, null);
           this.dueAt.set(key, Date.now());
         } else {
           this.order = this.order.filter((k) => k !== key);
           this.problems.set(key, { kind: 'conflict', message: error.message });
-          await this.markConflict(key, current);
+          this.latest.set(key, { ...this.latest.get(key), conflict: current });
+          await this.listener.conflict(key, current);
         }
       } else if (error.isConflict && error.code === 'image_full') {
+        const full = { ...this.latest.get(key), full: { rev } };
         this._done(key);
-        await this.markFull(key, { rev, message: error.message });
+        await this.listener.full(full, rev);
       } else if (error.isRetryable) {
         const attempt = (this.attempts.get(key) || 0) + 1;
         this.attempts.set(key, attempt);
@@ -221,15 +247,21 @@ export class SyncQueue {
     }
   }
 
+  /** Move the queue's copy of the draft to the version the server stored, then tell the listener. */
+  async _acknowledge(key, version, rev) {
+    const draft = this.latest.get(key);
+    if (draft) this.latest.set(key, { ...draft, ...acknowledged(draft, { version, rev }) });
+    await this.listener.saved(key, { version, rev });
+  }
+
   async _stored(key, version, rev) {
-    await this.markSynced(key, { version, rev });
+    await this._acknowledge(key, version, rev);
     this.attempts.delete(key);
     this.unacked.delete(key);
     this.problems.delete(key);
     // The server answers again: send what waits for it now, not when each back-off runs out.
     for (const [other, problem] of this.problems) if (problem.kind === 'offline') this.dueAt.set(other, Date.now());
-    const draft = await this.getDraft(key);
-    if (!isDirty(draft)) this._done(key);
+    if (!isDirty(this.latest.get(key))) this._done(key);
     else this.dueAt.set(key, Date.now()); // changed while the request was out: send the rest
   }
 }

@@ -9,38 +9,40 @@ import { packStroke, unpackStroke } from '../document.js';
 const DB_NAME = 'eyetagger';
 const STORE = 'drafts';
 
+/** Open (creating it on first use) the database of drafts. */
+function openDatabase(indexedDBImpl, name) {
+  return new Promise((resolve, reject) => {
+    const req = indexedDBImpl.open(name, 1);
+    req.onupgradeneeded = () => {
+      const store = req.result.createObjectStore(STORE, { keyPath: 'key' });
+      store.createIndex('userId', 'userId');
+    };
+    req.onsuccess = () => resolve(req.result);
+    req.onerror = () => reject(req.error);
+    req.onblocked = () => reject(new Error('IndexedDB is blocked by another tab being upgraded.'));
+  });
+}
+
+/** Run `body(objectStore)` in one transaction; resolve with its request's result once committed. */
+function inTransaction(database, mode, body) {
+  return new Promise((resolve, reject) => {
+    const tx = database.transaction(STORE, mode);
+    let result;
+    const req = body(tx.objectStore(STORE));
+    if (req) req.onsuccess = () => (result = req.result);
+    // Resolve on commit, not on the request's success: only then is the draft on disk.
+    tx.oncomplete = () => resolve(result);
+    tx.onerror = () => reject(tx.error);
+    tx.onabort = () => reject(tx.error || new Error('IndexedDB transaction aborted'));
+  });
+}
+
 export function openDraftStore(indexedDBImpl = globalThis.indexedDB, name = DB_NAME) {
   let opening = null;
-
-  function db() {
-    if (!opening) {
-      opening = new Promise((resolve, reject) => {
-        const req = indexedDBImpl.open(name, 1);
-        req.onupgradeneeded = () => {
-          const store = req.result.createObjectStore(STORE, { keyPath: 'key' });
-          store.createIndex('userId', 'userId');
-        };
-        req.onsuccess = () => resolve(req.result);
-        req.onerror = () => reject(req.error);
-        req.onblocked = () => reject(new Error('IndexedDB is blocked by another tab being upgraded.'));
-      });
-    }
-    return opening;
-  }
-
-  async function run(mode, body) {
-    const database = await db();
-    return new Promise((resolve, reject) => {
-      const tx = database.transaction(STORE, mode);
-      let result;
-      const req = body(tx.objectStore(STORE));
-      if (req) req.onsuccess = () => (result = req.result);
-      // Resolve on commit, not on the request's success: only then is the draft on disk.
-      tx.oncomplete = () => resolve(result);
-      tx.onerror = () => reject(tx.error);
-      tx.onabort = () => reject(tx.error || new Error('IndexedDB transaction aborted'));
-    });
-  }
+  const run = async (mode, body) => {
+    if (!opening) opening = openDatabase(indexedDBImpl, name);
+    return inTransaction(await opening, mode, body);
+  };
 
   const pack = (draft) => ({ ...draft, strokes: draft.strokes.map(packStroke) });
   const unpack = (record) => (record ? { ...record, strokes: record.strokes.map(unpackStroke) } : null);

@@ -5,7 +5,7 @@
  * join of cached pieces, not a re-encoding of every point.
  *
  * A draft: {key, userId, datasetId, imageId, image, strokes, label, text, status,
- *           baseVersion, localRev, syncedRev, startedAt, activeMs, updatedAt, conflict}
+ *           baseVersion, localRev, syncedRev, startedAt, activeMs, updatedAt, conflict, full?}
  * localRev counts local changes; syncedRev is the localRev the server has; baseVersion is the
  * server version the local content was based on. Dirty (unsent work) means localRev > syncedRev.
  */
@@ -19,6 +19,14 @@ export function draftKey(userId, imageId) {
 
 export function isDirty(draft) {
   return !!draft && draft.localRev > draft.syncedRev;
+}
+
+/**
+ * Return the draft's {baseVersion, syncedRev} once the server has stored it as `version` up to
+ * local revision `rev` (null: only the version is new, e.g. a save of ours whose answer was lost).
+ */
+export function acknowledged(draft, { version, rev }) {
+  return { baseVersion: version, syncedRev: rev === null || rev === undefined ? draft.syncedRev : Math.max(draft.syncedRev, rev) };
 }
 
 /** Return the stroke as JSON text, cached (strokes are never mutated once committed). */
