@@ -215,15 +215,15 @@ def _inspect_or_error(path: Path) -> tuple[str, int, int] | ValueError:
 _INSPECT_CHUNK = 256  # files handed to the threads at a time: memory stays flat on any dataset
 # One thread per core this process may run on (a container's cpuset, not the host's count), at most
 # 8: each thread holds one whole file in memory while it inspects it.
-_INSPECT_THREADS = min(8, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+THREADS = min(8, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
 
 
-def _inspect_all(paths: list[Path]) -> Iterator[tuple[str, int, int] | ValueError]:
+def inspect_images(paths: list[Path]) -> Iterator[tuple[str, int, int] | ValueError]:
     """Yield inspect_image's result or its error for each path, in order, a thread per core.
 
     Reading, hashing and decoding release the GIL, so the files are read side by side.
     """
-    with ThreadPoolExecutor(max_workers=_INSPECT_THREADS) as pool:
+    with ThreadPoolExecutor(max_workers=THREADS) as pool:
         for start in range(0, len(paths), _INSPECT_CHUNK):
             yield from pool.map(_inspect_or_error, paths[start : start + _INSPECT_CHUNK])
 
@@ -237,7 +237,7 @@ def plan_import(folder: Path, *, progress: Callable[[Iterable], Iterable] = iter
     files = list_image_files(folder / "images")
     pairs, files_without_row, rows_without_file, ambiguous = match_rows(rows, files)
     plan = ImportPlan(files_without_row=files_without_row, rows_without_file=rows_without_file, ambiguous=ambiguous)
-    inspected = _inspect_all([folder / "images" / relative for _, relative in pairs])
+    inspected = inspect_images([folder / "images" / relative for _, relative in pairs])
     # zip() waits for each result before it takes the pair, so the progress bar counts files done.
     for position, (result, (row, relative)) in enumerate(zip(inspected, progress(pairs), strict=True)):
         if isinstance(result, ValueError):
@@ -284,7 +284,7 @@ def _plan_attachments(folder: Path, plan: ImportPlan) -> None:
             else:
                 wanted.append((index, kind, relative))
     found: dict[int, list[Attachment]] = {}
-    for (index, kind, relative), result in zip(wanted, _inspect_all([folder / r for _, _, r in wanted]), strict=True):
+    for (index, kind, relative), result in zip(wanted, inspect_images([folder / r for _, _, r in wanted]), strict=True):
         if isinstance(result, ValueError):
             plan.attachments_missing.append(f"{kind} of {plan.images[index].path}: {relative}: {result}")
             continue

@@ -400,5 +400,66 @@ class AnnotatorProgress(models.Model):
         return f"{self.annotator} on {self.dataset}"
 
 
+class OriginalAccount(models.Model):
+    """A user of an original EyeTagger deployment and the account they became here, so a re-import finds them."""
+
+    dataset = models.ForeignKey(
+        Dataset,
+        on_delete=models.CASCADE,
+        related_name="original_accounts",
+        help_text="The original deployment, known by the dataset its images became.",
+    )
+    original_id = models.PositiveIntegerField(help_text="auth_user.id in the original.")
+    original_username = models.CharField(max_length=150, help_text="The username in the original.")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="original_accounts")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["dataset", "original_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["dataset", "original_id"], name="original_account_once_per_dataset"),
+        ]
+
+    def __str__(self):
+        return f"{self.original_username} (original #{self.original_id}) as {self.user}"
+
+
+class OriginalAnnotation(models.Model):
+    """The original EyeTagger's row an annotation was imported from, kept verbatim, and how it was read."""
+
+    class Source(models.TextChoices):
+        SVG = "svg", "SVG strokes, corrected to the PNG"
+        PNG = "png", "traced from the PNG"
+        SVG_ONLY = "svg only", "SVG strokes (no PNG)"
+        NONE = "none", "nothing drawn"
+
+    annotation = models.OneToOneField(Annotation, on_delete=models.CASCADE, related_name="original")
+    original_id = models.PositiveIntegerField(help_text="api_annotation.id in the original.")
+    png = models.BinaryField(blank=True, help_text="The PNG of the original's annotation column, as stored.")
+    svg = models.TextField(null=True, blank=True, help_text="annotation_svg as stored (NULL before 2024-06).")
+    times = models.TextField(null=True, blank=True, help_text="annotation_times as stored (NULL before 2024-06).")
+    text = models.TextField(null=True, blank=True, help_text="The text as stored, the untouched placeholder included.")
+    real_button = models.BooleanField(null=True, help_text="NULL before the buttons existed (2023-08-14).")
+    fake_button = models.BooleanField(null=True)
+    ground_truth = models.TextField(null=True, blank=True, help_text="The row's own copy of the image's ground truth.")
+    device_pixel_ratio = models.FloatField(null=True, blank=True, help_text="Of the screen the PNG was drawn on.")
+    strokes_from = models.CharField(max_length=16, choices=Source.choices)
+    svg_iou = models.FloatField(
+        null=True, blank=True, help_text="IoU of the SVG strokes' mask with the PNG's (the PNG's is kept)."
+    )
+    svg_pixels_differing = models.PositiveIntegerField(null=True, blank=True)
+    notes = models.JSONField(default=list, blank=True, help_text="What the import noticed about the row.")
+    digest = models.CharField(max_length=64, help_text="SHA-256 of the row's content, to notice a changed row.")
+    imported_version = models.PositiveIntegerField(help_text="The annotation's version the import wrote.")
+    imported_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["annotation"]
+        verbose_name = "original EyeTagger row"
+
+    def __str__(self):
+        return f"api_annotation {self.original_id} of the original"
+
+
 # The study models live in their own module; importing them here is how Django finds them.
 from .study_models import Condition, Participant, Step, Study, Trial  # noqa: E402, F401

@@ -336,7 +336,9 @@ def _capsule_spans(ax, ay, bx, by, first, last, r: float, width: int):
     dx, dy = bx - ax, by - ay
     length2 = dx * dx + dy * dy
     length = np.sqrt(length2)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    # A segment nearly flat or upright divides by a tiny dx or dy: the quotient may overflow to
+    # infinity, which is the right limit (the band spans the row), as the browser's doubles give it.
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         c = (yc - ay) * dy
         p_lo = np.where(dx > 0, ax + (0.0 - c) / dx, ax + (length2 - c) / dx)
         p_hi = np.where(dx > 0, ax + (length2 - c) / dx, ax + (0.0 - c) / dx)
@@ -384,3 +386,92 @@ def _polygon_spans(points: np.ndarray, width: int, height: int):
     end = np.minimum(np.ceil(leave - 0.5) - 1, width - 1)
     keep = start <= end
     return span_rows[keep], start[keep].astype(np.int64), end[keep].astype(np.int64)
+
+
+# --- Tracing: a mask as strokes ------------------------------------------------------------
+
+
+def mask_lassos(
+    mask: np.ndarray,
+    *,
+    tool: str = "lasso",
+    t: float = 0.0,
+    p: float = 0.5,
+    max_points: int = DEFAULT_LIMITS.max_points_per_stroke,
+) -> list[dict]:
+    """Return lasso strokes whose painted area is exactly the mask: ``rasterize`` gives it back bit for bit.
+
+    For masks that exist only as pixels (an imported PNG): the inverse of ``rasterize``. Every
+    edge runs along pixel edges. Rows with the same runs form a band; each run of a band is a
+    rectangle, and the bands are chained into one closed outline per stroke through the column
+    x = -1, left of the image, where each row is crossed twice (down, then back up as the outline
+    closes), which the even-odd rule leaves empty; horizontal edges cross no row of centres. So
+    each row of centres crosses exactly the runs' two sides, at whole pixel edges. A stroke holds
+    at most ``max_points`` points; more make more strokes. ``tool`` may be ``lasso-eraser`` to
+    clear the mask's pixels instead.
+    """
+    set_rows = np.flatnonzero(mask.any(axis=1))
+    if set_rows.size == 0:
+        return []
+    # Work on the mask's bounding box only: a correction mask is a few pixels of a large image.
+    top, bottom = int(set_rows[0]), int(set_rows[-1]) + 1
+    set_columns = np.flatnonzero(mask[top:bottom].any(axis=0))
+    left, right = int(set_columns[0]), int(set_columns[-1]) + 1
+    height = bottom - top
+    padded = np.zeros((height, right - left + 2), dtype=np.int8)
+    padded[:, 1:-1] = mask[top:bottom, left:right]
+    change = np.diff(padded, axis=1)  # +1 where a run starts, -1 one past its end
+    run_rows, run_starts = np.nonzero(change == 1)
+    _, run_ends = np.nonzero(change == -1)
+    run_starts += left
+    run_ends += left
+    counts = np.bincount(run_rows, minlength=height)
+    # A row continues the band above when it has the same runs: compare each run with the run
+    # as many places earlier as the row has runs, which is its twin in the row above.
+    n = run_rows.size
+    twin = np.arange(n) - counts[run_rows]
+    safe = np.maximum(twin, 0)
+    equal = (
+        (twin >= 0) & (run_rows[safe] == run_rows - 1) & (run_starts[safe] == run_starts) & (run_ends[safe] == run_ends)
+    )
+    differing = np.bincount(run_rows[~equal], minlength=height)
+    same_count = np.zeros(height, dtype=bool)
+    same_count[1:] = counts[1:] == counts[:-1]
+    continues = (counts > 0) & same_count & (differing == 0)
+    breaks = np.flatnonzero(~continues)
+    band_rows = np.flatnonzero((counts > 0) & ~continues)
+    after = np.searchsorted(breaks, band_rows, side="right")
+    band_ends = np.where(after < breaks.size, breaks[np.minimum(after, breaks.size - 1)], height)
+    # The runs drawn: those of each band's first row, cut into units of at most per_unit runs.
+    drawn = ~continues[run_rows]
+    rows, starts, ends = run_rows[drawn], run_starts[drawn], run_ends[drawn]
+    band = np.searchsorted(band_rows, rows)
+    per_unit = max(1, (max_points - 2) // 4)
+    rank = np.arange(rows.size) - np.searchsorted(band, band)  # the run's place within its band
+    unit_break = np.ones(rows.size, dtype=bool)
+    unit_break[1:] = (band[1:] != band[:-1]) | (rank[1:] % per_unit == 0)
+    unit = np.cumsum(unit_break) - 1
+    unit_runs = np.bincount(unit)
+    unit_band = band[unit_break]
+    y0 = (band_rows[unit_band] + top).astype(np.float64)
+    y1 = (band_ends[unit_band] + top).astype(np.float64)
+    sizes = 4 * unit_runs + 2
+    offsets = np.cumsum(sizes) - sizes
+    xs = np.full(int(sizes.sum()), -1.0)
+    ys = np.empty(xs.size)
+    ys[offsets] = y0
+    ys[offsets + sizes - 1] = y0
+    place = offsets[unit] + 1 + 4 * (np.arange(rows.size) - np.searchsorted(unit, unit))
+    a, b = starts.astype(np.float64), ends.astype(np.float64)
+    for k, (x, y) in enumerate(((a, y0[unit]), (a, y1[unit]), (b, y1[unit]), (b, y0[unit]))):
+        xs[place + k] = x
+        ys[place + k] = y
+    points = np.column_stack([xs, ys, np.full(xs.size, float(t)), np.full(xs.size, float(p))])
+    strokes, begin, size = [], 0, 0
+    for unit_size in sizes.tolist():
+        if size and size + unit_size > max_points:
+            strokes.append({"tool": tool, "width": 1.0, "points": points[begin : begin + size].tolist()})
+            begin, size = begin + size, 0
+        size += unit_size
+    strokes.append({"tool": tool, "width": 1.0, "points": points[begin : begin + size].tolist()})
+    return strokes

@@ -39,3 +39,20 @@ export function formatDateTime(iso) {
 export function displayName(path) {
   return (path || '').replace(/^images\//, '');
 }
+
+const IMPORTED_STROKES = {
+  svg: 'its strokes are the original SVG’s, corrected along pixel edges to its PNG',
+  png: 'its strokes trace the original PNG’s mask along pixel edges',
+  'svg only': 'its strokes are the original SVG’s (it kept no PNG)',
+  none: 'nothing was drawn',
+};
+
+/**
+ * Return what an annotation imported from the original EyeTagger says about itself, or null: its
+ * client info (`imported_from`, `original_id`, `strokes_from`), as `import_original` writes it.
+ */
+export function importedFrom(client) {
+  if (!client || client.imported_from !== 'original-eyetagger') return null;
+  const how = IMPORTED_STROKES[client.strokes_from] || 'its strokes were recovered';
+  return `Imported from the original EyeTagger (its row ${client.original_id}): the mask is the one it stored; ${how}.`;
+}

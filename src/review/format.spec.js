@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { displayName, formatClock, formatDuration, formatPercent } from './format.js';
+import { displayName, formatClock, formatDuration, formatPercent, importedFrom } from './format.js';
 
 describe('formatDuration', () => {
   it.each([
@@ -31,5 +31,20 @@ describe('displayName', () => {
     expect(displayName('images/iris_01.png')).toBe('iris_01.png');
     expect(displayName('images/left/iris_01.png')).toBe('left/iris_01.png');
     expect(displayName('scans/images/x.png')).toBe('scans/images/x.png');
+  });
+});
+
+describe('importedFrom', () => {
+  it('says where an imported annotation came from and how its strokes were found', () => {
+    const client = { imported_from: 'original-eyetagger', original_id: 7, strokes_from: 'png' };
+    expect(importedFrom(client)).toBe(
+      'Imported from the original EyeTagger (its row 7): the mask is the one it stored; its strokes trace the original PNG’s mask along pixel edges.',
+    );
+    expect(importedFrom({ ...client, strokes_from: 'svg' })).toContain('SVG’s, corrected along pixel edges');
+  });
+
+  it('says nothing of work drawn here', () => {
+    expect(importedFrom({ user_agent: 'Firefox', device_pixel_ratio: 2 })).toBeNull();
+    expect(importedFrom(undefined)).toBeNull();
   });
 });

@@ -12,6 +12,7 @@ from ..models import Annotation, AnnotationRevision, Role
 from ..permissions import user_role
 from .display import PREVIEW, THUMBNAIL, admin_page, duration, thumbnail_tag
 from .filters import AnnotatorTestFilter
+from .original import ImportedFilter, original_row
 from .pictures import overlay_response
 
 
@@ -67,6 +68,7 @@ class AnnotationAdmin(admin.ModelAdmin):
         "label",
         "status",
         AnnotatorTestFilter,
+        ImportedFilter,
     ]
     search_fields = ["image__path", "image__sha256", "annotator__username", "text"]
     list_select_related = ["image__dataset", "annotator__profile"]
@@ -85,6 +87,7 @@ class AnnotationAdmin(admin.ModelAdmin):
         "submitted_at",
         "active_ms",
         "client",
+        "imported_from",
         "created_at",
         "updated_at",
         "strokes",
@@ -120,6 +123,10 @@ class AnnotationAdmin(admin.ModelAdmin):
     @admin.display(description="dataset", ordering="image__dataset__name")
     def dataset(self, annotation):
         return annotation.image.dataset.name
+
+    @admin.display(description="imported from")
+    def imported_from(self, annotation):
+        return original_row(annotation)
 
     @admin.display(boolean=True, description="test user", ordering="annotator__profile__is_test")
     def is_test(self, annotation):

@@ -8,6 +8,7 @@ from .datasets import (
     dataset_missing_parts,
     dataset_root_of,
 )
+from .original import OriginalImportReport, original_import
 from .participants import (
     Enrolment,
     StepDone,
@@ -44,6 +45,7 @@ __all__ = [
     "ImageUnavailable",
     "ImportReport",
     "NewAccount",
+    "OriginalImportReport",
     "VersionConflict",
     "annotation_restore",
     "annotation_save",
@@ -53,6 +55,7 @@ __all__ = [
     "dataset_missing_parts",
     "dataset_root_of",
     "mask_encode",
+    "original_import",
     "queue_next",
     "queue_recount",
     "queue_skip",

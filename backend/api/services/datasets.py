@@ -118,22 +118,34 @@ def dataset_import(
         "order": order,
         "lease_minutes": lease_minutes,
     }
-    options = {key: value for key, value in options.items() if value is not None}
     with transaction.atomic():
-        # NO KEY UPDATE: annotators' inserts referencing the dataset go on while it imports.
-        dataset = Dataset.objects.select_for_update(no_key=True).filter(root=root).first()
-        created = dataset is None
-        if created:
-            default_name = Path(root).name.replace("_", " ").replace("-", " ").strip().capitalize()
-            dataset = Dataset(root=root, name=options.pop("name", default_name))
-            dataset.slug = slug or _unique_slug(slugify(dataset.name) or "dataset")
-        for key, value in options.items():
-            setattr(dataset, key, value)
-        dataset.full_clean()
-        dataset.save()
+        dataset, created = dataset_upsert(root=root, slug=slug, options=options)
         report = ImportReport(dataset=dataset, created=created)
         apply_import_plan(plan, dataset=dataset, image_model=Image, report=report, attachment_model=ImageAttachment)
     return report
+
+
+def dataset_upsert(*, root: str, slug: str | None = None, options: dict) -> tuple[Dataset, bool]:
+    """Return the dataset of this root, created if new, with the options not None set; and whether it was created.
+
+    Call inside a transaction: the dataset's row stays locked until it ends.
+    """
+    options = {key: value for key, value in options.items() if value is not None}
+    # NO KEY UPDATE: annotators' inserts referencing the dataset go on while it imports.
+    dataset = Dataset.objects.select_for_update(no_key=True).filter(root=root).first()
+    created = dataset is None
+    if created:
+        default_name = Path(root).name.replace("_", " ").replace("-", " ").strip().capitalize()
+        dataset = Dataset(root=root, name=options.pop("name", default_name))
+        dataset.slug = slug or _unique_slug(slugify(dataset.name) or "dataset")
+    changed = created
+    for key, value in options.items():
+        changed |= getattr(dataset, key) != value
+        setattr(dataset, key, value)
+    if changed:  # a second import with the same options writes nothing
+        dataset.full_clean()
+        dataset.save()
+    return dataset, created
 
 
 def apply_import_plan(

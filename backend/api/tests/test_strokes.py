@@ -650,3 +650,60 @@ def test_an_integer_beyond_a_doubles_range_is_refused_naming_the_field(where):
     field, _, message = refused.value.errors[0]
     assert field == ("strokes[0].width" if where == "width" else "strokes[0].points[0]")
     assert len(message) < 200
+
+
+# --- A mask as strokes: mask_lassos is the inverse of rasterize ---------------------------------
+
+
+@st.composite
+def masks(draw):
+    height, width = draw(st.integers(1, 24)), draw(st.integers(1, 24))
+    density = draw(st.floats(0, 1))
+    seed = draw(st.integers(0, 2**32 - 1))
+    mask = np.random.default_rng(seed).random((height, width)) < density
+    if draw(st.booleans()):  # rows repeated: bands of several rows
+        mask = np.repeat(mask[: max(1, height // 3)], 3, axis=0)[:height]
+    return mask
+
+
+@settings(max_examples=300)
+@given(masks(), st.sampled_from([6, 10, 26, DEFAULT_LIMITS.max_points_per_stroke]))
+def test_the_lassos_of_a_mask_paint_exactly_that_mask(mask, max_points):
+    lassos = strokes_mod.mask_lassos(mask, max_points=max_points)
+    height, width = mask.shape
+    assert (rasterize(lassos, width, height) == mask).all()
+    assert all(len(s["points"]) <= max_points for s in lassos)
+    if lassos:
+        validate_strokes(lassos, width=width, height=height)
+    erased = rasterize(
+        [{"tool": "brush", "width": 512.0, "points": [[0, 0, 0, 0.5]]}]
+        + strokes_mod.mask_lassos(mask, tool="lasso-eraser"),
+        width,
+        height,
+    )
+    assert (
+        erased == ~mask & rasterize([{"tool": "brush", "width": 512.0, "points": [[0, 0, 0, 0.5]]}], width, height)
+    ).all()
+
+
+def test_a_masks_lassos_run_along_pixel_edges_and_merge_equal_rows():
+    mask = np.zeros((5, 6), dtype=bool)
+    mask[1:3, 1:4] = True  # two equal rows: one band
+    mask[3, 2] = True
+    (lasso,) = strokes_mod.mask_lassos(mask)
+    outline = [(x, y) for x, y, _, _ in lasso["points"]]
+    assert outline == [
+        (-1, 1),
+        (1, 1),
+        (1, 3),
+        (4, 3),
+        (4, 1),
+        (-1, 1),
+        (-1, 3),
+        (2, 3),
+        (2, 4),
+        (3, 4),
+        (3, 3),
+        (-1, 3),
+    ]
+    assert strokes_mod.mask_lassos(np.zeros((4, 4), dtype=bool)) == []
