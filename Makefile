@@ -89,7 +89,7 @@ lint: deps docs  ## Check the code's style: Python (ruff), shell scripts (shellc
 	.venv/bin/ruff check backend bench deploy conftest.py src
 	.venv/bin/ruff format --check backend bench deploy conftest.py src
 	@command -v shellcheck >/dev/null || { echo "shellcheck is missing: run deploy/install-test-tools.sh (as root)" >&2; exit 1; }
-	shellcheck -x backups.sh deploy/*.sh
+	shellcheck -x backups.sh deploy/*.sh deploy/containers/*.sh deploy/containers/standins/*/*.sh
 
 # Strict: any warning fails, and mkdocs.yml turns broken links and anchors into warnings. Never add
 # -q or -v here: with -q (MkDocs 1.6) warnings are dropped before strict mode counts them, and with
