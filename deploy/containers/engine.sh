@@ -74,7 +74,8 @@ install_packages() {
 start_dockerd() {
     engine_answers && return 0
     # A plain `cmd &`, so that $! is dockerd itself and `stop` kills the right process.
-    nohup dockerd >"$W/dockerd.log" 2>&1 &
+    # Niced: on a shared machine, image builds and containers give way to interactive work.
+    nohup nice -n 10 dockerd >"$W/dockerd.log" 2>&1 &
     echo $! >"$W/dockerd.pid"
     for _ in $(seq 120); do
         engine_answers && return 0
