@@ -78,7 +78,8 @@ ENV EYETAGGER_UPSTREAM=web:8000 \
     NGINX_TLS_CERTIFICATE_KEY=/etc/nginx/tls/privkey.pem \
     NGINX_STATIC_ROOT=/srv/static \
     NGINX_DATASET_ROOT=/datasets \
-    NGINX_UPLOAD_ROOT=/uploads
+    NGINX_UPLOAD_ROOT=/uploads \
+    NGINX_RESOLVER=127.0.0.11
 # Healthy when both servers answer: plain HTTP, and HTTPS with the certificate loaded and the
 # static files in place (curl comes with the official Debian-based image).
 HEALTHCHECK --interval=15s --timeout=5s --start-period=10s --retries=3 \

@@ -221,6 +221,7 @@ def stack(tmp_path_factory):
                 "NGINX_STATIC_ROOT": str(static_root),
                 "NGINX_DATASET_ROOT": str(dataset_root),
                 "NGINX_UPLOAD_ROOT": str(upload_root),
+                "NGINX_RESOLVER": LOCALHOST,  # unused: the upstream is an address
             },
             [http_port, https_port],
         )
@@ -520,6 +521,7 @@ def test_nginx_answers_a_json_503_while_gunicorn_is_down(stack, tmp_path):
             "NGINX_STATIC_ROOT": str(stack.static_root),
             "NGINX_DATASET_ROOT": str(stack.dataset_root),
             "NGINX_UPLOAD_ROOT": str(stack.upload_root),
+            "NGINX_RESOLVER": LOCALHOST,
         },
         [http_port, https_port],
     )

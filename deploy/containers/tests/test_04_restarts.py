@@ -1,5 +1,6 @@
 """What survives: data across `down` and `up`, saves across a killed web container, a database restart."""
 
+import os
 import threading
 import time
 
@@ -19,6 +20,10 @@ def wait_for(condition, timeout: float, what: str):
             return value
         time.sleep(0.5)
     raise AssertionError(f"not {what} after {timeout} s")
+
+
+def inspect_restarts(container: str) -> int:
+    return int(ctr.run(["docker", "inspect", "--format", "{{.RestartCount}}", container]).stdout)
 
 
 def health(stack, service: str) -> str:
@@ -89,18 +94,27 @@ class Saver(threading.Thread):
         return None
 
 
-def test_a_killed_web_container_is_restarted_and_no_acknowledged_save_is_lost(stack, accounts):
+def test_a_crashed_web_container_is_restarted_and_no_acknowledged_save_is_lost(stack, accounts):
+    """Gunicorn's master killed by SIGKILL from outside, as the OOM killer does: the policy restarts it.
+
+    (`docker kill` itself would not do: Docker counts it as a manual stop, like `docker stop`, and
+    no restart policy restarts the container; `docker compose up -d` does.)
+    """
     session = stack.sign_in("ann2", accounts["ann2"])
     image_id = image_ids(stack, session)[3]
     (container,) = stack.containers("web")
-    restarts = stack.state(container)["RestartCount"] if "RestartCount" in stack.state(container) else 0
+    restarts = inspect_restarts(container)
     saver = Saver(stack, session, image_id)
     saver.start()
     try:
         wait_for(lambda: len(saver.acknowledged) >= 5, 60, "saving")
-        with ctr.step("docker kill web, until restarted and healthy"):
-            ctr.run(["docker", "kill", container])
-            wait_for(lambda: stack.state(container)["Running"], 60, "restarted by its policy")
+        with ctr.step("web's main process killed, until restarted and healthy"):
+            pid = stack.state(container)["Pid"]
+            if os.path.exists(f"/proc/{pid}"):  # the engine runs on this host: its main process, from here
+                ctr.run(["kill", "-KILL", str(pid)])
+            else:  # a Docker Desktop VM: Gunicorn's quick shutdown, from inside
+                stack.exec("web", "kill", "-QUIT", "1")
+            wait_for(lambda: inspect_restarts(container) > restarts, 60, "restarted by its policy")
             wait_for(lambda: health(stack, "web") == "healthy", 120, "healthy again")
         acknowledged = len(saver.acknowledged)
         wait_for(lambda: len(saver.acknowledged) >= acknowledged + 5, 60, "saving again after the restart")
@@ -108,14 +122,13 @@ def test_a_killed_web_container_is_restarted_and_no_acknowledged_save_is_lost(st
         saver.stop.set()
         saver.join(30)
     assert saver.unexpected == []
-    assert ctr.run(["docker", "inspect", "--format", "{{.RestartCount}}", container]).stdout.strip() != str(restarts)
     text, version = saver.acknowledged[-1]
     stored = session.get(f"{stack.base}/api/images/{image_id}/annotation/", timeout=10).json()
     assert (stored["text"], stored["version"]) == (text, version)
     # Each acknowledged save is one version: none was lost or applied twice.
     versions = [version for _, version in saver.acknowledged]
     assert versions == list(range(versions[0], versions[0] + len(versions)))
-    ctr.log(f"saves while web was killed: {len(saver.acknowledged)} acknowledged, failed meanwhile: {saver.failures}")
+    ctr.log(f"saves around the crash: {len(saver.acknowledged)} acknowledged; failed meanwhile: {saver.failures}")
 
 
 def test_web_turns_unhealthy_while_the_database_is_stopped_and_recovers(stack, accounts):
@@ -127,5 +140,6 @@ def test_web_turns_unhealthy_while_the_database_is_stopped_and_recovers(stack, a
             assert answer.status_code == 503 and answer.headers["Retry-After"]
         finally:
             stack.sh("docker compose start db")
-        stack.up()
+        # Not `up --wait`: compose gives up at once on a dependency that is unhealthy right now.
+        wait_for(lambda: health(stack, "web") == "healthy", 120, "healthy again with its database")
     assert stack.session().get(f"{stack.base}/api/health/", timeout=10).status_code == 200
