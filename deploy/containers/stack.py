@@ -144,11 +144,13 @@ class Stack:
     dir: Path
     project: str
     tag: str
+    http_port: int = HTTP_PORT
+    https_port: int = HTTPS_PORT
 
     @classmethod
-    def create(cls, dir: Path, *, project: str = PROJECT, tag: str = "current", commit: str | None = None):
+    def create(cls, dir: Path, *, project: str = PROJECT, tag: str = "current", commit: str | None = None, **ports):
         copy_checkout(dir, commit)
-        stack = cls(dir=dir, project=project, tag=tag)
+        stack = cls(dir=dir, project=project, tag=tag, **ports)
         run(["deploy/make-env.sh", "--host", "localhost"], cwd=dir)
         (dir / "compose.test.yaml").write_text(TEST_OVERRIDE.format(tag=tag))
         stack.write_dotenv()
@@ -157,7 +159,7 @@ class Stack:
     def write_dotenv(self, files: str = "docker-compose.yaml:compose.test.yaml") -> None:
         (self.dir / ".env").write_text(
             f"COMPOSE_PROJECT_NAME={self.project}\nCOMPOSE_FILE={files}\n"
-            f"EYETAGGER_HTTP_PORT={HTTP_PORT}\nEYETAGGER_HTTPS_PORT={HTTPS_PORT}\n"
+            f"EYETAGGER_HTTP_PORT={self.http_port}\nEYETAGGER_HTTPS_PORT={self.https_port}\n"
             f"EYETAGGER_DEV_WEB_PORT={DEV_WEB_PORT}\nEYETAGGER_DEV_VITE_PORT={DEV_VITE_PORT}\n"
         )
 
@@ -204,8 +206,13 @@ class Stack:
         return self.compose("logs", "--no-color", "--tail", "80", *services, check=False).stdout
 
     # -- HTTP through Nginx
-    base = f"https://localhost:{HTTPS_PORT}"
-    http_base = f"http://localhost:{HTTP_PORT}"
+    @property
+    def base(self) -> str:
+        return f"https://localhost:{self.https_port}"
+
+    @property
+    def http_base(self) -> str:
+        return f"http://localhost:{self.http_port}"
 
     def session(self) -> requests.Session:
         session = requests.Session()

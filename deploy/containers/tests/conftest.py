@@ -64,12 +64,12 @@ def accounts(stack) -> dict[str, str]:
     passwords = {"admin": secrets.token_urlsafe(16)}
     with ctr.step("operator: import the demo dataset, create the admin and annotators"):
         stack.sh(
-            "docker compose exec -T web python manage.py import_dataset /datasets/demo "
+            "docker compose exec web python manage.py import_dataset /datasets/demo "
             '--slug demo-irises --name "Demo irises" --question "Is this image real or fake?" '
             "--choices real,fake --require choice,mask"
         )
         stack.sh(
-            f"docker compose exec -T -e DJANGO_SUPERUSER_PASSWORD={passwords['admin']} web "
+            f"DJANGO_SUPERUSER_PASSWORD='{passwords['admin']}' docker compose exec -e DJANGO_SUPERUSER_PASSWORD web "
             "python manage.py createsuperuser --no-input --username admin --email admin@example.org"
         )
         (stack.dir / "users.csv").write_text("".join(f"{name},{name}@example.org,\n" for name in ANNOTATORS))
