@@ -61,7 +61,7 @@ RUN SECRET_KEY=collectstatic-only-not-used-at-run-time python manage.py collects
 # Code and static files belong to root: the running user can read them, not change them.
 USER 10001:10001
 EXPOSE 8000
-HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=3 \
+HEALTHCHECK --interval=15s --timeout=5s --start-period=300s --retries=3 \
     CMD ["python", "/app/deploy/healthcheck.py"]
 ENTRYPOINT ["/app/deploy/docker-entrypoint.sh"]
 CMD ["gunicorn", "-c", "deploy/gunicorn.conf.py", "backend.wsgi"]

@@ -125,7 +125,11 @@ def copy_checkout(dest: Path, commit: str | None = None) -> Path:
         shutil.rmtree(dest)
     dest.mkdir(parents=True)
     if commit:
-        archive = subprocess.run(["git", "archive", commit], cwd=REPO, capture_output=True, check=True).stdout
+        # git archive's default umask (002) makes files group-writable; BuildKit hashes file modes,
+        # so the same Pipfile.lock would miss the cache and the packages be installed again.
+        archive = subprocess.run(
+            ["git", "-c", "tar.umask=0022", "archive", commit], cwd=REPO, capture_output=True, check=True
+        ).stdout
         subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
     else:
         names = run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=REPO).stdout

@@ -53,7 +53,7 @@ def test_three_replicas_serve_every_request_while_one_is_stopped_and_sessions_ho
         assert all(count > 0 for count in served), served
         assert logs(replicas[0]).count(marker) == 0
     finally:
-        ctr.run(["docker", "start", replicas[0]], check=False)
         with ctr.step("back to one web replica"):
-            stack.sh("docker compose up -d --scale web=1")
-    wait_for(lambda: len(stack.containers("web")) == 1, 30, "one replica")
+            stack.sh("docker compose up -d --scale web=1", check=False)  # as above: the healthchecks decide
+            wait_for(lambda: len(stack.containers("web")) == 1, 60, "one replica")
+            wait_for(lambda: healthy(stack.containers("web")[0]), 300, "one healthy replica")
