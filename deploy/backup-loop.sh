@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Run backups.sh every BACKUP_INTERVAL seconds: the compose service `backup` (a postgres image,
-# so pg_dump matches the server). A failed run is logged and retried at the next interval.
+# so pg_dump matches the server). A failed run is logged and tried again a minute later.
 set -euo pipefail
 
 usage() {
@@ -52,7 +52,10 @@ export DATABASE_URL
 trap 'exit 0' TERM INT
 
 while true; do
-    "$repo/backups.sh" "$@" || true # it logged why; the healthcheck turns red if failures go on
-    sleep "$interval" &
+    # A failed run (it logged why) is tried again in a minute, not an interval later: the first one
+    # may run while the database is still starting. The healthcheck turns red if failures go on.
+    next_run=$interval
+    "$repo/backups.sh" "$@" || next_run=$((interval < 60 ? interval : 60))
+    sleep "$next_run" &
     wait $! # so `docker compose stop` (SIGTERM) ends the sleep at once
 done
