@@ -15,6 +15,7 @@ from deploy.containers import stack as ctr
 
 from .conftest import DATASET, fingerprint
 from .test_03_operator_commands import image_ids, save
+from .test_04_restarts import health, wait_for
 
 PREVIOUS = os.environ.get("EYETAGGER_UPGRADE_FROM", "HEAD^")
 
@@ -60,7 +61,10 @@ def upgraded(built):
         with ctr.step(f"upgrade: build and start the previous commit ({commit[:10]})"):
             ctr.ensure_images(ctr.base_images(old.dir))
             old.build()
-            old.up()
+            # Not --wait: an older version's backup service may be unhealthy at first (fixed since).
+            old.compose("up", "-d", check=False, timeout=900)
+            for service in ("db", "web", "nginx"):
+                wait_for(lambda service=service: health(old, service) == "healthy", 600, f"{service} healthy")
         old.sh(
             "docker compose exec -T web python manage.py import_dataset /datasets/demo --slug demo-irises "
             '--name "Demo irises" --question "Is this image real or fake?" --choices real,fake --require choice,mask'
