@@ -76,13 +76,17 @@ start_dockerd() {
     # A plain `cmd &`, so that $! is dockerd itself and `stop` kills the right process.
     # Niced: on a shared machine, image builds and containers give way to interactive work.
     nohup nice -n 10 dockerd >"$W/dockerd.log" 2>&1 &
-    echo $! >"$W/dockerd.pid"
+    local pid=$!
     for _ in $(seq 120); do
-        engine_answers && return 0
+        if engine_answers; then
+            echo "$pid" >"$W/dockerd.pid" # only a daemon that answers is ours to stop
+            return 0
+        fi
+        kill -0 "$pid" 2>/dev/null || break
         sleep 0.5
     done
     tail -20 "$W/dockerd.log" >&2
-    skip "dockerd did not answer within 60 s (log: $W/dockerd.log)"
+    skip "dockerd did not start or answer (log: $W/dockerd.log)"
 }
 
 # Download .debs from Debian trixie through a private apt state, leaving the host's apt alone.
