@@ -225,6 +225,21 @@ _MEDIA = {
 }
 
 
+def _export_info(*, dataset: Dataset, selection: Selection, count: int, now) -> dict:
+    """The header every export carries (COCO's ``info``, the masks archive's info.json)."""
+    return {
+        "description": dataset.name,
+        "dataset": {"id": dataset.pk, "slug": dataset.slug, "question": dataset.question, "choices": dataset.choices},
+        "selection": selection.describe(),
+        "annotations": count,
+        "date_created": now.isoformat(),
+        "url": "",
+        "version": "1.0",
+        "year": now.year,
+        "contributor": "EyeTagger",
+    }
+
+
 def dataset_export(
     *,
     dataset: Dataset,
@@ -244,17 +259,7 @@ def dataset_export(
     annotations = annotation_selection(selection=selection, dataset=dataset)
     count = annotations.count()
     now = timezone.now()
-    info = {
-        "description": dataset.name,
-        "dataset": {"id": dataset.pk, "slug": dataset.slug, "question": dataset.question, "choices": dataset.choices},
-        "selection": selection.describe(),
-        "annotations": count,
-        "date_created": now.isoformat(),
-        "url": "",
-        "version": "1.0",
-        "year": now.year,
-        "contributor": "EyeTagger",
-    }
+    info = _export_info(dataset=dataset, selection=selection, count=count, now=now)
     wrap = progress or (lambda rows: rows)
 
     def pieces() -> Iterator[bytes]:
