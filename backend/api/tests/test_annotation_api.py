@@ -506,3 +506,38 @@ def test_a_revision_keeps_the_stored_content_exactly(annotator, image, client_fo
         Annotation.objects.get(),
     )
     assert revision.created_at is not None
+
+
+def test_a_body_past_djangos_own_limit_gets_413_without_an_error_logged(
+    annotator, image, client_for, settings, caplog
+):
+    # Django refused it first (RequestDataTooBig: 400 "for a form; send JSON", and a logged error).
+    settings.ANNOTATION_MAX_BODY_BYTES, settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000, 2000
+    body = json.dumps(document([brush([(1, 1)] * 300)]))
+    assert len(body) > 2000
+    response = client_for(annotator).put(f"/api/images/{image.pk}/annotation/", body, content_type="application/json")
+    assert response.status_code == 413 and response.json()["code"] == "body_too_large"
+    assert not [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")]
+    assert not Annotation.objects.exists()
+
+
+def test_a_declared_length_past_the_limit_gets_413_before_the_body_is_read(annotator, image, client_for):
+    response = client_for(annotator).put(
+        f"/api/images/{image.pk}/annotation/", "{}", content_type="application/json", CONTENT_LENGTH=str(10**12)
+    )
+    assert response.status_code == 413 and "1000000.0 MB" in response.json()["detail"]
+
+
+def test_a_chunked_body_without_a_length_gets_411_not_an_empty_document(annotator, image, client_for):
+    # Gunicorn passes a chunked body on with no Content-Length; Django then read it as empty.
+    body = json.dumps(document([brush([(1, 1)])]))
+    response = client_for(annotator).generic(
+        "PUT",
+        f"/api/images/{image.pk}/annotation/",
+        body,
+        content_type="application/json",
+        HTTP_TRANSFER_ENCODING="chunked",
+        CONTENT_LENGTH="",
+    )
+    assert response.status_code == 411 and response.json()["code"] == "length_required"
+    assert not Annotation.objects.exists()
