@@ -291,12 +291,21 @@ def test_researchers_see_everyones_annotations_with_filters(make_user, researche
     assert len(ids("")) == 3
     assert ids(f"annotator={bob.pk}") == [(bob.pk, first.pk)]
     assert ids("status=submitted") == [(alice.pk, first.pk)]
+    assert ids("status=draft") == [(alice.pk, second.pk), (bob.pk, first.pk)]
+    assert ids("status=all") == ids("")
     assert ids("label=fake") == [(alice.pk, second.pk)]
     assert ids(f"image={second.pk}") == [(alice.pk, second.pk)]
     assert ids("is_test=false") == [(alice.pk, first.pk), (alice.pk, second.pk)]
     assert len(ids(f"dataset={demo_dataset.pk}")) == 3
     detail = client.get(f"/api/annotations/{Annotation.objects.get(annotator=bob).pk}/").json()
     assert detail["strokes"] == [brush([(2, 2)])]
+
+
+def test_the_status_filter_speaks_the_research_endpoints_vocabulary(researcher, client_for, db):
+    from backend.api.query_params import STATUSES
+
+    for status in STATUSES:  # the masks, saliency, export and statistics endpoints' values
+        assert client_for(researcher).get(f"/api/annotations/?status={status}").status_code == 200, status
 
 
 def test_an_invalid_filter_value_is_a_400(researcher, client_for, db):
