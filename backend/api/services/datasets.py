@@ -208,7 +208,9 @@ def apply_import_plan(
             )
     image_model.objects.bulk_create(new_images, batch_size=1000)
     if attachment_model is not None:
-        report.attachments_added = _attach(plan, dataset=dataset, image_model=image_model, attachment_model=attachment_model)
+        report.attachments_added = _attach(
+            plan, dataset=dataset, image_model=image_model, attachment_model=attachment_model
+        )
     if "image_count" in dataset_fields:
         dataset.image_count = image_model.objects.filter(dataset=dataset).count()
         dataset.pool_version += 1 if new_images else 0  # new images: annotators who had finished have more

@@ -517,9 +517,7 @@ def test_a_revision_keeps_the_stored_content_exactly(annotator, image, client_fo
     assert revision.created_at is not None
 
 
-def test_a_body_past_djangos_own_limit_gets_413_without_an_error_logged(
-    annotator, image, client_for, settings, caplog
-):
+def test_a_body_past_djangos_own_limit_gets_413_without_an_error_logged(annotator, image, client_for, settings, caplog):
     # Django refused it first (RequestDataTooBig: 400 "for a form; send JSON", and a logged error).
     settings.ANNOTATION_MAX_BODY_BYTES, settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000, 2000
     body = json.dumps(document([brush([(1, 1)] * 300)]))

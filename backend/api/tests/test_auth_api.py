@@ -217,9 +217,7 @@ def test_the_openapi_schema_and_its_docs_are_served():
 
 
 def admin_guess(client, user, password="wrong", **extra):
-    return client.post(
-        "/api/admin/login/?next=/api/admin/", {"username": user.username, "password": password}, **extra
-    )
+    return client.post("/api/admin/login/?next=/api/admin/", {"username": user.username, "password": password}, **extra)
 
 
 def test_the_admin_sign_in_is_rate_limited_too(make_user, client):

@@ -56,7 +56,8 @@ class Command(BaseCommand):
         try:
             created = services.users_create_from_csv(csv_text=text, role=role, is_test=test, datasets=datasets)
         except ValidationError as error:
-            raise CommandError(f"{csv or '--username'}: nothing was created.\n  " + "\n  ".join(error.messages)) from None
+            source = csv or "--username"
+            raise CommandError(f"{source}: nothing was created.\n  " + "\n  ".join(error.messages)) from None
         if output:
             fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
