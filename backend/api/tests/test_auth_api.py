@@ -214,3 +214,41 @@ def test_the_openapi_schema_and_its_docs_are_served():
     paths = schema.json()["paths"]
     assert "/api/images/{id}/annotation/" in paths and "put" in paths["/api/images/{id}/annotation/"]
     assert APIClient().get("/api/docs/").status_code == 200
+
+
+def admin_guess(client, user, password="wrong", **extra):
+    return client.post("/api/admin/login/?next=/api/admin/", {"username": user.username, "password": password}, **extra)
+
+
+def test_the_admin_sign_in_is_rate_limited_too(make_user, client):
+    boss = make_user(Role.ADMIN)
+    statuses = [admin_guess(client, boss).status_code for _ in range(12)]
+    assert statuses == [200] * 10 + [429, 429]  # the form again, then refused
+    refused = admin_guess(client, boss, password="pw-" + boss.username)
+    assert refused.status_code == 429  # even the right password: no oracle
+    assert "Too many sign-in attempts from your address" in refused.content.decode()
+    assert 1 <= int(refused["Retry-After"]) <= 60
+
+
+def test_the_admin_and_the_api_sign_ins_share_one_count_per_address(make_user, client):
+    boss = make_user(Role.ADMIN)
+    for _ in range(5):
+        guess(APIClient(), boss)
+    statuses = [admin_guess(client, boss).status_code for _ in range(6)]
+    assert statuses == [200] * 5 + [429]
+    assert guess(APIClient(), boss).status_code == 429
+
+
+def test_the_admin_sign_in_still_signs_in_below_the_limit(make_user, client):
+    boss = make_user(Role.ADMIN)
+    admin_guess(client, boss)
+    response = admin_guess(client, boss, password="pw-" + boss.username)
+    assert response.status_code == 302
+    assert client.get("/api/admin/").status_code == 200
+
+
+def test_showing_the_admin_sign_in_form_is_not_counted(make_user, client):
+    boss = make_user(Role.ADMIN)
+    for _ in range(15):
+        assert client.get("/api/admin/login/").status_code == 200
+    assert admin_guess(client, boss).status_code == 200
