@@ -199,6 +199,23 @@ export async function waitForImage(page, previousId = null, timeout = 45000) {
   return page.evaluate(() => window.__eyetagger.store.state.annotation.draft.imageId);
 }
 
+/**
+ * Wait until the stage's image has loaded or failed; return true if the browser shows it
+ * (decoded, with pixels), false if it could not be loaded (the page's "could not be loaded" notice).
+ */
+export async function imageShown(page, timeout = 20000) {
+  const handle = await page.waitForFunction(
+    () => {
+      const img = document.querySelector('[data-testid=stage] img');
+      if (document.querySelector('[data-testid=stage] .stage__error')) return 'failed';
+      return img && img.complete && img.naturalWidth > 0 ? 'shown' : false;
+    },
+    null,
+    { timeout },
+  );
+  return (await handle.jsonValue()) === 'shown';
+}
+
 /** Draw a stroke with the mouse through image-pixel points (converted with the page's view). */
 export async function drawStroke(page, points, { steps = 4 } = {}) {
   const box = await page.locator('[data-testid=stage]').boundingBox();
