@@ -320,6 +320,7 @@ class AnnotationRevision(models.Model):
         default=False,
         help_text="The strokes are the annotation's StrokeChunk rows live at ``version`` (``strokes`` is empty).",
     )
+    stroke_count = models.PositiveIntegerField(default=0, help_text="How many strokes it holds (when chunked).")
     label = models.CharField(max_length=200, null=True, blank=True)
     text = models.TextField(blank=True)
     status = models.CharField(max_length=16, choices=Annotation.Status.choices)

@@ -369,8 +369,10 @@ def _keep_as_revision(annotation: Annotation, *, replaced_by: User, now: datetim
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {revision.db_table} "
-            "(annotation_id, version, strokes, chunked, label, text, status, reason, replaced_by_id, created_at) "
-            f"SELECT id, version, strokes, chunked, label, text, status, %s, %s, %s FROM {Annotation._meta.db_table} "
+            "(annotation_id, version, strokes, chunked, stroke_count, label, text, status, reason, replaced_by_id, "
+            "created_at) "
+            f"SELECT id, version, strokes, chunked, stroke_count, label, text, status, %s, %s, %s "
+            f"FROM {Annotation._meta.db_table} "
             "WHERE id = %s",
             [AnnotationRevision.Reason.OVERWRITE, replaced_by.pk, created_at, annotation.pk],
         )

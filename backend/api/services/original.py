@@ -697,6 +697,7 @@ class _AnnotationImporter:
             version=local.version,
             strokes=local.strokes,
             chunked=local.chunked,  # saved incrementally since: the revision refers to its chunks
+            stroke_count=local.stroke_count,
             label=local.label,
             text=local.text,
             status=local.status,

@@ -1,5 +1,8 @@
 """Incremental saves (PATCH): the change alone travels, is applied once, and the document reads the same."""
 
+import json
+import re
+
 import pytest
 from pycocotools import mask as coco_mask
 
@@ -202,3 +205,57 @@ def test_a_change_past_the_document_limits_is_refused(annotator, image, client_f
     assert too_many.json()["errors"][0]["code"] == "too_many_strokes"
     too_many_points = patch(client, image, version=1, append=[brush([(1, 1), (2, 2), (3, 3)])])
     assert too_many_points.json()["errors"][0]["code"] == "too_many_points"
+
+
+# --- The same document from the outside, whether saved whole or by changes -----------------------
+
+
+@pytest.fixture
+def saved_both_ways(annotator, make_user, image, client_for):
+    """Return (the annotation saved by changes, the same strokes saved whole by another annotator)."""
+    client = client_for(annotator)
+    patch(client, image, version=0, append=STROKES[:2], label="real")
+    patch(client, image, version=1, append=STROKES[2:4])
+    patch(client, image, version=2, remove=1, append=STROKES[4:6])
+    whole = make_user()
+    client_for(whole).put(url(image), document(STROKES[:3] + STROKES[4:6], label="real"), format="json")
+    return Annotation.objects.get(annotator=annotator), Annotation.objects.get(annotator=whole)
+
+
+@pytest.mark.parametrize("name", ["strokes.json", "mask.svg", "mask.png"])
+def test_an_annotations_files_are_the_same_whether_saved_by_changes_or_whole(
+    saved_both_ways, admin_user, client_for, name
+):
+    chunked, whole = saved_both_ways
+    assert chunked.chunked and not whole.chunked
+    client = client_for(admin_user)
+    files = [client.get(f"/api/annotations/{a.pk}/{name}") for a in (chunked, whole)]
+    if name == "strokes.json":
+        documents = [response.json() for response in files]
+        assert documents[0]["strokes"] == documents[1]["strokes"] == STROKES[:3] + STROKES[4:6]
+    else:  # the SVG's title names the annotator and the version: the rest is the same
+        untitled = [re.sub(rb"<title>.*?</title>", b"", response.content) for response in files]
+        assert untitled[0] == untitled[1] and len(untitled[0]) > 100
+
+
+def test_the_jsonl_export_holds_the_strokes_of_a_chunked_annotation(saved_both_ways, admin_user, client_for):
+    chunked, whole = saved_both_ways
+    response = client_for(admin_user).get(f"/api/datasets/{chunked.image.dataset_id}/export/?format=jsonl&status=all")
+    lines = [json.loads(line) for line in b"".join(response.streaming_content).decode().splitlines()]
+    by_id = {line["id"]: line for line in lines}
+    assert by_id[chunked.pk]["strokes"] == by_id[whole.pk]["strokes"] == STROKES[:3] + STROKES[4:6]
+    assert by_id[chunked.pk]["mask_area"] == by_id[whole.pk]["mask_area"] > 0
+
+
+def test_the_admin_shows_a_chunked_annotations_strokes_and_revisions(saved_both_ways, admin_user, client):
+    chunked, _ = saved_both_ways
+    admin_user.is_superuser = True
+    admin_user.save()
+    client.force_login(admin_user)
+    page = client.get(f"/api/admin/api/annotation/{chunked.pk}/change/")
+    assert page.status_code == 200
+    assert json.dumps(STROKES[5]["points"][0]) in page.content.decode()
+    revision = AnnotationRevision.objects.get(annotation=chunked)
+    assert (revision.version, revision.stroke_count) == (2, 4)
+    revision_page = client.get(f"/api/admin/api/annotationrevision/{revision.pk}/change/")
+    assert json.dumps(STROKES[3]["points"][0]) in revision_page.content.decode()
