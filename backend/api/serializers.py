@@ -11,6 +11,7 @@ from . import selectors
 from . import strokes as strokes_mod
 from .models import Annotation, AnnotationRevision, Dataset, Image
 from .permissions import can_read_all, participant_of, user_role
+from .selectors.strokes import annotation_strokes
 from .services.queue import MAX_AHEAD
 
 LIMITS = strokes_mod.DEFAULT_LIMITS
@@ -199,10 +200,14 @@ class AnnotationSummarySerializer(serializers.ModelSerializer):
 class AnnotationSerializer(AnnotationSummarySerializer):
     """The whole annotation: the strokes document with its metadata."""
 
-    strokes = serializers.JSONField(read_only=True, help_text="See the strokes document (docs/strokes.md).")
+    strokes = serializers.SerializerMethodField(help_text="See the strokes document (docs/strokes.md).")
 
     class Meta(AnnotationSummarySerializer.Meta):
         fields = AnnotationSummarySerializer.Meta.fields + ["strokes", "client"]
+
+    @extend_schema_field(STROKES_SCHEMA)
+    def get_strokes(self, annotation) -> list:
+        return annotation_strokes(annotation)
 
 
 class OwnAnnotationSerializer(AnnotationSerializer):
@@ -272,6 +277,69 @@ class AnnotationWriteSerializer(serializers.Serializer):
                 code="in_future",
             )
         return value
+
+
+class AnnotationChangeSerializer(serializers.Serializer):
+    """An incremental save (PATCH): what changed since ``version``, the version the server acknowledged."""
+
+    def save_arguments(self) -> dict:
+        """Return the validated change as ``annotation_change``'s arguments (but the image and the annotator)."""
+        from .services import AnnotationChange
+
+        change = self.validated_data
+        return {
+            "change": AnnotationChange(
+                remove=change["remove"],
+                append=change["append"],
+                fields={name: change[name] for name in ("label", "text", "status") if name in change},
+                op=change.get("op", ""),
+            ),
+            "base_version": change["version"],
+            "started_at": change.get("started_at"),
+            "active_ms": change.get("active_ms"),
+            "client": change.get("client"),
+        }
+
+    version = serializers.IntegerField(
+        min_value=0, max_value=2**31 - 1, help_text="The version the change applies to (0: nothing saved yet)."
+    )
+    remove = serializers.IntegerField(
+        min_value=0, max_value=LIMITS.max_strokes, default=0, help_text="Strokes to remove from the end (undo, clear)."
+    )
+    append = StrokesField(
+        default=list, help_text=f"Strokes to append, after the removal; their ink at most {LIMITS.max_ink:,}."
+    )
+    label = serializers.CharField(max_length=200, allow_null=True, required=False, help_text="Left out: unchanged.")
+    text = serializers.CharField(
+        max_length=MAX_TEXT_LENGTH,
+        allow_blank=True,
+        required=False,
+        trim_whitespace=False,
+        help_text="Left out: unchanged.",
+    )
+    status = serializers.ChoiceField(Annotation.Status.choices, required=False, help_text="Left out: unchanged.")
+    op = serializers.RegexField(
+        r"^[A-Za-z0-9_-]{1,64}$",
+        required=False,
+        help_text="An id the client gives the change (1 to 64 letters, digits, - or _): a retry of the last change "
+        "applied is answered with the stored version, not applied again.",
+    )
+    started_at = serializers.DateTimeField(required=False, help_text="When the annotator opened the image.")
+    active_ms = serializers.IntegerField(min_value=0, max_value=MAX_ACTIVE_MS, required=False)
+    client = ClientInfoSerializer(required=False)
+
+    validate_started_at = AnnotationWriteSerializer.validate_started_at
+
+    def validate_append(self, strokes):
+        image = self.context["image"]
+        ink = strokes_mod.ink(strokes, image.width, image.height)
+        if ink > LIMITS.max_ink:
+            raise serializers.ValidationError(
+                f"these strokes hold {ink:,} units of ink (image rows crossed, summed over their segments); one "
+                f"save may paint at most {LIMITS.max_ink:,}. Send fewer strokes at once, or the whole document by PUT.",
+                code="too_much_ink",
+            )
+        return strokes
 
 
 class RevisionSerializer(serializers.ModelSerializer):
