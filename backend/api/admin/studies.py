@@ -59,13 +59,32 @@ class ConditionInline(admin.TabularInline):
 
 class StepInline(admin.TabularInline):
     model = Step
-    fields = ["position", "kind", "title", "version", "dataset", "condition", "image_count", "image_seconds"]
+    fields = ["position", "kind", "title", "version", "dataset", "images_from", "condition", "image_count",
+              "per_condition", "image_seconds"]  # fmt: skip
     readonly_fields = fields
     extra = 0
     can_delete = False
 
     def has_add_permission(self, request, obj=None):
         return False
+
+    @admin.display(description="images from")
+    def images_from(self, step):
+        """Say which of the dataset's images the step hands out: all, or its subset (as the study file gives it)."""
+        subset = step.config.get("subset")
+        if not step.has_images or step.kind == Step.Kind.PRACTICE:
+            return "–" if not step.has_images else "the images named"
+        if not subset:
+            return "the whole dataset"
+        if subset.get("column"):
+            return f"{subset['column']} in {', '.join(subset['values'])}"[:200]
+        names = subset["images"]
+        return f"{len(names)} named images ({', '.join(names[:3])}{', ...' if len(names) > 3 else ''})"
+
+    @admin.display(description="per condition")
+    def per_condition(self, step):
+        target = step.config.get("per_condition")
+        return "–" if target is None else f"{target} annotations per image under each condition"
 
 
 @admin.register(Study)
