@@ -256,7 +256,7 @@ def _moment(reader: _Reader, value, path: str) -> str | None:
 
 
 def _platform(reader: _Reader, value) -> dict:
-    keys = ("name", "params", "require_participant", "study_id", "keep_ids")
+    keys = ("name", "params", "require_participant", "study_id", "keep_ids", "signed")
     data = reader.mapping(value, "platform", keys)
     name = reader.choice(data.get("name"), "platform.name", tuple(PLATFORMS), "none")
     given = reader.mapping(data.get("params"), "platform.params", ("participant", "study", "session"))
@@ -275,7 +275,16 @@ def _platform(reader: _Reader, value) -> dict:
         "require_participant": require,
         "study_id": study_id,
         "keep_ids": reader.boolean(data.get("keep_ids"), "platform.keep_ids", True),
+        "signed": _signed(reader, data.get("signed"), params),
     }
+
+
+def _signed(reader: _Reader, value, params: dict) -> bool:
+    """Read ``platform.signed``: newcomers only by links signed with the study's secret (``links``)."""
+    signed = reader.boolean(value, "platform.signed", False)
+    if signed and not any(params.values()):
+        reader.problem("platform.signed", "signs the link's platform ids: name at least one in platform.params")
+    return signed
 
 
 def _guidance_columns(reader: _Reader, value) -> dict:
