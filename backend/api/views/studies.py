@@ -1,6 +1,5 @@
 """Studies for researchers and admins: the list, one study, and its study file."""
 
-import numpy as np
 from django.db.models import Count
 from django.http import HttpResponse, StreamingHttpResponse
 from django.utils import timezone
@@ -191,8 +190,7 @@ class StudyViewSet(viewsets.ReadOnlyModelViewSet):
         figures = study_research.study_condition_stats(study=study, sigma=query["sigma"])
         if query["format"] == "json":
             return Response(figures)
-        header, rows = study_research.stats_table(figures)
-        return _download(_table(header, rows), content_type="text/csv", filename=f"{study.slug}-stats.csv")
+        return _download(study_research.stats_csv(figures), content_type="text/csv", filename=f"{study.slug}-stats.csv")
 
     @extend_schema(responses=serializers.DictField())
     @action(detail=True, url_path=r"images/(?P<image_id>[0-9]+)/stats")
@@ -214,17 +212,21 @@ class StudyImageMapApi(FileApiMixin, APIView):
 
     permission_classes = [IsResearcherOrAdmin]
     suffix = "png"
+    map_format = "png"
 
-    def _map(self, request, pk, image_id) -> tuple[np.ndarray, Image, str]:
+    def _map(self, request, pk, image_id) -> HttpResponse:
         query = validated_query(StudyMapQuerySerializer, request).validated_data
         study = get_object_or_404(Study, pk=pk)
-        image = _study_image(study, image_id)
-        condition, sigma = query["condition"], query["sigma"]
-        heat, _ = study_research.condition_map(study=study, image=image, condition=condition, sigma=sigma)
-        if query.get("minus"):
-            other, _ = study_research.condition_map(study=study, image=image, condition=query["minus"], sigma=sigma)
-            return heat - other, image, f"{condition}-minus-{query['minus']}"
-        return heat, image, condition
+        name, data = study_research.map_file(
+            study=study,
+            image=_study_image(study, image_id),
+            condition=query["condition"],
+            minus=query.get("minus"),
+            sigma=query["sigma"],
+            fmt=self.map_format,
+        )
+        content_type = "image/png" if self.map_format == "png" else "application/octet-stream"
+        return _file(data, content_type=content_type, filename=name)
 
 
 class StudyImageMapPngApi(StudyImageMapApi):
@@ -232,17 +234,15 @@ class StudyImageMapPngApi(StudyImageMapApi):
     def get(self, request, pk, image_id):
         """Return the image's mean map under a condition (grey: the fraction of its participants who marked each
         pixel), or with ``minus`` the difference of two conditions' maps (red: more under the first, blue: less)."""
-        heat, image, name = self._map(request, pk, image_id)
-        data = saliency.difference_png(heat) if "-minus-" in name else saliency.heat_png(heat)
-        return _file(data, content_type="image/png", filename=f"{image.sha256[:8]}-{name}.png")
+        return self._map(request, pk, image_id)
 
 
 class StudyImageMapNpyApi(StudyImageMapApi):
+    map_format = "npy"
+
     @extend_schema(
         parameters=[StudyMapQuerySerializer], responses={(200, "application/octet-stream"): OpenApiTypes.BINARY}
     )
     def get(self, request, pk, image_id):
         """Return the same map as NumPy .npy (float32; a difference lies in -1..1)."""
-        heat, image, name = self._map(request, pk, image_id)
-        data = saliency.heat_npy(heat)
-        return _file(data, content_type="application/octet-stream", filename=f"{image.sha256[:8]}-{name}.npy")
+        return self._map(request, pk, image_id)
