@@ -4,6 +4,7 @@ Who may call what is in the roles matrix (test_permissions.py); the draws themse
 test_design.py; balance over many enrolments in test_study_assignment.py.
 """
 
+import hashlib
 from datetime import timedelta
 
 import pytest
@@ -13,7 +14,7 @@ from rest_framework.test import APIClient
 from rest_framework.throttling import ScopedRateThrottle
 
 from backend.api import services
-from backend.api.models import Annotation, Assignment, Image, Participant, Study, Trial
+from backend.api.models import Annotation, Assignment, Image, Participant, RetiredPlatformKey, Study, Trial
 
 from .conftest import brush, document
 from .study_fixtures import mask_document, participant_client, study_text
@@ -575,8 +576,37 @@ def test_withdrawing_deletes_everything_when_the_study_says_so(study_datasets):
     assert User.objects.count() == users - 1
     assert sum(study_datasets["main"].images.values_list("reserved_count", flat=True)) == 0
     assert Study.objects.get().deleted_count == 1
-    _, again = participant_client(**PROLIFIC)  # nothing is known of them any more
+    # Nothing is kept of them but their platform id's keyed hash: the same id never enrols twice.
+    assert list(RetiredPlatformKey.objects.values_list("key", flat=True)) == [
+        hashlib.sha256(f"{Study.objects.get().secret}:{PROLIFIC['PROLIFIC_PID']}".encode()).hexdigest()
+    ]
+    before = stored()
+    _, again = participant_client(**PROLIFIC)
+    assert again.status_code == 409 and again.json()["code"] == "taken_part"
+    assert stored() == before
+    _, someone_else = participant_client(PROLIFIC_PID="another-worker")
+    assert someone_else.status_code == 201
+
+
+def test_a_visitor_who_declined_may_come_back_and_agree(study):
+    client, _ = participant_client(**PROLIFIC)
+    client.post("/api/participation/steps/0/", {"agree": False}, format="json")
+    assert RetiredPlatformKey.objects.count() == 0
+    _, again = participant_client(**PROLIFIC)
     assert again.status_code == 201
+
+
+def test_each_phase_s_image_order_is_recorded_with_what_seeds_it(study, study_datasets):
+    participant = participant_client(**PROLIFIC)[0] and Participant.objects.get()
+    phase = str(participant.sequence[4])
+    assert participant.design["image_order"] == {
+        phase: {
+            "by": "queue",
+            "dataset": "study-main",
+            "seed": study_datasets["main"].seed,
+            "annotator": participant.user_id,
+        }
+    }
 
 
 def test_a_researcher_can_have_one_participant_s_data_deleted(study):
@@ -585,6 +615,7 @@ def test_a_researcher_can_have_one_participant_s_data_deleted(study):
     do_trials(client, 1)
     services.participant_delete(participant_id=Participant.objects.get().pk)
     assert (Participant.objects.count(), Annotation.objects.count()) == (0, 0)
+    assert participant_client(**PROLIFIC)[1].json()["code"] == "taken_part"
 
 
 # --- Researchers' side ------------------------------------------------------------------------------
