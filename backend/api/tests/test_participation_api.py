@@ -502,6 +502,23 @@ def test_the_completion_code_is_given_only_by_finishing(study):
     assert client.get("/api/participation/").json()["completion"]["code"] == code  # a reload shows it again
 
 
+def test_the_study_s_own_completion_code_is_in_no_answer_before_the_end(study_datasets):
+    text = study_text().replace("finish\n  text: Thanks!", "finish\n  text: Thanks!\n  completion_code: C1A2B3C4")
+    services.study_import(text=text)
+    client, enrolled = participant_client(**PROLIFIC)
+    seen = [enrolled.content, go_to_practice(client)]
+    for step in range(2):  # the practice, then the phase with its catch image
+        for _ in range(2 + step):
+            seen.append(client.get("/api/participation/trials/?ahead=5").content)
+            do_trials(client, 1)
+        seen.append(client.get("/api/participation/").content)
+    assert client.get("/api/participation/").json()["current"]["kind"] == "finish"
+    assert all(b"C1A2B3C4" not in page for page in seen if isinstance(page, bytes))
+    assert all("C1A2B3C4" not in str(page) for page in seen)
+    state = client.post(f"/api/participation/steps/{len(Participant.objects.get().sequence) - 1}/", {}, format="json")
+    assert state.json()["completion"]["code"] == "C1A2B3C4"
+
+
 def test_a_replayed_completion_is_refused_and_changes_nothing(study):
     client, _ = participant_client(**PROLIFIC)
     state = finish(client)
