@@ -15,6 +15,7 @@ from rest_framework.exceptions import NotFound
 
 from .. import agreement, design, files, links, markup, masks, studyfile
 from ..models import Annotation, Condition, Dataset, Image, ImageAttachment, Participant, Step, Study, Trial
+from .strokes import annotation_strokes
 
 # How long after the study's time limit a participant's requests are still taken: the last
 # save of work done in time may arrive a little late.
@@ -356,7 +357,10 @@ def reference_iou(image: Image, annotation: Annotation) -> float | None:
     except (ValueError, NotFound):
         return None  # the file went missing or bad since it was imported: nothing to judge by
     drawn = masks.annotation_mask(
-        mask_rle=annotation.mask_rle, strokes=annotation.strokes, width=image.width, height=image.height
+        mask_rle=annotation.mask_rle,
+        strokes=None if annotation.mask_rle else annotation_strokes(annotation),
+        width=image.width,
+        height=image.height,
     )
     return agreement.iou(int((drawn & expected).sum()), int((drawn | expected).sum()))
 
