@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("api", "0007_original_import"),
+        ("api", "0009_stroke_chunks"),
     ]
 
     operations = [
