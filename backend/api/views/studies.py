@@ -1,5 +1,7 @@
 """Studies for researchers and admins: the list, one study, and its study file."""
 
+from datetime import timedelta
+
 from django.db.models import Count
 from django.http import HttpResponse, StreamingHttpResponse
 from django.utils import timezone
@@ -8,7 +10,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.generics import get_object_or_404
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
@@ -29,7 +31,7 @@ from ..selectors.study_exports import (
     study_trial_rows,
     study_trials_jsonl,
 )
-from ..study_serializers import StudySerializer
+from ..study_serializers import StudyLinkRequestSerializer, StudyLinkSerializer, StudySerializer
 from .file_responses import FileApiMixin, FileNegotiation, validated_query
 
 
@@ -176,6 +178,24 @@ class StudyViewSet(viewsets.ReadOnlyModelViewSet):
         body.is_valid(raise_exception=True)
         study = services.study_set_status(study=self.get_object(), status=body.validated_data["status"])
         return Response(StudySerializer(self.get_queryset().get(pk=study.pk)).data)
+
+    @extend_schema(request=StudyLinkRequestSerializer, responses=StudyLinkSerializer)
+    @action(detail=True, methods=["post"])
+    def link(self, request, pk=None):
+        """Make the study link for one participant's platform ids: signed with the study's secret when the study
+        signs its links (``platform.signed``), as ``manage.py study_link`` does."""
+        body = StudyLinkRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        study, hours = self.get_object(), body.validated_data.get("expires_in_hours")
+        signed = bool((study.platform or {}).get("signed"))
+        if hours is not None and not signed:
+            raise ValidationError({"expires_in_hours": "only a signed study's links expire (platform.signed)"})
+        expires = timezone.now() + timedelta(hours=hours) if hours is not None else None
+        try:
+            link = study_selectors.study_link(study, params=body.validated_data["params"], expires=expires)
+        except ValueError as error:
+            raise ValidationError({"params": str(error)}) from None
+        return Response(StudyLinkSerializer({"link": link, "signed": signed}).data)
 
     @extend_schema(
         parameters=[StudyStatsQuerySerializer],
