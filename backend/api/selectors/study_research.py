@@ -185,7 +185,7 @@ def _mean(values: list[float]) -> float | None:
 def stats_csv(figures: dict) -> Iterator[str]:
     """Yield ``study_condition_stats`` as the CSV the API downloads (``stats_table``, cells spreadsheet-safe)."""
     header, rows = stats_table(figures)
-    return exporting.table_pieces(header, (exporting.csv_cells(cells) for cells in rows))
+    return exporting.csv_table(header, rows)
 
 
 # --- Map files ---------------------------------------------------------------------------------------

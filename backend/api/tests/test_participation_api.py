@@ -5,10 +5,12 @@ test_design.py; balance over many enrolments in test_study_assignment.py.
 """
 
 import hashlib
+import io
 from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import User
+from django.core.management import CommandError, call_command
 from django.utils import timezone
 from rest_framework.test import APIClient
 from rest_framework.throttling import ScopedRateThrottle
@@ -739,3 +741,37 @@ def test_image_files_do_not_vary_by_accept_so_a_file_fetched_ahead_is_found_offl
             continue  # the no-help condition shows no map
         assert "Accept" not in response.get("Vary", ""), url
         assert response["Cache-Control"] == "private, max-age=86400"
+
+
+@pytest.mark.parametrize(
+    ("args", "url"),
+    [
+        (["trials"], "export/"),
+        (["trials", "--format", "jsonl"], "export/?format=jsonl"),
+        (["trials", "--condition", "ai-saliency", "--kind", "all"], "export/?condition=ai-saliency&kind=all"),
+        (["participants"], "participants/"),
+        (["participants", "--format", "json"], "participants/?format=json"),
+    ],
+)
+def test_the_command_writes_the_tables_the_api_downloads(study, researcher, client_for, tmp_path, args, url):
+    for number in range(2):
+        finish(participant_client(PROLIFIC_PID=f"table-{number}")[0])
+    out = tmp_path / "table"
+    call_command("export_study_data", "iris-test", *args, "--out", str(out), stderr=io.StringIO())
+    response = client_for(researcher).get(f"/api/studies/{study.pk}/{url}")
+    body = b"".join(response.streaming_content) if response.streaming else response.content
+    assert out.read_bytes() == body and len(body) > 100
+
+
+def test_the_tables_command_names_what_is_wrong(study, tmp_path):
+    tmp_path = tmp_path / "out"
+    tmp_path.mkdir()
+    with pytest.raises(CommandError, match="written as csv or json; got 'jsonl'"):
+        call_command(
+            "export_study_data", "iris-test", "participants", "--format", "jsonl", "--out", str(tmp_path / "x")
+        )
+    with pytest.raises(CommandError, match="there is no study 'nope'"):
+        call_command("export_study_data", "nope", "trials", "--out", str(tmp_path / "x"))
+    with pytest.raises(CommandError, match="does not exist"):
+        call_command("export_study_data", "iris-test", "trials", "--out", str(tmp_path / "no" / "x"))
+    assert list(tmp_path.iterdir()) == []

@@ -74,11 +74,6 @@ class ParticipantsQuerySerializer(StrictQuerySerializer):
     format = serializers.ChoiceField(["csv", "json"], default="csv")
 
 
-def _table(header, rows):
-    """Return the pieces of a CSV table of these rows, every cell spreadsheet-safe."""
-    return exporting.table_pieces(header, (exporting.csv_cells(cells) for cells in rows))
-
-
 def _file(data: bytes, *, content_type: str, filename: str) -> HttpResponse:
     response = HttpResponse(data, content_type=content_type)
     response["Content-Disposition"] = f'inline; filename="{filename}"'
@@ -143,7 +138,7 @@ class StudyViewSet(viewsets.ReadOnlyModelViewSet):
             pieces = study_trials_jsonl(study=study, selection=selection)
             return _download(pieces, content_type="application/x-ndjson", filename=f"{name}.jsonl")
         rows = study_trial_rows(study=study, selection=selection)
-        return _download(_table(TRIAL_COLUMNS, rows), content_type="text/csv", filename=f"{name}.csv")
+        return _download(exporting.csv_table(TRIAL_COLUMNS, rows), content_type="text/csv", filename=f"{name}.csv")
 
     @extend_schema(
         parameters=[ParticipantsQuerySerializer],
@@ -160,7 +155,7 @@ class StudyViewSet(viewsets.ReadOnlyModelViewSet):
         if query.validated_data["format"] == "json":
             return Response(list(participant_records(study)))
         rows = study_participant_rows(study=study)
-        pieces = _table(participant_columns(study), rows)
+        pieces = exporting.csv_table(participant_columns(study), rows)
         return _download(pieces, content_type="text/csv", filename=f"{study.slug}-participants.csv")
 
     @extend_schema(responses=OpenApiTypes.OBJECT)
