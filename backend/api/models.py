@@ -516,4 +516,4 @@ class OriginalAnnotation(models.Model):
 
 
 # The study models live in their own module; importing them here is how Django finds them.
-from .study_models import Condition, Participant, Step, Study, Trial  # noqa: E402, F401
+from .study_models import Condition, Participant, RetiredPlatformKey, Step, Study, Trial  # noqa: E402, F401

@@ -238,6 +238,7 @@ ENDPOINTS = {
     "study dashboard": ("get", lambda w, r: f"/api/studies/{w.study.pk}/dashboard/", None),
     "study stats": ("get", lambda w, r: f"/api/studies/{w.study.pk}/stats/", None),
     "study status": ("post", lambda w, r: f"/api/studies/{w.study.pk}/status/", {"status": "paused"}),
+    "study link": ("post", lambda w, r: f"/api/studies/{w.study.pk}/link/", {"params": {"PROLIFIC_PID": "x"}}),
     "study image stats": ("get", lambda w, r: f"/api/studies/{w.study.pk}/images/{w.main_image}/stats/", None),
     "study image map": (
         "get",
@@ -322,6 +323,7 @@ EXPECTED.update(
         "study dashboard": (401, 403, 403, 403, 403, 200, 200, 403),
         "study stats": (401, 403, 403, 403, 403, 200, 200, 403),
         "study status": (401, 403, 403, 403, 403, 403, 200, 403),  # opening and closing: admins
+        "study link": (401, 403, 403, 403, 403, 200, 200, 403),
         "study image stats": (401, 403, 403, 403, 403, 200, 200, 403),
         "study image map": (401, 403, 403, 403, 403, 200, 200, 403),
         "study image map npy": (401, 403, 403, 403, 403, 200, 200, 403),

@@ -125,3 +125,23 @@ def test_the_signing_key_is_on_the_admin_page_of_a_signed_study(signed_study, cl
     client.force_login(admin)
     page = client.get(reverse("admin:api_study_change", args=[signed_study.pk])).content.decode()
     assert Study.objects.get().secret in page and "manage.py study_link iris-test" in page
+
+
+def test_researchers_make_links_over_the_api_as_the_command_does(signed_study, researcher, client_for):
+    client = client_for(researcher)
+    url = f"/api/studies/{signed_study.pk}/link/"
+    response = client.post(url, {"params": IDS, "expires_in_hours": 2}, format="json")
+    assert response.status_code == 200 and response.json()["signed"] is True
+    link = response.json()["link"]
+    assert params_of(link)["sig"] and params_of(link)["expires"]
+    assert participant_client(**params_of(link))[1].status_code == 201
+    refused = client.post(url, {"params": {"workerId": "w"}}, format="json")
+    assert refused.status_code == 400 and "not workerId" in str(refused.json())
+
+
+def test_an_unsigned_study_s_links_do_not_expire(study, researcher, client_for):
+    url = f"/api/studies/{study.pk}/link/"
+    response = client_for(researcher).post(url, {"params": {"PROLIFIC_PID": "a"}, "expires_in_hours": 1}, format="json")
+    assert response.status_code == 400 and "only a signed study's links expire" in str(response.json())
+    plain = client_for(researcher).post(url, {"params": {"PROLIFIC_PID": "a"}}, format="json").json()
+    assert plain == {"link": "/s/iris-test/?PROLIFIC_PID=a", "signed": False}

@@ -143,6 +143,8 @@ def test_the_order_within_a_phase_is_each_participant_s_own_and_follows_from_the
     order = phase_candidates(first, step)
     assert sorted(order) == sorted(Image.objects.filter(dataset__slug="study-main").values_list("pk", flat=True))
     assert phase_candidates(first, step) == order  # the same draws again
+    seeded = {"by": "study", "seed": first.study.seed, "what": f"phase:{step.pk}:{first.number}"}
+    assert first.design["image_order"][str(step.pk)] == seeded  # recorded at enrolment
     assert phase_candidates(second, step) != order  # 12 images: the same order by chance is one in 479,001,600
     Study.objects.filter(pk=first.study_id).update(seed=first.study.seed + 1)
     first.refresh_from_db()
