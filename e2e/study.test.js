@@ -298,5 +298,15 @@ services.study_import(text=studyfile.write_study(spec))
     assert.equal(participant.completion_code, await page.textContent('[data-testid=completion-code]'));
     assert.equal(participant.catch_judged, '2');
     assert.equal(participant.images_done, String(2 + annotated.length));
+    // Saliency per condition on the dashboard: the figures, and an image's mean map as the API draws it.
+    await researcher.click('[data-testid=load-saliency]');
+    await researcher.waitForSelector('[data-testid=saliency-conditions]');
+    assert.match(await researcher.textContent('[data-testid=saliency-conditions] tbody'), /ai-saliency\s*8\s*0/);
+    await researcher.waitForFunction(() => {
+      const map = document.querySelector('[data-testid=saliency-map]');
+      return map && map.complete && map.naturalWidth > 0;
+    });
+    assert.match(await researcher.getAttribute('[data-testid=saliency-map]', 'src'), new RegExp(`^/api/studies/${studyId}/images/\\d+/saliency\\.png\\?condition=ai-saliency$`));
+    await researcher.screenshot({ path: join(SHOTS, 'study-saliency.png'), fullPage: true });
   });
 });

@@ -44,6 +44,28 @@ def mask_overlaps(rles: Sequence[dict]) -> list[tuple[int, int, int, int, int]]:
     return pairs
 
 
+def mean_pairwise_overlap(masks: Sequence[np.ndarray]) -> dict:
+    """Return the mean IoU and Dice over every pair of these boolean masks: {"iou", "dice", "pairs"}.
+
+    Pairs of two empty masks are left out (their IoU and Dice are undefined); None with no pair left.
+    """
+    flat = [np.asarray(mask, dtype=bool).ravel() for mask in masks]
+    areas = [int(mask.sum()) for mask in flat]
+    ious, dices = [], []
+    for i in range(len(flat)):
+        for j in range(i + 1, len(flat)):
+            both = int(np.count_nonzero(flat[i] & flat[j]))
+            overlap = iou(both, areas[i] + areas[j] - both)
+            if overlap is not None:
+                ious.append(overlap)
+                dices.append(dice(both, areas[i], areas[j]))
+    return {
+        "iou": float(np.mean(ious)) if ious else None,
+        "dice": float(np.mean(dices)) if dices else None,
+        "pairs": len(ious),
+    }
+
+
 def pair_agreement(counts: Iterable[int]) -> float | None:
     """Return the fraction of pairs of raters who chose the same category (Fleiss' P_i); None below two raters."""
     counts = list(counts)

@@ -283,6 +283,11 @@ def csv_cells(cells: Iterable) -> list:
     return [_csv_value(cell) for cell in cells]
 
 
+def csv_table(header: Sequence[str], rows: Iterable[Iterable]) -> Iterator[str]:
+    """Yield a CSV table of raw rows, every cell made spreadsheet-safe (``csv_cells``): the API's and commands' CSV."""
+    return table_pieces(header, (csv_cells(cells) for cells in rows))
+
+
 def table_pieces(header: Sequence[str], rows: Iterable[Sequence]) -> Iterator[str]:
     """Yield a CSV table of rows whose cells are ready to write (``csv_cells``), a few rows at a time."""
     out = io.StringIO()

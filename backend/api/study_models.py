@@ -270,6 +270,26 @@ class Participant(models.Model):
         return self.catch_passed / self.catch_judged if self.catch_judged else None
 
 
+class RetiredPlatformKey(models.Model):
+    """The platform key of a participant whose data was deleted: that platform id may not enrol again.
+
+    Only the key (SHA-256 of the study's secret and the id: not the id) and when; a withdrawal that
+    deletes everything still keeps the promise that one platform id takes part once. Refusals of
+    consent keep nothing: a visitor who declined may come back and agree.
+    """
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="retired_keys")
+    key = models.CharField(max_length=64)
+    retired_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["study", "retired_at"]
+        constraints = [models.UniqueConstraint(fields=["study", "key"], name="retired_platform_key_unique")]
+
+    def __str__(self):
+        return f"{self.study}: {self.key[:8]}…"
+
+
 class Trial(models.Model):
     """One image shown to a participant in a practice or annotation step, and what came of it."""
 

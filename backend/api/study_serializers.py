@@ -22,6 +22,23 @@ class EnrolSerializer(serializers.Serializer):
     )
 
 
+class StudyLinkRequestSerializer(serializers.Serializer):
+    """A study link to make: for these platform ids, expiring or not (a signed study's links only)."""
+
+    params = serializers.DictField(
+        child=serializers.CharField(max_length=128),
+        help_text="The platform ids by the study's parameter names, e.g. {PROLIFIC_PID: ..., SESSION_ID: ...}.",
+    )
+    expires_in_hours = serializers.FloatField(
+        required=False, min_value=0.01, max_value=24 * 365, help_text="A signed link is refused after this."
+    )
+
+
+class StudyLinkSerializer(serializers.Serializer):
+    link = serializers.CharField(help_text="The path and query of the link (put the site's address before it).")
+    signed = serializers.BooleanField()
+
+
 class StepCompleteSerializer(serializers.Serializer):
     """Completing a step: what the step asks for (consent, questionnaire), nothing for the others."""
 

@@ -33,6 +33,8 @@ export const studies = {
   list: () => request('GET', '/api/studies/?page_size=500'),
   get: (studyId) => request('GET', `/api/studies/${studyId}/`),
   dashboard: (studyId) => request('GET', `/api/studies/${studyId}/dashboard/`),
+  /** Agreement per condition and per pair of conditions, with one entry per annotated image. */
+  stats: (studyId) => request('GET', `/api/studies/${studyId}/stats/`),
   /** Open, pause, close or reopen (admins). */
   setStatus: (studyId, status) => request('POST', `/api/studies/${studyId}/status/`, { body: { status } }),
 };

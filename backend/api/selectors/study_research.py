@@ -2,7 +2,9 @@
 
 The maps of an image under a condition are the masks of its submitted annotation-phase trials
 under that condition, by participants who count (not excluded, not test participants): their
-mean (``saliency.HeatMap``), its split-half reliability, and CC and KL between conditions.
+mean (``saliency.HeatMap``), its split-half reliability, the masks' mean pairwise IoU and Dice,
+and CC and KL between conditions. ``map_file`` and ``stats_files`` are the files the API serves and
+``manage.py export_study_maps`` writes, made once, here.
 """
 
 import statistics
@@ -15,7 +17,7 @@ import numpy as np
 from django.db.models import Count
 from django.db.models.functions import TruncDate
 
-from .. import masks, saliency
+from .. import agreement, exporting, masks, saliency
 from ..models import Image, Participant, Step, Study, Trial
 
 SPLITS = 10  # random split-halves per image and condition
@@ -65,6 +67,7 @@ def image_condition_stats(*, study: Study, image: Image, sigma: float = 0.0, by_
             "split_half": saliency.split_half(
                 by_condition[slug], image.width, image.height, seed=study.seed + image.pk, splits=SPLITS, sigma=sigma
             ),
+            **_overlap(by_condition[slug]),
         }
         for slug in slugs
     ]
@@ -79,6 +82,11 @@ def image_condition_stats(*, study: Study, image: Image, sigma: float = 0.0, by_
         for a, b in combinations(slugs, 2)
     ]
     return {"image": image.pk, "conditions": conditions, "pairs": pairs}
+
+
+def _overlap(found: list[np.ndarray]) -> dict:
+    overlap = agreement.mean_pairwise_overlap(found)
+    return {"iou": overlap["iou"], "dice": overlap["dice"]}
 
 
 def _condition_order(study: Study) -> list[str]:
@@ -98,6 +106,7 @@ def stats_table(figures: dict) -> tuple[list[str], Iterator[list]]:
     header = ["image_id", "condition", "masks", "split_half_r", "spearman_brown"]
     for other in slugs:
         header += [f"cc_with_{other or 'none'}", f"kl_to_{other or 'none'}"]
+    header += ["pairwise_iou", "pairwise_dice"]
 
     def rows():
         for image in figures["per_image"]:
@@ -116,7 +125,7 @@ def stats_table(figures: dict) -> tuple[list[str], Iterator[list]]:
                 ]
                 for other in slugs:
                     cells += list(pairs.get((row["condition"], other), (None, None)))
-                yield cells
+                yield [*cells, row["iou"], row["dice"]]
 
     return header, rows()
 
@@ -131,6 +140,7 @@ def study_condition_stats(*, study: Study, sigma: float = 0.0) -> dict:
     """Return the figures of every image of the study, and their means per condition and per pair of conditions."""
     images = [image_condition_stats(study=study, image=image, sigma=sigma) for image in study_images(study)]
     per_condition: dict[str, list[float]] = {}
+    overlaps: dict[str, dict[str, list[float]]] = {}
     masks_per_condition: Counter = Counter()
     per_pair: dict[tuple[str, str], dict[str, list[float]]] = {}
     for figures in images:
@@ -138,6 +148,9 @@ def study_condition_stats(*, study: Study, sigma: float = 0.0) -> dict:
             masks_per_condition[row["condition"]] += row["masks"]
             if row["split_half"] is not None:
                 per_condition.setdefault(row["condition"], []).append(row["split_half"]["r"])
+            for key in ("iou", "dice"):
+                if row[key] is not None:
+                    overlaps.setdefault(row["condition"], {"iou": [], "dice": []})[key].append(row[key])
         for pair in figures["pairs"]:
             values = per_pair.setdefault((pair["a"], pair["b"]), {"cc": [], "kl_a_b": [], "kl_b_a": []})
             for key in values:
@@ -151,6 +164,8 @@ def study_condition_stats(*, study: Study, sigma: float = 0.0) -> dict:
                 "masks": masks_per_condition[slug],
                 "split_half_r": _mean(per_condition.get(slug, [])),
                 "images_with_split_half": len(per_condition.get(slug, [])),
+                "iou": _mean(overlaps.get(slug, {}).get("iou", [])),
+                "dice": _mean(overlaps.get(slug, {}).get("dice", [])),
             }
             for slug in _condition_order(study)
             if masks_per_condition[slug]
@@ -165,6 +180,56 @@ def study_condition_stats(*, study: Study, sigma: float = 0.0) -> dict:
 
 def _mean(values: list[float]) -> float | None:
     return float(np.mean(values)) if values else None
+
+
+def stats_csv(figures: dict) -> Iterator[str]:
+    """Yield ``study_condition_stats`` as the CSV the API downloads (``stats_table``, cells spreadsheet-safe)."""
+    header, rows = stats_table(figures)
+    return exporting.csv_table(header, rows)
+
+
+# --- Map files ---------------------------------------------------------------------------------------
+
+MAP_FORMATS = ("png", "npy")
+
+
+def map_file(
+    *, study: Study, image: Image, condition: str, minus: str | None = None, sigma: float = 0.0, fmt: str = "png",
+    by_condition: dict | None = None,
+) -> tuple[str, bytes]:  # fmt: skip
+    """Return (file name, bytes) of an image's mean map under a condition, or of its difference from ``minus``'s.
+
+    PNG: grey, the fraction of the condition's participants who marked each pixel; a difference in
+    red (more under ``condition``) and blue (less). NPY: float32, a difference in -1..1.
+    """
+    by_condition = condition_masks(study=study, image=image) if by_condition is None else by_condition
+
+    def mean(slug):
+        return saliency.heat_map(by_condition.get(slug, []), image.width, image.height, sigma=sigma)
+
+    heat, name = mean(condition), condition
+    if minus:
+        heat, name = heat - mean(minus), f"{condition}-minus-{minus}"
+    if fmt == "npy":
+        data = saliency.heat_npy(heat)
+    else:
+        data = saliency.difference_png(heat) if minus else saliency.heat_png(heat)
+    return f"{image.sha256[:8]}-{name}.{fmt}", data
+
+
+def image_map_files(
+    *, study: Study, image: Image, sigma: float = 0.0, formats=MAP_FORMATS
+) -> Iterator[tuple[str, bytes]]:
+    """Yield every map file of an image: its mean map under each condition, and each pair's difference (a - b)."""
+    by_condition = condition_masks(study=study, image=image)
+    slugs = [slug for slug in _condition_order(study) if slug and slug in by_condition]
+    asked = [(slug, None) for slug in slugs] + list(combinations(slugs, 2))
+    for condition, minus in asked:
+        for fmt in formats:
+            yield map_file(
+                study=study, image=image, condition=condition, minus=minus, sigma=sigma, fmt=fmt,
+                by_condition=by_condition,
+            )  # fmt: skip
 
 
 # --- The dashboard ---------------------------------------------------------------------------------

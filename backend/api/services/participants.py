@@ -17,8 +17,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from .. import design, studyfile
-from ..models import Annotation, Assignment, Participant, Profile, Step, Study
+from .. import design, links, studyfile
+from ..models import Annotation, Assignment, Participant, Profile, RetiredPlatformKey, Step, Study
 from ..selectors import studies as study_selectors
 from .studies import StudyRefusal
 from .users import user_set_test
@@ -56,6 +56,9 @@ def participant_enrol(*, slug: str, params: dict, caller=None, now: datetime | N
     ids = _link_ids(study, params)
     key = _platform_key(study, ids.get("participant"))
     current = getattr(caller, "participant", None) if caller is not None and caller.is_authenticated else None
+    resuming = current is not None and current.study_id == study.pk and not params  # a reload of the study's page
+    if (study.platform or {}).get("signed") and not resuming:
+        _check_signature(study, params, now=now)
     if caller is not None and caller.is_authenticated and current is None:
         raise StudyRefusal(
             "signed_in",
@@ -68,6 +71,12 @@ def participant_enrol(*, slug: str, params: dict, caller=None, now: datetime | N
         existing = Participant.objects.filter(study=study, platform_key=key).first()
         if existing is not None:
             return Enrolment(existing, False)
+        if RetiredPlatformKey.objects.filter(study=study, key=key).exists():
+            raise StudyRefusal(
+                "taken_part",
+                "You have taken part in this study already (and withdrawn, your data deleted); you cannot take part "
+                "again. Thank you for your interest.",
+            )
     return _enrol_new(study_id=study.pk, ids=ids, key=key, now=now)
 
 
@@ -95,6 +104,15 @@ def _link_ids(study: Study, params: dict) -> dict[str, str]:
     if expected and ids.get("study") != expected:
         raise _invalid_link(names.get("study"), "this link is for another study; open the study from its own page")
     return ids
+
+
+def _check_signature(study: Study, params: dict, *, now: datetime) -> None:
+    """Refuse (400) a link of a signed study whose signature is missing, does not match, or has expired."""
+    names = list((study.platform or {}).get("params", {}).values())
+    try:
+        links.verify(study.secret, params, names, now=now)
+    except links.LinkRefused as error:
+        raise StudyRefusal(error.code, str(error), status=400) from None
 
 
 def _invalid_link(name: str | None, why: str) -> StudyRefusal:
@@ -147,6 +165,7 @@ def _enrol_new(*, study_id: int, ids: dict, key: str | None, now: datetime) -> E
         design=plan["record"],
         last_seen_at=now,
     )
+    participant.design = {**participant.design, "image_order": _image_orders(study, participant.sequence, user, number)}
     participant.full_clean(exclude=["study", "user", "condition"])
     participant.save()
     Study.objects.filter(pk=study.pk).update(next_number=F("next_number") + 1)
@@ -192,6 +211,23 @@ def _draw(study: Study, *, number: int, per_condition: dict, per_row: dict) -> d
     if slots:
         record["catch_slots"] = slots
     return {"condition": condition, "order_row": order_row, "sequence": [s.pk for s in steps], "record": record}
+
+
+def _image_orders(study: Study, sequence: list[int], user: User, number: int) -> dict[str, dict]:
+    """Return, by step id, what seeds the participant's order of each annotation phase's images (recorded).
+
+    The queue's walk: the dataset's seed and the participant's user id (``Dataset.annotator_key``);
+    a phase with a subset or a target per condition: the study's seed and ``phase:<step>:<number>``
+    (``selectors.study_phases``). Practice images come in the order the study file names them.
+    """
+    orders = {}
+    for step in study.steps.filter(pk__in=sequence, kind=Step.Kind.ANNOTATION).select_related("dataset"):
+        if step.config.get("subset") or step.config.get("per_condition") is not None:
+            orders[str(step.pk)] = {"by": "study", "seed": study.seed, "what": f"phase:{step.pk}:{number}"}
+        else:
+            dataset = step.dataset
+            orders[str(step.pk)] = {"by": "queue", "dataset": dataset.slug, "seed": dataset.seed, "annotator": user.pk}
+    return orders
 
 
 def _new_user() -> User:
@@ -403,6 +439,8 @@ def participant_delete(*, participant_id: int, declined: bool = False) -> None:
     user_set_test(user=user, is_test=True)
     Annotation.objects.filter(annotator=user).delete()
     study_id = participant.study_id
+    if participant.platform_key and not declined:
+        RetiredPlatformKey.objects.get_or_create(study_id=participant.study_id, key=participant.platform_key)
     participant.delete()
     user.delete()
     counter = "declined_count" if declined else "deleted_count"

@@ -157,3 +157,18 @@ def test_answers_outside_the_choices_get_their_own_column():
     result = tally.result()
     assert result["categories"] == ["real", "other"]
     assert result["fleiss_kappa"] == pytest.approx((0.5 - (9 / 16 + 1 / 16)) / (1 - 10 / 16))
+
+
+def test_mean_pairwise_overlap_of_masks_leaves_out_pairs_of_empty_masks():
+    a = np.zeros((4, 4), bool)
+    a[0, :2] = True  # 2 pixels
+    b = np.zeros((4, 4), bool)
+    b[0, :] = True  # 4 pixels, 2 shared with a
+    empty = np.zeros((4, 4), bool)
+    assert agreement.mean_pairwise_overlap([a, b]) == {"iou": 0.5, "dice": 2 * 2 / 6, "pairs": 1}
+    with_empty = agreement.mean_pairwise_overlap(
+        [a, b, empty, empty]
+    )  # a-empty and b-empty count as 0; empty-empty not
+    assert with_empty["pairs"] == 5 and with_empty["iou"] == pytest.approx(0.5 / 5)
+    assert agreement.mean_pairwise_overlap([a]) == {"iou": None, "dice": None, "pairs": 0}
+    assert agreement.mean_pairwise_overlap([empty, empty])["iou"] is None

@@ -4,16 +4,19 @@ Who may call what is in the roles matrix (test_permissions.py); the draws themse
 test_design.py; balance over many enrolments in test_study_assignment.py.
 """
 
+import hashlib
+import io
 from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import User
+from django.core.management import CommandError, call_command
 from django.utils import timezone
 from rest_framework.test import APIClient
 from rest_framework.throttling import ScopedRateThrottle
 
 from backend.api import services
-from backend.api.models import Annotation, Assignment, Image, Participant, Study, Trial
+from backend.api.models import Annotation, Assignment, Image, Participant, RetiredPlatformKey, Study, Trial
 
 from .conftest import brush, document
 from .study_fixtures import mask_document, participant_client, study_text
@@ -501,6 +504,23 @@ def test_the_completion_code_is_given_only_by_finishing(study):
     assert client.get("/api/participation/").json()["completion"]["code"] == code  # a reload shows it again
 
 
+def test_the_study_s_own_completion_code_is_in_no_answer_before_the_end(study_datasets):
+    text = study_text().replace("finish\n  text: Thanks!", "finish\n  text: Thanks!\n  completion_code: C1A2B3C4")
+    services.study_import(text=text)
+    client, enrolled = participant_client(**PROLIFIC)
+    seen = [enrolled.content, go_to_practice(client)]
+    for step in range(2):  # the practice, then the phase with its catch image
+        for _ in range(2 + step):
+            seen.append(client.get("/api/participation/trials/?ahead=5").content)
+            do_trials(client, 1)
+        seen.append(client.get("/api/participation/").content)
+    assert client.get("/api/participation/").json()["current"]["kind"] == "finish"
+    assert all(b"C1A2B3C4" not in page for page in seen if isinstance(page, bytes))
+    assert all("C1A2B3C4" not in str(page) for page in seen)
+    state = client.post(f"/api/participation/steps/{len(Participant.objects.get().sequence) - 1}/", {}, format="json")
+    assert state.json()["completion"]["code"] == "C1A2B3C4"
+
+
 def test_a_replayed_completion_is_refused_and_changes_nothing(study):
     client, _ = participant_client(**PROLIFIC)
     state = finish(client)
@@ -575,8 +595,37 @@ def test_withdrawing_deletes_everything_when_the_study_says_so(study_datasets):
     assert User.objects.count() == users - 1
     assert sum(study_datasets["main"].images.values_list("reserved_count", flat=True)) == 0
     assert Study.objects.get().deleted_count == 1
-    _, again = participant_client(**PROLIFIC)  # nothing is known of them any more
+    # Nothing is kept of them but their platform id's keyed hash: the same id never enrols twice.
+    assert list(RetiredPlatformKey.objects.values_list("key", flat=True)) == [
+        hashlib.sha256(f"{Study.objects.get().secret}:{PROLIFIC['PROLIFIC_PID']}".encode()).hexdigest()
+    ]
+    before = stored()
+    _, again = participant_client(**PROLIFIC)
+    assert again.status_code == 409 and again.json()["code"] == "taken_part"
+    assert stored() == before
+    _, someone_else = participant_client(PROLIFIC_PID="another-worker")
+    assert someone_else.status_code == 201
+
+
+def test_a_visitor_who_declined_may_come_back_and_agree(study):
+    client, _ = participant_client(**PROLIFIC)
+    client.post("/api/participation/steps/0/", {"agree": False}, format="json")
+    assert RetiredPlatformKey.objects.count() == 0
+    _, again = participant_client(**PROLIFIC)
     assert again.status_code == 201
+
+
+def test_each_phase_s_image_order_is_recorded_with_what_seeds_it(study, study_datasets):
+    participant = participant_client(**PROLIFIC)[0] and Participant.objects.get()
+    phase = str(participant.sequence[4])
+    assert participant.design["image_order"] == {
+        phase: {
+            "by": "queue",
+            "dataset": "study-main",
+            "seed": study_datasets["main"].seed,
+            "annotator": participant.user_id,
+        }
+    }
 
 
 def test_a_researcher_can_have_one_participant_s_data_deleted(study):
@@ -585,6 +634,7 @@ def test_a_researcher_can_have_one_participant_s_data_deleted(study):
     do_trials(client, 1)
     services.participant_delete(participant_id=Participant.objects.get().pk)
     assert (Participant.objects.count(), Annotation.objects.count()) == (0, 0)
+    assert participant_client(**PROLIFIC)[1].json()["code"] == "taken_part"
 
 
 # --- Researchers' side ------------------------------------------------------------------------------
@@ -691,3 +741,37 @@ def test_image_files_do_not_vary_by_accept_so_a_file_fetched_ahead_is_found_offl
             continue  # the no-help condition shows no map
         assert "Accept" not in response.get("Vary", ""), url
         assert response["Cache-Control"] == "private, max-age=86400"
+
+
+@pytest.mark.parametrize(
+    ("args", "url"),
+    [
+        (["trials"], "export/"),
+        (["trials", "--format", "jsonl"], "export/?format=jsonl"),
+        (["trials", "--condition", "ai-saliency", "--kind", "all"], "export/?condition=ai-saliency&kind=all"),
+        (["participants"], "participants/"),
+        (["participants", "--format", "json"], "participants/?format=json"),
+    ],
+)
+def test_the_command_writes_the_tables_the_api_downloads(study, researcher, client_for, tmp_path, args, url):
+    for number in range(2):
+        finish(participant_client(PROLIFIC_PID=f"table-{number}")[0])
+    out = tmp_path / "table"
+    call_command("export_study_data", "iris-test", *args, "--out", str(out), stderr=io.StringIO())
+    response = client_for(researcher).get(f"/api/studies/{study.pk}/{url}")
+    body = b"".join(response.streaming_content) if response.streaming else response.content
+    assert out.read_bytes() == body and len(body) > 100
+
+
+def test_the_tables_command_names_what_is_wrong(study, tmp_path):
+    tmp_path = tmp_path / "out"
+    tmp_path.mkdir()
+    with pytest.raises(CommandError, match="written as csv or json; got 'jsonl'"):
+        call_command(
+            "export_study_data", "iris-test", "participants", "--format", "jsonl", "--out", str(tmp_path / "x")
+        )
+    with pytest.raises(CommandError, match="there is no study 'nope'"):
+        call_command("export_study_data", "nope", "trials", "--out", str(tmp_path / "x"))
+    with pytest.raises(CommandError, match="does not exist"):
+        call_command("export_study_data", "iris-test", "trials", "--out", str(tmp_path / "no" / "x"))
+    assert list(tmp_path.iterdir()) == []

@@ -172,6 +172,11 @@ ENDPOINTS = {
         lambda w, r: f"/api/images/{w.image('closed').pk}/annotation/",
         document([brush([(2, 2)])]),
     ),
+    "change open": (
+        "patch",
+        lambda w, r: f"/api/images/{w.image('open').pk}/annotation/",
+        {"version": 0, "append": [brush([(2, 2)])]},
+    ),
     "skip open": ("post", lambda w, r: f"/api/images/{w.image('open').pk}/skip/", {"reason": "blurred"}),
     "skip closed": ("post", lambda w, r: f"/api/images/{w.image('closed').pk}/skip/", {"reason": "blurred"}),
     "annotations": ("get", lambda w, r: "/api/annotations/", None),
@@ -233,6 +238,7 @@ ENDPOINTS = {
     "study dashboard": ("get", lambda w, r: f"/api/studies/{w.study.pk}/dashboard/", None),
     "study stats": ("get", lambda w, r: f"/api/studies/{w.study.pk}/stats/", None),
     "study status": ("post", lambda w, r: f"/api/studies/{w.study.pk}/status/", {"status": "paused"}),
+    "study link": ("post", lambda w, r: f"/api/studies/{w.study.pk}/link/", {"params": {"PROLIFIC_PID": "x"}}),
     "study image stats": ("get", lambda w, r: f"/api/studies/{w.study.pk}/images/{w.main_image}/stats/", None),
     "study image map": (
         "get",
@@ -263,6 +269,7 @@ EXPECTED = {
     "my annotation closed": (401, 403, 404, 200, 404, 200, 200),
     "save open": (401, 403, 201, 201, 201, 403, 201),
     "save closed": (401, 403, 404, 201, 404, 403, 201),
+    "change open": (401, 403, 201, 201, 201, 403, 201),
     "skip open": (401, 403, 200, 200, 200, 403, 200),
     "skip closed": (401, 403, 404, 200, 404, 403, 200),
     "annotations": (401, 403, 200, 200, 200, 200, 200),
@@ -316,6 +323,7 @@ EXPECTED.update(
         "study dashboard": (401, 403, 403, 403, 403, 200, 200, 403),
         "study stats": (401, 403, 403, 403, 403, 200, 200, 403),
         "study status": (401, 403, 403, 403, 403, 403, 200, 403),  # opening and closing: admins
+        "study link": (401, 403, 403, 403, 403, 200, 200, 403),
         "study image stats": (401, 403, 403, 403, 403, 200, 200, 403),
         "study image map": (401, 403, 403, 403, 403, 200, 200, 403),
         "study image map npy": (401, 403, 403, 403, 403, 200, 200, 403),

@@ -1,9 +1,11 @@
 """A study's research side over the API: the dashboard, maps per condition, agreement per condition."""
 
 import io
+import json
 
 import numpy as np
 import pytest
+from django.core.management import CommandError, call_command
 from PIL import Image as PILImage
 
 from backend.api import services
@@ -129,3 +131,57 @@ def test_excluded_participants_leave_the_maps(done_study, researcher, client_for
     services.participant_set_excluded(participant_id=Participant.objects.get(number=1).pk, excluded=True)
     after = {row["condition"]: row["masks"] for row in client_for(researcher).get(url).json()["conditions"]}
     assert after.get(slug, 0) == before[slug] - 1
+
+
+def test_each_condition_s_masks_agree_by_pairwise_iou_and_dice(done_study, researcher, client_for):
+    body = client_for(researcher).get(f"/api/studies/{done_study.pk}/stats/").json()
+    rows = [row for image in body["per_image"] for row in image["conditions"]]
+    assert rows and all(set(row) == {"condition", "masks", "split_half", "iou", "dice"} for row in rows)
+    for row in rows:
+        if row["masks"] >= 2:
+            assert 0 <= row["iou"] <= row["dice"] <= 1  # Dice = 2 IoU / (1 + IoU) >= IoU
+        else:
+            assert row["iou"] is None and row["dice"] is None
+    assert all({"iou", "dice"} <= set(c) for c in body["conditions"])
+
+
+def test_the_command_writes_the_files_the_api_serves(done_study, researcher, client_for, tmp_path):
+    client = client_for(researcher)
+    out = io.StringIO()
+    call_command("export_study_maps", "iris-test", "--out", str(tmp_path), stdout=out)
+    assert "Wrote iris-test-stats.json and .csv" in out.getvalue()
+    api_csv = b"".join(client.get(f"/api/studies/{done_study.pk}/stats/?format=csv").streaming_content)
+    assert (tmp_path / "iris-test-stats.csv").read_bytes() == api_csv
+    assert (
+        json.loads((tmp_path / "iris-test-stats.json").read_bytes())
+        == client.get(f"/api/studies/{done_study.pk}/stats/").json()
+    )
+    written = {path.name for path in (tmp_path / "maps").iterdir()}
+    checked = 0
+    for image_id in set(Trial.objects.filter(kind="main").values_list("image_id", flat=True)):
+        shown = {
+            row["condition"]
+            for row in client.get(f"/api/studies/{done_study.pk}/images/{image_id}/stats/").json()["conditions"]
+        }
+        for query in [f"condition={c}" for c in shown] + (
+            ["condition=no-help&minus=ai-saliency"] if len(shown) == 2 else []
+        ):
+            for suffix in ("png", "npy"):
+                response = client.get(f"/api/studies/{done_study.pk}/images/{image_id}/saliency.{suffix}?{query}")
+                name = response["Content-Disposition"].split('filename="')[1].rstrip('"')
+                assert name in written and (tmp_path / "maps" / name).read_bytes() == response.content
+                checked += 1
+    assert checked == len(written) > 0  # every file written is one the API serves, byte for byte
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["nope"], "there is no study 'nope'"),
+        (["iris-test", "--formats", "gif"], "--formats: any of png, npy"),
+        (["iris-test", "--sigma", "-1"], "--sigma must be from 0"),
+    ],
+)
+def test_the_maps_command_names_what_is_wrong(study, tmp_path, args, message):
+    with pytest.raises(CommandError, match=message):
+        call_command("export_study_maps", *args, "--out", str(tmp_path), stdout=io.StringIO())

@@ -1,6 +1,7 @@
 """Studies for researchers and admins: the list, one study, and its study file."""
 
-import numpy as np
+from datetime import timedelta
+
 from django.db.models import Count
 from django.http import HttpResponse, StreamingHttpResponse
 from django.utils import timezone
@@ -9,7 +10,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.generics import get_object_or_404
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
@@ -30,7 +31,7 @@ from ..selectors.study_exports import (
     study_trial_rows,
     study_trials_jsonl,
 )
-from ..study_serializers import StudySerializer
+from ..study_serializers import StudyLinkRequestSerializer, StudyLinkSerializer, StudySerializer
 from .file_responses import FileApiMixin, FileNegotiation, validated_query
 
 
@@ -71,11 +72,6 @@ class StudyStatusSerializer(serializers.Serializer):
 
 class ParticipantsQuerySerializer(StrictQuerySerializer):
     format = serializers.ChoiceField(["csv", "json"], default="csv")
-
-
-def _table(header, rows):
-    """Return the pieces of a CSV table of these rows, every cell spreadsheet-safe."""
-    return exporting.table_pieces(header, (exporting.csv_cells(cells) for cells in rows))
 
 
 def _file(data: bytes, *, content_type: str, filename: str) -> HttpResponse:
@@ -142,7 +138,7 @@ class StudyViewSet(viewsets.ReadOnlyModelViewSet):
             pieces = study_trials_jsonl(study=study, selection=selection)
             return _download(pieces, content_type="application/x-ndjson", filename=f"{name}.jsonl")
         rows = study_trial_rows(study=study, selection=selection)
-        return _download(_table(TRIAL_COLUMNS, rows), content_type="text/csv", filename=f"{name}.csv")
+        return _download(exporting.csv_table(TRIAL_COLUMNS, rows), content_type="text/csv", filename=f"{name}.csv")
 
     @extend_schema(
         parameters=[ParticipantsQuerySerializer],
@@ -159,10 +155,10 @@ class StudyViewSet(viewsets.ReadOnlyModelViewSet):
         if query.validated_data["format"] == "json":
             return Response(list(participant_records(study)))
         rows = study_participant_rows(study=study)
-        pieces = _table(participant_columns(study), rows)
+        pieces = exporting.csv_table(participant_columns(study), rows)
         return _download(pieces, content_type="text/csv", filename=f"{study.slug}-participants.csv")
 
-    @extend_schema(responses=serializers.DictField())
+    @extend_schema(responses=OpenApiTypes.OBJECT)
     @action(detail=True)
     def dashboard(self, request, pk=None):
         """Return the study at a glance: enrolment over time, where participants are, completion and drop-out rates,
@@ -178,9 +174,27 @@ class StudyViewSet(viewsets.ReadOnlyModelViewSet):
         study = services.study_set_status(study=self.get_object(), status=body.validated_data["status"])
         return Response(StudySerializer(self.get_queryset().get(pk=study.pk)).data)
 
+    @extend_schema(request=StudyLinkRequestSerializer, responses=StudyLinkSerializer)
+    @action(detail=True, methods=["post"])
+    def link(self, request, pk=None):
+        """Make the study link for one participant's platform ids: signed with the study's secret when the study
+        signs its links (``platform.signed``), as ``manage.py study_link`` does."""
+        body = StudyLinkRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        study, hours = self.get_object(), body.validated_data.get("expires_in_hours")
+        signed = bool((study.platform or {}).get("signed"))
+        if hours is not None and not signed:
+            raise ValidationError({"expires_in_hours": "only a signed study's links expire (platform.signed)"})
+        expires = timezone.now() + timedelta(hours=hours) if hours is not None else None
+        try:
+            link = study_selectors.study_link(study, params=body.validated_data["params"], expires=expires)
+        except ValueError as error:
+            raise ValidationError({"params": str(error)}) from None
+        return Response(StudyLinkSerializer({"link": link, "signed": signed}).data)
+
     @extend_schema(
         parameters=[StudyStatsQuerySerializer],
-        responses={(200, "application/json"): serializers.DictField(), (200, "text/csv"): OpenApiTypes.BINARY},
+        responses={(200, "application/json"): OpenApiTypes.OBJECT, (200, "text/csv"): OpenApiTypes.BINARY},
     )
     @action(detail=True, renderer_classes=[JSONRenderer], content_negotiation_class=FileNegotiation)
     def stats(self, request, pk=None):
@@ -191,10 +205,9 @@ class StudyViewSet(viewsets.ReadOnlyModelViewSet):
         figures = study_research.study_condition_stats(study=study, sigma=query["sigma"])
         if query["format"] == "json":
             return Response(figures)
-        header, rows = study_research.stats_table(figures)
-        return _download(_table(header, rows), content_type="text/csv", filename=f"{study.slug}-stats.csv")
+        return _download(study_research.stats_csv(figures), content_type="text/csv", filename=f"{study.slug}-stats.csv")
 
-    @extend_schema(responses=serializers.DictField())
+    @extend_schema(responses=OpenApiTypes.OBJECT)
     @action(detail=True, url_path=r"images/(?P<image_id>[0-9]+)/stats")
     def image_stats(self, request, pk=None, image_id=None):
         """Return the image's figures per condition (masks, split-half reliability) and per pair (CC, KL)."""
@@ -214,17 +227,21 @@ class StudyImageMapApi(FileApiMixin, APIView):
 
     permission_classes = [IsResearcherOrAdmin]
     suffix = "png"
+    map_format = "png"
 
-    def _map(self, request, pk, image_id) -> tuple[np.ndarray, Image, str]:
+    def _map(self, request, pk, image_id) -> HttpResponse:
         query = validated_query(StudyMapQuerySerializer, request).validated_data
         study = get_object_or_404(Study, pk=pk)
-        image = _study_image(study, image_id)
-        condition, sigma = query["condition"], query["sigma"]
-        heat, _ = study_research.condition_map(study=study, image=image, condition=condition, sigma=sigma)
-        if query.get("minus"):
-            other, _ = study_research.condition_map(study=study, image=image, condition=query["minus"], sigma=sigma)
-            return heat - other, image, f"{condition}-minus-{query['minus']}"
-        return heat, image, condition
+        name, data = study_research.map_file(
+            study=study,
+            image=_study_image(study, image_id),
+            condition=query["condition"],
+            minus=query.get("minus"),
+            sigma=query["sigma"],
+            fmt=self.map_format,
+        )
+        content_type = "image/png" if self.map_format == "png" else "application/octet-stream"
+        return _file(data, content_type=content_type, filename=name)
 
 
 class StudyImageMapPngApi(StudyImageMapApi):
@@ -232,17 +249,15 @@ class StudyImageMapPngApi(StudyImageMapApi):
     def get(self, request, pk, image_id):
         """Return the image's mean map under a condition (grey: the fraction of its participants who marked each
         pixel), or with ``minus`` the difference of two conditions' maps (red: more under the first, blue: less)."""
-        heat, image, name = self._map(request, pk, image_id)
-        data = saliency.difference_png(heat) if "-minus-" in name else saliency.heat_png(heat)
-        return _file(data, content_type="image/png", filename=f"{image.sha256[:8]}-{name}.png")
+        return self._map(request, pk, image_id)
 
 
 class StudyImageMapNpyApi(StudyImageMapApi):
+    map_format = "npy"
+
     @extend_schema(
         parameters=[StudyMapQuerySerializer], responses={(200, "application/octet-stream"): OpenApiTypes.BINARY}
     )
     def get(self, request, pk, image_id):
         """Return the same map as NumPy .npy (float32; a difference lies in -1..1)."""
-        heat, image, name = self._map(request, pk, image_id)
-        data = saliency.heat_npy(heat)
-        return _file(data, content_type="application/octet-stream", filename=f"{image.sha256[:8]}-{name}.npy")
+        return self._map(request, pk, image_id)
