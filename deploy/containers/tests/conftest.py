@@ -73,7 +73,7 @@ def accounts(stack) -> dict[str, str]:
             "python manage.py createsuperuser --no-input --username admin --email admin@example.org"
         )
         (stack.dir / "users.csv").write_text("".join(f"{name},{name}@example.org,\n" for name in ANNOTATORS))
-        create = "docker compose exec -T web python manage.py create_annotators /dev/stdin < users.csv"
+        create = "docker compose exec -T web python manage.py create_accounts /dev/stdin < users.csv"
         printed = stack.sh(create).stdout
     for line in printed.splitlines():
         name, *rest = line.split()

@@ -23,7 +23,7 @@ def test_the_health_endpoint_answers_through_nginx_and_plain_http_redirects(stac
     assert plain.headers["Location"] == "https://localhost/api/health/"
 
 
-def test_annotators_made_by_create_annotators_sign_in(stack, accounts):
+def test_annotators_made_by_create_accounts_sign_in(stack, accounts):
     session = stack.sign_in("ann1", accounts["ann1"])
     me = session.get(f"{stack.base}/api/auth/me/", timeout=10).json()
     assert me["username"] == "ann1"
