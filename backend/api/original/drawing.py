@@ -25,12 +25,15 @@ import io
 import json
 import math
 import re
+import struct
 import warnings
 import xml.etree.ElementTree as ET
+import zlib
 from dataclasses import dataclass, field
 from fractions import Fraction
 
 import numpy as np
+import pyspng
 from PIL import Image as PILImage
 from PIL import UnidentifiedImageError
 from scipy import sparse
@@ -39,6 +42,7 @@ from .. import strokes as strokes_mod
 from .rows import OriginalInvalid
 
 PNG_PREFIX = "data:image/png;base64,"
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # A pixel is in the mask when its mean alpha is at least half of one stroke layer (#0f05: alpha 85).
 LAYER_ALPHA = 85
 # SVG strokes that agree with the PNG less than this are not used (the PNG's trace stands alone).
@@ -80,6 +84,11 @@ def png_bytes(data_url: str) -> bytes:
 
 def png_alpha(data: bytes, *, max_pixels: int) -> np.ndarray:
     """Return the PNG's alpha channel as uint8, shape (height, width); raise ValueError if it is no such PNG."""
+    alpha = _rgba8_alpha(data, max_pixels)
+    if alpha is not None:
+        return alpha
+    # Any other kind of PNG (palette, grey, 16 bits, interlaced), and every broken one, goes
+    # through Pillow, which reads them all and says what is wrong.
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", PILImage.DecompressionBombWarning)
@@ -101,6 +110,40 @@ def png_alpha(data: bytes, *, max_pixels: int) -> np.ndarray:
     except (UnidentifiedImageError, OSError, SyntaxError, PILImage.DecompressionBombWarning) as error:
         # Pillow reports a truncated or corrupt PNG with any of these.
         raise ValueError(f"it does not decode as a PNG ({error or type(error).__name__})") from None
+
+
+def _rgba8_alpha(data: bytes, max_pixels: int) -> np.ndarray | None:
+    """Return the alpha of a whole, 8-bit RGBA, non-interlaced PNG (what a canvas exports), or None for any other.
+
+    Decoded by libspng (pyspng), 2-3x faster than Pillow here; only once every chunk's CRC has
+    been checked up to IEND, which libspng does not require, so a PNG cut short still goes to
+    Pillow and is refused there.
+    """
+    if not data.startswith(_PNG_SIGNATURE):
+        return None
+    pos, size, header = len(_PNG_SIGNATURE), len(data), None
+    while True:
+        if pos + 12 > size:
+            return None
+        length, kind = struct.unpack_from(">I4s", data, pos)
+        end = pos + 8 + length
+        if end + 4 > size or zlib.crc32(data[pos + 4 : end]) != struct.unpack_from(">I", data, end)[0]:
+            return None
+        if header is None:
+            if kind != b"IHDR" or length != 13:
+                return None
+            header = struct.unpack_from(">IIBBBBB", data, pos + 8)
+        if kind == b"IEND":
+            break
+        pos = end + 4
+    width, height, depth, colour, _, _, interlace = header
+    if (depth, colour, interlace) != (8, 6, 0) or not 0 < width * height <= max_pixels:
+        return None
+    try:
+        pixels = pyspng.load(data, format="RGBA")
+    except RuntimeError:  # pyspng's only error: a stream that does not inflate (Pillow says which way)
+        return None
+    return pixels[:, :, 3]
 
 
 def device_pixel_ratio(png_width: int, png_height: int, width: int, height: int) -> Fraction | None:
@@ -130,11 +173,16 @@ def png_mask(alpha: np.ndarray, width: int, height: int, ratio: Fraction) -> np.
     if ratio.denominator == 1:
         k = ratio.numerator
         block = alpha[: height * k, : width * k]
-        sums = np.zeros((height, width), dtype=np.uint32)
-        for dy in range(k):  # k x k strided views: faster than a reshape and a sum over axes
-            for dx in range(k):
-                sums += block[dy::k, dx::k]
-        return 2 * sums >= LAYER_ALPHA * k * k  # mean >= 42.5, in whole numbers
+        # Rows summed first, then columns, in 16 bits while k x k x 255 fits: strided views, faster
+        # than a reshape and a sum over axes.
+        dtype = np.uint16 if k * k * 255 < 2**16 else np.uint32
+        rows = block[0::k].astype(dtype)
+        for dy in range(1, k):
+            rows += block[dy::k]
+        sums = rows[:, 0::k].copy()
+        for dx in range(1, k):
+            sums += rows[:, dx::k]
+        return sums >= math.ceil(LAYER_ALPHA * k * k / 2)  # mean >= 42.5, in whole numbers
     # A fractional ratio: the exact area average over each image pixel's footprint in the PNG,
     # [i x ratio, (i + 1) x ratio) on each axis, as sparse weights (Pillow's box filter weighs whole
     # pixels by their centres, which shifts edges by up to half a PNG pixel).
