@@ -12,7 +12,8 @@ the number of annotations.
 Then, for each backup and repeat, in a fresh child process: recreates a scratch PostgreSQL
 database (its name must contain "bench"), migrates (untimed), and times the real command,
 ``call_command("import_original", "--dump", ..., "--dataset-dir", ...)``, with its parts (reading
-the dump, the images, the annotations and writing them) and its CPU time and peak RSS (VmHWM).
+the dump, the images, the annotations and writing them), its CPU time (the decoding workers'
+included) and peak RSS (VmHWM; the largest worker's apart).
 Medians are printed at the end, as a Markdown table, with the load average around the runs.
 
     .venv/bin/python bench/original_import_bench.py --repeats 3
@@ -22,6 +23,7 @@ import argparse
 import json
 import os
 import random
+import resource
 import statistics
 import subprocess
 import sys
@@ -132,6 +134,12 @@ def generate(images: int, annotations: int, small: int) -> tuple[Path, dict[int,
     return dataset, dumps
 
 
+def _cpu_seconds() -> float:
+    """Return the CPU time of this process (every thread) and of its ended children (the decoding workers)."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
+
+
 def run_once(dump: Path, dataset: Path) -> dict:
     """In this fresh process: migrate (untimed), then time the import_original command and its parts."""
     import django
@@ -159,7 +167,7 @@ def run_once(dump: Path, dataset: Path) -> dict:
     dump_mod.PgDump.scan = timed("dump", dump_mod.PgDump.scan)
     original._locate_images = timed("images", original._locate_images)
     baseline = peak_rss_mb()
-    cpu = time.process_time()  # every thread of the process
+    cpu = _cpu_seconds()
     started = time.perf_counter()
     out = __import__("io").StringIO()
     with open(os.devnull, "w") as quiet:
@@ -174,7 +182,8 @@ def run_once(dump: Path, dataset: Path) -> dict:
         "seconds": seconds,
         "dump_seconds": parts["dump"],
         "images_seconds": parts["images"],
-        "cpu_seconds": time.process_time() - cpu,
+        "cpu_seconds": _cpu_seconds() - cpu,
+        "workers_peak_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
         "annotations": Annotation.objects.count(),
         "baseline_rss_mb": baseline,
         "peak_rss_mb": peak_rss_mb(),
@@ -227,14 +236,16 @@ def main() -> int:
             log(
                 f"{size} annotations #{repeat + 1}: {run['seconds']:.1f} s ({size / run['seconds']:.0f}/s; dump "
                 f"{run['dump_seconds']:.1f} s, images {run['images_seconds']:.1f} s), CPU {run['cpu_seconds']:.1f} s, "
-                f"peak RSS {run['peak_rss_mb']:.0f} MB; load {run['load_before']} -> {run['load_after']}"
+                f"peak RSS {run['peak_rss_mb']:.0f} MB (a worker {run['workers_peak_rss_mb']:.0f} MB); "
+                f"load {run['load_before']} -> {run['load_after']}"
             )
         results.append((size, runs))
     print(f"\nMedians of {args.repeats} runs, {args.images:,} images of 640x480:")
     print(
-        "| annotations | import s | per second | reading the dump s | images s | annotations s | CPU s | peak RSS MB |"
+        "| annotations | import s | per second | reading the dump s | images s | annotations s | CPU s "
+        "| CPU ms an annotation | peak RSS MB | a worker's peak RSS MB |"
     )
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for size, runs in results:
 
         def median(key, runs=runs):
@@ -244,7 +255,9 @@ def main() -> int:
         rest = statistics.median(r["seconds"] - r["dump_seconds"] - r["images_seconds"] for r in runs)
         print(
             f"| {size:,} | {seconds:.1f} | {size / seconds:,.0f} | {median('dump_seconds'):.1f} | "
-            f"{median('images_seconds'):.1f} | {rest:.1f} | {median('cpu_seconds'):.1f} | {median('peak_rss_mb'):.0f} |"
+            f"{median('images_seconds'):.1f} | {rest:.1f} | {median('cpu_seconds'):.1f} | "
+            f"{1000 * median('cpu_seconds') / size:.1f} | {median('peak_rss_mb'):.0f} | "
+            f"{median('workers_peak_rss_mb'):.0f} |"
         )
     biggest = results[-1][1][0]
     pixels = biggest["svg_pixels"]

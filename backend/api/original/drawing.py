@@ -213,6 +213,7 @@ _PATH_TOKEN = re.compile(rf"\s*,?\s*(?:([MmLlHhVvQqTtCcSsZzAa])|({_NUMBER}))")
 _PATH_TOKENS = re.compile(rf"([MmLlHhVvQqTtCcSsZzAa])|({_NUMBER})")
 _SEPARATORS = " \t\n\r\f,"
 _STROKE_WIDTH = re.compile(r"(?:^|;)\s*stroke-width\s*:\s*([^;]*)")
+_BRUSH_CHARACTERS = re.compile(r"[MQL0-9eE.+\- ]*")  # all fabric's brush writes: see _brush_polyline
 _ARGS = {"M": 2, "L": 2, "H": 1, "V": 1, "Q": 4, "T": 2, "C": 6, "S": 4, "Z": 0, "A": 7}
 
 
@@ -276,6 +277,9 @@ def flatten_path(d: str) -> list[np.ndarray]:
 
     Reads every command SVG paths have but arcs (fabric's brush writes only M, Q and L).
     """
+    brush = _brush_polyline(d)
+    if brush is not None:
+        return [brush]
     tokens = _tokens(d)
     polylines: list[list[tuple[float, float]]] = []
     current: list[tuple[float, float]] | None = None
@@ -344,6 +348,60 @@ def flatten_path(d: str) -> list[np.ndarray]:
         x, y = px, py
         last_command = command
     return [np.asarray(line, dtype=np.float64) for line in polylines if line]
+
+
+def _brush_polyline(d: str) -> np.ndarray | None:
+    """Return the polyline of path data as fabric's brush writes it (``M x y``, ``Q`` a point, ``L x y``), or None.
+
+    The same points as the general reader, computed by the same formulas in the same order
+    (so bit for bit), a curve at a time in NumPy rather than a point at a time: most of an
+    import's SVG time. Anything else, or anything odd, is None and goes to the general reader.
+    """
+    if not _BRUSH_CHARACTERS.fullmatch(d):
+        return None
+    tokens = d.split()
+    count = len(tokens)
+    ends_with_line = count >= 6 and tokens[-3] == "L"
+    curves = (count - 3 - 3 * ends_with_line) // 5
+    if count != 3 + 5 * curves + 3 * ends_with_line or tokens[0] != "M" or not (curves or ends_with_line):
+        return None
+    if any(tokens[3 + 5 * k] != "Q" for k in range(curves)):
+        return None
+    numbers = tokens[1:3] + [t for k in range(curves) for t in tokens[4 + 5 * k : 8 + 5 * k]] + tokens[-2:]
+    try:
+        values = [float(t) for t in numbers]
+    except ValueError:  # "1-2", "1.2.3": the general reader says what is wrong, or reads it
+        return None
+    if not all(map(math.isfinite, values)):
+        return None
+    start = values[:2]
+    if not curves:  # a click: M and L
+        return np.asarray([start, values[-2:]], dtype=np.float64)
+    curve = np.asarray(values[2 : 2 + 4 * curves], dtype=np.float64).reshape(curves, 4)
+    cx, cy, px, py = curve.T
+    ox = np.concatenate([[start[0]], px[:-1]])  # each curve starts where the one before ended
+    oy = np.concatenate([[start[1]], py[:-1]])
+    # Chords per curve with Python's math, exactly as _quadratic counts them.
+    chords = np.asarray(
+        [
+            _segments(2 * math.hypot(x0 - 2 * c0 + x1, y0 - 2 * c1 + y1))
+            for x0, y0, c0, c1, x1, y1 in zip(
+                ox.tolist(), oy.tolist(), cx.tolist(), cy.tolist(), px.tolist(), py.tolist(), strict=True
+            )
+        ]
+    )
+    which = np.repeat(np.arange(curves), chords)
+    k = np.arange(which.size) - np.repeat(np.cumsum(chords) - chords, chords) + 1  # 1..n within each curve
+    n = chords[which]
+    s = k / n
+    u = 1 - s
+    p0x, p0y, c0, c1, p1x, p1y = ox[which], oy[which], cx[which], cy[which], px[which], py[which]
+    xs = np.where(k == n, p1x, u * u * p0x + 2 * u * s * c0 + s * s * p1x)
+    ys = np.where(k == n, p1y, u * u * p0y + 2 * u * s * c1 + s * s * p1y)
+    points = [np.asarray([start]), np.column_stack([xs, ys])]
+    if ends_with_line:
+        points.append(np.asarray([values[-2:]]))
+    return np.concatenate(points)
 
 
 def _tokens(d: str) -> list:

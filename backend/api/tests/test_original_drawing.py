@@ -75,6 +75,27 @@ def test_path_data_is_read_with_every_line_command(d, expected):
     assert line.tolist() == expected
 
 
+def test_fabrics_brush_paths_are_read_fast_and_bit_for_bit_as_the_general_reader_reads_them(monkeypatch):
+    rng = __import__("random").Random(3)
+    paths = [fx.fabric_path(fx.brush_points(fx._line(rng, (40, 40), 30, 4.0)), 12) for _ in range(20)]
+    paths.append(fx.fabric_path(fx.brush_points([(5.5, 7.25)]), 9))  # a click: M and L
+    fast = [drawing._brush_polyline(path.d) for path in paths]
+    assert all(line is not None for line in fast)  # the fast path reads all of fabric's brush paths
+    monkeypatch.setattr(drawing, "_brush_polyline", lambda d: None)
+    for path, line in zip(paths, fast, strict=True):
+        (general,) = drawing.flatten_path(path.d)
+        assert general.shape == line.shape and (general == line).all()
+    # Anything else goes to the general reader: another command, commas, a number that is no number.
+    for d in (
+        "M 0 0 L 10 0",
+        "M 0 0 Q 1 1 2 2 Z",
+        "M 0,0 Q 1 1 2 2 L 3 3",
+        "M 0 0 Q 1 1 2 2e L 3 3",
+        "M 1e999 0 Q 1 1 2 2",
+    ):
+        assert drawing._brush_polyline(d) is None
+
+
 def test_curves_are_flattened_close_to_the_true_curve():
     (line,) = drawing.flatten_path("M 0 0 Q 50 100 100 0")
     s = np.linspace(0, 1, 2001)
