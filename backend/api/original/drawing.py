@@ -1,5 +1,8 @@
 """Turn an original annotation row's PNG, SVG and stroke times into a mask and a strokes document.
 
+Over 500 lines on purpose: the PNG, SVG and times readers exist only to fill one ``Recovery``, and
+``recover`` weighs each against the others, so they are read together here.
+
 The original stored (reference §5):
 
 - ``annotation``: a PNG data URL of the strokes alone, semi-transparent (alpha 85 a layer) on
