@@ -13,13 +13,11 @@ import hashlib
 import json
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
 
-import numpy as np
 from django.contrib.auth.hashers import identify_hasher, is_password_usable
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
@@ -28,8 +26,7 @@ from django.db.models import F
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
-from .. import importing, masks
-from .. import strokes as strokes_mod
+from .. import importing
 from ..models import (
     Annotation,
     AnnotationRevision,
@@ -42,8 +39,8 @@ from ..models import (
     Profile,
     Role,
 )
-from ..original import drawing
 from ..original import rows as original_rows
+from ..original.decode import Decoded, RowDecoder
 from ..original.rows import OriginalInvalid
 from . import queue, stroke_chunks
 from .datasets import ImportReport, apply_import_plan, dataset_root_of, dataset_upsert
@@ -215,13 +212,14 @@ def original_import(
         accounts = _import_users(users, dataset=dataset, user_map=user_map or {}, tokens=tokens, report=report)
         images_by_id = {image.img_id: image for image in images}
         rows = original_rows.read_annotations(source)
-        with ThreadPoolExecutor(max_workers=importing.THREADS) as pool:
+        total = source.row_count(original_rows.ANNOTATIONS)
+        with RowDecoder(total) as decoder:
             importer = _AnnotationImporter(
-                dataset, accounts, images_by_id, located, by_sha, labels, set(skip_annotations), report, pool
+                dataset, accounts, images_by_id, located, by_sha, labels, set(skip_annotations), report, decoder
             )
-            # Pipelined: the threads decode a batch while this thread writes the one before.
+            # Pipelined: the workers decode a batch while this process writes the one before.
             pending = None
-            for batch in _batches(progress(rows, source.row_count(original_rows.ANNOTATIONS)), BATCH):
+            for batch in _batches(progress(rows, total), BATCH):
                 decoding = importer.prepare(batch)
                 if pending is not None:
                     importer.write(pending)
@@ -494,36 +492,6 @@ def row_digest(row: original_rows.OriginalAnnotation) -> str:
     return hashlib.sha256(json.dumps(content).encode()).hexdigest()
 
 
-def _decode(row: original_rows.OriginalAnnotation, width: int, height: int) -> tuple[drawing.Recovery, str]:
-    """Return a row's Recovery and its mask's RLE.
-
-    Pure, so that rows are decoded in threads.
-    """
-    try:
-        recovery = drawing.recover(
-            row_id=row.id,
-            where=row.where,
-            png_data_url=row.annotation,
-            svg=row.svg,
-            times=row.times,
-            width=width,
-            height=height,
-        )
-    except drawing.RowInvalid as error:
-        raise OriginalInvalid(
-            f"{error} Nothing was imported. Fix the row in the original, or leave it out: --skip-annotation {row.id}"
-        ) from None
-    try:
-        strokes_mod.validate_strokes(recovery.strokes, width=width, height=height)
-    except strokes_mod.StrokesInvalid as error:
-        # Only a mask too intricate for the editing limits gets here: it is kept whole, and can be
-        # viewed and exported; a save from the app would be refused.
-        recovery.notes.append(f"its strokes are past the app's editing limits ({error}); kept whole")
-    # The strokes give exactly this mask by construction (drawing.recover, strokes.mask_lassos; the tests
-    # check it on every fixture row and on random masks), so it is stored without rasterizing them again.
-    return recovery, masks.rle_encode(recovery.mask)
-
-
 def _moment(ms: float | None) -> datetime | None:
     return datetime.fromtimestamp(ms / 1000, tz=UTC) if ms is not None else None
 
@@ -531,8 +499,8 @@ def _moment(ms: float | None) -> datetime | None:
 class _AnnotationImporter:
     """Import annotation rows a batch at a time, keeping what the report and the queue need."""
 
-    def __init__(self, dataset, accounts, images_by_id, located, by_sha, labels, skip, report, pool):
-        self.pool = pool
+    def __init__(self, dataset, accounts, images_by_id, located, by_sha, labels, skip, report, decoder):
+        self.decoder = decoder
         self.dataset = dataset
         self.accounts = accounts
         self.images_by_id = images_by_id
@@ -555,7 +523,7 @@ class _AnnotationImporter:
             .select_related("original")
             .defer("strokes")
         }
-        todo = []
+        todo, jobs = [], []
         for row, key in zip(batch, keys, strict=True):
             if key is None:
                 continue
@@ -581,17 +549,17 @@ class _AnnotationImporter:
                     + "; EyeTagger's version is kept"
                 )
                 continue
-            # Decoding is the work of an import (PNG inflation and NumPy release the GIL): a thread per core.
-            future = self.pool.submit(_decode, row, image.width, image.height)
-            todo.append((row, image, account, digest, local, future))
-        return todo
+            todo.append((row, image, account, digest, local))
+            jobs.append((row, image.width, image.height))
+        # Decoding is the work of an import: it starts now, in the workers, and is waited for in write().
+        return todo, self.decoder.submit(jobs)
 
-    def write(self, todo: list) -> None:
-        """Build and store the annotations of a prepared batch, as their decoding finishes."""
+    def write(self, prepared: tuple) -> None:
+        """Build and store the annotations of a prepared batch, once its decoding has finished."""
+        todo, decoded = prepared
         new_annotations, new_originals = [], []
-        for row, image, account, digest, local, future in todo:
-            recovery, rle = future.result()
-            annotation, original_record = self._build(row, image, account, digest, recovery, rle)
+        for (row, image, account, digest, local), recovery in zip(todo, decoded(), strict=True):
+            annotation, original_record = self._build(row, image, account, digest, recovery)
             if local is None:
                 new_annotations.append(annotation)
                 new_originals.append(original_record)
@@ -635,7 +603,7 @@ class _AnnotationImporter:
             return None
         return self.by_sha[sha], account
 
-    def _build(self, row, image: Image, account: User, digest: str, recovery, rle: str):
+    def _build(self, row, image: Image, account: User, digest: str, recovery: Decoded):
         """Return the annotation (and its original record) one decoded row makes."""
         for note in recovery.notes:
             self.report.annotation_notes.append(f"{row.where}: {note}")
@@ -667,8 +635,8 @@ class _AnnotationImporter:
             active_ms=recovery.active_ms,
             client=client,
             stroke_count=len(recovery.strokes),
-            mask_area=int(np.count_nonzero(recovery.mask)),
-            mask_rle=rle,
+            mask_area=recovery.mask_area,
+            mask_rle=recovery.mask_rle,
         )
         original = OriginalAnnotation(
             original_id=row.id,

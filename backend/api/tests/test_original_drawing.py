@@ -3,6 +3,7 @@
 import base64
 import io
 import math
+import zlib
 from fractions import Fraction
 
 import numpy as np
@@ -72,6 +73,27 @@ def test_the_svgs_paths_are_read_in_image_pixels_ignoring_the_transforms():
 def test_path_data_is_read_with_every_line_command(d, expected):
     (line,) = drawing.flatten_path(d)
     assert line.tolist() == expected
+
+
+def test_fabrics_brush_paths_are_read_fast_and_bit_for_bit_as_the_general_reader_reads_them(monkeypatch):
+    rng = __import__("random").Random(3)
+    paths = [fx.fabric_path(fx.brush_points(fx._line(rng, (40, 40), 30, 4.0)), 12) for _ in range(20)]
+    paths.append(fx.fabric_path(fx.brush_points([(5.5, 7.25)]), 9))  # a click: M and L
+    fast = [drawing._brush_polyline(path.d) for path in paths]
+    assert all(line is not None for line in fast)  # the fast path reads all of fabric's brush paths
+    monkeypatch.setattr(drawing, "_brush_polyline", lambda d: None)
+    for path, line in zip(paths, fast, strict=True):
+        (general,) = drawing.flatten_path(path.d)
+        assert general.shape == line.shape and (general == line).all()
+    # Anything else goes to the general reader: another command, commas, a number that is no number.
+    for d in (
+        "M 0 0 L 10 0",
+        "M 0 0 Q 1 1 2 2 Z",
+        "M 0,0 Q 1 1 2 2 L 3 3",
+        "M 0 0 Q 1 1 2 2e L 3 3",
+        "M 1e999 0 Q 1 1 2 2",
+    ):
+        assert drawing._brush_polyline(d) is None
 
 
 def test_curves_are_flattened_close_to_the_true_curve():
@@ -175,6 +197,28 @@ def _png(mode: str, size=(8, 6), **info) -> bytes:
     return out.getvalue()
 
 
+def _garbled_idat(png: bytes) -> bytes:
+    """Return the PNG with its IDAT's bytes reversed and the chunk's CRC made right again."""
+    at = png.index(b"IDAT") - 4
+    length = int.from_bytes(png[at : at + 4], "big")
+    body = png[at + 8 : at + 8 + length][::-1]
+    crc = zlib.crc32(b"IDAT" + body).to_bytes(4, "big")
+    return png[: at + 8] + body + crc + png[at + 12 + length :]
+
+
+def test_a_canvas_png_is_decoded_by_libspng_and_gives_pillows_alpha():
+    paths = [fx.fabric_path(fx.brush_points(fx._line(__import__("random").Random(5), (20, 30), 12, 3.0)), 9)]
+    for dpr in (1, 2):
+        png = fx.render_png(paths, 48, 40, dpr)
+        fast = drawing._rgba8_alpha(png, 10**6)
+        assert fast is not None and fast.any()  # the fast path was taken
+        assert (fast == np.asarray(PILImage.open(io.BytesIO(png)).getchannel("A"))).all()
+    # What it does not take goes to Pillow: a palette, a PNG cut short, one larger than allowed.
+    assert drawing._rgba8_alpha(_png("P", transparency=0), 10**6) is None
+    assert drawing._rgba8_alpha(png[:-12], 10**6) is None
+    assert drawing._rgba8_alpha(png, 10) is None
+
+
 @pytest.mark.parametrize(
     "data_url, message",
     [
@@ -183,6 +227,9 @@ def _png(mode: str, size=(8, 6), **info) -> bytes:
         ("data:image/png;base64,%%%", "its base64 is broken"),
         ("data:image/png;base64," + base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\0" * 40).decode(), "does not decode"),
         ("data:image/png;base64," + base64.b64encode(_png("RGBA")[:60]).decode(), "does not decode"),
+        # Whole pixels but no IEND (libspng would decode it), and an IDAT whose CRC holds but that does not inflate.
+        ("data:image/png;base64," + base64.b64encode(_png("RGBA")[:-12]).decode(), "does not decode"),
+        ("data:image/png;base64," + base64.b64encode(_garbled_idat(_png("RGBA"))).decode(), "does not decode"),
         ("data:image/png;base64," + base64.b64encode(_png("RGB")).decode(), "has no transparency"),
         ("data:image/png;base64," + base64.b64encode(_png("RGBA", (12, 6))).decode(), "is 12x6, which is no"),
         ("data:image/png;base64," + base64.b64encode(_png("RGBA", (6, 8))).decode(), "turned a quarter"),

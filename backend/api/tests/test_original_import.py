@@ -547,3 +547,56 @@ def test_two_original_users_mapped_to_one_account_keep_the_first_row_of_an_image
         for line in report.annotations_skipped
     )
     assert Annotation.objects.get(annotator=carl, image__path="images/img1.png").original.original_id == 7
+
+
+# --- Decoding in worker processes (a large import) ------------------------------------------
+
+
+@pytest.fixture
+def worker_pool(monkeypatch):
+    """Have every import decode in worker processes, as one of more than decode.POOL_FROM rows does; count pools."""
+    from backend.api.original import decode
+
+    started = []
+
+    class CountedPool(decode.ProcessPoolExecutor):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            started.append(self)
+
+    monkeypatch.setattr(decode, "POOL_FROM", 1)
+    monkeypatch.setattr(decode, "ProcessPoolExecutor", CountedPool)
+    monkeypatch.setattr(decode, "cores", lambda: 2)
+    return started
+
+
+def test_rows_decoded_in_worker_processes_import_as_in_this_one(deploy, db, worker_pool):
+    from backend.api.original import decode
+
+    dataset_dir, dump = deploy()
+    report = run(dump, dataset_dir, name="Original irises")
+    assert len(worker_pool) == 1 and report.annotations_created == 9
+    source = PgDump(dump, keep=rows.SMALL_TABLES).scan()
+    compared = 0
+    for row in rows.read_annotations(source):
+        if not OriginalAnnotation.objects.filter(original_id=row.id).exists():
+            continue  # left out (its image is missing): listed in the report, tested above
+        compared += 1
+        annotation = _annotation(row.id)
+        here = decode.decode_row(row, annotation.image.width, annotation.image.height)  # in this process
+        assert annotation.strokes == here.strokes and annotation.mask_rle == here.mask_rle
+        assert annotation.original.notes == here.notes and annotation.mask_area == here.mask_area
+        if annotation.original.png:
+            mask = masks.rle_decode(annotation.mask_rle, annotation.image.width, annotation.image.height)
+            assert (mask == reference_mask(bytes(annotation.original.png), mask.shape[1], mask.shape[0])).all()
+    assert compared == 9
+    assert not run(dump, dataset_dir).changed_anything and len(worker_pool) == 1  # nothing to decode: no pool
+
+
+def test_a_row_unreadable_in_a_worker_process_imports_nothing_and_names_the_row(deploy, db, worker_pool):
+    dataset_dir, dump = deploy()
+    _corrupt(dump, b"data:image/png;base64,iVBORw0KGgo", b"data:image/png;base64,iVBORw0KGgX")
+    with pytest.raises(rows.OriginalInvalid, match=r"api_annotation id 7 \(dump line 263\): the annotation's PNG"):
+        run(dump, dataset_dir)
+    assert len(worker_pool) == 1
+    assert not (Dataset.objects.exists() or Image.objects.exists() or Annotation.objects.exists())
