@@ -188,7 +188,8 @@ function edited(services, { commit, state, getters }) {
 }
 
 /** Open a document for editing: its mask is rasterized here, once (every later change is a delta). */
-function load(_services, { commit }, draft) {
+function load(services, { commit }, draft) {
+  services.sync.opened(draft);
   commit('open', { draft, edits: new History(new Mask(draft.image.width, draft.image.height, draft.strokes)) });
 }
 
