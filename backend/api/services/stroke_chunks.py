@@ -49,6 +49,10 @@ def chunks_convert(annotation: Annotation) -> None:
     image = annotation.image
     strokes = annotation.strokes
     mask = np.zeros((image.height, image.width), dtype=bool)
+    if len(strokes) <= CONVERT_STROKES and annotation.mask_rle:
+        # One chunk, whose checkpoint is the empty mask: the stored mask stands, nothing is painted.
+        _one_chunk(annotation, strokes, empty=masks.rle_encode(mask))
+        return
     chunks = []
     for start in range(0, len(strokes), CONVERT_STROKES):
         part = strokes[start : start + CONVERT_STROKES]
@@ -72,6 +76,24 @@ def chunks_convert(annotation: Annotation) -> None:
     annotation.point_count = _points(strokes)
     annotation.mask_rle = masks.rle_encode(mask)  # the same as stored, or the first one (rows written around)
     annotation.mask_area = int(mask.sum())
+
+
+def _one_chunk(annotation: Annotation, strokes: list[dict], *, empty: str) -> None:
+    if strokes:
+        StrokeChunk.objects.create(
+            annotation=annotation,
+            start=0,
+            count=len(strokes),
+            points=_points(strokes),
+            strokes=_text(strokes),
+            mask_before=empty,
+            area_before=0,
+            created_version=annotation.version,
+        )
+    annotation.strokes = []
+    annotation.chunked = True
+    annotation.stroke_count = len(strokes)
+    annotation.point_count = _points(strokes)
 
 
 def chunks_retire(annotation: Annotation, *, version: int) -> None:
