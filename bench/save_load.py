@@ -38,7 +38,7 @@ script exit 1. The script prints a Markdown table ready to paste into docs/BENCH
     .venv/bin/python bench/save_load.py                      # 8, 32, 100 clients; both models
     .venv/bin/python bench/save_load.py --clients 32 --models paced --duration 30 --repeats 3
 
-One module of about 750 lines because the orchestrator runs this same file again as its client
+One module of about 800 lines because the orchestrator runs this same file again as its client
 processes (--generate): the clients, the documents they send and the report of their figures
 travel together.
 """
