@@ -235,6 +235,8 @@ def run(args, url: str, tmp: Path) -> int:
                 for kind, ms in measured.items():
                     figures.setdefault((size, mode, kind), []).append(ms)
                 sizes.update({(size, mode, kind): value for kind, value in sent.items()})
+        if round_ < args.rounds - 1:  # a shared machine may not leave time for every round: report each
+            log("After this round:\n" + report(args, figures, sizes, machine(database_url=url)))
     print(report(args, figures, sizes, machine(database_url=url)))
     return 0
 
@@ -244,8 +246,9 @@ def report(args, figures, sizes, host) -> str:
     kinds = ["add a stroke", "change the text", "undo", "redo", "page load (GET)"]
     lines = [
         f"Machine: {describe(host)}. Command: `.venv/bin/python bench/save_growth.py {' '.join(sys.argv[1:])}`",
-        f"CPU ms per request (Django + its PostgreSQL backend), medians of {args.rounds} interleaved rounds of "
-        f"{args.saves} saves (undo and redo: {args.saves // 3}); 60-point strokes on a {SIDE}x{SIDE} image.",
+        f"CPU ms per request (Django + its PostgreSQL backend), medians of {len(next(iter(figures.values())))} "
+        "interleaved rounds (each the mean of "
+        f"{args.saves} saves; undo and redo: {args.saves // 3}); 60-point strokes on a {SIDE}x{SIDE} image.",
         "",
         "| strokes held | request | PATCH (change) | PUT (whole) | PUT / PATCH | PATCH bytes | PUT bytes |",
         "|---:|---|---:|---:|---:|---:|---:|",
