@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Saving annotations under load: PUT /api/images/{id}/annotation/ against a bare ceiling.
+"""Saving annotations under load: PUT and PATCH /api/images/{id}/annotation/ against a bare ceiling.
 
 Starts EyeTagger as in production on 127.0.0.1 (bench/stack.py: Gunicorn with
 deploy/gunicorn.conf.py, DEBUG off, a scratch PostgreSQL database, generated 512x512 images,
@@ -19,7 +19,10 @@ the image's annotation (its version), then --saves-per-image PUTs of the whole s
 rounds them; started_at, active_ms and client info), each with the version the previous answer
 gave: the first creates the draft, then the text grows (nothing lost) or, every third save, the
 last stroke is redrawn (undo and draw again: the old version is kept as a revision), and the
-last one submits with an answer. Then the next image.
+last one submits with an answer. Then the next image. The `patch` target sends the same
+sequence as the app's incremental saves: the first PATCH creates the draft with its strokes,
+then only the text, or an undo and the new stroke (remove 1, append 1), then the answer and the
+submission.
 
 Load models:
   closed  every client sends its next request as soon as the previous answer arrives (no think
@@ -35,7 +38,7 @@ script exit 1. The script prints a Markdown table ready to paste into docs/BENCH
     .venv/bin/python bench/save_load.py                      # 8, 32, 100 clients; both models
     .venv/bin/python bench/save_load.py --clients 32 --models paced --duration 30 --repeats 3
 
-One module of about 750 lines because the orchestrator runs this same file again as its client
+One module of about 800 lines because the orchestrator runs this same file again as its client
 processes (--generate): the clients, the documents they send and the report of their figures
 travel together.
 """
@@ -85,7 +88,9 @@ def parse_args(argv=None):
         "--clients", type=int, nargs="+", default=[8, 32, 100], help="Concurrent clients (default: 8 32 100)."
     )
     parser.add_argument("--models", nargs="+", choices=["closed", "paced"], default=["closed", "paced"])
-    parser.add_argument("--targets", nargs="+", choices=["save", "ceiling"], default=["save", "ceiling"])
+    parser.add_argument(
+        "--targets", nargs="+", choices=["save", "patch", "ceiling"], default=["save", "patch", "ceiling"]
+    )
     parser.add_argument("--duration", type=float, default=20.0, help="Measured seconds per run (default 20).")
     parser.add_argument("--warmup", type=float, default=5.0, help="Seconds of load before measuring (default 5).")
     parser.add_argument(
@@ -363,7 +368,7 @@ def merge(parts: list[dict], *, target: str, model: str, clients: int, duration:
     before, after = cpu
     wall = after["time"] - before["time"]
     cores = os.cpu_count() or 1
-    main_kind = "save" if target == "save" else "ceiling"
+    main_kind = target
     latencies = sorted(value for part in parts for value in part["latencies"][main_kind])
     others = sorted(value for part in parts for kind in ("next", "open") for value in part["latencies"].get(kind, []))
     errors = sum(part["errors"] for part in parts)
@@ -441,10 +446,10 @@ def markdown_report(results: list[dict], args, host: dict, started: datetime) ->
     ratios: dict[tuple[str, int], list[float]] = {}
     by_run = {(r["repeat"], r["model"], r["clients"], r["target"]): r for r in results}
     for (repeat, model, clients, target), r in by_run.items():
-        if target == "save" and (repeat, model, clients, "ceiling") in by_run:
+        if target != "ceiling" and (repeat, model, clients, "ceiling") in by_run:
             ceiling = by_run[(repeat, model, clients, "ceiling")]
             if ceiling["rps"]:
-                ratios.setdefault((model, clients), []).append(r["rps"] / ceiling["rps"])
+                ratios.setdefault((model, clients, target), []).append(r["rps"] / ceiling["rps"])
     for model in args.models:
         title = {
             "closed": "Closed loop (no think time: the server's capacity; latency is clients / throughput)",
@@ -462,7 +467,11 @@ def markdown_report(results: list[dict], args, host: dict, started: datetime) ->
                 runs = [r for r in results if r["model"] == model and r["clients"] == clients and r["target"] == target]
                 if not runs:
                     continue
-                name = "save (`PUT …/annotation/`)" if target == "save" else "ceiling (one row)"
+                name = {
+                    "save": "save (`PUT …/annotation/`)",
+                    "patch": "save (`PATCH …/annotation/`)",
+                    "ceiling": "ceiling (one row)",
+                }[target]
                 cpu = [
                     _median([r[key] for r in runs])
                     for key in ("gunicorn_ms", "postgres_ms", "client_cpu", "machine_cpu", "django_ms", "gc_ms")
@@ -474,9 +483,11 @@ def markdown_report(results: list[dict], args, host: dict, started: datetime) ->
                     f"| {cpu[4]:.1f} ({cpu[5]:.1f}) | {cpu[0]:.1f} | {cpu[1]:.1f} | {cpu[2]:.2f} "
                     f"| {cpu[3]:.2f} of {runs[0]['cores']} |"
                 )
-            if (model, clients) in ratios and model == "closed":
-                ratio = _median(ratios[(model, clients)])
-                lines.append(f"| {clients} | **save / ceiling** | **{ratio:.2f}** |" + " |" * 9)
+            for target in ("save", "patch"):
+                if (model, clients, target) in ratios and model == "closed":
+                    ratio = _median(ratios[(model, clients, target)])
+                    method = "PUT" if target == "save" else "PATCH"
+                    lines.append(f"| {clients} | **{method} / ceiling** | **{ratio:.2f}** |" + " |" * 9)
         lines.append("")
     lines.append(
         "CPU ms/req: Django (GC) is the request's own CPU time in its thread inside Django, and the garbage "
@@ -486,19 +497,20 @@ def markdown_report(results: list[dict], args, host: dict, started: datetime) ->
         "(the machine's includes any other work on it)."
     )
     lines += ["", "Targets:", ""]
-    paced = [r for r in results if r["model"] == "paced" and r["clients"] == 32 and r["target"] == "save"]
-    closed = [r for r in results if r["model"] == "closed" and r["clients"] == 32 and r["target"] == "save"]
-    for name, runs in (("paced", paced), ("closed loop", closed)):
-        if runs:
-            p99 = _median([r["p99"] for r in runs])
-            verdict = "met" if p99 is not None and p99 < 100 else "missed"
-            lines.append(f"- save p99 under 100 ms at 32 clients ({name}): {fmt(p99)} ms, **{verdict}**")
-    for (model, clients), values in sorted(ratios.items()):
+    for target, method in (("save", "PUT"), ("patch", "PATCH")):
+        for model, name in (("paced", "paced"), ("closed", "closed loop")):
+            runs = [r for r in results if r["model"] == model and r["clients"] == 32 and r["target"] == target]
+            if runs:
+                p99 = _median([r["p99"] for r in runs])
+                verdict = "met" if p99 is not None and p99 < 100 else "missed"
+                lines.append(f"- {method} save p99 under 100 ms at 32 clients ({name}): {fmt(p99)} ms, **{verdict}**")
+    for (model, clients, target), values in sorted(ratios.items()):
         if model == "closed":
             ratio = _median(values)
             verdict = "met" if ratio >= 0.5 else "missed"
+            method = "PUT" if target == "save" else "PATCH"
             lines.append(
-                f"- save throughput at least half the ceiling at {clients} clients: {ratio:.2f}, **{verdict}**"
+                f"- {method} save throughput at least half the ceiling at {clients} clients: {ratio:.2f}, **{verdict}**"
             )
     return "\n".join(lines)
 
@@ -557,12 +569,22 @@ def body(strokes: list[str], rest: dict) -> bytes:
     return ('{"strokes":[' + ",".join(strokes) + "]," + json.dumps(rest, separators=(",", ":"))[1:]).encode()
 
 
+def patch_body(change: dict, rest: dict, *, first: bool) -> bytes:
+    """Return the PATCH body as the app builds it: the appended strokes' cached JSON, then what changed."""
+    fields = {name: change[name] for name in ("label", "text", "status") if name in change}
+    head = {"version": rest["version"], "remove": change["remove"], "op": rest["op"], "active_ms": rest["active_ms"]}
+    if first:
+        head["started_at"] = rest["started_at"]
+    head.update(client=rest["client"], **fields)
+    return ('{"append":[' + ",".join(change["append"]) + "]," + json.dumps(head, separators=(",", ":"))[1:]).encode()
+
+
 class Recorder:
     """Latencies (ms) of requests that finished inside the measured window, and every error."""
 
     def __init__(self, measure_from: float, measure_to: float):
         self.measure_from, self.measure_to = measure_from, measure_to
-        self.latencies: dict[str, list[float]] = {"save": [], "ceiling": [], "next": [], "open": []}
+        self.latencies: dict[str, list[float]] = {"save": [], "patch": [], "ceiling": [], "next": [], "open": []}
         # Django's CPU ms in the request's thread, and the garbage collector's part, per request (from
         # bench/ceiling_settings.py's middleware), summed by kind.
         self.thread_cpu: dict[str, list[float]] = {kind: [0.0, 0.0] for kind in self.latencies}
@@ -583,7 +605,7 @@ class Recorder:
 
 async def _generate(config: dict) -> dict:
     recorder = Recorder(config["measure_from"], config["measure_to"])
-    documents = Documents(config["seed"]) if config["target"] == "save" else None
+    documents = Documents(config["seed"]) if config["target"] != "ceiling" else None
     timeout = aiohttp.ClientTimeout(total=config["request_timeout"])
     connector = aiohttp.TCPConnector(limit=0, limit_per_host=0, force_close=False)
     async with aiohttp.ClientSession(config["url"], connector=connector, timeout=timeout) as session:
@@ -600,7 +622,7 @@ async def _generate(config: dict) -> dict:
             return time.process_time() - cpu_from
 
         clients = [
-            (SaveClient if config["target"] == "save" else CeilingClient)(
+            (CeilingClient if config["target"] == "ceiling" else SaveClient)(
                 session, token, config, recorder, documents, number=number
             )
             for token, number in zip(config["tokens"], config["client_ids"], strict=True)
@@ -696,12 +718,15 @@ class SaveClient(Client):
         k = self.saves
         last = k == self.config["saves_per_image"] - 1
         strokes = self.strokes
+        change = {"remove": 0, "append": strokes if k == 0 else []}  # what a PATCH sends
         if k and k % 3 == 2 and not last:
             # Undo the last stroke and draw another: the replaced version is kept as a revision.
             self.alternative = (self.alternative + 1) % len(self.alternatives)
             self.strokes = strokes = strokes[:-1] + [self.alternatives[self.alternative]]
+            change = {"remove": 1, "append": strokes[-1:]}
         elif k and not last:
             self.text += f" word{k}"  # typing on: nothing lost
+            change["text"] = self.text.strip()
         rest = {
             "label": ("real" if self.number % 2 else "fake") if last else None,
             "text": self.text.strip(),
@@ -712,7 +737,15 @@ class SaveClient(Client):
             "client": CLIENT_INFO,
         }
         path = f"/api/images/{self.image}/annotation/"
-        answer = await self.request("save", "PUT", path, data=body(strokes, rest), due=due, headers=self.save_headers)
+        if self.config["target"] == "patch":
+            if last:
+                change.update(label=rest["label"], status="submitted")
+            data = patch_body(change, {**rest, "op": f"c{self.number}-{self.image}-{self.version}"}, first=k == 0)
+            answer = await self.request("patch", "PATCH", path, data=data, due=due)
+        else:
+            answer = await self.request(
+                "save", "PUT", path, data=body(strokes, rest), due=due, headers=self.save_headers
+            )
         if answer is None:
             self.image = None  # start again from the queue, as the app would after reloading
             return

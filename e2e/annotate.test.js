@@ -137,6 +137,7 @@ describe('annotating an image', { timeout: 240000 }, () => {
     const server_ = await serverMask(server, firstImage);
     assert.equal(server_.stored_area, drawn.mask.area);
     assert.equal(server_.bits, drawn.mask.bits);
+    assert.equal(server_.stored_bits, drawn.mask.bits);
     // And as researchers get it: GET mask.png, decoded here.
     const png = await fetchBytes(page, `/api/annotations/${body.id}/mask.png`);
     assert.equal(png.status, 200);

@@ -260,16 +260,23 @@ export function pageMask(page) {
   });
 }
 
-/** Return the server's mask of a stored annotation, rasterized from its stored strokes, in the same form. */
+/**
+ * Return the server's mask of a stored annotation, rasterized from its stored strokes, in the same form;
+ * `stored_bits` is the mask it stored (painted a change at a time by incremental saves).
+ */
 export async function serverMask(server, imageId, username = 'annotator') {
   const out = await server.python(
     [
       'import json',
       'from backend.api.models import Annotation',
+      'from backend.api.masks import rle_decode',
+      'from backend.api.selectors.strokes import annotation_strokes',
       'from backend.api.strokes import rasterize',
       `a = Annotation.objects.select_related("image").get(image_id=${Number(imageId)}, annotator__username="${username}")`,
-      'm = rasterize(a.strokes, a.image.width, a.image.height)',
-      'print(json.dumps({"area": int(m.sum()), "stored_area": a.mask_area, "bits": "".join("1" if v else "0" for v in m.ravel().tolist())}))',
+      'm = rasterize(annotation_strokes(a), a.image.width, a.image.height)',
+      's = rle_decode(a.mask_rle, a.image.width, a.image.height)',
+      'bits = lambda mask: "".join("1" if v else "0" for v in mask.ravel().tolist())',
+      'print(json.dumps({"area": int(m.sum()), "stored_area": a.mask_area, "bits": bits(m), "stored_bits": bits(s)}))',
     ].join('\n'),
   );
   return JSON.parse(out.trim().split('\n').pop());

@@ -13,6 +13,8 @@
 
 const jsonOf = new WeakMap();
 const packedOf = new WeakMap();
+// Drafts made from the server's answer, as made: their content is what the server holds at their version.
+const fromServer = new WeakSet();
 
 export function draftKey(userId, imageId) {
   return `${userId}:${imageId}`;
@@ -87,7 +89,7 @@ export function unpackStroke(packed) {
 
 /** Return a draft made from the server's annotation of an image (version 0: none yet). */
 export function draftFromServer(annotation, { userId, datasetId, image }) {
-  return {
+  const draft = {
     key: draftKey(userId, image.id),
     userId,
     datasetId,
@@ -106,4 +108,69 @@ export function draftFromServer(annotation, { userId, datasetId, image }) {
     conflict: null,
     ...(annotation.guidance_events ? { guidanceEvents: annotation.guidance_events } : {}),
   };
+  fromServer.add(draft);
+  return draft;
+}
+
+/** Return whether this very draft object was made from the server's answer (its content is the server's at its version). */
+export function isFromServer(draft) {
+  return fromServer.has(draft);
+}
+
+/** Return what the server holds as the draft now stands, at `version`: what a later change is computed from. */
+export function serverCopy(doc, version) {
+  return { version, strokes: doc.strokes, label: doc.label ?? null, text: doc.text ?? '', status: doc.status ?? 'draft' };
+}
+
+const LASSOS = new Set(['lasso', 'lasso-eraser']);
+
+/**
+ * Return the ink of a stroke on an image `height` rows high: the rows each segment crosses, as
+ * the server counts it (backend/api/strokes.py, `ink`) to bound what one incremental save paints.
+ */
+export function strokeInk(stroke, height) {
+  const points = stroke.points;
+  const n = points.length;
+  const lasso = LASSOS.has(stroke.tool);
+  const r = lasso ? 0 : stroke.width / 2;
+  const segments = lasso || n === 1 ? n : n - 1;
+  let total = 0;
+  for (let k = 0; k < segments; k++) {
+    const a = points[k][1];
+    const b = lasso ? points[(k + 1) % n][1] : points[Math.min(k + 1, n - 1)][1];
+    const first = Math.max(Math.ceil(Math.min(a, b) - r - 0.5), 0);
+    const last = Math.min(Math.floor(Math.max(a, b) + r - 0.5), height - 1);
+    total += Math.max(last - first + 1, 0);
+  }
+  return total;
+}
+
+/** Return how many strokes two lists share from the start (the same objects, or the same JSON). */
+function sharedPrefix(a, b) {
+  const n = Math.min(a.length, b.length);
+  let k = 0;
+  while (k < n && (a[k] === b[k] || strokeJson(a[k]) === strokeJson(b[k]))) k++;
+  return k;
+}
+
+/**
+ * Return the request body of PATCH /api/images/{id}/annotation/ taking the server's copy `base`
+ * (see serverCopy) to the draft: strokes removed from the end, strokes appended, and the answer,
+ * text and status that changed (docs/strokes.md, "Incremental saves"). Return null when the
+ * appended strokes hold more ink than one change may paint: the whole document is sent instead.
+ */
+export function changeJson(base, draft, { client, op, maxInk }) {
+  const kept = sharedPrefix(base.strokes, draft.strokes);
+  const append = draft.strokes.slice(kept);
+  const height = draft.image ? draft.image.height : Infinity;
+  let ink = 0;
+  for (const stroke of append) ink += strokeInk(stroke, height);
+  if (ink > maxInk) return null;
+  const rest = { version: base.version, remove: base.strokes.length - kept, op, active_ms: Math.round(draft.activeMs || 0) };
+  if ((draft.label ?? null) !== base.label) rest.label = draft.label ?? null;
+  if ((draft.text ?? '') !== base.text) rest.text = draft.text ?? '';
+  if ((draft.status ?? 'draft') !== base.status) rest.status = draft.status ?? 'draft';
+  if (draft.startedAt && base.version === 0) rest.started_at = draft.startedAt;
+  if (client) rest.client = client;
+  return `{"append":[${append.map(strokeJson).join(',')}],${JSON.stringify(rest).slice(1)}`;
 }

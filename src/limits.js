@@ -18,6 +18,7 @@ export const LIMITS = Object.freeze({
   maxTextLength: 10000,
   maxBodyBytes: 16 * 1024 * 1024,
   maxTMs: 10 * 365 * 24 * 3600 * 1000,
+  maxInk: 400000,
 });
 
 /** Points a stroke needs at the least: a brush or eraser stroke is one point (a disc), a lasso three. */

@@ -42,6 +42,7 @@ describe('LIMITS mirrors the server', () => {
       minWidth: field('min_width'),
       maxWidth: field('max_width'),
       maxTMs: field('max_t_ms'),
+      maxInk: field('max_ink'),
       maxTextLength: pythonNumber(read('backend/api/serializers.py'), /^MAX_TEXT_LENGTH = ([\d_]+)$/m, 'backend/api/serializers.py'),
       maxBodyBytes: pythonNumber(read('backend/settings.py'), /"ANNOTATION_MAX_BODY_BYTES", default=([\d_* ]+)\)/, 'backend/settings.py'),
     }).toEqual({ ...LIMITS });

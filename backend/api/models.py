@@ -270,6 +270,9 @@ class Annotation(models.Model):
         default=False,
         help_text="The strokes are kept as StrokeChunk rows, one per incremental save, not in ``strokes``.",
     )
+    point_count = models.PositiveIntegerField(
+        default=0, help_text="How many points its strokes hold (kept while chunked, for the limits)."
+    )
     last_op = models.CharField(
         max_length=64,
         blank=True,

@@ -282,6 +282,16 @@ class AnnotationWriteSerializer(serializers.Serializer):
 class AnnotationChangeSerializer(serializers.Serializer):
     """An incremental save (PATCH): what changed since ``version``, the version the server acknowledged."""
 
+    # A change is a whole request, not a partial document: ``version`` stays required. The schema's
+    # generator sets ``partial`` on every PATCH body (and would list no field as required).
+    @property
+    def partial(self) -> bool:
+        return False
+
+    @partial.setter
+    def partial(self, value) -> None:
+        pass
+
     def save_arguments(self) -> dict:
         """Return the validated change as ``annotation_change``'s arguments (but the image and the annotator)."""
         from .services import AnnotationChange

@@ -36,6 +36,11 @@ export const images = {
    */
   saveAnnotation: (id, json) =>
     request('PUT', `/api/images/${id}/annotation/`, { rawBody: json, headers: { Prefer: 'return=minimal' } }),
+  /**
+   * PATCH what changed since a version (docs/strokes.md, "Incremental saves"); `json` is built by
+   * the sync. The answer is the annotation without its strokes: the sync needs its `version`.
+   */
+  changeAnnotation: (id, json) => request('PATCH', `/api/images/${id}/annotation/`, { rawBody: json }),
   /** Skip the image with a reason; answers like `next`. */
   skip: (id, reason, ahead = AHEAD) => request('POST', `/api/images/${id}/skip/?ahead=${ahead}`, { body: { reason } }),
   /** Fetch the image's file so the service worker keeps it for offline work (errors do not matter). */

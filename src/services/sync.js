@@ -8,7 +8,7 @@
  * work from before a reload, a crash or a lost connection is sent as soon as the server answers.
  */
 
-import { isDirty } from '../document.js';
+import { isDirty, isFromServer } from '../document.js';
 import { SyncQueue } from './syncQueue.js';
 
 /** A change waits this long for the next one before it is sent (a stroke, then the next): one request for a burst. */
@@ -19,10 +19,16 @@ export const DEBOUNCE_MS = 400;
  * drafts left unsent; device: what the PUT body says of the device (./device.js).
  */
 export function createSync({ api, drafts, device, timers, random }) {
-  const queue = new SyncQueue({ save: (imageId, json) => api.images.saveAnnotation(imageId, json), client: () => device.describe(), timers, random });
+  // A participant's API saves whole documents only (it has no changeAnnotation).
+  const change = api.images.changeAnnotation ? (imageId, json) => api.images.changeAnnotation(imageId, json) : null;
+  const queue = new SyncQueue({ save: (imageId, json) => api.images.saveAnnotation(imageId, json), change, client: () => device.describe(), timers, random });
   return {
     /** Hear what happens (see SyncQueue.listen): the store is the one listener. */
     listen: (listener) => queue.listen(listener),
+    /** A draft is opened: if it was just made from the server's answer, its later changes go as changes. */
+    opened(draft) {
+      if (isFromServer(draft)) queue.known(draft);
+    },
     /** Send this draft, just changed, once the annotator pauses. */
     enqueue: (draft) => queue.enqueue(draft, DEBOUNCE_MS),
     /** Send this draft now if it waits; resolve once stored, reject on timeout or failure. */

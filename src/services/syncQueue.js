@@ -4,9 +4,13 @@
  * - Each change of a draft is handed in once (enqueue); the queue keeps the latest draft of each
  *   image and owns what it sends and the version it builds on: after an answer it moves its
  *   own copy to the version stored, so nothing is read back from the store.
- * - Every PUT carries the whole document and the version it was based on, so a repeated PUT is
- *   harmless (the server answers 200 for content it already has). (Issue 16 will send only
- *   what changed since the version the server acknowledged; the changes come in here.)
+ * - A save sends what changed since the version the server last acknowledged (PATCH: strokes
+ *   removed from the end, strokes appended, the answer and text if changed), computed from the
+ *   queue's copy of what the server holds (`acked`), known from the server's own answers only.
+ *   Offline, the changes of an image coalesce into one. With no such copy (a draft kept from
+ *   before a reload, after a conflict, a change refused as a change) it PUTs the whole document,
+ *   which is harmless to repeat (the server answers 200 for content it already has). A change
+ *   carries an op id, the same for a retry of the same state, so a retry is not applied twice.
  * - Failures that may pass (no answer, 5xx, 429) are retried with exponential back-off and
  *   jitter, at once when the browser comes back online or any request is answered again.
  * - A 409 whose stored content is what this queue sent earlier is our own save whose answer
@@ -18,7 +22,8 @@
  *   content: the draft is marked full (kept, not sent again unless it changes) and reported once.
  */
 
-import { acknowledged, contentKey, documentJson, isDirty } from '../document.js';
+import { acknowledged, changeJson, contentKey, documentJson, isDirty, serverCopy } from '../document.js';
+import { LIMITS } from '../limits.js';
 
 export const BACKOFF = { baseMs: 1000, maxMs: 30000 };
 
@@ -32,9 +37,14 @@ export function backoffDelay(attempt, random = Math.random) {
 const DEAF = { status() {}, async saved() {}, async conflict() {}, async full() {} };
 
 export class SyncQueue {
-  /** save(imageId, json) -> the stored annotation; client() -> what the PUT body says of the device. */
-  constructor({ save, client = () => undefined, timers = globalThis, random = Math.random }) {
-    Object.assign(this, { save, client, timers, random });
+  /**
+   * save(imageId, json) PUTs the whole document, change(imageId, json) PATCHes a change (null:
+   * always PUT); both answer the stored annotation. client() -> what a save says of the device.
+   */
+  constructor({ save, change = null, client = () => undefined, timers = globalThis, random = Math.random }) {
+    Object.assign(this, { save, change, client, timers, random });
+    this.acked = new Map(); // key -> serverCopy of what the server holds, from its answers
+    this.session = Math.floor(random() * 2 ** 40).toString(36); // op ids are unique to this queue
     this.listener = DEAF;
     this.latest = new Map(); // key -> the draft as it stands after its last change: what is sent
     this.order = []; // keys waiting, oldest change first
@@ -86,6 +96,11 @@ export class SyncQueue {
     this.attempts.delete(draft.key);
     this.unacked.delete(draft.key);
     this.enqueue(draft);
+  }
+
+  /** The draft was just made from the server's answer: later changes of it can be sent as changes. */
+  known(draft) {
+    this.acked.set(draft.key, serverCopy(draft, draft.baseVersion));
   }
 
   /** Return how many drafts are not yet on the server. */
@@ -209,13 +224,16 @@ export class SyncQueue {
     const sentList = this.unacked.get(key) || [];
     sentList.push(sent);
     this.unacked.set(key, sentList.slice(-8));
+    const change = this._changeOf(draft, rev);
     try {
-      const stored = await this.save(draft.imageId, documentJson(draft, this.client()));
+      const stored = change ? await this.change(draft.imageId, change) : await this.save(draft.imageId, documentJson(draft, this.client()));
+      this.acked.set(key, serverCopy(draft, stored.version));
       await this._stored(key, stored.version, rev);
     } catch (error) {
       if (error.isConflict && error.body && error.body.current) {
         const current = error.body.current;
         const theirs = contentKey(current);
+        this.acked.set(key, serverCopy(current, current.version)); // what the server holds, whoever wrote it
         if (theirs === sent) {
           await this._stored(key, current.version, rev); // same content stored: nothing to send
         } else if ((this.unacked.get(key) || []).includes(theirs)) {
@@ -223,6 +241,7 @@ export class SyncQueue {
           await this._acknowledge(key, current.version, null);
           this.dueAt.set(key, Date.now());
         } else {
+          this.acked.delete(key); // settled by the annotator, then sent whole
           this.order = this.order.filter((k) => k !== key);
           this.problems.set(key, { kind: 'conflict', message: error.message });
           this.latest.set(key, { ...this.latest.get(key), conflict: current });
@@ -232,6 +251,9 @@ export class SyncQueue {
         const full = { ...this.latest.get(key), full: { rev } };
         this._done(key);
         await this.listener.full(full, rev);
+      } else if (change && error.status === 400) {
+        this.acked.delete(key); // refused as a change: send the whole document, which says what is wrong, if anything
+        this.dueAt.set(key, Date.now());
       } else if (error.isRetryable) {
         const attempt = (this.attempts.get(key) || 0) + 1;
         this.attempts.set(key, attempt);
@@ -245,6 +267,15 @@ export class SyncQueue {
         this.problems.set(key, { kind: 'error', message: error.message || 'The server refused this annotation.' });
       }
     }
+  }
+
+  /** Return the PATCH body taking what the server holds to the draft, or null to PUT the whole document. */
+  _changeOf(draft, rev) {
+    const base = this.acked.get(draft.key);
+    if (!this.change || !base || base.version !== draft.baseVersion) return null;
+    // The same op for the same state: a retry of a change whose answer was lost is not applied twice.
+    const op = `${this.session}-${draft.imageId}-${base.version}-${rev}`;
+    return changeJson(base, draft, { client: this.client(), op, maxInk: LIMITS.maxInk });
   }
 
   /** Move the queue's copy of the draft to the version the server stored, then tell the listener. */

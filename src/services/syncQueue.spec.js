@@ -20,6 +20,33 @@ function fakeServer() {
     down: false,
     loseAnswers: 0,
     puts: [],
+    changes: [],
+    ops: new Map(), // imageId -> the op of the change that made the stored version
+    /** PATCH with the server's semantics (backend annotation_change): a change applies to its version only. */
+    async change(imageId, json) {
+      const body = JSON.parse(json);
+      server.changes.push({ imageId, body });
+      if (server.down) throw new ApiError(0, null);
+      if (server.refuseChanges) throw new ApiError(400, { code: 'too_much_ink', detail: 'too much ink' });
+      const current = stored.get(imageId);
+      let result;
+      if (current && body.op && server.ops.get(imageId) === body.op) result = current;
+      else if ((current ? current.version : 0) !== body.version) {
+        throw new ApiError(409, { code: 'version_conflict', detail: 'changed elsewhere', current });
+      } else {
+        const base = current || { strokes: [], label: null, text: '', status: 'draft', version: 0 };
+        const strokes = base.strokes.slice(0, base.strokes.length - body.remove).concat(body.append);
+        const fields = Object.fromEntries(['label', 'text', 'status'].filter((f) => f in body).map((f) => [f, body[f]]));
+        result = { ...base, ...fields, strokes, version: body.version + 1 };
+        stored.set(imageId, result);
+        server.ops.set(imageId, body.op);
+      }
+      if (server.loseAnswers > 0) {
+        server.loseAnswers--;
+        throw new ApiError(0, null);
+      }
+      return { ...result, strokes: undefined }; // the answer leaves the strokes out
+    },
     async save(imageId, json) {
       const body = JSON.parse(json);
       server.puts.push({ imageId, body });
@@ -47,13 +74,14 @@ function fakeServer() {
  * Return a queue on a fake server, and what its listener heard: `held` is each image's draft as
  * the store would keep it (changed by the server's answers), `edit` changes one and hands it in.
  */
-function setup(drafts) {
+function setup(drafts, { changes = false } = {}) {
   const server = fakeServer();
   const held = new Map(drafts.map((d) => [d.key, d]));
   const statuses = [];
   const conflicts = [];
   const full = [];
-  const queue = new SyncQueue({ save: (id, json) => server.save(id, json), random: () => 1 });
+  const change = changes ? (id, json) => server.change(id, json) : null;
+  const queue = new SyncQueue({ save: (id, json) => server.save(id, json), change, random: () => 1 });
   queue.listen({
     status: (s) => statuses.push(s),
     saved: async (key, { version, rev }) => {
@@ -272,5 +300,130 @@ describe('SyncQueue', () => {
     await settle();
     await expect(flushed).resolves.toBeUndefined();
     expect(server.stored.has(7)).toBe(true);
+  });
+});
+
+describe('SyncQueue sending changes (PATCH)', () => {
+  beforeEach(() => vi.useFakeTimers());
+  afterEach(() => vi.useRealTimers());
+
+  const stroke = (x, y = 5) => ({ tool: 'brush', width: 4, points: [[x, y, 0, 0.5], [x + 1, y, 1, 0.5]] });
+  const IMAGE = { id: 7, width: 100, height: 80 };
+
+  /** A queue whose image 7 the server holds as `strokes` at version 1, opened from the server's answer. */
+  function opened(strokes) {
+    const setupResult = setup([draft(7, { image: IMAGE, strokes, baseVersion: 1, localRev: 0, syncedRev: 0 })], { changes: true });
+    setupResult.server.stored.set(7, { strokes, label: null, text: '', status: 'draft', version: 1 });
+    setupResult.queue.known(setupResult.held.get('1:7'));
+    return setupResult;
+  }
+
+  it('sends only the strokes added since the version the server acknowledged', async () => {
+    const first = [stroke(1), stroke(2)];
+    const { server, held, edit } = opened(first);
+    edit('1:7', { strokes: [...first, stroke(3)] });
+    await settle();
+    edit('1:7', { strokes: [...first, stroke(3), stroke(4)], label: 'real' });
+    await settle();
+    expect(server.puts).toHaveLength(0);
+    expect(server.changes.map((c) => [c.body.version, c.body.remove, c.body.append.length, c.body.label])).toEqual([
+      [1, 0, 1, undefined],
+      [2, 0, 1, 'real'],
+    ]);
+    expect(server.changes[1].body.append).toEqual([stroke(4)]);
+    expect(server.stored.get(7)).toMatchObject({ strokes: [...first, stroke(3), stroke(4)], label: 'real', version: 3 });
+    expect(held.get('1:7')).toMatchObject({ baseVersion: 3, syncedRev: 2 });
+  });
+
+  it('sends an undo as strokes removed from the end, and a text change alone without strokes', async () => {
+    const first = [stroke(1), stroke(2), stroke(3)];
+    const { server, edit } = opened(first);
+    edit('1:7', { strokes: first.slice(0, 1) });
+    await settle();
+    edit('1:7', { text: 'a bird' });
+    await settle();
+    expect(server.changes.map((c) => [c.body.remove, c.body.append.length, c.body.text])).toEqual([
+      [2, 0, undefined],
+      [0, 0, 'a bird'],
+    ]);
+    expect(server.stored.get(7)).toMatchObject({ strokes: [stroke(1)], text: 'a bird', version: 3 });
+  });
+
+  it('coalesces the changes made offline into one change per image, in order, losing nothing', async () => {
+    const first = [stroke(1), stroke(2)];
+    const { server, queue, edit } = opened(first);
+    server.down = true;
+    edit('1:7', { strokes: [...first, stroke(3)] });
+    await settle();
+    edit('1:7', { strokes: [stroke(1)] }); // undo twice
+    edit('1:7', { strokes: [stroke(1), stroke(9)], status: 'submitted' });
+    await settle();
+    server.down = false;
+    queue.retryNow();
+    await settle();
+    const sent = server.changes.at(-1).body;
+    expect([sent.version, sent.remove, sent.append, sent.status]).toEqual([1, 1, [stroke(9)], 'submitted']);
+    expect(server.stored.get(7)).toMatchObject({ strokes: [stroke(1), stroke(9)], status: 'submitted', version: 2 });
+  });
+
+  it('repeats a change whose answer was lost with the same op, so it is applied once', async () => {
+    const { server, held, edit } = opened([stroke(1)]);
+    server.loseAnswers = 1;
+    edit('1:7', { strokes: [stroke(1), stroke(2)] });
+    await settle(backoffDelay(1, () => 1));
+    expect(server.changes).toHaveLength(2);
+    expect(server.changes[0].body.op).toBe(server.changes[1].body.op);
+    expect(server.stored.get(7)).toMatchObject({ strokes: [stroke(1), stroke(2)], version: 2 });
+    expect(held.get('1:7')).toMatchObject({ baseVersion: 2, syncedRev: 1 });
+  });
+
+  it('builds on its own change that landed unanswered when the state changed meanwhile', async () => {
+    const { server, held, edit } = opened([stroke(1)]);
+    server.loseAnswers = 1;
+    edit('1:7', { strokes: [stroke(1), stroke(2)] });
+    await settle();
+    edit('1:7', { strokes: [stroke(1), stroke(2), stroke(3)] }); // a new op: the server says 409 with our content
+    await settle(backoffDelay(1, () => 1));
+    expect(server.stored.get(7)).toMatchObject({ strokes: [stroke(1), stroke(2), stroke(3)], version: 3 });
+    expect(held.get('1:7')).toMatchObject({ baseVersion: 3, syncedRev: 2 });
+  });
+
+  it('shows a conflict as before, and sends the whole document once the annotator keeps theirs', async () => {
+    const { server, held, queue, conflicts, edit } = opened([stroke(1)]);
+    server.stored.set(7, { strokes: [stroke(5)], label: null, text: '', status: 'draft', version: 2 }); // another tab
+    edit('1:7', { strokes: [stroke(1), stroke(2)] });
+    await settle();
+    expect(conflicts).toEqual(['1:7']);
+    expect(server.stored.get(7).strokes).toEqual([stroke(5)]);
+    const mine = held.get('1:7');
+    held.set('1:7', { ...mine, baseVersion: 2, conflict: null }); // keep mine (the store's keepMine)
+    queue.resolved(held.get('1:7'));
+    await settle();
+    expect(server.puts.at(-1).body).toMatchObject({ version: 2, strokes: [stroke(1), stroke(2)] });
+    expect(server.stored.get(7)).toMatchObject({ strokes: [stroke(1), stroke(2)], version: 3 });
+  });
+
+  it('sends the whole document when it does not know what the server holds (a draft from before a reload)', async () => {
+    const { server, edit } = setup([draft(7, { image: IMAGE, localRev: 0 })], { changes: true });
+    edit('1:7', { strokes: [stroke(1)] });
+    await settle();
+    edit('1:7', { strokes: [stroke(1), stroke(2)] });
+    await settle();
+    expect(server.puts.map((p) => p.body.strokes.length)).toEqual([1]);
+    expect(server.changes.map((c) => c.body.append.length)).toEqual([1]);
+  });
+
+  it('sends the whole document when a change is refused as a change, or holds too much ink for one', async () => {
+    const { server, edit } = opened([stroke(1)]);
+    server.refuseChanges = true;
+    edit('1:7', { strokes: [stroke(1), stroke(2)] });
+    await settle();
+    expect(server.puts.map((p) => p.body.strokes.length)).toEqual([2]);
+    server.refuseChanges = false;
+    const huge = { tool: 'brush', width: 512, points: Array.from({ length: 6000 }, (_, k) => [k % 2 ? 0 : 99, 40, k, 0.5]) };
+    edit('1:7', { strokes: [stroke(1), stroke(2), huge] });
+    await settle();
+    expect(server.puts.map((p) => p.body.strokes.length)).toEqual([2, 3]);
+    expect(server.changes).toHaveLength(1);
   });
 });

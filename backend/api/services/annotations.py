@@ -294,7 +294,7 @@ def _check_change(annotation: Annotation, change: AnnotationChange) -> None:
 def _check_points(annotation: Annotation, change: AnnotationChange) -> None:
     """Refuse a change that takes the document past the points it may hold (once the removal is done)."""
     limits = strokes_mod.DEFAULT_LIMITS
-    points = stroke_chunks.chunks_point_total(annotation) + sum(len(s["points"]) for s in change.append)
+    points = annotation.point_count + sum(len(s["points"]) for s in change.append)
     if points > limits.max_points:
         message = f"an annotation may hold at most {limits.max_points} points in all; this change makes {points}."
         raise ValidationError({"append": ValidationError(message, code="too_many_points")})
@@ -324,7 +324,7 @@ def _apply_change(annotation: Annotation, change: AnnotationChange, *, active_ms
     if change.remove:
         state = stroke_chunks.chunks_remove(annotation, change.remove, version=version)
     if change.append:
-        _check_points(annotation, change)
+        _check_points(annotation, change)  # once the removal is done: its points are free again
         state = stroke_chunks.chunks_append(annotation, change.append, version=version, before=state)
     annotation.mask_rle, annotation.mask_area = state.rle, state.area
     if status == Annotation.Status.SUBMITTED and annotation.status != Annotation.Status.SUBMITTED:
@@ -337,7 +337,7 @@ def _apply_change(annotation: Annotation, change: AnnotationChange, *, active_ms
     annotation.version = version
     annotation.last_op = change.op
     annotation.full_clean(exclude=CHECKED_BEFORE, validate_constraints=False)
-    annotation.save(update_fields=CONTENT_FIELDS + STROKE_FIELDS + ["last_op"])
+    annotation.save(update_fields=CONTENT_FIELDS + STROKE_FIELDS + ["point_count", "last_op"])
     return True
 
 

@@ -12,7 +12,6 @@ import json
 from dataclasses import dataclass
 
 import numpy as np
-from django.db.models import F, Sum
 
 from .. import masks
 from .. import strokes as strokes_mod
@@ -50,6 +49,10 @@ def chunks_convert(annotation: Annotation) -> None:
     image = annotation.image
     strokes = annotation.strokes
     mask = np.zeros((image.height, image.width), dtype=bool)
+    if len(strokes) <= CONVERT_STROKES and annotation.mask_rle:
+        # One chunk, whose checkpoint is the empty mask: the stored mask stands, nothing is painted.
+        _one_chunk(annotation, strokes, empty=masks.rle_encode(mask))
+        return
     chunks = []
     for start in range(0, len(strokes), CONVERT_STROKES):
         part = strokes[start : start + CONVERT_STROKES]
@@ -70,19 +73,33 @@ def chunks_convert(annotation: Annotation) -> None:
     annotation.strokes = []
     annotation.chunked = True
     annotation.stroke_count = len(strokes)
+    annotation.point_count = _points(strokes)
     annotation.mask_rle = masks.rle_encode(mask)  # the same as stored, or the first one (rows written around)
     annotation.mask_area = int(mask.sum())
+
+
+def _one_chunk(annotation: Annotation, strokes: list[dict], *, empty: str) -> None:
+    if strokes:
+        StrokeChunk.objects.create(
+            annotation=annotation,
+            start=0,
+            count=len(strokes),
+            points=_points(strokes),
+            strokes=_text(strokes),
+            mask_before=empty,
+            area_before=0,
+            created_version=annotation.version,
+        )
+    annotation.strokes = []
+    annotation.chunked = True
+    annotation.stroke_count = len(strokes)
+    annotation.point_count = _points(strokes)
 
 
 def chunks_retire(annotation: Annotation, *, version: int) -> None:
     """Retire every live chunk at ``version``: the annotation's row holds its strokes again."""
     StrokeChunk.objects.filter(annotation=annotation, removed_version__isnull=True).update(removed_version=version)
     annotation.chunked = False
-
-
-def chunks_point_total(annotation: Annotation) -> int:
-    """Return how many points the annotation's live chunks hold."""
-    return _live(annotation).aggregate(total=Sum("points"))["total"] or 0
 
 
 def _live(annotation: Annotation):
@@ -92,9 +109,11 @@ def _live(annotation: Annotation):
 def chunks_remove(annotation: Annotation, count: int, *, version: int) -> MaskState:
     """Remove the last ``count`` strokes (at least one) as of ``version``; return the mask without them."""
     keep = annotation.stroke_count - count
-    cut = list(_live(annotation).alias(end=F("start") + F("count")).filter(end__gt=keep).order_by("start"))
+    # The chunk holding stroke `keep` and every chunk after it: two index scans, however many chunks there are.
+    first = _live(annotation).filter(start__lte=keep).order_by("-start").first()
+    cut = list(_live(annotation).filter(start__gte=first.start).only("pk", "points"))
     StrokeChunk.objects.filter(pk__in=[chunk.pk for chunk in cut]).update(removed_version=version)
-    first = cut[0]
+    annotation.point_count -= sum(chunk.points for chunk in cut)
     state = MaskState(first.mask_before, first.area_before)
     if first.start < keep:
         head = json.loads(first.strokes)[: keep - first.start]
@@ -108,6 +127,7 @@ def chunks_remove(annotation: Annotation, count: int, *, version: int) -> MaskSt
             area_before=first.area_before,
             created_version=version,
         )
+        annotation.point_count += _points(head)
         image = annotation.image
         mask = strokes_mod.paint(state.pixels(image.width, image.height), head)
         state = MaskState(masks.rle_encode(mask), int(mask.sum()), mask)
@@ -131,4 +151,5 @@ def chunks_append(annotation: Annotation, strokes: list[dict], *, version: int, 
     # A copy: the array may be a decoded checkpoint the caller still describes by its RLE.
     mask = strokes_mod.paint(before.pixels(image.width, image.height).copy(), strokes)
     annotation.stroke_count += len(strokes)
+    annotation.point_count += _points(strokes)
     return MaskState(masks.rle_encode(mask), int(mask.sum()), mask)

@@ -259,3 +259,24 @@ def test_the_admin_shows_a_chunked_annotations_strokes_and_revisions(saved_both_
     assert (revision.version, revision.stroke_count) == (2, 4)
     revision_page = client.get(f"/api/admin/api/annotationrevision/{revision.pk}/change/")
     assert json.dumps(STROKES[3]["points"][0]) in revision_page.content.decode()
+
+
+@pytest.mark.parametrize("remove", [1, 2, 3, 5, 6, 9])
+def test_a_large_document_moved_into_chunks_undoes_from_their_checkpoints(
+    annotator, image, client_for, monkeypatch, remove
+):
+    from backend.api.services import stroke_chunks
+
+    monkeypatch.setattr(stroke_chunks, "CONVERT_STROKES", 4)  # 10 strokes: chunks of 4, 4 and 2
+    strokes = [brush([(4 + 6 * k, 40 - 3 * k), (50 - 4 * k, 8 + 4 * k)], width=2 + k % 3) for k in range(10)]
+    strokes[6]["tool"] = "eraser"
+    client = client_for(annotator)
+    client.put(url(image), document(strokes), format="json")
+    response = patch(client, image, version=1, remove=remove)
+    assert response.status_code == 200
+    live = StrokeChunk.objects.filter(removed_version__isnull=True).order_by("start")
+    assert sum(chunk.count for chunk in live) == 10 - remove
+    assert stored(client, image)["strokes"] == strokes[: 10 - remove]
+    annotation = Annotation.objects.get()
+    expected = strokes_mod.rasterize(strokes[: 10 - remove], image.width, image.height)
+    assert (decoded_mask(annotation) == expected).all() and annotation.mask_area == expected.sum()

@@ -177,6 +177,11 @@ ENDPOINTS = {
         lambda w, r: f"/api/images/{w.image('open').pk}/annotation/",
         {"version": 0, "append": [brush([(2, 2)])]},
     ),
+    "change closed": (
+        "patch",
+        lambda w, r: f"/api/images/{w.image('closed').pk}/annotation/",
+        {"version": 0, "append": [brush([(2, 2)])]},
+    ),
     "skip open": ("post", lambda w, r: f"/api/images/{w.image('open').pk}/skip/", {"reason": "blurred"}),
     "skip closed": ("post", lambda w, r: f"/api/images/{w.image('closed').pk}/skip/", {"reason": "blurred"}),
     "annotations": ("get", lambda w, r: "/api/annotations/", None),
@@ -269,7 +274,8 @@ EXPECTED = {
     "my annotation closed": (401, 403, 404, 200, 404, 200, 200),
     "save open": (401, 403, 201, 201, 201, 403, 201),
     "save closed": (401, 403, 404, 201, 404, 403, 201),
-    "change open": (401, 403, 201, 201, 201, 403, 201),
+    "change open": (401, 403, 201, 201, 201, 403, 201),  # an incremental save: as a whole one
+    "change closed": (401, 403, 404, 201, 404, 403, 201),
     "skip open": (401, 403, 200, 200, 200, 403, 200),
     "skip closed": (401, 403, 404, 200, 404, 403, 200),
     "annotations": (401, 403, 200, 200, 200, 200, 200),

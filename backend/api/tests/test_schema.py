@@ -88,3 +88,18 @@ def test_a_save_matches_its_documented_schema_whole_or_minimal(openapi, image, m
     assert response.status_code == 201
     assert ("strokes" in response.json) is (prefer is None)
     openapi["/api/images/{id}/annotation/"]["PUT"].validate_response(response)
+
+
+def test_a_change_and_its_conflict_match_their_documented_schema(openapi, image, make_user):
+    headers = {"Authorization": f"Token {token_of(make_user(Role.ANNOTATOR))}"}
+    stroke = {"tool": "brush", "width": 4, "points": [[1, 1, 0, 0.5]]}
+    operation = openapi["/api/images/{id}/annotation/"]["PATCH"]
+    with in_process():
+        client = Client(openapi.app)
+        created = client.patch(
+            f"/api/images/{image.pk}/annotation/", json={"version": 0, "append": [stroke]}, headers=headers
+        )
+        stale = client.patch(f"/api/images/{image.pk}/annotation/", json={"version": 0, "remove": 1}, headers=headers)
+    assert (created.status_code, stale.status_code) == (201, 409)
+    operation.validate_response(created)
+    operation.validate_response(stale)

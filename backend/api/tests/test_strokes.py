@@ -707,3 +707,33 @@ def test_a_masks_lassos_run_along_pixel_edges_and_merge_equal_rows():
         (-1, 3),
     ]
     assert strokes_mod.mask_lassos(np.zeros((4, 4), dtype=bool)) == []
+
+
+def _stroke(points, width=4.0, tool="brush"):
+    return {
+        "tool": tool,
+        "width": width,
+        "points": [[float(x), float(y), float(k), 0.5] for k, (x, y) in enumerate(points)],
+    }
+
+
+# The same table as src/document.spec.js's strokeInk: the app splits its saves by the same count.
+@pytest.mark.parametrize(
+    ("stroke", "ink"),
+    [
+        (_stroke([(5, 5)]), 4),  # a disc of width 4 at y = 5 covers rows 3 to 6
+        (_stroke([(5, 5), (5, 15)]), 14),  # rows 3 to 16
+        (_stroke([(5, 5), (5, 15), (5, 5)]), 28),  # two segments count their rows each
+        (_stroke([(5, -50), (5, -40)]), 0),  # outside the image
+        (_stroke([(0, 0), (9, 0), (9, 10)], width=1.0, tool="lasso"), 20),  # edges' rows, the closing one too
+    ],
+)
+def test_ink_counts_the_rows_each_segment_crosses(stroke, ink):
+    assert strokes_mod.ink([stroke], 64, 48) == ink
+
+
+def test_painting_strokes_onto_the_mask_of_earlier_ones_is_rasterizing_them_all():
+    first = [_stroke([(5, 5), (40, 30)], width=6.0), _stroke([(0, 0), (60, 0), (30, 40)], tool="lasso")]
+    then = [_stroke([(20, 20)], width=9.0, tool="eraser"), _stroke([(10, 40), (50, 10)], width=3.0)]
+    painted = strokes_mod.paint(rasterize(first, 64, 48), then)
+    assert (painted == rasterize(first + then, 64, 48)).all()
