@@ -61,7 +61,6 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "csp",
     "rest_framework",
-    "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -177,10 +176,14 @@ ANNOTATION_MAX_BODY_BYTES = env.int("ANNOTATION_MAX_BODY_BYTES", default=16 * 10
 # the annotation parser to answer bodies past its own limit with its clearer 413.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * ANNOTATION_MAX_BODY_BYTES
 
+# Tokens made by signing in (POST /api/auth/token/login/) expire after this many days; 0: never.
+# Tokens made in admin or by create_token have their own expiry, or none.
+SIGN_IN_TOKEN_DAYS = env.int("SIGN_IN_TOKEN_DAYS", default=0)
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Token first, so anonymous requests get 401 with a WWW-Authenticate header.
-        "rest_framework.authentication.TokenAuthentication",
+        "backend.api.authentication.ApiTokenAuthentication",  # "Token <key>", one token per sign-in or script
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["backend.api.permissions.HasRole"],

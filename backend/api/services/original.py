@@ -26,7 +26,6 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 
 from .. import importing, masks
 from .. import strokes as strokes_mod
@@ -45,8 +44,10 @@ from ..models import (
 from ..original import drawing
 from ..original import rows as original_rows
 from ..original.rows import OriginalInvalid
+from ..token_models import ApiToken, token_digest
 from . import queue
 from .datasets import ImportReport, apply_import_plan, dataset_root_of, dataset_upsert
+from .tokens import api_token_create
 from .users import user_set_role
 
 CLIENT_MARK = "original-eyetagger"  # client["imported_from"] of every imported annotation
@@ -470,12 +471,13 @@ def _create_user(user: original_rows.OriginalUser, username: str, report: Origin
 
 
 def _keep_token(user: original_rows.OriginalUser, account: User, report: OriginalImportReport) -> None:
-    if Token.objects.filter(user=account).exists():
-        return
-    if Token.objects.filter(key=user.token).exists():
+    digest = token_digest(user.token)
+    if ApiToken.objects.filter(user=account, digest=digest).exists():
+        return  # imported before
+    if ApiToken.objects.filter(digest=digest).exists():
         report.user_notes.append(f"{account.username}'s API token is another user's here already; not kept")
         return
-    Token.objects.create(key=user.token, user=account)
+    api_token_create(user=account, name="kept from the original EyeTagger", key=user.token)
     report.tokens.append(account.username)
 
 

@@ -8,7 +8,6 @@ import pytest
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from backend.api import masks, services
@@ -29,6 +28,7 @@ from backend.api.original import rows
 from backend.api.original.dump import DumpInvalid, PgDump
 from backend.api.selectors.queue import queue_check
 from backend.api.services.queue import queue_next
+from backend.api.token_models import ApiToken, token_digest
 
 from . import original_fixtures as fx
 from .test_original_drawing import reference_mask
@@ -88,7 +88,7 @@ def test_users_come_over_with_their_hash_flags_dates_and_roles(imported):
     assert not users["dave"].is_active and not users["dave"].has_usable_password()
     assert "dave has no usable password in the original either" in imported.user_notes[0]
     assert sorted(imported.tokens) == ["admin", "alice"]
-    assert Token.objects.get(user=alice).key == "0123456789abcdef" * 2 + "01234567"
+    assert ApiToken.objects.get(user=alice).digest == token_digest("0123456789abcdef" * 2 + "01234567")
     assert OriginalAccount.objects.get(original_id=2).user == alice
 
 
@@ -321,7 +321,7 @@ def _snapshot():
         AnnotatorProgress,
         OriginalAccount,
         OriginalAnnotation,
-        Token,
+        ApiToken,
     ]
     return {model.__name__: sorted(map(repr, model.objects.values_list())) for model in models}
 
