@@ -454,9 +454,14 @@ def _create_user(user: original_rows.OriginalUser, username: str, report: Origin
     user_set_role(user=account, role=Role.ADMIN if user.is_staff or user.is_superuser else Role.ANNOTATOR)
     created = f"{username}" + (f" (was {user.username})" if username != user.username else "")
     role = "admin" if user.is_staff or user.is_superuser else "annotator"
-    report.users_created.append(
-        f"{created}: {role}" + (", test user" if user.is_test else "") + ("" if user.is_active else ", inactive")
+    test = (
+        ", test user"
+        if user.is_test
+        else ", test user (an admin: their work no longer counts)"
+        if role == "admin"
+        else ""
     )
+    report.users_created.append(f"{created}: {role}{test}" + ("" if user.is_active else ", inactive"))
     if not is_password_usable(user.password):
         report.user_notes.append(f"{username} has no usable password in the original either: set one to let them in")
     else:

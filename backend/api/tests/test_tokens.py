@@ -143,7 +143,7 @@ def test_the_migration_keeps_drf_tokens_working(annotator):
     # Tokens of the former one-per-user table (rest_framework.authtoken) become ApiTokens with the same keys.
     from django.apps import apps
 
-    migration = __import__("backend.api.migrations.0008_api_tokens", fromlist=["copy_drf_tokens"])
+    migration = __import__("backend.api.migrations.0008_api_tokens_admins_test_work", fromlist=["copy_drf_tokens"])
     key = "0123456789abcdef" * 2 + "01234567"
     with connection.cursor() as cursor:
         cursor.execute("CREATE TABLE authtoken_token (key varchar(40) PRIMARY KEY, user_id integer, created timestamp)")
