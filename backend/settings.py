@@ -157,6 +157,11 @@ DATASET_ROOT = Path(env("DATASET_ROOT", default=str(DATA_DIR)))
 # a read-only mount (it is in docker compose). Empty: DATASET_ROOT/uploads. Uploaded datasets'
 # roots are "uploads/<name>" wherever this folder is (backend.api.files.dataset_folder).
 DATASET_UPLOAD_ROOT = Path(env("DATASET_UPLOAD_ROOT")) if env("DATASET_UPLOAD_ROOT", default="") else None
+# PNG copies of image files browsers cannot show as stored (TIFF, BMP, 16-bit, CMYK, EXIF-rotated
+# JPEGs; backend/api/display_copies.py), made once each and kept here. Empty: a ".display-copies"
+# folder in the dataset upload folder, which is writable wherever uploads are (a volume in docker
+# compose, shared by every replica). Deleting it is harmless: copies are made again.
+DISPLAY_COPY_ROOT = env("DISPLAY_COPY_ROOT", default="")
 # Largest unpacked size of a dataset archive uploaded in admin.
 DATASET_UPLOAD_MAX_BYTES = env.int("DATASET_UPLOAD_MAX_BYTES", default=4 * 1024**3)
 # Uploads larger than 2.5 MB are spooled to this folder while they arrive (empty: the system's
