@@ -26,9 +26,12 @@ self.addEventListener('activate', (event) => {
   );
 });
 
+// ignoreVary: an image's bytes are the same whatever the request's headers. The image endpoint
+// may answer "Vary: Accept, Cookie" (DRF, the session), and an image fetched ahead (Accept: */*)
+// must still match the <img> asking for it offline (Accept: image/avif,...).
 async function cacheFirst(cacheName, request, limit) {
   const cache = await caches.open(cacheName);
-  const hit = await cache.match(request);
+  const hit = await cache.match(request, { ignoreVary: true });
   if (hit) return hit;
   const response = await fetch(request);
   if (response.ok) {

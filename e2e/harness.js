@@ -199,6 +199,41 @@ export async function waitForImage(page, previousId = null, timeout = 45000) {
   return page.evaluate(() => window.__eyetagger.store.state.annotation.draft.imageId);
 }
 
+/**
+ * Wait until the stage's image has loaded or failed; return true if the browser shows it
+ * (decoded, with pixels), false if it could not be loaded (the page's "could not be loaded" notice).
+ */
+export async function imageShown(page, timeout = 20000) {
+  const handle = await page.waitForFunction(
+    () => {
+      const img = document.querySelector('[data-testid=stage] img');
+      if (document.querySelector('[data-testid=stage] .stage__error')) return 'failed';
+      return img && img.complete && img.naturalWidth > 0 ? 'shown' : false;
+    },
+    null,
+    { timeout },
+  );
+  return (await handle.jsonValue()) === 'shown';
+}
+
+/** Finish the dataset as `client` (apiClient): skip its first image with a reason, submit a stroke and an answer on every other. */
+export async function finishDataset(client, datasetId = 1) {
+  let handout = await client.get(`/api/datasets/${datasetId}/next/?ahead=0`);
+  let skipped = false;
+  while (handout.image) {
+    const image = handout.image;
+    if (!skipped) {
+      skipped = true;
+      handout = await client.post(`/api/images/${image.id}/skip/?ahead=0`, { reason: 'too blurred to tell' });
+      continue;
+    }
+    const stroke = { tool: 'brush', width: 20, points: [[40, 40, 0, 0.5], [90, 60, 40, 0.5]] };
+    await client.put(`/api/images/${image.id}/annotation/`, { strokes: [stroke], label: 'real', text: '', status: 'submitted', version: 0, active_ms: 3000 });
+    handout = await client.get(`/api/datasets/${datasetId}/next/?ahead=0`);
+  }
+  return handout.progress;
+}
+
 /** Draw a stroke with the mouse through image-pixel points (converted with the page's view). */
 export async function drawStroke(page, points, { steps = 4 } = {}) {
   const box = await page.locator('[data-testid=stage]').boundingBox();
@@ -321,5 +356,5 @@ export async function apiClient(url, username, password) {
     if (!response.ok) throw new Error(`${method} ${path} as ${username}: ${response.status} ${text}`);
     return text ? JSON.parse(text) : null;
   }
-  return { get: (path) => call('GET', path), put: (path, body) => call('PUT', path, body) };
+  return { get: (path) => call('GET', path), put: (path, body) => call('PUT', path, body), post: (path, body) => call('POST', path, body) };
 }

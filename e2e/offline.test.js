@@ -1,14 +1,16 @@
 /**
  * Never lose work: with the network gone, an annotator annotates three images, reloads the
  * page (the service worker serves the app, IndexedDB still holds the drafts), and when the
- * network comes back all three arrive on the server intact.
+ * network comes back all three arrive on the server intact. The network goes before the second
+ * and third images are ever shown: they display from what was fetched ahead. "Image k of n"
+ * reads the same online, offline after a reload, and when an image is opened by its address.
  */
 
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { ROOT, apiGet, drawStroke, launchBrowser, pageMask, serverMask, signIn, startAnnotating, startServer, waitForImage, waitSaved } from './harness.js';
+import { ROOT, apiGet, drawStroke, imageShown, launchBrowser, pageMask, serverMask, signIn, startAnnotating, startServer, waitForImage, waitSaved } from './harness.js';
 
 describe('working offline', { timeout: 300000 }, () => {
   let server;
@@ -45,13 +47,42 @@ describe('working offline', { timeout: 300000 }, () => {
     // Reload once so the images ahead are fetched through the service worker and kept.
     await page.reload();
     await waitForImage(page);
-    await page.waitForTimeout(1500);
+    assert.ok(await imageShown(page));
+    assert.match(await page.textContent('[data-testid=position]'), /^Image 1 of 12$/);
+    // Every image leased ahead is in the service worker's cache before the network goes.
+    await page.waitForFunction(
+      async () => {
+        const ahead = window.__eyetagger.store.state.navigation.ahead.map((i) => new URL(i.file_url, location.href).href);
+        const cache = await caches.open('eyetagger-images');
+        const kept = new Set((await cache.keys()).map((r) => r.url));
+        return ahead.length >= 3 && ahead.every((url) => kept.has(url));
+      },
+      null,
+      { timeout: 30000, polling: 250 },
+    );
+    // As a production stack answers (seen there: "Vary: Accept, Cookie"), while the prefetch asked
+    // with Accept: */* and an <img> asks with the browser's image types: the service worker must
+    // still find them. The browser's own HTTP cache, which could hide a miss, is emptied.
+    await page.evaluate(async () => {
+      const cache = await caches.open('eyetagger-images');
+      for (const request of await cache.keys()) {
+        const response = await cache.match(request);
+        const headers = new Headers(response.headers);
+        headers.set('Vary', 'Accept, Cookie');
+        await cache.put(request, new Response(await response.blob(), { status: 200, headers }));
+      }
+    });
+    const cdp = await context.newCDPSession(page);
+    await cdp.send('Network.clearBrowserCache');
   });
 
   it('annotates three images with the network gone', async () => {
     await context.setOffline(true);
     for (let k = 0; k < 3; k++) {
       const imageId = await page.evaluate(() => window.__eyetagger.store.state.annotation.draft.imageId);
+      // The second and third were never shown online: only the files fetched ahead can show them.
+      assert.ok(await imageShown(page), `image ${k + 1} (${imageId}) is shown offline`);
+      assert.equal(await page.textContent('[data-testid=position]'), `Image ${k + 1} of 12`);
       await drawStroke(page, [[80 + 20 * k, 70], [160, 120 + 10 * k], [220, 90]]);
       await page.keyboard.press(k % 2 ? '1' : '2');
       const state = await page.evaluate(() => {
@@ -80,10 +111,15 @@ describe('working offline', { timeout: 300000 }, () => {
     await page.reload();
     await waitForImage(page);
     await page.waitForFunction(() => window.__eyetagger.store.state.sync.waiting === 3, null, { timeout: 20000 });
+    assert.ok(await imageShown(page), 'the fourth image, never shown online, is shown offline after the reload');
+    assert.equal(await page.textContent('[data-testid=position]'), 'Image 4 of 12');
     const current = await page.evaluate(() => window.__eyetagger.store.state.annotation.draft.imageId);
     await page.keyboard.press('q');
     const back = await waitForImage(page, current);
     assert.equal(back, done[2].imageId);
+    assert.equal(await page.textContent('[data-testid=position]'), 'Image 3 of 12');
+    assert.equal(await page.isEnabled('[data-testid=previous]'), true);
+    assert.ok(await imageShown(page));
     assert.equal((await pageMask(page)).bits, done[2].mask.bits);
   });
 
@@ -100,6 +136,15 @@ describe('working offline', { timeout: 300000 }, () => {
       assert.equal(body.status, 'submitted');
       assert.equal(body.mask_area, d.mask.area);
       assert.equal((await serverMask(server, d.imageId)).bits, d.mask.bits);
+    }
+  });
+
+  it('counts the same when an image is opened by its address', async () => {
+    const datasetId = await page.evaluate(() => window.__eyetagger.store.state.navigation.datasetId);
+    for (const [k, d] of done.entries()) {
+      await page.goto(`${server.url}/datasets/${datasetId}/images/${d.imageId}`);
+      await waitForImage(page);
+      assert.equal(await page.textContent('[data-testid=position]'), `Image ${k + 1} of 12`);
     }
   });
 });

@@ -23,6 +23,8 @@ export const datasets = {
    * the server decides what comes next, and leases `ahead` more images to this annotator.
    */
   next: (id, ahead = AHEAD) => request('GET', `/api/datasets/${id}/next/?ahead=${ahead}`),
+  /** {dataset: {images, images_complete, annotations_wanted, submitted, ...} | null, annotators: [...]}: the whole dataset's, for researchers and admins. */
+  progress: (id) => request('GET', `/api/datasets/${id}/progress/`),
 };
 
 export const images = {

@@ -28,6 +28,7 @@ export function fakeApi() {
     full: new Set(),
     resumed: false,
     queue: [5, 6, 7, 8],
+    history: [], // the annotator's annotations of the dataset: [{image, status, started_at}]
     annotation: { version: 0, strokes: [], label: null, text: '', status: 'draft', started_at: null },
     check() {
       if (!api.online) throw new ApiError(0, null);
@@ -60,7 +61,7 @@ export function fakeApi() {
       },
       prefetch: async (img) => api.prefetched.push(img.id),
     },
-    annotations: { history: async () => (api.check(), []) },
+    annotations: { history: async () => (api.check(), api.history) },
   };
   return api;
 }

@@ -61,7 +61,7 @@ def admins_test_users(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("api", "0007_original_import"),
+        ("api", "0009_stroke_chunks"),  # main had it first; the lead may re-chain
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

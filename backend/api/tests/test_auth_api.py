@@ -1,10 +1,17 @@
 """Signing in and out: tokens for scripts, sessions with CSRF for the SPA, and who gets refused."""
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 from rest_framework.test import APIClient
 from rest_framework.throttling import SimpleRateThrottle
 
+from backend.api.authentication import ApiTokenAuthentication
 from backend.api.models import Role
+from backend.api.permissions import user_role
+from backend.api.services import api_token_create
+from backend.api.token_models import ApiToken
 
 PROTECTED = [
     ("get", "/api/datasets/"),
@@ -52,6 +59,32 @@ def test_token_login_returns_a_token_that_authenticates(annotator):
     assert client.get("/api/auth/me/").json()["role"] == "annotator"
     assert client.post("/api/auth/token/logout/").status_code == 204
     assert client.get("/api/auth/me/").status_code == 401
+
+
+@pytest.mark.parametrize("role", [Role.ANNOTATOR, Role.RESEARCHER, Role.ADMIN, None])
+def test_a_token_gives_its_user_and_their_role_in_one_query(role, make_user, django_user_model):
+    user = make_user(role) if role else django_user_model.objects.create_user("nobody", password="x")
+    made = api_token_create(user=user)
+    key = made.key
+    ApiToken.objects.filter(pk=made.pk).update(last_used_at=timezone.now())  # its last use is written once a minute
+    with CaptureQueriesContext(connection) as queries:
+        found, token = ApiTokenAuthentication().authenticate_credentials(key)
+        assert user_role(found) == role  # known with the user: no query of the groups
+    assert len(queries) == 1
+    assert (found.pk, found.username, token.pk, token.user_id) == (user.pk, user.username, made.pk, user.pk)
+    if role is not None:
+        answer = APIClient().get("/api/auth/me/", HTTP_AUTHORIZATION=f"Token {key}").json()
+        assert answer["role"] == role
+
+
+def test_an_unknown_token_or_an_inactive_users_token_is_refused(annotator):
+    key = api_token_create(user=annotator).key
+    client = APIClient()
+    assert client.get("/api/auth/me/", HTTP_AUTHORIZATION=f"Token {key}x").json()["detail"] == "Invalid token."
+    annotator.is_active = False
+    annotator.save()
+    response = client.get("/api/auth/me/", HTTP_AUTHORIZATION=f"Token {key}")
+    assert response.status_code == 401 and response.json()["detail"] == "User inactive or deleted."
 
 
 def test_a_wrong_password_is_refused_clearly(annotator):

@@ -188,7 +188,10 @@ function edited(services, { commit, state, getters }) {
 }
 
 /** Open a document for editing: its mask is rasterized here, once (every later change is a delta). */
-function load(_services, { commit }, draft) {
+function load(_services, { commit, state }, draft) {
+  // Each image starts with the brush: an eraser carried over from the last image would make
+  // the first stroke on an empty mask silently do nothing.
+  if (!state.draft || state.draft.imageId !== draft.imageId) commit('tools/setTool', 'brush', { root: true });
   commit('open', { draft, edits: new History(new Mask(draft.image.width, draft.image.height, draft.strokes)) });
 }
 

@@ -22,6 +22,18 @@ describe('the open document', () => {
     expect(store.state.annotation.redoCount).toBe(0);
   });
 
+  it('opens every other image with the brush, whatever tool the last one ended with', async () => {
+    const { store } = await setup();
+    store.commit('tools/setTool', 'eraser');
+    await store.dispatch('navigation/openImage', { datasetId: 1, imageId: 5 }); // the same image again: kept
+    expect(store.state.tools.tool).toBe('eraser');
+    await store.dispatch('navigation/openImage', { datasetId: 1, imageId: 6 });
+    expect(store.state.tools.tool).toBe('brush');
+    store.commit('tools/setTool', 'lasso-eraser');
+    await store.dispatch('navigation/openImage', { datasetId: 1, imageId: 5 });
+    expect(store.state.tools.tool).toBe('brush');
+  });
+
   it('drops the redo stack when a new stroke is drawn', async () => {
     const { store } = await setup();
     await store.dispatch('annotation/addStroke', { stroke: brush(2) });

@@ -17,7 +17,7 @@
 
 import { markRaw } from 'vue';
 import { draftFromServer, draftKey, isDirty } from '../../document.js';
-import { keepLeased, readLeased } from '../leasedImages.js';
+import { keepHistory, keepLeased, keepProgress, readHistory, readLeased, readProgress } from '../leasedImages.js';
 import { withServices } from '../withServices.js';
 
 export const OFFLINE_SKIP =
@@ -92,6 +92,7 @@ const getters = {
     const i = state.history.findIndex((h) => h.imageId === draft.imageId);
     return i >= 0 ? i : state.history.length;
   },
+  /** The images expected of the annotator: the dataset's total, as last told (kept offline), never fewer than the open one's place. */
   total: (state, getters) => Math.max(state.progress ? state.progress.total : 0, getters.index + 1),
 };
 
@@ -132,15 +133,28 @@ const mutations = {
   },
 };
 
-/** Load what the dataset's navigation needs: the annotator's history, and the images leased ahead (kept offline). */
-async function openDataset({ api, drafts }, { commit, rootState, state }, datasetId) {
+/**
+ * Load what the dataset's navigation needs: the annotator's history, progress, and the images
+ * leased ahead. Each is kept in localStorage, so a reload while the server is away counts and
+ * moves exactly as the page did online (one truth for "Image k of n").
+ */
+async function openDataset({ api, drafts }, { commit, rootState, rootGetters, state }, datasetId) {
   if (state.datasetId === Number(datasetId) && state.history.length) return;
+  const userId = rootState.auth.user.id;
+  if (state.datasetId !== Number(datasetId)) {
+    // Another dataset's progress must not count this one's images (opened by its address). The
+    // list's progress is fresh when it came from the server, else the one kept at the last answer.
+    const dataset = rootGetters['datasets/byId'](datasetId);
+    const listed = dataset && dataset.progress && !rootState.datasets.error ? dataset.progress : null;
+    commit('setProgress', listed || readProgress(userId, datasetId) || (dataset && dataset.progress) || null);
+  }
   commit('setDataset', datasetId);
   commit('setBanner', null);
-  const userId = rootState.auth.user.id;
   commit('setAhead', readLeased(userId, datasetId));
   const local = (await drafts.list(userId)).filter((d) => d.datasetId === Number(datasetId) && (isDirty(d) || d.status));
-  const server = (await unlessOffline(() => api.annotations.history(datasetId))) || [];
+  let server = await unlessOffline(() => api.annotations.history(datasetId));
+  if (server) keepHistory(userId, datasetId, server);
+  else server = readHistory(userId, datasetId);
   commit('setHistory', mergedHistory(server, local));
 }
 
@@ -199,9 +213,10 @@ async function firstImage({ api }, { commit, state, dispatch }, datasetId) {
   return null;
 }
 
-function noteProgress(_services, { commit, state }, progress) {
+function noteProgress(_services, { commit, state, rootState }, progress) {
   if (!progress) return;
   commit('setProgress', progress);
+  keepProgress(rootState.auth.user.id, state.datasetId, progress);
   commit('datasets/setProgress', { datasetId: state.datasetId, progress }, { root: true });
 }
 

@@ -1,5 +1,9 @@
 import { describe, expect, it, vi } from 'vitest';
-import { brush, complete, fakeApi, goNext, setup, useFakeTimersAndStorage } from '../testing.js';
+import { DATASET, PROGRESS, brush, complete, fakeApi, goNext, setup, useFakeTimersAndStorage } from '../testing.js';
+import { createAppStore } from '../index.js';
+import { createDevice } from '../../services/device.js';
+import { createPersistence } from '../../services/persistence.js';
+import { createSync } from '../../services/sync.js';
 import { memoryDraftStore } from '../../services/draftStore.js';
 import { OFFLINE_SKIP, firstOpen, queueOf } from './navigation.js';
 
@@ -94,6 +98,38 @@ describe('navigation', () => {
     expect(api.saved).toEqual([]);
     api.queue = [6, 7, 8]; // the server no longer holds image 5 for this annotator
     expect(await store.dispatch('navigation/leaveFull')).toBe(6);
+  });
+
+  it('counts the open image the same, place and total, after a reload while offline', async () => {
+    const drafts = memoryDraftStore();
+    const api = fakeApi();
+    api.history = [
+      { image: 3, status: 'submitted', started_at: '2026-01-01T10:00:00Z' },
+      { image: 4, status: 'skipped', started_at: '2026-01-01T10:01:00Z' },
+    ];
+    const online = await setup(drafts, api);
+    await online.store.dispatch('navigation/firstImage', 1);
+    const counted = (store) => [store.getters['navigation/index'], store.getters['navigation/total']];
+    expect(counted(online.store)).toEqual([2, 5]);
+    api.online = false;
+    const { store } = await setup(drafts, api); // a reload with the server away
+    expect(counted(store)).toEqual([2, 5]);
+    expect(await store.dispatch('navigation/previous')).toBe(4);
+  });
+
+  it('counts an image opened by its address against the dataset’s total, not its own place', async () => {
+    const api = fakeApi();
+    api.history = [1, 2, 3, 4].map((id) => ({ image: id, status: 'submitted', started_at: `2026-01-01T10:0${id}:00Z` }));
+    const drafts = memoryDraftStore();
+    const device = createDevice({ userAgent: 'test' }, { devicePixelRatio: 1 });
+    const sync = createSync({ api, drafts, device });
+    const store = createAppStore({ api, drafts, persistence: createPersistence({ drafts }), sync });
+    store.commit('auth/setUser', { id: 9, username: 'ann' });
+    store.commit('datasets/setList', [{ ...DATASET, progress: { ...PROGRESS, done: 4, total: 12 } }]);
+    await store.dispatch('navigation/openDataset', 1);
+    await store.dispatch('navigation/openImage', { datasetId: 1, imageId: 5 });
+    expect(store.getters['navigation/index']).toBe(4);
+    expect(store.getters['navigation/total']).toBe(12);
   });
 
   it('walks back through the annotator’s own history with previous', async () => {
