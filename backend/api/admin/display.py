@@ -60,10 +60,10 @@ def strokes_summary(strokes: list[dict]) -> str:
 
 def folded_json(value, summary: str):
     """Return a JSON value folded under its summary, unfolded on a click (a page is not a wall of JSON)."""
-    text = json.dumps(value, indent=1, ensure_ascii=False)
+    text = json.dumps(value, ensure_ascii=False)  # compact, wrapped by the page: points stay one per [..]
     return format_html(
-        '<details><summary>{} — show the JSON ({} KB)</summary><pre style="max-height:30em;overflow:auto">{}</pre>'
-        "</details>",
+        "<details><summary>{} — show the JSON ({} KB)</summary>"
+        '<pre style="max-height:30em;overflow:auto;white-space:pre-wrap">{}</pre></details>',
         summary,
         max(1, round(len(text) / 1024)),
         text,
