@@ -61,7 +61,6 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "csp",
     "rest_framework",
-    "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -158,6 +157,11 @@ DATASET_ROOT = Path(env("DATASET_ROOT", default=str(DATA_DIR)))
 # a read-only mount (it is in docker compose). Empty: DATASET_ROOT/uploads. Uploaded datasets'
 # roots are "uploads/<name>" wherever this folder is (backend.api.files.dataset_folder).
 DATASET_UPLOAD_ROOT = Path(env("DATASET_UPLOAD_ROOT")) if env("DATASET_UPLOAD_ROOT", default="") else None
+# PNG copies of image files browsers cannot show as stored (TIFF, BMP, 16-bit, CMYK, EXIF-rotated
+# JPEGs; backend/api/display_copies.py), made once each and kept here. Empty: a ".display-copies"
+# folder in the dataset upload folder, which is writable wherever uploads are (a volume in docker
+# compose, shared by every replica). Deleting it is harmless: copies are made again.
+DISPLAY_COPY_ROOT = env("DISPLAY_COPY_ROOT", default="")
 # Largest unpacked size of a dataset archive uploaded in admin.
 DATASET_UPLOAD_MAX_BYTES = env.int("DATASET_UPLOAD_MAX_BYTES", default=4 * 1024**3)
 # Uploads larger than 2.5 MB are spooled to this folder while they arrive (empty: the system's
@@ -177,10 +181,14 @@ ANNOTATION_MAX_BODY_BYTES = env.int("ANNOTATION_MAX_BODY_BYTES", default=16 * 10
 # the annotation parser to answer bodies past its own limit with its clearer 413.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * ANNOTATION_MAX_BODY_BYTES
 
+# Tokens made by signing in (POST /api/auth/token/login/) expire after this many days; 0: never.
+# Tokens made in admin or by create_token have their own expiry, or none.
+SIGN_IN_TOKEN_DAYS = env.int("SIGN_IN_TOKEN_DAYS", default=0)
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Token first, so anonymous requests get 401 with a WWW-Authenticate header.
-        "backend.api.authentication.TokenAuthentication",
+        "backend.api.authentication.ApiTokenAuthentication",  # "Token <key>", one token per sign-in or script
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["backend.api.permissions.HasRole"],

@@ -105,9 +105,9 @@ def build(scenario: str, n_images: int, n_annotations: int, seed: int):
     from django.contrib.auth.models import Group, User
     from django.db import connection
     from django.utils import timezone
-    from rest_framework.authtoken.models import Token
 
     from backend.api.models import KEY_BITS, Dataset, Profile, shuffle_key
+    from backend.api.services import api_token_create
 
     rng = np.random.default_rng(seed)
     now = timezone.now()
@@ -126,7 +126,7 @@ def build(scenario: str, n_images: int, n_annotations: int, seed: int):
     users = User.objects.bulk_create([User(username=f"{scenario}-a{i:04d}", password="!") for i in range(n_annotators)])
     Profile.objects.bulk_create([Profile(user=u) for u in users])
     group.user_set.add(*users)
-    tokens = {u.pk: Token.objects.create(user=u).key for u in users}
+    tokens = {u.pk: api_token_create(user=u).key for u in users}
     user_ids = np.array([u.pk for u in users])
 
     log(f"[{scenario}] {n_images} images (COPY)")
@@ -402,19 +402,18 @@ def main():
     built = {}
     if args.reuse:
         setup_django(args.url)
+        from django.contrib.auth.models import User
         from django.core.management import call_command
-        from rest_framework.authtoken.models import Token
 
         from backend.api.models import Dataset
+        from backend.api.services import api_token_create
 
         call_command("migrate", verbosity=0)
         for scenario in scenarios:
             dataset = Dataset.objects.get(slug=f"bench-{scenario}")
-            tokens = list(
-                Token.objects.filter(user__username__startswith=f"{scenario}-")
-                .order_by("user_id")
-                .values_list("key", flat=True)
-            )
+            # Only the keys' digests are stored: new tokens for the same users.
+            users = User.objects.filter(username__startswith=f"{scenario}-").order_by("pk")
+            tokens = [api_token_create(user=user).key for user in users]
             built[scenario] = (dataset, tokens)
     else:
         log(f"Recreating {args.url}")

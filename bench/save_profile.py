@@ -185,10 +185,10 @@ def run(args, url: str, tmp: Path) -> int:
     from django.db import connection
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
-    from rest_framework.authtoken.models import Token
 
     from backend.api import services
     from backend.api.models import Role
+    from backend.api.services import api_token_create
 
     log("Migrating")
     call_command("migrate", verbosity=0)
@@ -197,7 +197,7 @@ def run(args, url: str, tmp: Path) -> int:
     dataset = services.dataset_import(folder=folder, name="Profile", choices=["real", "fake"], require_choice=True)
     dataset = dataset.dataset
     user = services.user_create(username="profiler", password="x" * 16, role=Role.ANNOTATOR)
-    client = Client(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    client = Client(HTTP_AUTHORIZATION=f"Token {api_token_create(user=user).key}")
     documents = Documents(seed=11)
 
     def saves():

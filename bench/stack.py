@@ -149,7 +149,6 @@ _SEED = """
 import json
 from django.core.management import call_command
 from django.contrib.auth.models import User
-from rest_framework.authtoken.models import Token
 from backend.api import services
 from backend.api.models import Dataset
 call_command("migrate", "--no-input", verbosity=0)
@@ -157,7 +156,7 @@ call_command("import_dataset", {folder!r}, "--name", "Load", *{import_args!r})
 # The bulk path with generated passwords (few PBKDF2 rounds): a hundred accounts in a second, not a minute.
 services.users_create_from_csv(csv_text="".join(f"load-{{index:04d}},,\\n" for index in range({count})))
 users = User.objects.filter(username__startswith="load-").order_by("username")
-tokens = [Token.objects.create(user=user).key for user in users]
+tokens = [services.api_token_create(user=user).key for user in users]
 print(json.dumps({{"dataset": Dataset.objects.get().pk, "tokens": tokens}}))
 """
 

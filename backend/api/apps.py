@@ -31,7 +31,8 @@ def _ensure_profile(sender, instance, created, raw=False, **kwargs):
     if created and not raw:
         from .models import Profile
 
-        Profile.objects.get_or_create(user=instance)
+        # Admins (createsuperuser's too) are test users: their work never counts.
+        Profile.objects.get_or_create(user=instance, defaults={"is_test": instance.is_staff})
 
 
 def _create_cache_table(sender, using="default", verbosity=1, **kwargs):

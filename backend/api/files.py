@@ -9,9 +9,11 @@ Failures are this module's own exceptions: ``ImageFileMissing`` and ``ImageStore
 The API's error handler answers them 404 and 503; admin draws a placeholder instead.
 """
 
+import io
 import logging
 import os
 import posixpath
+import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
@@ -19,7 +21,10 @@ from urllib.parse import quote
 
 from django.conf import settings
 from django.core.files.storage import storages
+from PIL import Image as PILImage
+from PIL import UnidentifiedImageError
 
+from . import display_copies
 from .models import Image, ImageAttachment
 
 logger = logging.getLogger(__name__)
@@ -143,6 +148,49 @@ def _label(file: Image | ImageAttachment) -> str:
     if isinstance(file, ImageAttachment):
         return f"the {file.get_kind_display()} of image {file.image_id}"
     return f"image {file.pk}"
+
+
+def display_copy_root() -> Path:
+    """Return the folder keeping display copies: DISPLAY_COPY_ROOT, or .display-copies in the upload folder."""
+    return Path(settings.DISPLAY_COPY_ROOT or dataset_upload_root() / ".display-copies")
+
+
+def display_copy(image: Image | ImageAttachment) -> bytes | None:
+    """Return the PNG browsers are shown instead of the file (``display_copies``), or None to show the file itself.
+
+    Decided and made once per file content (its SHA-256): the copy, or an empty ``.plain``
+    marker for a file shown as stored, is kept in ``display_copy_root()``; later requests cost
+    a look there. A folder that cannot be written only loses the keeping. Errors reading the
+    file are ``image_open``'s.
+    """
+    folder = display_copy_root() / image.sha256[:2]
+    png, plain = folder / f"{image.sha256}.png", folder / f"{image.sha256}.plain"
+    if plain.exists():
+        return None
+    try:
+        return png.read_bytes()
+    except OSError:  # not made yet, or the folder cannot be had: made (again) below
+        pass
+    content = image_read(image)
+    try:
+        with PILImage.open(io.BytesIO(content)) as picture:
+            needed = display_copies.needs_display_copy(picture)
+    except (UnidentifiedImageError, OSError):  # replaced since the import by something unreadable: sent as it is
+        return None
+    copy = display_copies.display_png(content) if needed else None
+    _keep(png if needed else plain, copy or b"")
+    return copy
+
+
+def _keep(path: Path, content: bytes) -> None:
+    """Write the file whole or not at all (workers may race to write the same one: the last rename wins)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".part", delete=False) as part:
+            part.write(content)
+        os.replace(part.name, path)
+    except OSError as error:  # read-only or full: the copy is made again next time
+        logger.warning("Cannot keep the display copy %s: %s", path, error)
 
 
 def accel_location(image: Image | ImageAttachment) -> str | None:

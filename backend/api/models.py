@@ -518,5 +518,6 @@ class OriginalAnnotation(models.Model):
         return f"api_annotation {self.original_id} of the original"
 
 
-# The study models live in their own module; importing them here is how Django finds them.
+# The study and token models live in their own modules; importing them here is how Django finds them.
 from .study_models import Condition, Participant, RetiredPlatformKey, Step, Study, Trial  # noqa: E402, F401
+from .token_models import ApiToken  # noqa: E402, F401

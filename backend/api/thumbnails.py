@@ -12,6 +12,8 @@ from PIL import Image as PILImage
 from PIL import ImageDraw, UnidentifiedImageError
 from pycocotools import mask as coco_mask
 
+from .display_copies import display_pixels
+
 MASK_COLOUR = (255, 40, 40)
 MASK_OPACITY = 0.55
 
@@ -23,8 +25,9 @@ def _open_scaled(content: bytes | None, size: int, absent: str) -> PILImage.Imag
     try:
         with PILImage.open(io.BytesIO(content)) as picture:
             picture.draft("RGB", (size, size))  # JPEG decodes at a reduced scale: much faster for big files
-            picture.thumbnail((size, size))
-            return picture.convert("RGB")
+            shown = display_pixels(picture)  # 16-bit, CMYK, palette: as the app shows them
+            shown.thumbnail((size, size))
+            return shown.convert("RGB")
     except (UnidentifiedImageError, OSError):  # not an image (any more), or truncated
         return placeholder(size, "unreadable")
 

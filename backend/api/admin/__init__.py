@@ -5,10 +5,10 @@ Every write goes through ``services`` (the same code as the API and the commands
 selects its related rows up front: the query count of a page does not grow with its rows.
 
 Split by entity: ``users``, ``datasets``, ``images``, ``annotations`` (with their revisions),
-``queue`` (assignments and progress), ``studies`` (studies and their participants) and ``original``
-(the original EyeTagger's import and the rows it kept) each register their ModelAdmins; ``display``,
-``pictures`` and ``filters`` hold what several of them show.
+``queue`` (assignments and progress), ``tokens`` (API tokens), ``studies`` (studies and their
+participants) and ``original`` (the original EyeTagger's import and the rows it kept) each register
+their ModelAdmins; ``display``, ``pictures`` and ``filters`` hold what several of them show.
 """
 
 # Importing each registers its ModelAdmins.
-from . import annotations, datasets, images, original, queue, studies, users  # noqa: F401
+from . import annotations, datasets, images, original, queue, studies, tokens, users  # noqa: F401

@@ -13,7 +13,7 @@ from .. import selectors, services, strokes, thumbnails
 from ..models import Annotation, AnnotationRevision, Role
 from ..permissions import user_role
 from ..selectors.strokes import stored_strokes
-from .display import PREVIEW, THUMBNAIL, admin_page, duration, thumbnail_tag
+from .display import PREVIEW, THUMBNAIL, admin_page, duration, folded_json, strokes_summary, thumbnail_tag
 from .filters import AnnotatorTestFilter
 from .original import ImportedFilter, original_row
 from .pictures import overlay_response
@@ -85,6 +85,7 @@ class AnnotationAdmin(admin.ModelAdmin):
     actions = ["export_csv"]
     readonly_fields = [
         "mask_preview",
+        "drawing",
         "image",
         "annotator",
         "label",
@@ -96,15 +97,14 @@ class AnnotationAdmin(admin.ModelAdmin):
         "started_at",
         "submitted_at",
         "active_ms",
-        "client",
+        "client_json",
         "imported_from",
         "created_at",
         "updated_at",
-        "strokes_document",
+        "strokes_json",
     ]
     fields = readonly_fields  # not the raw RLE: the picture shows it
     inlines = [RevisionInline]
-    strokes_document = staticmethod(strokes_document)
 
     def get_queryset(self, request):
         queryset = super().get_queryset(request)
@@ -130,6 +130,20 @@ class AnnotationAdmin(admin.ModelAdmin):
     def mask_preview(self, annotation):
         url = reverse("admin:api_annotation_overlay", args=[annotation.pk]) + f"?v={annotation.version}&size={PREVIEW}"
         return thumbnail_tag(url, PREVIEW, f"mask of annotation {annotation.pk}")
+
+    @admin.display(description="drawing")
+    def drawing(self, annotation):
+        return strokes_summary(stored_strokes(annotation))
+
+    @admin.display(description="strokes")
+    def strokes_json(self, annotation):
+        drawn = stored_strokes(annotation)  # wherever they are kept (whole, or in chunks)
+        return folded_json(drawn, strokes_summary(drawn))
+
+    @admin.display(description="client")
+    def client_json(self, annotation):
+        client = annotation.client or {}
+        return folded_json(client, ", ".join(sorted(client)) or "nothing recorded")
 
     @admin.display(description="dataset", ordering="image__dataset__name")
     def dataset(self, annotation):

@@ -181,11 +181,15 @@ class EyeTaggerUserAdmin(UserAdmin):
             services.user_set_test(user=user, is_test=True)
         self.message_user(request, f"{queryset.count()} users are now test users; the targets were recounted.")
 
-    @admin.action(description="Make the selected users real users (their work counts)")
+    @admin.action(description="Make the selected users real users (their work counts; not admins')")
     def make_real_users(self, request, queryset):
-        for user in queryset:
+        admins = queryset.filter(is_staff=True).count()
+        for user in queryset.filter(is_staff=False):
             services.user_set_test(user=user, is_test=False)
-        self.message_user(request, f"{queryset.count()} users' work now counts; the targets were recounted.")
+        note = f" {admins} admins stay test users: admins' work never counts." if admins else ""
+        self.message_user(
+            request, f"{queryset.count() - admins} users' work now counts; the targets were recounted.{note}"
+        )
 
     def get_urls(self):
         view = self.admin_site.admin_view(self.create_annotators_view)

@@ -227,11 +227,16 @@ def dataset_figures(*, datasets: QuerySet) -> QuerySet:
 
     ``complete``: images with every annotation their target asks for; ``submitted``: annotations
     submitted, test users left out (the images' counters); ``started``: annotators who have
-    been handed an image.
+    been handed an image, test users left out too.
     """
     images = Image.objects.filter(dataset=OuterRef("pk")).order_by().values("dataset")
     complete = images.filter(submitted_count__gte=OuterRef("annotators_per_image"))
-    started = AnnotatorProgress.objects.filter(dataset=OuterRef("pk")).order_by().values("dataset")
+    started = (
+        AnnotatorProgress.objects.filter(dataset=OuterRef("pk"))
+        .exclude(annotator__profile__is_test=True)
+        .order_by()
+        .values("dataset")
+    )
 
     def count(rows, aggregate):
         return Coalesce(Subquery(rows.annotate(n=aggregate).values("n"), output_field=IntegerField()), 0)

@@ -30,6 +30,8 @@ def is_test_user(user) -> bool:
 def eligible_annotator_count(dataset: Dataset | None) -> int:
     """Return how many non-test, active annotators may work on the dataset: whom its work is shared among.
 
+    Admins may annotate too, but they are test users (their work never counts), so they are not among them.
+
     ``None`` stands for any dataset open to every annotator. Only the expected totals shown to
     annotators depend on it, so it is counted at most once a minute per dataset (a new account
     shows in others' totals within a minute).

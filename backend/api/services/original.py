@@ -24,7 +24,6 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 
 from .. import importing
 from ..models import (
@@ -42,8 +41,10 @@ from ..models import (
 from ..original import rows as original_rows
 from ..original.decode import Decoded, RowDecoder
 from ..original.rows import OriginalInvalid
+from ..token_models import ApiToken, token_digest
 from . import queue, stroke_chunks
 from .datasets import ImportReport, apply_import_plan, dataset_root_of, dataset_upsert
+from .tokens import api_token_create
 from .users import user_set_role
 
 CLIENT_MARK = "original-eyetagger"  # client["imported_from"] of every imported annotation
@@ -451,9 +452,14 @@ def _create_user(user: original_rows.OriginalUser, username: str, report: Origin
     user_set_role(user=account, role=Role.ADMIN if user.is_staff or user.is_superuser else Role.ANNOTATOR)
     created = f"{username}" + (f" (was {user.username})" if username != user.username else "")
     role = "admin" if user.is_staff or user.is_superuser else "annotator"
-    report.users_created.append(
-        f"{created}: {role}" + (", test user" if user.is_test else "") + ("" if user.is_active else ", inactive")
+    test = (
+        ", test user"
+        if user.is_test
+        else ", test user (an admin: their work no longer counts)"
+        if role == "admin"
+        else ""
     )
+    report.users_created.append(f"{created}: {role}{test}" + ("" if user.is_active else ", inactive"))
     if not is_password_usable(user.password):
         report.user_notes.append(f"{username} has no usable password in the original either: set one to let them in")
     else:
@@ -468,12 +474,13 @@ def _create_user(user: original_rows.OriginalUser, username: str, report: Origin
 
 
 def _keep_token(user: original_rows.OriginalUser, account: User, report: OriginalImportReport) -> None:
-    if Token.objects.filter(user=account).exists():
-        return
-    if Token.objects.filter(key=user.token).exists():
+    digest = token_digest(user.token)
+    if ApiToken.objects.filter(user=account, digest=digest).exists():
+        return  # imported before
+    if ApiToken.objects.filter(digest=digest).exists():
         report.user_notes.append(f"{account.username}'s API token is another user's here already; not kept")
         return
-    Token.objects.create(key=user.token, user=account)
+    api_token_create(user=account, name="kept from the original EyeTagger", key=user.token)
     report.tokens.append(account.username)
 
 

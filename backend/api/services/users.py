@@ -31,7 +31,10 @@ class NewAccount:
 
 
 def user_set_role(*, user: User, role: Role | None) -> None:
-    """Give the user exactly one role: annotator or researcher (groups), or admin (staff); None: no role."""
+    """Give the user exactly one role: annotator or researcher (groups), or admin (staff); None: no role.
+
+    Admins are test users: their work never counts (docs/accounts.md, "Whose work counts").
+    """
     groups = {g.name: g for g in Group.objects.filter(name__in=[Role.ANNOTATOR, Role.RESEARCHER])}
     user.groups.remove(*groups.values())
     user.is_staff = role == Role.ADMIN
@@ -39,6 +42,8 @@ def user_set_role(*, user: User, role: Role | None) -> None:
         group = groups.get(role) or Group.objects.get_or_create(name=role)[0]
         user.groups.add(group)
     user.save(update_fields=["is_staff"])
+    if role == Role.ADMIN:
+        user_set_test(user=user, is_test=True)
 
 
 @transaction.atomic
@@ -114,6 +119,8 @@ def users_create_from_csv(
     User.objects.bulk_create(users, batch_size=500)
     users = list(User.objects.filter(username__in=[row.username for row in rows]))
     # bulk_create sends no post_save signal: the profiles are made here.
+    # Admins are test users: their work never counts.
+    is_test = is_test or role == Role.ADMIN
     Profile.objects.bulk_create([Profile(user=user, is_test=is_test) for user in users], ignore_conflicts=True)
     group = Group.objects.get_or_create(name=role)[0] if role in (Role.ANNOTATOR, Role.RESEARCHER) else None
     if group is not None:

@@ -31,6 +31,12 @@ def _plain_static_files(settings):
 
 
 @pytest.fixture(autouse=True)
+def _display_copies_in_tmp(settings, tmp_path):
+    # PNG copies of images browsers cannot show are kept on disk: never in the repository's data/.
+    settings.DISPLAY_COPY_ROOT = str(tmp_path / "display-copies")
+
+
+@pytest.fixture(autouse=True)
 def _fast_passwords(settings):
     # Real hashers take ~0.3 s a password by design; tests create many users.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

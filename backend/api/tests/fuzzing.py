@@ -29,7 +29,6 @@ from django.db import close_old_connections
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
-from rest_framework.authtoken.models import Token
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.core.failures import Failure, FailureGroup
@@ -41,6 +40,8 @@ from schemathesis.specs.openapi.checks import (
 
 from backend.api import services
 from backend.api.models import Dataset, Role
+from backend.api.services import api_token_create
+from backend.api.token_models import ApiToken, token_digest
 
 from .conftest import brush, write_dataset
 
@@ -116,7 +117,8 @@ class World:
         """Give back tokens that a fuzzed ``auth/token/logout/`` revoked, so each role stays signed in."""
         for role, key in self.tokens.items():
             if key:
-                Token.objects.get_or_create(key=key, defaults={"user": self.users[role]})
+                if not ApiToken.objects.filter(digest=token_digest(key)).exists():
+                    api_token_create(user=self.users[role], key=key)
 
 
 def seed_world(dataset_root: Path) -> World:
@@ -156,7 +158,7 @@ def seed_world(dataset_root: Path) -> World:
     # A participant signs in by the study link's session, never with a token; a token stands in for
     # that session here (every request of the fuzzing is authenticated by token).
     for role in ("annotator", "researcher", "admin", "participant"):
-        tokens[role] = Token.objects.create(user=users[role]).key
+        tokens[role] = api_token_create(user=users[role]).key
     images = [image.pk for dataset in (open_, closed) for image in dataset.images.all()]
     instructions = study.steps.get(kind="instructions")
     return World(

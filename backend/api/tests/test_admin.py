@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 from PIL import Image as PILImage
 
 from backend.api import exporting, services, strokes
@@ -169,12 +170,12 @@ def test_the_dataset_list_counts_images_complete_annotations_submitted_and_annot
         annotate(image, make_user(Role.ANNOTATOR), status="submitted", label="real")
     annotate(second, make_user(Role.ANNOTATOR, is_test=True), status="submitted", label="real")
     page = admin_client.get("/api/admin/api/dataset/").content.decode()
-    # One image has its two annotations; three annotations of six are submitted (the test user's
-    # left out); four annotators have started, the test user among them.
+    # One image has its two annotations; three annotations of six are submitted and three annotators
+    # have started: the test user's work is left out of both, as out of the dataset's progress.
     assert (
         'field-images_complete">1 / 3<' in page
         and 'field-annotations_submitted">3 / 6<' in page
-        and 'field-annotators_started">4<' in page
+        and 'field-annotators_started">3<' in page
     )
 
 
@@ -489,3 +490,31 @@ def test_the_studies_and_participants_lists_take_as_many_queries_for_many_rows_a
 
     services.study_import(text=study_text(slug="second"))
     assert [queries(admin_client, url) for url in ("/api/admin/api/study/", "/api/admin/api/participant/")] == few
+
+
+def test_an_annotations_page_shows_the_mask_and_a_summary_with_the_json_folded(admin_client, demo_dataset, make_user):
+    image = demo_dataset.images.first()
+    drawn = [
+        brush([(10, 10), (30, 20)], width=8),
+        {**brush([(12, 12), (20, 20), (25, 25)], width=4), "tool": "eraser"},
+    ]
+    drawn[1]["points"] = [[x, y, 65_000 + t, p] for x, y, t, p in drawn[1]["points"]]  # a minute after the first
+    annotation = annotate(image, make_user(Role.ANNOTATOR), strokes_=drawn)
+    page = admin_client.get(f"/api/admin/api/annotation/{annotation.pk}/change/").content.decode()
+    assert reverse("admin:api_annotation_overlay", args=[annotation.pk]) in page  # the picture
+    assert "2 strokes (5 points): 1 brush, 1 eraser; widths 4–8 px; drawn over 1m 05s" in page
+    assert "<details><summary>2 strokes" in page  # the JSON folded under its summary
+    assert page.index("<details><summary>2 strokes") < page.index("&quot;eraser&quot;")
+
+
+@pytest.mark.parametrize(
+    "strokes_, summary",
+    [
+        ([], "no strokes"),
+        ([brush([(1, 1)], width=3)], "1 stroke (1 points): 1 brush; width 3 px; drawn over 0m 00s"),
+    ],
+)
+def test_the_strokes_summary_reads_in_a_line(strokes_, summary):
+    from backend.api.admin.display import strokes_summary
+
+    assert strokes_summary(strokes_) == summary

@@ -438,11 +438,12 @@ def test_saved_json_round_trips_exactly(annotator, image, client_for):
 
 def _token_client(user):
     """Return a client that signs in with an API token, as a fresh user object per request (as in production)."""
-    from rest_framework.authtoken.models import Token
     from rest_framework.test import APIClient
 
+    from backend.api.services import api_token_create
+
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {api_token_create(user=user).key}")
     return client
 
 

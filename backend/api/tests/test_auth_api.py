@@ -3,13 +3,15 @@
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from rest_framework.authtoken.models import Token
+from django.utils import timezone
 from rest_framework.test import APIClient
 from rest_framework.throttling import SimpleRateThrottle
 
-from backend.api.authentication import TokenAuthentication
+from backend.api.authentication import ApiTokenAuthentication
 from backend.api.models import Role
 from backend.api.permissions import user_role
+from backend.api.services import api_token_create
+from backend.api.token_models import ApiToken
 
 PROTECTED = [
     ("get", "/api/datasets/"),
@@ -62,19 +64,21 @@ def test_token_login_returns_a_token_that_authenticates(annotator):
 @pytest.mark.parametrize("role", [Role.ANNOTATOR, Role.RESEARCHER, Role.ADMIN, None])
 def test_a_token_gives_its_user_and_their_role_in_one_query(role, make_user, django_user_model):
     user = make_user(role) if role else django_user_model.objects.create_user("nobody", password="x")
-    key = Token.objects.create(user=user).key
+    made = api_token_create(user=user)
+    key = made.key
+    ApiToken.objects.filter(pk=made.pk).update(last_used_at=timezone.now())  # its last use is written once a minute
     with CaptureQueriesContext(connection) as queries:
-        found, token = TokenAuthentication().authenticate_credentials(key)
+        found, token = ApiTokenAuthentication().authenticate_credentials(key)
         assert user_role(found) == role  # known with the user: no query of the groups
     assert len(queries) == 1
-    assert (found.pk, found.username, token.key, token.user_id) == (user.pk, user.username, key, user.pk)
+    assert (found.pk, found.username, token.pk, token.user_id) == (user.pk, user.username, made.pk, user.pk)
     if role is not None:
         answer = APIClient().get("/api/auth/me/", HTTP_AUTHORIZATION=f"Token {key}").json()
         assert answer["role"] == role
 
 
 def test_an_unknown_token_or_an_inactive_users_token_is_refused(annotator):
-    key = Token.objects.create(user=annotator).key
+    key = api_token_create(user=annotator).key
     client = APIClient()
     assert client.get("/api/auth/me/", HTTP_AUTHORIZATION=f"Token {key}x").json()["detail"] == "Invalid token."
     annotator.is_active = False

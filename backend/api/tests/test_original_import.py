@@ -8,7 +8,6 @@ import pytest
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from backend.api import masks, services
@@ -29,6 +28,7 @@ from backend.api.original import rows
 from backend.api.original.dump import DumpInvalid, PgDump
 from backend.api.selectors.queue import queue_check
 from backend.api.services.queue import queue_next
+from backend.api.token_models import ApiToken, token_digest
 
 from . import original_fixtures as fx
 from .test_original_drawing import reference_mask
@@ -88,7 +88,7 @@ def test_users_come_over_with_their_hash_flags_dates_and_roles(imported):
     assert not users["dave"].is_active and not users["dave"].has_usable_password()
     assert "dave has no usable password in the original either" in imported.user_notes[0]
     assert sorted(imported.tokens) == ["admin", "alice"]
-    assert Token.objects.get(user=alice).key == "0123456789abcdef" * 2 + "01234567"
+    assert ApiToken.objects.get(user=alice).digest == token_digest("0123456789abcdef" * 2 + "01234567")
     assert OriginalAccount.objects.get(original_id=2).user == alice
 
 
@@ -253,7 +253,8 @@ def test_imported_work_shows_in_exports_masks_and_heat_maps(imported, make_user,
     exported = b"".join(coco.streaming_content) if coco.streaming else coco.content
     assert seven.mask_rle.encode() in exported
     heat = client.get(f"/api/images/{seven.image_id}/saliency.npy")
-    assert heat.status_code == 200 and int(heat["X-Annotation-Count"]) == 2  # alice and admin; bob is a test user
+    # alice's; bob is a test user, and admin an admin, whose work is test work too
+    assert heat.status_code == 200 and int(heat["X-Annotation-Count"]) == 1
     strokes = client.get(f"/api/annotations/{seven.pk}/strokes.json")
     assert strokes.status_code == 200 and strokes.json()["client"]["imported_from"] == "original-eyetagger"
 
@@ -267,7 +268,8 @@ def test_the_queue_counts_imported_work(imported):
     assert progress.submitted_count == 4 and progress.active_ms == 4080 + 3300 + 400 + 1200
     handed = queue_next(dataset=dataset, annotator=alice)
     assert handed.image.path in ("images/img4.jpg", "images/scan.tiff")  # never one she already did
-    assert Image.objects.get(dataset=dataset, path="images/img1.png").submitted_count == 2  # bob is a test user
+    # alice's; bob is a test user, and admins' work is test work
+    assert Image.objects.get(dataset=dataset, path="images/img1.png").submitted_count == 1
 
 
 # --- Each era, each style pg_dump writes ----------------------------------------------------
@@ -321,7 +323,7 @@ def _snapshot():
         AnnotatorProgress,
         OriginalAccount,
         OriginalAnnotation,
-        Token,
+        ApiToken,
     ]
     return {model.__name__: sorted(map(repr, model.objects.values_list())) for model in models}
 

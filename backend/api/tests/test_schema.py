@@ -47,9 +47,9 @@ def get(openapi, path, token):
 
 
 def token_of(user):
-    from rest_framework.authtoken.models import Token
+    from backend.api.services import api_token_create
 
-    return Token.objects.create(user=user).key
+    return api_token_create(user=user).key
 
 
 def test_an_annotation_not_saved_yet_matches_its_documented_schema(openapi, image, make_user):

@@ -9,11 +9,12 @@ import json
 
 import pytest
 from django.urls import reverse
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from backend.api import services
 from backend.api.models import Annotation, Assignment, Participant, Role, Study
+from backend.api.services import api_token_create
+from backend.api.token_models import ApiToken
 
 from .conftest import brush, document
 from .study_fixtures import study_text, write_study_datasets
@@ -84,7 +85,7 @@ def stored_state(user):
     return (
         Annotation.objects.count(),
         Assignment.objects.filter(status=Assignment.Status.SKIPPED).count(),
-        Token.objects.filter(user=user).count() if user else 0,
+        ApiToken.objects.filter(user=user).count() if user else 0,
         sorted(Participant.objects.values_list("status", "step_index")),
         sorted(Study.objects.values_list("status", flat=True)),
     )
@@ -98,7 +99,7 @@ def test_a_session_write_without_the_csrf_token_is_refused_and_changes_nothing(
     client = APIClient(enforce_csrf_checks=True)
     if user is not None:
         client.force_login(user)  # a real session cookie, as the SPA has
-        Token.objects.create(user=user)
+        api_token_create(user=user)
     before = stored_state(user)
     url, body = request_for(name, method, admin_user, image, trial)
     response = getattr(client, method)(url, body, format="json")
@@ -127,7 +128,7 @@ def test_a_token_write_needs_no_csrf_token(name, method, admin_user, image, data
     client = APIClient(enforce_csrf_checks=True)
     if user is not None:
         # A participant never has a token (it has no password to get one with); one stands in here.
-        client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+        client.credentials(HTTP_AUTHORIZATION=f"Token {api_token_create(user=user).key}")
     url, body = request_for(name, method, admin_user, image, trial)
     response = getattr(client, method)(url, body, format="json")
     if (name, method) in SESSION_ONLY:

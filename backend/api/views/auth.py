@@ -7,14 +7,15 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.authentication import SessionAuthentication
-from rest_framework.authtoken.models import Token
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.throttling import BaseThrottle, ScopedRateThrottle
 from rest_framework.views import APIView
 
+from .. import services
 from ..serializers import LoginSerializer, MeSerializer, TokenSerializer
+from ..token_models import ApiToken
 
 
 def _authenticate(request, data):
@@ -54,13 +55,20 @@ class LogoutApi(APIView):
 
 
 class TokenLoginApi(LoginApi):
-    """Get an API token for scripts: send it as ``Authorization: Token <auth_token>``."""
+    """Get a new API token for scripts, this sign-in's own: send it as ``Authorization: Token <auth_token>``."""
 
     @extend_schema(request=LoginSerializer, responses=TokenSerializer)
     def post(self, request):
         user = _authenticate(request, request.data)
-        token, _ = Token.objects.get_or_create(user=user)
+        token = services.api_token_sign_in(user=user, name=_sign_in_name(request))
         return Response({"auth_token": token.key})
+
+
+def _sign_in_name(request) -> str:
+    """Name a sign-in's token after where it came from, for the admin's list of tokens."""
+    agent = request.META.get("HTTP_USER_AGENT", "")[:80] or "no user agent"
+    address = BaseThrottle().get_ident(request)  # the client's, behind NUM_PROXIES proxies too
+    return f"signed in from {address} ({agent})"
 
 
 class TokenLogoutApi(APIView):
@@ -68,8 +76,9 @@ class TokenLogoutApi(APIView):
 
     @extend_schema(request=None, responses={204: None})
     def post(self, request):
-        """Revoke the caller's API token."""
-        Token.objects.filter(user=request.user).delete()
+        """Revoke the token this request is signed with; the user's other tokens keep working."""
+        if isinstance(request.auth, ApiToken):
+            services.api_token_revoke(token=request.auth)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -10,7 +10,7 @@ from django.utils.http import parse_etags
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.renderers import JSONRenderer
 
-from ..files import accel_location, image_open
+from ..files import accel_location, display_copy, image_open
 from ..models import Image, ImageAttachment
 from ..query_params import query_data
 
@@ -117,10 +117,12 @@ def image_file_response(request, image: Image | ImageAttachment) -> HttpResponse
     file from its internal location (``files.accel_location``). A file that is missing or a
     store that does not answer raises ``files``' errors, which the API answers 404 and 503.
     """
-    etag = f'"{image.sha256}"'
+    etag = f'"{image.sha256}"'  # a display copy is made from the file alone: the file's ETag fits it too
     content_type = mimetypes.guess_type(image.path)[0] or "application/octet-stream"
     if etag_matches(request, etag):
         response = HttpResponseNotModified()
+    elif (copy := display_copy(image)) is not None:  # TIFF, BMP, 16-bit, CMYK, EXIF-rotated: a PNG
+        response = HttpResponse(copy, content_type="image/png")
     elif location := accel_location(image):
         response = HttpResponse(content_type=content_type)
         response["X-Accel-Redirect"] = location

@@ -11,6 +11,7 @@ from rest_framework.generics import get_object_or_404
 from rest_framework.views import APIView
 
 from .. import exporting, saliency, selectors
+from ..display_copies import display_pixels
 from ..files import image_read
 from ..permissions import IsResearcherOrAdmin
 from ..query_params import NpyQuerySerializer, OverlayQuerySerializer, SaliencyQuerySerializer
@@ -38,7 +39,7 @@ def _open_image(image) -> PILImage.Image:
         raise NotFound(f"The file of image {image.pk} ({image.path}) cannot be read: {error}.") from None
     if picture.size != (image.width, image.height):
         raise NotFound(f"The file of image {image.pk} ({image.path}) changed size since it was imported.")
-    return picture
+    return display_pixels(picture)  # 16-bit, CMYK: as the app shows them
 
 
 def _saliency_file(request, pk, serializer_class, kind: str):
