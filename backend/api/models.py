@@ -1,4 +1,9 @@
-"""EyeTagger's data: datasets of images, and each annotator's annotation of an image."""
+"""EyeTagger's data: datasets of images, and each annotator's annotation of an image.
+
+One module, over 500 lines, because the dataset, its images, annotations, revisions and the
+assignment queue's rows share constraints and counts that must be read together; studies and
+tokens, which only refer to them, have their own modules (``study_models``, ``token_models``).
+"""
 
 import hashlib
 import secrets

@@ -1,4 +1,9 @@
-"""How datasets, images and annotations look over the API."""
+"""How datasets, images and annotations look over the API.
+
+One module, over 500 lines, because these shapes reference one another (a hand-out holds an
+image, an annotation its version and strokes) and the OpenAPI schema is read from them; the
+studies' own shapes are in ``study_serializers``.
+"""
 
 from datetime import timedelta
 

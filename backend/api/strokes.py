@@ -13,6 +13,10 @@ computes, for each row, the exact interval of x where a segment's capsule (or th
 polygon) covers the row, and sets the pixels whose centres fall in it. The browser
 (``src/canvas/geometry/rasterize.js``) runs the same arithmetic in the same order, in
 IEEE double precision, so both produce the same mask bit for bit.
+
+One module, over 500 lines, because validating, painting and tracing (``mask_lassos``, the
+inverse of painting) must share one arithmetic and one set of limits; split, they could drift
+apart and the server's mask would stop matching the browser's.
 """
 
 import math
@@ -442,9 +446,29 @@ def mask_lassos(
     at most ``max_points`` points; more make more strokes. ``tool`` may be ``lasso-eraser`` to
     clear the mask's pixels instead.
     """
+    runs = _mask_runs(mask)
+    if runs is None:
+        return []
+    points, sizes = _band_outlines(*runs, max_points=max_points, t=t, p=p)
+    strokes, begin, size = [], 0, 0
+    for unit_size in sizes.tolist():
+        if size and size + unit_size > max_points:
+            strokes.append({"tool": tool, "width": 1.0, "points": points[begin : begin + size].tolist()})
+            begin, size = begin + size, 0
+        size += unit_size
+    strokes.append({"tool": tool, "width": 1.0, "points": points[begin : begin + size].tolist()})
+    return strokes
+
+
+def _mask_runs(mask: np.ndarray):
+    """Return the mask's horizontal runs of set pixels, within its bounding box's rows, or None when empty.
+
+    As (top, height, run_rows, run_starts, run_ends): the rows are counted from ``top``; a run
+    covers columns ``start`` to ``end - 1`` of the image.
+    """
     set_rows = np.flatnonzero(mask.any(axis=1))
     if set_rows.size == 0:
-        return []
+        return None
     # Work on the mask's bounding box only: a correction mask is a few pixels of a large image.
     top, bottom = int(set_rows[0]), int(set_rows[-1]) + 1
     set_columns = np.flatnonzero(mask[top:bottom].any(axis=0))
@@ -455,8 +479,15 @@ def mask_lassos(
     change = np.diff(padded, axis=1)  # +1 where a run starts, -1 one past its end
     run_rows, run_starts = np.nonzero(change == 1)
     _, run_ends = np.nonzero(change == -1)
-    run_starts += left
-    run_ends += left
+    return top, height, run_rows, run_starts + left, run_ends + left
+
+
+def _bands(height: int, run_rows: np.ndarray, run_starts: np.ndarray, run_ends: np.ndarray):
+    """Group rows with the same runs into bands: return (continues, band_rows, band_ends).
+
+    ``continues[r]``: row r has the runs of the row above; a band runs from each row of
+    ``band_rows`` (one that does not continue) to the matching row of ``band_ends``, exclusive.
+    """
     counts = np.bincount(run_rows, minlength=height)
     # A row continues the band above when it has the same runs: compare each run with the run
     # as many places earlier as the row has runs, which is its twin in the row above.
@@ -474,6 +505,16 @@ def mask_lassos(
     band_rows = np.flatnonzero((counts > 0) & ~continues)
     after = np.searchsorted(breaks, band_rows, side="right")
     band_ends = np.where(after < breaks.size, breaks[np.minimum(after, breaks.size - 1)], height)
+    return continues, band_rows, band_ends
+
+
+def _band_outlines(top, height, run_rows, run_starts, run_ends, *, max_points: int, t: float, p: float):
+    """Return the outline points of every band's runs (x, y, t, p rows) and each unit's point count.
+
+    Each unit is one closed outline of at most ``max_points`` points: a band's runs, cut into
+    units of at most ``(max_points - 2) // 4`` runs, chained through the column x = -1.
+    """
+    continues, band_rows, band_ends = _bands(height, run_rows, run_starts, run_ends)
     # The runs drawn: those of each band's first row, cut into units of at most per_unit runs.
     drawn = ~continues[run_rows]
     rows, starts, ends = run_rows[drawn], run_starts[drawn], run_ends[drawn]
@@ -499,11 +540,4 @@ def mask_lassos(
         xs[place + k] = x
         ys[place + k] = y
     points = np.column_stack([xs, ys, np.full(xs.size, float(t)), np.full(xs.size, float(p))])
-    strokes, begin, size = [], 0, 0
-    for unit_size in sizes.tolist():
-        if size and size + unit_size > max_points:
-            strokes.append({"tool": tool, "width": 1.0, "points": points[begin : begin + size].tolist()})
-            begin, size = begin + size, 0
-        size += unit_size
-    strokes.append({"tool": tool, "width": 1.0, "points": points[begin : begin + size].tolist()})
-    return strokes
+    return points, sizes
