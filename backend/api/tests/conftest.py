@@ -81,6 +81,16 @@ def make_user(db):
 
 
 @pytest.fixture
+def admin_client(client, make_user):
+    """Django's test client signed in as a superuser admin (the admin's own pages)."""
+    boss = make_user(Role.ADMIN)
+    boss.is_superuser = True
+    boss.save()
+    client.force_login(boss)
+    return client
+
+
+@pytest.fixture
 def annotator(make_user):
     return make_user(Role.ANNOTATOR)
 

@@ -155,15 +155,6 @@ def test_the_command_refuses_an_unknown_dataset(tmp_path, db):
 # --- The admin page ------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def admin_client(client, make_user):
-    boss = make_user(Role.ADMIN)
-    boss.is_superuser = True
-    boss.save()
-    client.force_login(boss)
-    return client
-
-
 def test_admins_create_accounts_from_a_pasted_csv_and_get_a_download(admin_client):
     page = admin_client.get("/api/admin/auth/user/create-annotators/")
     assert page.status_code == 200

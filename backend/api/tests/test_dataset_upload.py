@@ -126,17 +126,6 @@ def test_a_failed_import_leaves_no_folder_behind(dataset_root, tmp_path):
 # --- Through the admin page ------------------------------------------------------------------
 
 
-@pytest.fixture
-def admin_client(client, make_user):
-    from backend.api.models import Role
-
-    boss = make_user(Role.ADMIN)
-    boss.is_superuser = True
-    boss.save()
-    client.force_login(boss)
-    return client
-
-
 def form(**fields):
     return {
         "name": "Uploaded",

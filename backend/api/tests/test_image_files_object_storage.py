@@ -188,15 +188,6 @@ def test_a_missing_object_makes_the_overlay_a_404_and_a_silent_store_a_503(
     assert silent.status_code == 503 and silent.json()["code"] == "image_store_unavailable"
 
 
-@pytest.fixture
-def admin_client(client, make_user):
-    boss = make_user(Role.ADMIN)
-    boss.is_superuser = True
-    boss.save()
-    client.force_login(boss)
-    return client
-
-
 def test_admin_thumbnails_are_made_from_the_image_in_the_bucket(bucket, image, admin_client):
     _, uploaded = bucket
     response = admin_client.get(f"/api/admin/api/image/{image.pk}/thumbnail/?size=32")

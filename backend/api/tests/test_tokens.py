@@ -105,15 +105,6 @@ def test_tokens_made_by_a_script_spare_the_sign_in_limit(make_user):
     assert all(client_with(key).get("/api/auth/me/").status_code == 200 for key in keys)
 
 
-@pytest.fixture
-def admin_client(client, make_user):
-    boss = make_user(Role.ADMIN)
-    boss.is_superuser = True
-    boss.save()
-    client.force_login(boss)
-    return client
-
-
 def test_admins_list_tokens_with_their_last_use(admin_client, annotator):
     sign_in(annotator)
     page = admin_client.get("/api/admin/api/apitoken/").content.decode()
