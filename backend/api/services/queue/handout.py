@@ -78,16 +78,25 @@ def queue_next(*, dataset: Dataset, annotator: User, now: datetime | None = None
 def _progress_lock_for_hand_out(*, dataset: Dataset, annotator: User, now: datetime) -> AnnotatorProgress:
     """``progress_lock`` that also answers, in the same query, what a hand-out needs first.
 
-    ``pool_version_now`` (the dataset's, read with the lock), ``is_test``, ``leases_expired``
-    (are there expired leases to release first), ``holds`` (has the annotator leased or
-    released images to come back to); on PostgreSQL it also relaxes the commit
+    ``pool_version_now`` (the dataset's, read with the lock), ``is_test``, ``lowest_level``
+    (the lowest fill level below the dataset's target, where the picker's walk starts; None
+    without a target or when every image is full), ``leases_expired`` (are there expired
+    leases to release first), ``holds`` (has the annotator leased or released images to
+    come back to); on PostgreSQL it also relaxes the commit
     (``set_config`` is ``SET LOCAL``, see ``leases.relaxed_commit``). Raw SQL: each query is a
     round trip, and building this one through the ORM cost more than running it.
     """
     relax = ", set_config('synchronous_commit', 'off', true) AS relaxed" if connection.vendor == "postgresql" else ""
     lock = " FOR UPDATE OF p" if connection.features.has_select_for_update_of else ""
+    lowest = "NULL"
+    if dataset.annotators_per_image is not None:
+        lowest = (
+            f"(SELECT i.reserved_count FROM {Image._meta.db_table} i WHERE i.dataset_id = p.dataset_id "
+            "AND i.reserved_count < d.annotators_per_image ORDER BY i.reserved_count LIMIT 1)"
+        )
     sql = (
         f"SELECT p.*, d.pool_version AS pool_version_now, COALESCE(pr.is_test, FALSE) AS is_test, "
+        f"{lowest} AS lowest_level, "
         f"EXISTS (SELECT 1 FROM {Assignment._meta.db_table} a WHERE a.dataset_id = p.dataset_id "
         f"AND a.status = %s AND a.leased_until < %s) AS leases_expired, "
         f"EXISTS (SELECT 1 FROM {Assignment._meta.db_table} h WHERE h.annotator_id = p.annotator_id "
@@ -165,7 +174,14 @@ def _current(
     if progress.exhausted_version == progress.pool_version_now:
         return None, False  # searched since anything last came free: still nothing
     try:
-        image = take_new_image(dataset=dataset, annotator=annotator, progress=progress, counted=counted, wait=wait)
+        image = take_new_image(
+            dataset=dataset,
+            annotator=annotator,
+            progress=progress,
+            counted=counted,
+            wait=wait,
+            lowest_level=progress.lowest_level,
+        )
     except Contended:
         return None, False  # every image left is being taken right now: nothing proven, nothing noted
     if image is None:

@@ -26,7 +26,13 @@ class RetryWaiting(Exception):
 
 
 def take_new_image(
-    *, dataset: Dataset, annotator: User, progress: AnnotatorProgress, counted: bool, wait: bool
+    *,
+    dataset: Dataset,
+    annotator: User,
+    progress: AnnotatorProgress,
+    counted: bool,
+    wait: bool,
+    lowest_level: int | None = None,
 ) -> Image | None:
     """Find and reserve the next image the annotator has never been handed; None when there is none.
 
@@ -36,9 +42,13 @@ def take_new_image(
     may still have room once its holder is done. Then (``wait`` True, in a new transaction):
     one image at a time, find the first candidate ignoring locks and wait for that image alone;
     none left ignoring locks proves that nothing is left.
+
+    ``lowest_level``: the lowest fill level below the target, when the caller has just read it
+    (``handout``'s lock query reads it, saving the walk's first query); it only says where the
+    walk starts, which goes on to higher levels as it always does.
     """
     target = dataset.annotators_per_image if counted else None
-    walk = _Walk(dataset=dataset, annotator=annotator, progress=progress, target=target)
+    walk = _Walk(dataset=dataset, annotator=annotator, progress=progress, target=target, lowest_level=lowest_level)
     if target is None or not connection.features.has_select_for_update_skip_locked:
         # No slot to compete for (every annotator sees every image, or a test user), or SQLite,
         # where this transaction already holds the database's only write lock.
@@ -127,8 +137,17 @@ class _Walk:
     up to ``BUCKET_SIZE`` images is one bucket: every annotator gets an independent order.
     """
 
-    def __init__(self, *, dataset: Dataset, annotator: User, progress: AnnotatorProgress, target: int | None):
+    def __init__(
+        self,
+        *,
+        dataset: Dataset,
+        annotator: User,
+        progress: AnnotatorProgress,
+        target: int | None,
+        lowest_level: int | None = None,
+    ):
         self.dataset, self.annotator, self.target = dataset, annotator, target
+        self.lowest_level = lowest_level  # known for the first search only (see take_new_image)
         self.file_order = dataset.order == Dataset.Order.FILE
         resumed = progress.cursor_order == dataset.order and progress.cursor_key is not None
         if self.file_order:
@@ -144,7 +163,11 @@ class _Walk:
         level = 0
         while True:
             if self.target is not None:
-                level = _lowest_level(dataset=self.dataset, at_least=level, below=self.target)
+                if self.lowest_level is not None and level == 0:
+                    level = self.lowest_level
+                else:
+                    level = _lowest_level(dataset=self.dataset, at_least=level, below=self.target)
+                self.lowest_level = None
                 if level is None:
                     return None
             image = self._first_at(level if self.target is not None else None, take=take)
