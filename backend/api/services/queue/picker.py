@@ -7,6 +7,8 @@ waiting for images other transactions hold (see the package's docstring on locks
 way of choosing images (say, a study's catch images) is a different walk.
 """
 
+from typing import NamedTuple
+
 from django.contrib.auth.models import User
 from django.db import connection
 
@@ -106,24 +108,36 @@ def _claim(image: Image, *, dataset: Dataset) -> Image | None:
     return image
 
 
-def _take_skipping_held(image: Image, *, level: int, dataset: Dataset) -> bool:
+def _take_skipping_held(candidate: "_Candidate", *, level: int, dataset: Dataset) -> Image | None:
     """Take one of the image's slots in one statement, unless another transaction holds it (SKIP LOCKED).
 
     The inner SELECT also re-checks, on the latest row, that the image is still at the level
-    it was found at.
+    it was found at. Return the image (its whole row, as the slot left it), None if not taken.
     """
     table = Image._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {table} SET reserved_count = reserved_count + 1 WHERE id = ("
-            f"SELECT id FROM {table} WHERE id = %s AND reserved_count = %s FOR NO KEY UPDATE SKIP LOCKED"
-            ") AND reserved_count < %s",
-            [image.pk, level, dataset.annotators_per_image],
-        )
-        taken = cursor.rowcount == 1
-    if taken:
-        image.reserved_count = level + 1
-    return taken
+    return next(
+        iter(
+            Image.objects.raw(
+                f"UPDATE {table} SET reserved_count = reserved_count + 1 WHERE id = ("
+                f"SELECT id FROM {table} WHERE id = %s AND reserved_count = %s FOR NO KEY UPDATE SKIP LOCKED"
+                f") AND reserved_count < %s RETURNING {_IMAGE_COLUMNS}",
+                [candidate.pk, level, dataset.annotators_per_image],
+            )
+        ),
+        None,
+    )
+
+
+_IMAGE_COLUMNS = ", ".join(field.column for field in Image._meta.concrete_fields)
+
+
+class _Candidate(NamedTuple):
+    """What the walk needs of an image it may take: its id, its places in both orders and its SHA-256."""
+
+    pk: int
+    position: int
+    shuffle_key: int
+    sha256: str
 
 
 class _Walk:
@@ -175,10 +189,13 @@ class _Walk:
                 return image
             level += 1
 
-    def _try(self, candidates: list[Image], level: int | None, take: bool) -> Image | None:
+    def _try(self, candidates: list, level: int | None, take: bool) -> Image | None:
         for candidate in candidates:
-            if not take or _take_skipping_held(candidate, level=level, dataset=self.dataset):
+            if not take:
                 return candidate
+            image = _take_skipping_held(candidate, level=level, dataset=self.dataset)
+            if image is not None:
+                return image
         return None
 
     def _first_at(self, level: int | None, *, take: bool) -> Image | None:
@@ -187,7 +204,7 @@ class _Walk:
             key, pk = self.cursor
             for lower, upper in (((key, pk), None), (None, (key, pk + 1))):  # after the cursor, then up to it
                 while True:
-                    found = self._images(level=level, lower=lower, upper=upper, limit=batch)
+                    found = self._images(level=level, lower=lower, upper=upper, limit=batch, light=take)
                     image = self._try(found, level, take)
                     if image is not None:
                         return image
@@ -199,28 +216,30 @@ class _Walk:
             bucket = lower
             while upper is None or bucket < upper:
                 # The cursor's own bucket first, read whole; else the next bucket holding a candidate.
-                candidates = self._bucket(level, bucket)
+                candidates = self._bucket(level, bucket, take)
                 if not candidates:
-                    head = self._images(level=level, lower=(bucket, -1), upper=None if upper is None else (upper, -1))
+                    head = self._images(
+                        level=level, lower=(bucket, -1), upper=None if upper is None else (upper, -1), light=True
+                    )
                     if not head:
                         break
                     bucket = (head[0].shuffle_key // self.bucket_width) * self.bucket_width
-                    candidates = self._bucket(level, bucket)
+                    candidates = self._bucket(level, bucket, take)
                 image = self._try(candidates, level, take)
                 if image is not None:
                     return image
                 bucket += self.bucket_width  # all held by others: on to the next bucket
         return None
 
-    def _bucket(self, level: int | None, bucket: int) -> list[Image]:
-        """Return the bucket's candidates in the annotator's own order."""
+    def _bucket(self, level: int | None, bucket: int, take: bool) -> list:
+        """Return the bucket's candidates in the annotator's own order (``_Candidate`` rows when ``take``)."""
         candidates = self._images(
-            level=level, lower=(bucket, -1), upper=(bucket + self.bucket_width, -1), limit=BUCKET_FETCH
+            level=level, lower=(bucket, -1), upper=(bucket + self.bucket_width, -1), limit=BUCKET_FETCH, light=take
         )
         candidates.sort(key=lambda image: self.dataset.annotator_key(self.annotator.pk, image.sha256))
         return candidates
 
-    def _images(self, *, level, lower=None, upper=None, limit=1) -> list[Image]:
+    def _images(self, *, level, lower=None, upper=None, limit=1, light=False) -> list:
         return _images(
             dataset=self.dataset,
             annotator=self.annotator,
@@ -229,6 +248,7 @@ class _Walk:
             lower=lower,
             upper=upper,
             limit=limit,
+            light=light,
         )
 
 
@@ -253,11 +273,15 @@ def _images(
     lower: tuple[int, int] | None = None,
     upper: tuple[int, int] | None = None,
     limit: int = 1,
-) -> list[Image]:
+    light: bool = False,
+) -> list:
     """Return images never handed to the annotator with lower < (key, id) < upper, in that order.
 
     Raw SQL because the ORM has no row-value comparison, which is what lets the index
-    (dataset, reserved_count, key, id) start the scan right at the cursor.
+    (dataset, reserved_count, key, id) start the scan right at the cursor. ``light``: as
+    ``_Candidate`` rows, not whole images; a bucket holds a few dozen candidates and making
+    each a model (its dates and JSON decoded) cost more than the query, when the slot taken
+    answers the one image handed out (``_take_skipping_held``).
     """
     image_table = Image._meta.db_table
     assignment_table = Assignment._meta.db_table
@@ -276,5 +300,12 @@ def _images(
         f"NOT EXISTS (SELECT 1 FROM {assignment_table} a WHERE a.image_id = i.id AND a.annotator_id = %s)"
     )
     params.append(annotator.pk)
-    sql = f"SELECT i.* FROM {image_table} i WHERE {' AND '.join(conditions)} ORDER BY i.{key}, i.id LIMIT {limit:d}"
-    return list(Image.objects.raw(sql, params))
+    columns = "i.id, i.position, i.shuffle_key, i.sha256" if light else "i.*"
+    sql = (
+        f"SELECT {columns} FROM {image_table} i WHERE {' AND '.join(conditions)} ORDER BY i.{key}, i.id LIMIT {limit:d}"
+    )
+    if not light:
+        return list(Image.objects.raw(sql, params))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [_Candidate(*row) for row in cursor.fetchall()]
