@@ -54,6 +54,10 @@ def take_new_image(
     if target is None or not connection.features.has_select_for_update_skip_locked:
         # No slot to compete for (every annotator sees every image, or a test user), or SQLite,
         # where this transaction already holds the database's only write lock.
+        if target is None and counted and connection.vendor == "postgresql":
+            # The slot taken answers the image's row: the walk reads candidates only (as with a target).
+            candidate = walk.first(take=False, light=True)
+            return None if candidate is None else _take_counting(candidate)
         image = walk.first(take=False)
         if image is not None and counted:
             take_slot(image.pk, dataset=dataset)
@@ -128,6 +132,13 @@ def _take_skipping_held(candidate: "_Candidate", *, level: int, dataset: Dataset
     )
 
 
+def _take_counting(candidate: "_Candidate") -> Image:
+    """Count the annotator in the image's reserved_count (``take_slot`` without a target), answering its row."""
+    table = Image._meta.db_table
+    sql = f"UPDATE {table} SET reserved_count = reserved_count + 1 WHERE id = %s RETURNING {_IMAGE_COLUMNS}"
+    return next(iter(Image.objects.raw(sql, [candidate.pk])))
+
+
 _IMAGE_COLUMNS = ", ".join(field.column for field in Image._meta.concrete_fields)
 
 
@@ -172,8 +183,13 @@ class _Walk:
             self.bucket_start = (key >> shift) << shift
             self.bucket_width = 1 << shift
 
-    def first(self, *, take: bool) -> Image | None:
-        """Return the first image of the walk; with ``take``, the first one whose slot could be taken, taken."""
+    def first(self, *, take: bool, light: bool | None = None) -> Image | None:
+        """Return the first image of the walk; with ``take``, the first one whose slot could be taken, taken.
+
+        ``light`` (by default with ``take``): read candidates as ``_Candidate`` rows; without
+        ``take``, one of those is what is returned.
+        """
+        light = take if light is None else light
         level = 0
         while True:
             if self.target is not None:
@@ -184,7 +200,7 @@ class _Walk:
                 self.lowest_level = None
                 if level is None:
                     return None
-            image = self._first_at(level if self.target is not None else None, take=take)
+            image = self._first_at(level if self.target is not None else None, take=take, light=light)
             if image is not None or self.target is None:
                 return image
             level += 1
@@ -198,13 +214,13 @@ class _Walk:
                 return image
         return None
 
-    def _first_at(self, level: int | None, *, take: bool) -> Image | None:
+    def _first_at(self, level: int | None, *, take: bool, light: bool) -> Image | None:
         batch = 8 if take else 1  # a few candidates at once, in case the first are held by others
         if self.file_order:
             key, pk = self.cursor
             for lower, upper in (((key, pk), None), (None, (key, pk + 1))):  # after the cursor, then up to it
                 while True:
-                    found = self._images(level=level, lower=lower, upper=upper, limit=batch, light=take)
+                    found = self._images(level=level, lower=lower, upper=upper, limit=batch, light=light)
                     image = self._try(found, level, take)
                     if image is not None:
                         return image
@@ -216,7 +232,7 @@ class _Walk:
             bucket = lower
             while upper is None or bucket < upper:
                 # The cursor's own bucket first, read whole; else the next bucket holding a candidate.
-                candidates = self._bucket(level, bucket, take)
+                candidates = self._bucket(level, bucket, light)
                 if not candidates:
                     head = self._images(
                         level=level, lower=(bucket, -1), upper=None if upper is None else (upper, -1), light=True
@@ -224,17 +240,17 @@ class _Walk:
                     if not head:
                         break
                     bucket = (head[0].shuffle_key // self.bucket_width) * self.bucket_width
-                    candidates = self._bucket(level, bucket, take)
+                    candidates = self._bucket(level, bucket, light)
                 image = self._try(candidates, level, take)
                 if image is not None:
                     return image
                 bucket += self.bucket_width  # all held by others: on to the next bucket
         return None
 
-    def _bucket(self, level: int | None, bucket: int, take: bool) -> list:
-        """Return the bucket's candidates in the annotator's own order (``_Candidate`` rows when ``take``)."""
+    def _bucket(self, level: int | None, bucket: int, light: bool) -> list:
+        """Return the bucket's candidates in the annotator's own order (``_Candidate`` rows when ``light``)."""
         candidates = self._images(
-            level=level, lower=(bucket, -1), upper=(bucket + self.bucket_width, -1), limit=BUCKET_FETCH, light=take
+            level=level, lower=(bucket, -1), upper=(bucket + self.bucket_width, -1), limit=BUCKET_FETCH, light=light
         )
         candidates.sort(key=lambda image: self.dataset.annotator_key(self.annotator.pk, image.sha256))
         return candidates
