@@ -437,17 +437,17 @@ def _token_client(user):
     return client
 
 
-# Every save of an image handed out by `next`: the caller's token and user, their role, the image;
-# in the transaction, their progress row (locked, with whether they are a test user) and their
-# annotation (locked); after the write, their assignment, the lease and the progress; and the
-# transaction's own two statements (a savepoint in tests).
+# Every save of an image handed out by `next`: the caller's token, user and role (one query), the
+# image; in the transaction, their progress row (locked, with whether they are a test user) and
+# their annotation (locked); after the write, their assignment, the lease and the progress; and
+# the transaction's own two statements (a savepoint in tests).
 SAVE_QUERIES = [
-    ("a new draft", 13),  # + a savepoint around the insert (a concurrent insert is an update)
-    ("text typed", 11),
-    ("a stroke added", 11),
-    ("a stroke redrawn", 12),  # + the revision, copied in the database
-    ("the same document again", 10),  # nothing written but the lease and the progress
-    ("submitted", 12),  # + the image's count of submissions
+    ("a new draft", 12),  # + a savepoint around the insert (a concurrent insert is an update)
+    ("text typed", 10),
+    ("a stroke added", 10),
+    ("a stroke redrawn", 11),  # + the revision, copied in the database
+    ("the same document again", 9),  # nothing written but the lease and the progress
+    ("submitted", 11),  # + the image's count of submissions
 ]
 
 
