@@ -19,6 +19,27 @@ def visible_datasets(*, user) -> QuerySet[Dataset]:
     return Dataset.objects.filter(Q(access=Dataset.Access.ALL) | Q(pk__in=chosen))
 
 
+def visible_dataset(*, user, pk) -> Dataset | None:
+    """Return the dataset ``pk`` if the user may see it (as ``visible_datasets`` decides), else None.
+
+    One raw query: ``next`` reads its dataset on every call, and compiling ``visible_datasets``'
+    query through the ORM cost several times running it. A ``pk`` that is not a row id is None.
+    """
+    try:
+        pk = int(pk)
+    except (TypeError, ValueError):
+        return None
+    if not user.is_authenticated or not 0 < pk < 2**63:
+        return None
+    sql = f"SELECT d.* FROM {Dataset._meta.db_table} d WHERE d.id = %s"
+    params = [pk]
+    if not can_read_all(user):
+        chosen = Dataset.annotators.through._meta.db_table
+        sql += f" AND (d.access = %s OR EXISTS (SELECT 1 FROM {chosen} c WHERE c.dataset_id = d.id AND c.user_id = %s))"
+        params += [Dataset.Access.ALL.value, user.pk]
+    return next(iter(Dataset.objects.raw(sql, params)), None)
+
+
 def dataset_list(*, user) -> QuerySet[Dataset]:
     """Return the datasets the user may see, each with the user's own counts for their progress.
 

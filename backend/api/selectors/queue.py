@@ -4,11 +4,11 @@ assignments: ``queue_check`` compares, ``services.queue.recount_dataset`` writes
 """
 
 import math
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from django.contrib.auth.models import User
-from django.core.cache import cache
 from django.db.models import Count, Q
 
 from ..models import AnnotatorProgress, Assignment, Dataset, Image, Profile
@@ -33,21 +33,33 @@ def eligible_annotator_count(dataset: Dataset | None) -> int:
     Admins may annotate too, but they are test users (their work never counts), so they are not among them.
 
     ``None`` stands for any dataset open to every annotator. Only the expected totals shown to
-    annotators depend on it, so it is counted at most once a minute per dataset (a new account
-    shows in others' totals within a minute).
+    annotators depend on it, so each process counts it at most once a minute per dataset (a
+    new account shows in others' totals within a minute). Kept in the process, not the shared
+    cache: ``next`` needs it on every call, and the shared cache (the database's, by default)
+    cost a round trip each time, more than counting once a minute in every worker.
     """
     if dataset is None:
         dataset = Dataset(pk=0, access=Dataset.Access.ALL)
-    key = f"eyetagger:eligible:{dataset.pk}:{dataset.access}"
-    count = cache.get(key)
-    if count is None:
-        if dataset.access == Dataset.Access.CHOSEN:
-            users = dataset.annotators.filter(is_active=True)
-        else:
-            users = User.objects.filter(groups__name="annotator", is_active=True, is_staff=False)
-        count = users.exclude(profile__is_test=True).count()  # one row per user: group names are unique
-        cache.set(key, count, ELIGIBLE_CACHE_SECONDS)
+    key = (dataset.pk, dataset.access)
+    now = time.monotonic()
+    counted = _eligible_counts.get(key)
+    if counted is not None and counted[1] > now:
+        return counted[0]
+    if dataset.access == Dataset.Access.CHOSEN:
+        users = dataset.annotators.filter(is_active=True)
+    else:
+        users = User.objects.filter(groups__name="annotator", is_active=True, is_staff=False)
+    count = users.exclude(profile__is_test=True).count()  # one row per user: group names are unique
+    _eligible_counts[key] = (count, now + ELIGIBLE_CACHE_SECONDS)
     return count
+
+
+_eligible_counts: dict[tuple[int, str], tuple[int, float]] = {}  # (dataset, access) -> (count, until when)
+
+
+def forget_eligible_counts() -> None:
+    """Count the eligible annotators again on the next call (tests start each from a fresh database)."""
+    _eligible_counts.clear()
 
 
 def share_of(*, images: int, annotators_per_image: int | None, quota: int | None, eligible: int, is_test: bool) -> int:

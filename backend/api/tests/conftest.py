@@ -11,14 +11,17 @@ from rest_framework.test import APIClient
 
 from backend.api import services
 from backend.api.models import Dataset, Image, Role, shuffle_key
+from backend.api.selectors.queue import forget_eligible_counts
 
 _numbers = itertools.count(1)
 
 
 @pytest.fixture(autouse=True)
 def _fresh_cache():
-    # The login throttle counts in the cache; each test starts from zero.
+    # The login throttle counts in the cache; each test starts from zero. So does the queue's
+    # count of eligible annotators, which each process keeps for a minute.
     cache.clear()
+    forget_eligible_counts()
 
 
 @pytest.fixture(autouse=True)

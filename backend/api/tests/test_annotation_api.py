@@ -447,11 +447,10 @@ def _token_client(user):
     return client
 
 
-# Every save of an image handed out by `next`: the caller's token and user, their role, the image;
-# in the transaction, their progress row (locked, with whether they are a test user) and their
-# annotation (locked); after the write, their assignment, the lease and the progress; and the
-# transaction's own two statements (a savepoint in tests).
-# The token, its user and role are one query (authentication.py), so each save starts with one.
+# Every save of an image handed out by `next`: the caller's token, user and role (one query), the
+# image; in the transaction, their progress row (locked, with whether they are a test user) and
+# their annotation (locked); after the write, their assignment, the lease and the progress; and
+# the transaction's own two statements (a savepoint in tests).
 SAVE_QUERIES = [
     ("a new draft", 12),  # + a savepoint around the insert (a concurrent insert is an update)
     ("text typed", 10),

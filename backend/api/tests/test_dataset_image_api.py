@@ -75,8 +75,9 @@ def test_next_returns_to_an_unfinished_draft_first(annotator, demo_dataset, clie
     assert (body["progress"]["done"], body["progress"]["in_progress"], body["progress"]["total"]) == (0, 1, 3)
 
 
-def test_an_unknown_dataset_is_a_404(annotator, client_for, db):
-    response = client_for(annotator).get("/api/datasets/999/next/")
+@pytest.mark.parametrize("pk", ["999", "abc", "0", "99999999999999999999"])
+def test_an_unknown_dataset_is_a_404(pk, annotator, client_for, db):
+    response = client_for(annotator).get(f"/api/datasets/{pk}/next/")
     assert response.status_code == 404 and response.json()["code"] == "not_found"
 
 

@@ -399,6 +399,19 @@ def test_the_total_is_the_annotators_fair_share_of_the_target(make_user, make_da
     assert body["progress"]["total"] == 8  # ceil(10 images x 3 / 4 annotators)
 
 
+def test_a_new_annotator_counts_in_others_totals_within_a_minute(make_user, make_dataset, client_for, monkeypatch):
+    dataset = make_dataset(10, annotators_per_image=3)
+    users = [make_user() for _ in range(4)]
+    clock = [1000.0]
+    monkeypatch.setattr("backend.api.selectors.queue.time.monotonic", lambda: clock[0])
+    assert next_image(client_for(users[0]), dataset)["progress"]["total"] == 8  # ceil(10 x 3 / 4)
+    users.append(make_user())
+    clock[0] += 30
+    assert next_image(client_for(users[0]), dataset)["progress"]["total"] == 8  # counted less than a minute ago
+    clock[0] += 31
+    assert next_image(client_for(users[0]), dataset)["progress"]["total"] == 6  # ceil(10 x 3 / 5)
+
+
 def test_every_image_is_the_total_when_every_annotator_sees_every_image(make_user, make_dataset, client_for):
     dataset = make_dataset(10, annotators_per_image=None)
     make_user()

@@ -94,7 +94,9 @@ def assignment_for(*, image: Image, annotator: User) -> Assignment:
 def take_slot(image_id: int, *, dataset: Dataset) -> bool:
     """Take one of the image's slots if it has room; return False if it is full.
 
-    The one place a slot is taken (see the package's docstring for why it cannot overshoot).
+    The one place a slot is taken (see the package's docstring for why it cannot overshoot), but
+    for the picker's hot path, which runs the same UPDATE skipping held rows or answering the
+    image's row (``picker._take_skipping_held``, ``picker._take_counting``).
     """
     rows = Image.objects.filter(pk=image_id)
     if dataset.annotators_per_image is not None:

@@ -8,6 +8,8 @@ way of choosing images is a different walk: ``_ListWalk`` goes through a list th
 study's phase: its subset, balanced by condition, see ``selectors.study_phases``).
 """
 
+from typing import NamedTuple
+
 from django.contrib.auth.models import User
 from django.db import connection
 
@@ -27,7 +29,14 @@ class RetryWaiting(Exception):
 
 
 def take_new_image(
-    *, dataset: Dataset, annotator: User, progress: AnnotatorProgress, counted: bool, wait: bool, among=None
+    *,
+    dataset: Dataset,
+    annotator: User,
+    progress: AnnotatorProgress,
+    counted: bool,
+    wait: bool,
+    among=None,
+    lowest_level: int | None = None,
 ) -> Image | None:
     """Find and reserve the next image the annotator has never been handed; None when there is none.
 
@@ -37,12 +46,22 @@ def take_new_image(
     may still have room once its holder is done. Then (``wait`` True, in a new transaction):
     one image at a time, find the first candidate ignoring locks and wait for that image alone;
     none left ignoring locks proves that nothing is left. ``among``: only these image ids, in this order.
+
+    ``lowest_level``: the lowest fill level below the target, when the caller has just read it
+    (``handout``'s lock query reads it, saving the walk's first query); it only says where the
+    walk starts, which goes on to higher levels as it always does.
     """
     target = dataset.annotators_per_image if counted else None
-    walk = _walk(dataset=dataset, annotator=annotator, progress=progress, target=target, among=among)
+    walk = _walk(
+        dataset=dataset, annotator=annotator, progress=progress, target=target, among=among, lowest_level=lowest_level
+    )
     if target is None or not connection.features.has_select_for_update_skip_locked:
         # No slot to compete for (every annotator sees every image, or a test user), or SQLite,
         # where this transaction already holds the database's only write lock.
+        if target is None and counted and connection.vendor == "postgresql":
+            # The slot taken answers the image's row: the walk reads candidates only (as with a target).
+            candidate = walk.first(take=False, light=True)
+            return None if candidate is None else _take_counting(candidate)
         image = walk.first(take=False)
         if image is not None and counted:
             take_slot(image.pk, dataset=dataset)
@@ -99,29 +118,50 @@ def _claim(image: Image, *, dataset: Dataset) -> Image | None:
     return image
 
 
-def _take_skipping_held(image: Image, *, level: int, dataset: Dataset) -> bool:
+def _take_skipping_held(candidate: "_Candidate", *, level: int, dataset: Dataset) -> Image | None:
     """Take one of the image's slots in one statement, unless another transaction holds it (SKIP LOCKED).
 
     The inner SELECT also re-checks, on the latest row, that the image is still at the level
-    it was found at.
+    it was found at. Return the image (its whole row, as the slot left it), None if not taken.
     """
     table = Image._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {table} SET reserved_count = reserved_count + 1 WHERE id = ("
-            f"SELECT id FROM {table} WHERE id = %s AND reserved_count = %s FOR NO KEY UPDATE SKIP LOCKED"
-            ") AND reserved_count < %s",
-            [image.pk, level, dataset.annotators_per_image],
-        )
-        taken = cursor.rowcount == 1
-    if taken:
-        image.reserved_count = level + 1
-    return taken
+    return next(
+        iter(
+            Image.objects.raw(
+                f"UPDATE {table} SET reserved_count = reserved_count + 1 WHERE id = ("
+                f"SELECT id FROM {table} WHERE id = %s AND reserved_count = %s FOR NO KEY UPDATE SKIP LOCKED"
+                f") AND reserved_count < %s RETURNING {_IMAGE_COLUMNS}",
+                [candidate.pk, level, dataset.annotators_per_image],
+            )
+        ),
+        None,
+    )
 
 
-def _walk(*, dataset: Dataset, annotator: User, progress: AnnotatorProgress, target: int | None, among):
+def _take_counting(candidate: "_Candidate") -> Image:
+    """Count the annotator in the image's reserved_count (``take_slot`` without a target), answering its row."""
+    table = Image._meta.db_table
+    sql = f"UPDATE {table} SET reserved_count = reserved_count + 1 WHERE id = %s RETURNING {_IMAGE_COLUMNS}"
+    return next(iter(Image.objects.raw(sql, [candidate.pk])))
+
+
+_IMAGE_COLUMNS = ", ".join(field.column for field in Image._meta.concrete_fields)
+
+
+class _Candidate(NamedTuple):
+    """What the walk needs of an image it may take: its id, its places in both orders and its SHA-256."""
+
+    pk: int
+    position: int
+    shuffle_key: int
+    sha256: str
+
+
+def _walk(
+    *, dataset: Dataset, annotator: User, progress: AnnotatorProgress, target: int | None, among, lowest_level=None
+):
     if among is None:
-        return _Walk(dataset=dataset, annotator=annotator, progress=progress, target=target)
+        return _Walk(dataset=dataset, annotator=annotator, progress=progress, target=target, lowest_level=lowest_level)
     return _ListWalk(dataset=dataset, annotator=annotator, target=target, among=among)
 
 
@@ -136,8 +176,11 @@ class _ListWalk:
     def __init__(self, *, dataset: Dataset, annotator: User, target: int | None, among):
         self.dataset, self.annotator, self.target, self.among = dataset, annotator, target, list(among)
 
-    def first(self, *, take: bool) -> Image | None:
-        """Return the first image of the list with room; with ``take``, the first whose slot could be taken, taken."""
+    def first(self, *, take: bool, light: bool | None = None) -> Image | None:
+        """Return the first image of the list with room; with ``take``, the first whose slot could be taken, taken.
+
+        Whole images always (``light`` is _Walk's; an image serves wherever a ``_Candidate`` does).
+        """
         for start in range(0, len(self.among), self.BATCH):
             batch = self.among[start : start + self.BATCH]
             handed = Assignment.objects.filter(annotator=self.annotator, image_id__in=batch).values("image_id")
@@ -169,8 +212,17 @@ class _Walk:
     up to ``BUCKET_SIZE`` images is one bucket: every annotator gets an independent order.
     """
 
-    def __init__(self, *, dataset: Dataset, annotator: User, progress: AnnotatorProgress, target: int | None):
+    def __init__(
+        self,
+        *,
+        dataset: Dataset,
+        annotator: User,
+        progress: AnnotatorProgress,
+        target: int | None,
+        lowest_level: int | None = None,
+    ):
         self.dataset, self.annotator, self.target = dataset, annotator, target
+        self.lowest_level = lowest_level  # known for the first search only (see take_new_image)
         self.file_order = dataset.order == Dataset.Order.FILE
         resumed = progress.cursor_order == dataset.order and progress.cursor_key is not None
         if self.file_order:
@@ -181,32 +233,44 @@ class _Walk:
             self.bucket_start = (key >> shift) << shift
             self.bucket_width = 1 << shift
 
-    def first(self, *, take: bool) -> Image | None:
-        """Return the first image of the walk; with ``take``, the first one whose slot could be taken, taken."""
+    def first(self, *, take: bool, light: bool | None = None) -> Image | None:
+        """Return the first image of the walk; with ``take``, the first one whose slot could be taken, taken.
+
+        ``light`` (by default with ``take``): read candidates as ``_Candidate`` rows; without
+        ``take``, one of those is what is returned.
+        """
+        light = take if light is None else light
         level = 0
         while True:
             if self.target is not None:
-                level = _lowest_level(dataset=self.dataset, at_least=level, below=self.target)
+                if self.lowest_level is not None and level == 0:
+                    level = self.lowest_level
+                else:
+                    level = _lowest_level(dataset=self.dataset, at_least=level, below=self.target)
+                self.lowest_level = None
                 if level is None:
                     return None
-            image = self._first_at(level if self.target is not None else None, take=take)
+            image = self._first_at(level if self.target is not None else None, take=take, light=light)
             if image is not None or self.target is None:
                 return image
             level += 1
 
-    def _try(self, candidates: list[Image], level: int | None, take: bool) -> Image | None:
+    def _try(self, candidates: list, level: int | None, take: bool) -> Image | None:
         for candidate in candidates:
-            if not take or _take_skipping_held(candidate, level=level, dataset=self.dataset):
+            if not take:
                 return candidate
+            image = _take_skipping_held(candidate, level=level, dataset=self.dataset)
+            if image is not None:
+                return image
         return None
 
-    def _first_at(self, level: int | None, *, take: bool) -> Image | None:
+    def _first_at(self, level: int | None, *, take: bool, light: bool) -> Image | None:
         batch = 8 if take else 1  # a few candidates at once, in case the first are held by others
         if self.file_order:
             key, pk = self.cursor
             for lower, upper in (((key, pk), None), (None, (key, pk + 1))):  # after the cursor, then up to it
                 while True:
-                    found = self._images(level=level, lower=lower, upper=upper, limit=batch)
+                    found = self._images(level=level, lower=lower, upper=upper, limit=batch, light=light)
                     image = self._try(found, level, take)
                     if image is not None:
                         return image
@@ -218,28 +282,30 @@ class _Walk:
             bucket = lower
             while upper is None or bucket < upper:
                 # The cursor's own bucket first, read whole; else the next bucket holding a candidate.
-                candidates = self._bucket(level, bucket)
+                candidates = self._bucket(level, bucket, light)
                 if not candidates:
-                    head = self._images(level=level, lower=(bucket, -1), upper=None if upper is None else (upper, -1))
+                    head = self._images(
+                        level=level, lower=(bucket, -1), upper=None if upper is None else (upper, -1), light=True
+                    )
                     if not head:
                         break
                     bucket = (head[0].shuffle_key // self.bucket_width) * self.bucket_width
-                    candidates = self._bucket(level, bucket)
+                    candidates = self._bucket(level, bucket, light)
                 image = self._try(candidates, level, take)
                 if image is not None:
                     return image
                 bucket += self.bucket_width  # all held by others: on to the next bucket
         return None
 
-    def _bucket(self, level: int | None, bucket: int) -> list[Image]:
-        """Return the bucket's candidates in the annotator's own order."""
+    def _bucket(self, level: int | None, bucket: int, light: bool) -> list:
+        """Return the bucket's candidates in the annotator's own order (``_Candidate`` rows when ``light``)."""
         candidates = self._images(
-            level=level, lower=(bucket, -1), upper=(bucket + self.bucket_width, -1), limit=BUCKET_FETCH
+            level=level, lower=(bucket, -1), upper=(bucket + self.bucket_width, -1), limit=BUCKET_FETCH, light=light
         )
         candidates.sort(key=lambda image: self.dataset.annotator_key(self.annotator.pk, image.sha256))
         return candidates
 
-    def _images(self, *, level, lower=None, upper=None, limit=1) -> list[Image]:
+    def _images(self, *, level, lower=None, upper=None, limit=1, light=False) -> list:
         return _images(
             dataset=self.dataset,
             annotator=self.annotator,
@@ -248,6 +314,7 @@ class _Walk:
             lower=lower,
             upper=upper,
             limit=limit,
+            light=light,
         )
 
 
@@ -272,11 +339,15 @@ def _images(
     lower: tuple[int, int] | None = None,
     upper: tuple[int, int] | None = None,
     limit: int = 1,
-) -> list[Image]:
+    light: bool = False,
+) -> list:
     """Return images never handed to the annotator with lower < (key, id) < upper, in that order.
 
     Raw SQL because the ORM has no row-value comparison, which is what lets the index
-    (dataset, reserved_count, key, id) start the scan right at the cursor.
+    (dataset, reserved_count, key, id) start the scan right at the cursor. ``light``: as
+    ``_Candidate`` rows, not whole images; a bucket holds a few dozen candidates and making
+    each a model (its dates and JSON decoded) cost more than the query, when the slot taken
+    answers the one image handed out (``_take_skipping_held``).
     """
     image_table = Image._meta.db_table
     assignment_table = Assignment._meta.db_table
@@ -295,5 +366,12 @@ def _images(
         f"NOT EXISTS (SELECT 1 FROM {assignment_table} a WHERE a.image_id = i.id AND a.annotator_id = %s)"
     )
     params.append(annotator.pk)
-    sql = f"SELECT i.* FROM {image_table} i WHERE {' AND '.join(conditions)} ORDER BY i.{key}, i.id LIMIT {limit:d}"
-    return list(Image.objects.raw(sql, params))
+    columns = "i.id, i.position, i.shuffle_key, i.sha256" if light else "i.*"
+    sql = (
+        f"SELECT {columns} FROM {image_table} i WHERE {' AND '.join(conditions)} ORDER BY i.{key}, i.id LIMIT {limit:d}"
+    )
+    if not light:
+        return list(Image.objects.raw(sql, params))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [_Candidate(*row) for row in cursor.fetchall()]
