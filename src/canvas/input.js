@@ -29,10 +29,16 @@ export function attachInput(stage, handlers) {
   return () => input.detach();
 }
 
-const isTyping = (e) => {
-  const tag = e.target && e.target.tagName;
-  return tag === 'INPUT' || tag === 'TEXTAREA' || (e.target && e.target.isContentEditable);
-};
+/**
+ * Return whether Space held on `target` is for panning: only when the page itself or the stage
+ * has focus. On a button, link, radio or field Space does what it does there (presses, types):
+ * swallowing it would leave keyboard users unable to press a focused button.
+ */
+export function spacePans(target, stage) {
+  if (!target || target === stage) return true;
+  if (target.tagName === 'BODY' || target.tagName === 'HTML') return true;
+  return !!(stage && typeof stage.contains === 'function' && stage.contains(target));
+}
 
 /** The pointer, wheel and key listeners of one stage, and what they track between events. */
 class StageInput {
@@ -199,7 +205,7 @@ class StageInput {
   }
 
   onKeyDown(e) {
-    if (e.code === 'Space' && !isTyping(e)) {
+    if (e.code === 'Space' && spacePans(e.target, this.stage)) {
       e.preventDefault();
       if (!this.spaceHeld) {
         this.spaceHeld = true;

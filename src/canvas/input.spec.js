@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { attachInput } from './input.js';
+import { attachInput, spacePans } from './input.js';
 
 /** An event target that records its listeners, so a test can see what is left attached. */
 function recordingTarget(extra = {}) {
@@ -95,5 +95,34 @@ describe('attachInput', () => {
     // Back in the window, a plain drag draws again.
     el.fire('pointerdown', pointer());
     expect(calls.some(([name]) => name === 'beginStroke')).toBe(true);
+  });
+});
+
+describe('spacePans', () => {
+  const inside = { tagName: 'CANVAS' };
+  const stageEl = { tagName: 'DIV', contains: (t) => t === inside };
+  it.each([
+    ['nothing focused', null, true],
+    ['the page', { tagName: 'BODY' }, true],
+    ['the stage', stageEl, true],
+    ['a canvas in the stage', inside, true],
+    ['a button', { tagName: 'BUTTON' }, false],
+    ['a radio button', { tagName: 'BUTTON', getAttribute: () => 'radio' }, false],
+    ['a text field', { tagName: 'TEXTAREA' }, false],
+    ['a link', { tagName: 'A' }, false],
+  ])('on %s: %s', (_what, target, pans) => {
+    expect(spacePans(target, stageEl)).toBe(pans);
+  });
+
+  it('leaves Space on a focused button alone: not swallowed, no pan mode', () => {
+    const win = recordingTarget();
+    vi.stubGlobal('window', win);
+    const { handlers, calls } = recordingHandlers();
+    attachInput(stage(), handlers);
+    const event = { code: 'Space', target: { tagName: 'BUTTON' }, preventDefault: vi.fn() };
+    win.fire('keydown', event);
+    expect(event.preventDefault).not.toHaveBeenCalled();
+    expect(calls.filter(([name]) => name === 'spaceChanged')).toEqual([]);
+    vi.unstubAllGlobals();
   });
 });
