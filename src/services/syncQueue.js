@@ -29,7 +29,7 @@ export function backoffDelay(attempt, random = Math.random) {
 }
 
 /** A listener that hears nothing: what the queue tells until one listens. */
-const DEAF = { status() {}, async saved() {}, async conflict() {}, async full() {} };
+const DEAF = { status() {}, async saved() {}, async conflict() {}, async full() {}, published() {} };
 
 export class SyncQueue {
   /** save(imageId, json) -> the stored annotation; client() -> what the PUT body says of the device. */
@@ -53,7 +53,9 @@ export class SyncQueue {
    * Tell `listener` what happens, awaiting each answer: status({status, waiting, message});
    * saved(key, {version, rev}) once the server stores the draft as `version` up to local
    * revision `rev` (null: only the version is new); conflict(key, current) when another tab or
-   * device changed it; full(draft, rev) when its image already has every annotator it needs.
+   * device changed it; full(draft, rev) when its image already has every annotator it needs;
+   * published(key, {version, json}) once the server stored this content as `version` (`json`:
+   * the document as sent), for other tabs to hear (services/tabs.js).
    */
   listen(listener) {
     this.listener = { ...DEAF, ...listener };
@@ -86,6 +88,17 @@ export class SyncQueue {
     this.attempts.delete(draft.key);
     this.unacked.delete(draft.key);
     this.enqueue(draft);
+  }
+
+  /**
+   * Another tab stored `current` over what this queue last had stored for `key`: the draft here
+   * waits for the annotator's choice, and the indicator no longer says Saved.
+   */
+  conflicted(key, current) {
+    this.order = this.order.filter((k) => k !== key);
+    this.problems.set(key, { kind: 'conflict', message: 'This image was changed in another tab.' });
+    if (this.latest.has(key)) this.latest.set(key, { ...this.latest.get(key), conflict: current });
+    this._report();
   }
 
   /** Return how many drafts are not yet on the server. */
@@ -210,7 +223,9 @@ export class SyncQueue {
     sentList.push(sent);
     this.unacked.set(key, sentList.slice(-8));
     try {
-      const stored = await this.save(draft.imageId, documentJson(draft, this.client()));
+      const json = documentJson(draft, this.client());
+      const stored = await this.save(draft.imageId, json);
+      this.listener.published(key, { version: stored.version, json });
       await this._stored(key, stored.version, rev);
     } catch (error) {
       if (error.isConflict && error.body && error.body.current) {
