@@ -157,3 +157,13 @@ def test_answers_outside_the_choices_get_their_own_column():
     result = tally.result()
     assert result["categories"] == ["real", "other"]
     assert result["fleiss_kappa"] == pytest.approx((0.5 - (9 / 16 + 1 / 16)) / (1 - 10 / 16))
+
+
+def test_each_image_lists_the_iou_of_each_pair_for_the_histogram():
+    tally = agreement.DatasetAgreement(["real"])
+    entry = tally.add_image(
+        {"id": 1, "ground_truth": None},
+        [answer(1, (0, 0, 4, 4)), answer(2, (0, 0, 4, 2)), answer(3, (0, 0, 4, 4))],
+    )
+    assert sorted(entry["pair_ious"]) == [0.5, 0.5, 1.0]
+    assert tally.result()["iou_histogram"]["counts"][5] == 2  # the same values the histogram counts
