@@ -118,6 +118,14 @@ describe('the Review page', { timeout: 300000 }, () => {
     assert.ok(sources.every((src) => /\/api\/images\/\d+\/saliency-overlay\.png/.test(src)));
   });
 
+  it('shows the heat maps’ colour scale, with its range and what 1.0 means', async () => {
+    const legend = await page.textContent('[data-testid=heat-legend]');
+    assert.match(legend, /0\s*0\.5\s*1\.0/);
+    assert.match(legend, /1\.0 = every annotator/);
+    const background = await page.$eval('.heat-legend__bar', (el) => getComputedStyle(el).backgroundImage);
+    assert.match(background, /rgb\(68, 1, 84\).*rgb\(253, 231, 37\)/, 'viridis, dark purple to yellow');
+  });
+
   it('draws the IoU histogram and the accuracy–time scatter with one dot per annotator', async () => {
     const bars = await page.locator('[data-testid=iou-histogram] rect.bar').count();
     assert.equal(bars, 10);
