@@ -1,4 +1,3 @@
-# syntax=docker/dockerfile:1
 # EyeTagger's images, from one multi-stage build (docker-compose.yaml builds both):
 #   web    the default (last) stage: Gunicorn serving Django and the built SPA, as a non-root user
 #   nginx  Nginx with deploy/nginx/eyetagger.conf and the collected static files
@@ -6,7 +5,7 @@
 
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 ARG NODE_IMAGE=node:20-bookworm-slim
-ARG NGINX_IMAGE=nginx:1.28-alpine
+ARG NGINX_IMAGE=nginx:1.28-bookworm
 
 # ---- The SPA: `npm ci && npm run build` writes dist/ (Vite, base "/static/").
 FROM ${NODE_IMAGE} AS spa
@@ -80,8 +79,10 @@ ENV EYETAGGER_UPSTREAM=web:8000 \
     NGINX_STATIC_ROOT=/srv/static \
     NGINX_DATASET_ROOT=/datasets \
     NGINX_UPLOAD_ROOT=/uploads
+# Healthy when both servers answer: plain HTTP, and HTTPS with the certificate loaded and the
+# static files in place (curl comes with the official Debian-based image).
 HEALTHCHECK --interval=15s --timeout=5s --start-period=10s --retries=3 \
-    CMD ["sh", "-c", "wget -q -O /dev/null http://127.0.0.1:${NGINX_HTTP_PORT}/nginx-health || exit 1"]
+    CMD ["sh", "-c", "curl -fsS -o /dev/null http://127.0.0.1:${NGINX_HTTP_PORT}/nginx-health && curl -fsSk -o /dev/null https://127.0.0.1:${NGINX_HTTPS_PORT}/static/admin/css/base.css"]
 
 # ---- The default target.
 FROM app AS web

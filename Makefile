@@ -18,7 +18,7 @@ TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/eyetagger
 CHROMIUM ?= /usr/bin/chromium
 
 .PHONY: help run test test-setup deps node-deps build demo lint docs test-api test-api-sqlite test-api-postgres test-js test-e2e \
-	test-deploy bench env tools
+	test-deploy test-containers test-containers-start bench env tools
 
 help:  ## List the targets.
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/'
@@ -76,7 +76,7 @@ run: build demo  ## Run EyeTagger on SQLite with the demo dataset and accounts.
 	@echo "==> Serving at http://$(HOST):$(PORT)/ (Ctrl+C stops)"
 	$(PYTHON) manage.py runserver $(HOST):$(PORT)
 
-test: test-setup lint test-js test-api test-e2e test-deploy  ## Run every test.
+test: test-setup test-containers-start lint test-js test-api test-e2e test-deploy test-containers  ## Run every test.
 
 # As root on a fresh Debian machine this installs the packages the tests drive and starts the
 # local PostgreSQL server; otherwise it says what is missing.
@@ -89,7 +89,7 @@ lint: deps docs  ## Check the code's style: Python (ruff), shell scripts (shellc
 	.venv/bin/ruff check backend bench deploy conftest.py src
 	.venv/bin/ruff format --check backend bench deploy conftest.py src
 	@command -v shellcheck >/dev/null || { echo "shellcheck is missing: run deploy/install-test-tools.sh (as root)" >&2; exit 1; }
-	shellcheck -x backups.sh deploy/*.sh
+	shellcheck -x backups.sh deploy/*.sh deploy/containers/*.sh deploy/containers/standins/*/*.sh
 
 # Strict: any warning fails, and mkdocs.yml turns broken links and anchors into warnings. Never add
 # -q or -v here: with -q (MkDocs 1.6) warnings are dropped before strict mode counts them, and with
@@ -128,6 +128,22 @@ test-deploy: deps build  ## Deployment: Nginx + Gunicorn + Postgres, backups and
 	@echo "==> Deployment tests (Postgres at $(TEST_POSTGRES_URL); databases named after it, dropped after)"
 	@pg_isready -q -d "$(TEST_POSTGRES_URL)" || { echo "Postgres is not answering at $(TEST_POSTGRES_URL); start it or set TEST_POSTGRES_URL." >&2; exit 1; }
 	TEST_POSTGRES_URL=$(TEST_POSTGRES_URL) $(PYTHON) -m pytest deploy/tests -q
+
+# The container tests' slow part (a Docker engine, the base images, `docker compose build`) starts
+# here in the background, so that it overlaps the other suites; test-containers waits for it.
+CONTAINERS_STATE ?= /var/tmp/eyetagger-containers
+export EYETAGGER_CONTAINERS_DIR := $(CONTAINERS_STATE)
+test-containers-start: deps
+	@echo "==> Container images: engine and docker compose build, in the background (log: $(CONTAINERS_STATE)/prepare.log)"
+	mkdir -p $(CONTAINERS_STATE)
+	nohup $(PYTHON) -m deploy.containers.stack prepare >$(CONTAINERS_STATE)/prepare.log 2>&1 & echo $$! >$(CONTAINERS_STATE)/prepare.pid
+
+# As root on Debian it installs Docker (docker.io) and starts dockerd when none answers; where no
+# image can be pulled it builds stand-ins (deploy/containers/engine.sh). Skipped, saying why,
+# where no engine can be had.
+test-containers: deps  ## The images built and the compose stacks run for real (docker compose).
+	@echo "==> Container tests (docker compose: build, up, operator commands, restarts, scaling, dev, upgrade)"
+	$(PYTHON) -m pytest deploy/containers/tests -rs
 
 tools:  ## Install the Debian packages the tests drive (nginx-light, chromium, ...); as root.
 	deploy/install-test-tools.sh

@@ -52,7 +52,7 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[:
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "backend.api.apps.EyeTaggerAdminConfig",  # Django admin, its sign-in rate-limited
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -70,6 +70,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "backend.api.middleware.request_body_limit_middleware",  # 411/413 before any body is read
     "csp.middleware.CSPMiddleware",
     "backend.static.StaticFilesMiddleware",  # WhiteNoise, serving files in place until collectstatic
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -179,7 +180,7 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * ANNOTATION_MAX_BODY_BYTES
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Token first, so anonymous requests get 401 with a WWW-Authenticate header.
-        "rest_framework.authentication.TokenAuthentication",
+        "backend.api.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["backend.api.permissions.HasRole"],

@@ -1,9 +1,18 @@
 from django.apps import AppConfig
 from django.conf import settings
+from django.contrib.admin import apps as admin_apps
 from django.db.models.signals import post_migrate, post_save
 
 
+class EyeTaggerAdminConfig(admin_apps.AdminConfig):
+    """Django admin with EyeTagger's site (its sign-in rate-limited): listed instead of django.contrib.admin."""
+
+    default = False  # backend.api's own config is ApiConfig
+    default_site = "backend.api.admin_site.EyeTaggerAdminSite"
+
+
 class ApiConfig(AppConfig):
+    default = True
     name = "backend.api"
     label = "api"
     verbose_name = "EyeTagger"

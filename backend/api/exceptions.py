@@ -159,7 +159,8 @@ def _first_line(exc: Exception) -> str:
 # --- Errors Django answers before any API view runs (handler400, 403, 404, 500) ----------
 
 
-def _is_api(request) -> bool:
+def is_api_request(request) -> bool:
+    """Say whether the request is to the API (JSON errors), not admin's pages or the API's documents."""
     # Django admin's pages are HTML for people; the schema and Swagger UI are documents.
     return request.path.startswith("/api/") and not request.path.startswith(("/api/admin/", "/api/docs/"))
 
@@ -171,7 +172,7 @@ def error_response(status_code: int, code: str, detail: str) -> JsonResponse:
 
 
 def page_not_found(request, exception):
-    if not _is_api(request):
+    if not is_api_request(request):
         return defaults.page_not_found(request, exception)
     path = request.path if len(request.path) <= 200 else request.path[:200] + "..."
     return error_response(
@@ -180,7 +181,7 @@ def page_not_found(request, exception):
 
 
 def bad_request(request, exception):
-    if not _is_api(request):
+    if not is_api_request(request):
         return defaults.bad_request(request, exception)
     # A SuspiciousOperation, refused before any view; say what to change in the client's words.
     if isinstance(exception, TooManyFieldsSent):
@@ -193,7 +194,7 @@ def bad_request(request, exception):
 
 
 def permission_denied(request, exception):
-    if not _is_api(request):
+    if not is_api_request(request):
         return defaults.permission_denied(request, exception)
     return error_response(403, "permission_denied", str(exception) or "You may not do this.")
 
@@ -208,7 +209,7 @@ def server_error(request):
         response = JsonResponse(DATABASE_UNAVAILABLE_BODY, status=503)
         response["Retry-After"] = str(RETRY_AFTER_SECONDS)
         return response
-    if not _is_api(request):
+    if not is_api_request(request):
         return defaults.server_error(request)
     return error_response(
         500, "server_error", "The server failed to answer this request; the error is logged for the admins."

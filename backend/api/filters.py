@@ -56,8 +56,17 @@ class AnnotationFilter(django_filters.FilterSet):
     is_test = django_filters.BooleanFilter(
         field_name="annotator__profile__is_test", help_text="true: only test users' work; false: leave it out."
     )
+    # The research endpoints' vocabulary (query_params.STATUSES): a status, or all of them.
+    status = django_filters.ChoiceFilter(
+        choices=[*Annotation.Status.choices, ("all", "All")],
+        method="filter_status",
+        help_text="submitted, draft, or all (the default).",
+    )
     ordering = StableOrderingFilter(fields=["started_at", "updated_at", "submitted_at", "id"])
 
     class Meta:
         model = Annotation
         fields = ["dataset", "image", "annotator", "status", "label", "is_test"]
+
+    def filter_status(self, queryset, name, value):
+        return queryset if value == "all" else queryset.filter(status=value)

@@ -236,6 +236,8 @@ def plan_import(folder: Path, *, progress: Callable[[Iterable], Iterable] = iter
     rows = read_metadata(folder / "metadata.csv")
     files = list_image_files(folder / "images")
     pairs, files_without_row, rows_without_file, ambiguous = match_rows(rows, files)
+    # Paths in the folder, as every other section names them ("images/a.png").
+    files_without_row = [f"images/{relative}" for relative in files_without_row]
     plan = ImportPlan(files_without_row=files_without_row, rows_without_file=rows_without_file, ambiguous=ambiguous)
     inspected = inspect_images([folder / "images" / relative for _, relative in pairs])
     # zip() waits for each result before it takes the pair, so the progress bar counts files done.

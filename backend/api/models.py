@@ -261,7 +261,20 @@ class Annotation(models.Model):
 
     image = models.ForeignKey(Image, on_delete=models.PROTECT, related_name="annotations")
     annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="annotations")
-    strokes = models.JSONField(default=list, blank=True, help_text="The strokes, as in the strokes document.")
+    strokes = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="The strokes, as in the strokes document; empty while they are kept in chunks (``chunked``).",
+    )
+    chunked = models.BooleanField(
+        default=False,
+        help_text="The strokes are kept as StrokeChunk rows, one per incremental save, not in ``strokes``.",
+    )
+    last_op = models.CharField(
+        max_length=64,
+        blank=True,
+        help_text="The id of the last incremental save applied: a retry of it is not applied again.",
+    )
     label = models.CharField(max_length=200, null=True, blank=True, help_text="One of the dataset's choices.")
     text = models.TextField(blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
@@ -303,6 +316,11 @@ class AnnotationRevision(models.Model):
     annotation = models.ForeignKey(Annotation, on_delete=models.CASCADE, related_name="revisions")
     version = models.PositiveIntegerField(help_text="The annotation's version while it had this content.")
     strokes = models.JSONField(default=list, blank=True)
+    chunked = models.BooleanField(
+        default=False,
+        help_text="The strokes are the annotation's StrokeChunk rows live at ``version`` (``strokes`` is empty).",
+    )
+    stroke_count = models.PositiveIntegerField(default=0, help_text="How many strokes it holds (when chunked).")
     label = models.CharField(max_length=200, null=True, blank=True)
     text = models.TextField(blank=True)
     status = models.CharField(max_length=16, choices=Annotation.Status.choices)
@@ -325,6 +343,42 @@ class AnnotationRevision(models.Model):
 
     def __str__(self):
         return f"v{self.version} of annotation {self.annotation_id}"
+
+
+class StrokeChunk(models.Model):
+    """Strokes appended to an annotation by one incremental save, with the mask before them.
+
+    An annotation whose strokes are chunked holds its document as its live chunks (``removed_version``
+    null) in order of ``start``. Chunks are never rewritten: a removal from the end retires them
+    (``removed_version``) and, when it cuts one, adds its kept head as a new chunk. So a save writes
+    rows in proportion to its change, and the chunks live at any past version give that version's
+    strokes (what a revision of a chunked annotation refers to).
+    """
+
+    annotation = models.ForeignKey(Annotation, on_delete=models.CASCADE, related_name="stroke_chunks")
+    start = models.PositiveIntegerField(help_text="The index of its first stroke in the document.")
+    count = models.PositiveIntegerField(help_text="How many strokes it holds.")
+    points = models.PositiveIntegerField(help_text="How many points its strokes hold.")
+    strokes = models.TextField(help_text="Its strokes as JSON text: a list, as in the strokes document.")
+    mask_before = models.TextField(blank=True, help_text="The mask of the strokes before it (COCO RLE counts).")
+    area_before = models.PositiveIntegerField(default=0, help_text="Pixels set in mask_before.")
+    created_version = models.PositiveIntegerField(help_text="The first version of the annotation holding it.")
+    removed_version = models.PositiveIntegerField(
+        null=True, blank=True, help_text="The first version without it (null: it is live)."
+    )
+
+    class Meta:
+        ordering = ["annotation", "start", "created_version"]
+        indexes = [
+            models.Index(
+                fields=["annotation", "start"],
+                condition=models.Q(removed_version__isnull=True),
+                name="strokechunk_live",
+            ),
+        ]
+
+    def __str__(self):
+        return f"strokes {self.start}..{self.start + self.count - 1} of annotation {self.annotation_id}"
 
 
 class Assignment(models.Model):

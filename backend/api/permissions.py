@@ -22,11 +22,19 @@ def user_role(user) -> Role | None:
     cached = getattr(user, "_eyetagger_role", False)
     if cached is not False:
         return cached
-    if user.is_staff:
-        role = Role.ADMIN
-    else:
-        names = set(user.groups.values_list("name", flat=True))
-        role = Role.RESEARCHER if Role.RESEARCHER in names else Role.ANNOTATOR if Role.ANNOTATOR in names else None
+    groups = () if user.is_staff else set(user.groups.values_list("name", flat=True))
+    return remember_role(user, role_of(is_staff=user.is_staff, groups=groups))
+
+
+def role_of(*, is_staff: bool, groups) -> Role | None:
+    """Return the role of a user who is staff or not and in these groups (their names)."""
+    if is_staff:
+        return Role.ADMIN
+    return Role.RESEARCHER if Role.RESEARCHER in groups else Role.ANNOTATOR if Role.ANNOTATOR in groups else None
+
+
+def remember_role(user, role: Role | None) -> Role | None:
+    """Keep the user's role on the user object for the rest of the request; return it."""
     user._eyetagger_role = role
     return role
 

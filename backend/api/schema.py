@@ -4,7 +4,7 @@ drf-spectacular documents what a view answers when all goes well; clients (and t
 tests, which refuse any status the schema does not name) need the refusals too. Rather than
 repeat them on every view, this hook derives them from each operation: signed-in endpoints
 answer 401 and 403, an id in the path or a page number 404, parameters or a body 400, a body
-413 and 415, signing in and enrolling 429, and all 503 while the database is away. Views declare the errors
+411, 413 and 415, signing in and enrolling 429, and all 503 while the database is away. Views declare the errors
 only they answer (409; health's own 503 body) themselves.
 """
 
@@ -43,6 +43,7 @@ _DESCRIPTIONS = {
     401: "No credentials, or a token or session that is not valid.",
     403: "Signed in, but this role may not do this (or the CSRF token is missing).",
     404: "No such object that you may see, or no such page.",
+    411: "The body was sent in chunks without a Content-Length; send a Content-Length.",
     413: "The body is larger than ANNOTATION_MAX_BODY_BYTES.",
     415: "The body is not JSON.",
     429: "Too many attempts (signing in, enrolling in a study) from this address; `detail` says when to try again.",
@@ -70,7 +71,7 @@ def _errors_of(path: str, operation: dict) -> list[int]:
     if "path" in parameters.values() or "page" in parameters:
         statuses.append(404)
     if body:
-        statuses += [413, 415]
+        statuses += [411, 413, 415]
     if path.endswith(("/login/", "/enrol/")):
         statuses.append(429)
     statuses.append(503)  # the database cannot be reached: try again after Retry-After (exceptions.py)

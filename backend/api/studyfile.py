@@ -26,6 +26,7 @@ MAX_STEPS = 50
 MAX_FIELDS = 50
 MAX_CHOICES = 50
 MAX_IMAGES_PER_STEP = 10_000
+MAX_SUBSET_IMAGES = 100_000  # file names in a phase's explicit subset
 
 STATUSES = ("draft", "open", "paused", "closed")
 WITHDRAWAL = ("keep", "delete")
@@ -255,7 +256,7 @@ def _moment(reader: _Reader, value, path: str) -> str | None:
 
 
 def _platform(reader: _Reader, value) -> dict:
-    keys = ("name", "params", "require_participant", "study_id", "keep_ids")
+    keys = ("name", "params", "require_participant", "study_id", "keep_ids", "signed")
     data = reader.mapping(value, "platform", keys)
     name = reader.choice(data.get("name"), "platform.name", tuple(PLATFORMS), "none")
     given = reader.mapping(data.get("params"), "platform.params", ("participant", "study", "session"))
@@ -274,7 +275,16 @@ def _platform(reader: _Reader, value) -> dict:
         "require_participant": require,
         "study_id": study_id,
         "keep_ids": reader.boolean(data.get("keep_ids"), "platform.keep_ids", True),
+        "signed": _signed(reader, data.get("signed"), params),
     }
+
+
+def _signed(reader: _Reader, value, params: dict) -> bool:
+    """Read ``platform.signed``: newcomers only by links signed with the study's secret (``links``)."""
+    signed = reader.boolean(value, "platform.signed", False)
+    if signed and not any(params.values()):
+        reader.problem("platform.signed", "signs the link's platform ids: name at least one in platform.params")
+    return signed
 
 
 def _guidance_columns(reader: _Reader, value) -> dict:
@@ -349,7 +359,18 @@ STEP_KEYS = {
     "instructions": ("type", "title", "text", "examples", "min_seconds"),
     "questionnaire": ("type", "title", "text", "fields"),
     "practice": ("type", "title", "text", "dataset", "images", "count", "feedback", "image_seconds"),
-    "annotation": ("type", "title", "text", "dataset", "images", "condition", "image_seconds", "catch"),
+    "annotation": (
+        "type",
+        "title",
+        "text",
+        "dataset",
+        "images",
+        "condition",
+        "image_seconds",
+        "catch",
+        "subset",
+        "per_condition",
+    ),
     "finish": ("type", "title", "text", "completion_code", "redirect"),
 }
 DEFAULT_TITLES = {
@@ -492,7 +513,27 @@ def _annotation(reader, item, path, slugs) -> dict:
         "condition": condition,
         "image_seconds": reader.integer(item.get("image_seconds"), f"{path}.image_seconds", low=5, high=3600),
         "catch": _phase_catch(reader, item.get("catch"), f"{path}.catch"),
+        "subset": _subset(reader, item.get("subset"), f"{path}.subset"),
+        "per_condition": reader.integer(item.get("per_condition"), f"{path}.per_condition", low=1, high=10_000),
     }
+
+
+def _subset(reader: _Reader, value, path: str) -> dict | None:
+    """Read a phase's subset: the images whose metadata ``column`` has one of ``values``, or named ``images``."""
+    if value is None:
+        return None
+    data = reader.mapping(value, path, ("column", "values", "images"))
+    column = reader.text(data.get("column"), f"{path}.column", limit=100) or None
+    values = reader.strings(data.get("values"), f"{path}.values", limit=1000)
+    images = reader.strings(data.get("images"), f"{path}.images", limit=MAX_SUBSET_IMAGES, item_limit=500)
+    if bool(column or values) == bool(images):
+        reader.problem(
+            path, "give column and values (the images whose metadata column holds one of the values), or images "
+            "(their file names), not both"
+        )  # fmt: skip
+    elif (column is None) != (not values):
+        reader.problem(path, "column and values go together: the metadata column, and the values to take")
+    return {"column": column, "values": values, "images": images}
 
 
 def _phase_catch(reader: _Reader, value, path: str) -> dict | None:
@@ -590,6 +631,9 @@ def _check_protocol(reader: _Reader, study: dict) -> None:
             f"steps[{unfixed[0]}] names no condition, so participants need one: list the conditions they are "
             "assigned between subjects here, or give every annotation step its condition",
         )
+    balanced = [i for i in phases if steps[i]["per_condition"] is not None]
+    if balanced and not study["conditions"]:
+        reader.problem(f"steps[{balanced[0]}].per_condition", "needs conditions: it is a target under each condition")
     catches = [i for i in phases if steps[i]["catch"]]
     if catches and study["catch"] is None:
         reader.problem(f"steps[{catches[0]}].catch", "catch images need the study's catch settings (catch.dataset)")

@@ -1,5 +1,7 @@
 """Annotations and their revisions: read-only, masks drawn over their image, a CSV export, restoring a revision."""
 
+import json
+
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseRedirect, StreamingHttpResponse
@@ -10,10 +12,17 @@ from django.utils.html import format_html
 from .. import selectors, services, strokes, thumbnails
 from ..models import Annotation, AnnotationRevision, Role
 from ..permissions import user_role
+from ..selectors.strokes import stored_strokes
 from .display import PREVIEW, THUMBNAIL, admin_page, duration, thumbnail_tag
 from .filters import AnnotatorTestFilter
 from .original import ImportedFilter, original_row
 from .pictures import overlay_response
+
+
+@admin.display(description="strokes")
+def strokes_document(owner) -> str:
+    """Show the strokes of an annotation or a revision as JSON, wherever they are kept (as a JSON field shows)."""
+    return json.dumps(stored_strokes(owner), ensure_ascii=False)
 
 
 class RevisionInline(admin.TabularInline):
@@ -36,7 +45,8 @@ class RevisionInline(admin.TabularInline):
 
     @admin.display(description="strokes")
     def stroke_total(self, revision):
-        return len(revision.strokes)
+        # Counted when kept for a chunked annotation: reading its chunks would be a query a revision.
+        return revision.stroke_count if revision.chunked else len(revision.strokes)
 
     @admin.display(description="")
     def restore(self, revision):
@@ -90,10 +100,11 @@ class AnnotationAdmin(admin.ModelAdmin):
         "imported_from",
         "created_at",
         "updated_at",
-        "strokes",
+        "strokes_document",
     ]
     fields = readonly_fields  # not the raw RLE: the picture shows it
     inlines = [RevisionInline]
+    strokes_document = staticmethod(strokes_document)
 
     def get_queryset(self, request):
         queryset = super().get_queryset(request)
@@ -176,9 +187,10 @@ class AnnotationRevisionAdmin(admin.ModelAdmin):
         "reason",
         "replaced_by",
         "created_at",
-        "strokes",
+        "strokes_document",
     ]
     actions = ["restore"]
+    strokes_document = staticmethod(strokes_document)
 
     def get_queryset(self, request):
         queryset = super().get_queryset(request)
@@ -243,7 +255,7 @@ class AnnotationRevisionAdmin(admin.ModelAdmin):
             request,
             image,
             key=f"revision-{revision.pk}",
-            mask=lambda: strokes.rasterize(revision.strokes, image.width, image.height),
+            mask=lambda: strokes.rasterize(stored_strokes(revision), image.width, image.height),
         )
 
     def restore_view(self, request, pk):

@@ -59,13 +59,32 @@ class ConditionInline(admin.TabularInline):
 
 class StepInline(admin.TabularInline):
     model = Step
-    fields = ["position", "kind", "title", "version", "dataset", "condition", "image_count", "image_seconds"]
+    fields = ["position", "kind", "title", "version", "dataset", "images_from", "condition", "image_count",
+              "per_condition", "image_seconds"]  # fmt: skip
     readonly_fields = fields
     extra = 0
     can_delete = False
 
     def has_add_permission(self, request, obj=None):
         return False
+
+    @admin.display(description="images from")
+    def images_from(self, step):
+        """Say which of the dataset's images the step hands out: all, or its subset (as the study file gives it)."""
+        subset = step.config.get("subset")
+        if not step.has_images or step.kind == Step.Kind.PRACTICE:
+            return "–" if not step.has_images else "the images named"
+        if not subset:
+            return "the whole dataset"
+        if subset.get("column"):
+            return f"{subset['column']} in {', '.join(subset['values'])}"[:200]
+        names = subset["images"]
+        return f"{len(names)} named images ({', '.join(names[:3])}{', ...' if len(names) > 3 else ''})"
+
+    @admin.display(description="per condition")
+    def per_condition(self, step):
+        target = step.config.get("per_condition")
+        return "–" if target is None else f"{target} annotations per image under each condition"
 
 
 @admin.register(Study)
@@ -81,7 +100,15 @@ class StudyAdmin(admin.ModelAdmin):
         (
             "Protocol (edit it as a study file)",
             {
-                "fields": ["edit_file", "time_limit_minutes", "withdrawal", "phase_order", "platform", "seed"],
+                "fields": [
+                    "edit_file",
+                    "time_limit_minutes",
+                    "withdrawal",
+                    "phase_order",
+                    "platform",
+                    "signing_key",
+                    "seed",
+                ],  # fmt: skip
                 "description": "What participants go through changes only through the study file, and not at all "
                 "once someone has enrolled (import it under a new slug to run a changed study).",
             },
@@ -93,7 +120,8 @@ class StudyAdmin(admin.ModelAdmin):
         ("Counts", {"fields": ["participant_count", "completed_count", "declined_count", "deleted_count"]}),
     ]
     readonly_fields = [
-        "slug", "link", "edit_file", "time_limit_minutes", "withdrawal", "phase_order", "platform", "seed",
+        "slug", "link", "edit_file", "time_limit_minutes", "withdrawal", "phase_order", "platform", "signing_key",
+        "seed",
         "catch_dataset", "catch_threshold", "catch_min_trials", "catch_min_iou", "catch_action",
         "participant_count", "completed_count", "declined_count", "deleted_count",
     ]  # fmt: skip
@@ -123,6 +151,17 @@ class StudyAdmin(admin.ModelAdmin):
     @admin.display(description="study link")
     def link(self, study):
         return format_html('<a href="/s/{}/" target="_blank" rel="noopener">/s/{}/</a>', study.slug, study.slug)
+
+    @admin.display(description="link signing key")
+    def signing_key(self, study):
+        """Show the key a signed study's links are signed with, for the system that makes them (docs/studies.md)."""
+        if not (study.platform or {}).get("signed"):
+            return "– (the study's links are not signed: platform.signed in its study file)"
+        return format_html(
+            "<code>{}</code><br>HMAC-SHA256 of the link's ids; or <code>manage.py study_link {} NAME=VALUE</code>",
+            study.secret,
+            study.slug,
+        )
 
     @admin.display(description="study file")
     def edit_file(self, study):

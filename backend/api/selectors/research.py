@@ -6,7 +6,6 @@ bytes by the pure modules (``exporting``, ``saliency``, ``agreement``) as they a
 
 import hashlib
 import itertools
-import json
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from django.utils import timezone
 
 from .. import agreement, exporting, masks, saliency
 from ..models import Annotation, Dataset, Image
+from .strokes import annotation_strokes, annotation_strokes_json, with_chunked_strokes
 
 CHUNK_ROWS = 2000  # rows fetched per round trip: large enough to be cheap, small enough to stay flat
 # Rows with their strokes can weigh 100 KB each (10 strokes of 200 points is ~70 KB): fetch fewer at once.
@@ -129,16 +129,23 @@ _ROW_FIELDS = (
 
 def _missing_rle(annotation_id: int, width: int, height: int) -> str:
     """Return the RLE of an annotation stored without one (written around the services), from its strokes."""
-    strokes = Annotation.objects.values_list("strokes", flat=True).get(pk=annotation_id)
+    strokes = annotation_strokes(Annotation.objects.only("strokes", "chunked").get(pk=annotation_id))
     return masks.rle_encode(masks.annotation_mask(mask_rle="", strokes=strokes, width=width, height=height))
 
 
 def _rows(annotations: QuerySet, *, with_strokes: bool) -> Iterator[dict]:
     """Yield the export rows of the annotations, grouped by image (image id, then annotator id)."""
+    if not with_strokes:
+        return _plain_rows(annotations, with_strokes=False)
+    rows = _plain_rows(annotations.annotate(strokes_json=Cast("strokes", TextField())), with_strokes=True)
+    return with_chunked_strokes(rows, batch=CHUNK_ROWS_WITH_STROKES)
+
+
+def _plain_rows(annotations: QuerySet, *, with_strokes: bool) -> Iterator[dict]:
+    """Yield the rows as ``_rows`` says, with the strokes stored in the annotations' rows (and whether chunked)."""
     fields = _ROW_FIELDS
     if with_strokes:
-        annotations = annotations.annotate(strokes_json=Cast("strokes", TextField()))
-        fields += ("strokes_json",)
+        fields += ("strokes_json", "chunked")
     # (image, annotator) is the unique constraint's index: rows come in its order, with no sort.
     values = annotations.order_by("image_id", "annotator_id").values_list(*fields)
     image = None
@@ -182,8 +189,7 @@ def annotation_document(annotation: Annotation) -> str:
         "is_test": bool(profile and profile.is_test),
         **{field: getattr(annotation, field) for field in _ROW_FIELDS[11:-1]},
     }
-    strokes_json = json.dumps(annotation.strokes, ensure_ascii=False, separators=(",", ":"))
-    return exporting.annotation_document(row, strokes_json=strokes_json)
+    return exporting.annotation_document(row, strokes_json=annotation_strokes_json(annotation))
 
 
 def _images(dataset: Dataset) -> Iterator[dict]:
@@ -225,6 +231,21 @@ _MEDIA = {
 }
 
 
+def _export_info(*, dataset: Dataset, selection: Selection, count: int, now) -> dict:
+    """The header every export carries (COCO's ``info``, the masks archive's info.json)."""
+    return {
+        "description": dataset.name,
+        "dataset": {"id": dataset.pk, "slug": dataset.slug, "question": dataset.question, "choices": dataset.choices},
+        "selection": selection.describe(),
+        "annotations": count,
+        "date_created": now.isoformat(),
+        "url": "",
+        "version": "1.0",
+        "year": now.year,
+        "contributor": "EyeTagger",
+    }
+
+
 def dataset_export(
     *,
     dataset: Dataset,
@@ -244,17 +265,7 @@ def dataset_export(
     annotations = annotation_selection(selection=selection, dataset=dataset)
     count = annotations.count()
     now = timezone.now()
-    info = {
-        "description": dataset.name,
-        "dataset": {"id": dataset.pk, "slug": dataset.slug, "question": dataset.question, "choices": dataset.choices},
-        "selection": selection.describe(),
-        "annotations": count,
-        "date_created": now.isoformat(),
-        "url": "",
-        "version": "1.0",
-        "year": now.year,
-        "contributor": "EyeTagger",
-    }
+    info = _export_info(dataset=dataset, selection=selection, count=count, now=now)
     wrap = progress or (lambda rows: rows)
 
     def pieces() -> Iterator[bytes]:

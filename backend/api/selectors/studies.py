@@ -13,8 +13,9 @@ from django.db.models import Count, QuerySet
 from django.utils import timezone
 from rest_framework.exceptions import NotFound
 
-from .. import agreement, design, files, markup, masks, studyfile
+from .. import agreement, design, files, links, markup, masks, studyfile
 from ..models import Annotation, Condition, Dataset, Image, ImageAttachment, Participant, Step, Study, Trial
+from .strokes import annotation_strokes
 
 # How long after the study's time limit a participant's requests are still taken: the last
 # save of work done in time may arrive a little late.
@@ -76,6 +77,23 @@ def study_file(study: Study) -> dict:
         "steps": steps,
     }
     return studyfile.canonical(data)
+
+
+def study_link(study: Study, *, params: dict[str, str], expires: datetime | None = None) -> str:
+    """Return the study's link (path and query) for these platform ids; signed when the study signs its links.
+
+    ``params`` are by the study's parameter names (e.g. ``PROLIFIC_PID``); unknown names are refused
+    (ValueError), since the server would not read them.
+    """
+    names = {name for name in (study.platform or {}).get("params", {}).values() if name}
+    unknown = sorted(set(params) - names)
+    if unknown:
+        raise ValueError(f"the study reads {', '.join(sorted(names)) or 'no parameters'}; not {', '.join(unknown)}")
+    path = f"/s/{study.slug}/"
+    if not (study.platform or {}).get("signed"):
+        query = "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in params.items() if v)
+        return f"{path}?{query}" if query else path
+    return f"{path}?{links.signed_query(study.secret, params, sorted(names), expires=expires)}"
 
 
 def study_is_open(study: Study, *, now: datetime) -> bool:
@@ -339,7 +357,10 @@ def reference_iou(image: Image, annotation: Annotation) -> float | None:
     except (ValueError, NotFound):
         return None  # the file went missing or bad since it was imported: nothing to judge by
     drawn = masks.annotation_mask(
-        mask_rle=annotation.mask_rle, strokes=annotation.strokes, width=image.width, height=image.height
+        mask_rle=annotation.mask_rle,
+        strokes=None if annotation.mask_rle else annotation_strokes(annotation),
+        width=image.width,
+        height=image.height,
     )
     return agreement.iou(int((drawn & expected).sum()), int((drawn | expected).sum()))
 

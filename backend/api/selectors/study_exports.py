@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from django.db.models import Count, QuerySet
 
 from .. import exporting
-from ..models import Step, Study, Trial
+from ..models import Annotation, Step, Study, Trial
+from .strokes import annotation_strokes
 
 CHUNK_ROWS = 1000
 
@@ -88,7 +89,7 @@ def _trial_records(*, study: Study, selection: TrialSelection, with_strokes: boo
     """Yield (cells, strokes) of each selected trial; strokes only ``with_strokes`` (they weigh ~10 KB each)."""
     steps = Step.objects.filter(study=study).in_bulk()
     participant_param = (study.platform or {}).get("params", {}).get("participant")
-    fields = (*_TRIAL_FIELDS, "annotation__strokes") if with_strokes else _TRIAL_FIELDS
+    fields = (*_TRIAL_FIELDS, "annotation__strokes", "annotation__chunked") if with_strokes else _TRIAL_FIELDS
     orders: dict[str, dict[int, int]] = {}
     values = study_trials(study=study, selection=selection).values_list(*fields)
     for record in values.iterator(chunk_size=100 if with_strokes else CHUNK_ROWS):
@@ -143,7 +144,10 @@ def _trial_records(*, study: Study, selection: TrialSelection, with_strokes: boo
             row["annotation__stroke_count"],
             row["annotation__mask_area"],
         ]
-        yield cells, row.get("annotation__strokes")
+        strokes = row.get("annotation__strokes")
+        if row.get("annotation__chunked"):  # saved incrementally (rare for a participant): read its chunks
+            strokes = annotation_strokes(Annotation(pk=row["annotation_id"], chunked=True))
+        yield cells, strokes
 
 
 # --- Participants ----------------------------------------------------------------------------------

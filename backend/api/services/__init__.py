@@ -1,6 +1,14 @@
 """Every write EyeTagger makes, named <entity>_<action>: keyword-only, atomic, validated before saving."""
 
-from .annotations import AnnotationContent, VersionConflict, annotation_restore, annotation_save, mask_encode
+from .annotations import (
+    AnnotationChange,
+    AnnotationContent,
+    VersionConflict,
+    annotation_change,
+    annotation_restore,
+    annotation_save,
+    mask_encode,
+)
 from .datasets import (
     ImportReport,
     apply_import_plan,
@@ -39,6 +47,7 @@ __all__ = [
     "study_set_status",
     "trial_hand_out",
     "trial_save",
+    "AnnotationChange",
     "AnnotationContent",
     "DatasetUploadFailed",
     "Handout",
@@ -48,6 +57,7 @@ __all__ = [
     "OriginalImportReport",
     "VersionConflict",
     "annotation_restore",
+    "annotation_change",
     "annotation_save",
     "apply_import_plan",
     "dataset_import",

@@ -1,6 +1,6 @@
 """Writes on annotations: saving the strokes document with its version, and restoring revisions."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import numpy as np
@@ -12,8 +12,9 @@ from django.utils import timezone
 from .. import masks
 from .. import strokes as strokes_mod
 from ..models import Annotation, AnnotationRevision, Dataset, Image
+from ..selectors.strokes import stored_strokes
 from ..tracing import traced
-from . import queue
+from . import queue, stroke_chunks
 from .datasets import dataset_missing_parts
 
 
@@ -35,9 +36,15 @@ class AnnotationContent:
     text: str
     status: str
 
+    @staticmethod
+    def of_fields(annotation) -> tuple:
+        """Return the annotation's (label, text, status): its content but the strokes."""
+        return annotation.label, annotation.text, annotation.status
+
     @classmethod
     def of(cls, annotation) -> "AnnotationContent":
-        return cls(annotation.strokes, annotation.label, annotation.text, annotation.status)
+        """Return the content of an annotation or of a revision (reading its chunks if it has them)."""
+        return cls(stored_strokes(annotation), annotation.label, annotation.text, annotation.status)
 
     def loses(self, old: "AnnotationContent", *, same_strokes: bool = False) -> bool:
         """Return True if replacing ``old`` by this content loses something ``old`` had.
@@ -62,7 +69,7 @@ def mask_encode(mask: np.ndarray) -> str:
 
 # The fields a save changes besides the strokes and what is derived from them (STROKE_FIELDS).
 CONTENT_FIELDS = ["label", "text", "status", "submitted_at", "version", "active_ms", "client", "updated_at"]
-STROKE_FIELDS = ["strokes", "stroke_count", "mask_area", "mask_rle"]
+STROKE_FIELDS = ["strokes", "chunked", "stroke_count", "mask_area", "mask_rle"]
 # Checked before a save gets to full_clean: the image was read in this request, the annotator is
 # the caller, and the strokes passed strokes.validate_strokes. full_clean would make a query for
 # each of the first two and encode all the strokes to JSON again (~60 KB) to see that it can.
@@ -78,6 +85,8 @@ def _set_content(
     ``same_strokes``: the annotation holds these strokes already, so its mask stays as it is.
     """
     if not same_strokes:
+        if annotation.chunked:  # the row holds the strokes again; the chunks stay for the revisions
+            stroke_chunks.chunks_retire(annotation, version=annotation.version + 1)
         image = annotation.image
         mask = strokes_mod.rasterize(content.strokes, image.width, image.height)
         annotation.strokes = content.strokes
@@ -201,6 +210,137 @@ def _save(
     return annotation, True, before
 
 
+@dataclass(frozen=True)
+class AnnotationChange:
+    """An incremental save: ``remove`` strokes from the end, then ``append`` these (validated) ones.
+
+    ``fields`` holds those of label, text and status that the change sets; ``op`` names the
+    change, so that a retry of the last one applied is answered without applying it again.
+    """
+
+    remove: int = 0
+    append: list = field(default_factory=list)
+    fields: dict = field(default_factory=dict)
+    op: str = ""
+
+    def content_after(self, annotation: Annotation) -> tuple:
+        """Return (label, text, status) once the change is applied to the annotation."""
+        return tuple(self.fields.get(name, getattr(annotation, name)) for name in ("label", "text", "status"))
+
+
+@traced("save a change (one transaction)")
+@transaction.atomic
+def annotation_change(
+    *,
+    image: Image,
+    annotator: User,
+    change: AnnotationChange,
+    base_version: int,
+    started_at: datetime | None = None,
+    active_ms: int | None = None,
+    client: dict | None = None,
+) -> tuple[Annotation, bool]:
+    """Apply a change to the annotator's annotation of the image. Return (annotation, changed).
+
+    The change is applied to ``base_version`` only: VersionConflict otherwise, as for a whole
+    document, unless ``change.op`` is the last change applied (a retry: nothing is applied again).
+    The first change of an annotation (version 0) creates it. The work, and the bytes written, are
+    in proportion to the change: the new strokes alone are painted onto the stored mask, and a
+    removal from the end starts from the checkpoint of the chunk it cuts.
+    """
+    progress = queue.progress_lock(dataset=image.dataset, annotator=annotator)
+    annotation = _locked_annotation(image, annotator)
+    if annotation is None and base_version == 0 and change.remove == 0:
+        # Nothing stored yet: the change is the whole document.
+        label, text, status = change.content_after(Annotation())
+        content = AnnotationContent(strokes=change.append, label=label, text=text, status=status)
+        annotation, changed, before = _save(
+            image=image,
+            annotator=annotator,
+            content=content,
+            base_version=0,
+            started_at=started_at,
+            active_ms=active_ms,
+            client=client,
+        )
+        if change.op:
+            Annotation.objects.filter(pk=annotation.pk).update(last_op=change.op)
+            annotation.last_op = change.op
+    elif annotation is None or base_version != annotation.version:
+        if annotation is not None and change.op and change.op == annotation.last_op:
+            return annotation, False  # a retry of the change that made this version
+        if annotation is None:
+            annotation = Annotation(image=image, annotator=annotator, version=0)
+        raise VersionConflict(annotation, base_version)
+    else:
+        before = {"status": annotation.status, "active_ms": annotation.active_ms}
+        changed = _apply_change(annotation, change, active_ms=active_ms, client=client)
+    queue.annotation_saved(annotation=annotation, before=before, progress=progress)
+    return annotation, changed
+
+
+def _check_change(annotation: Annotation, change: AnnotationChange) -> None:
+    """Refuse a change that removes more strokes than there are, or takes the document past its limits."""
+    limits = strokes_mod.DEFAULT_LIMITS
+    if change.remove > annotation.stroke_count:
+        message = f"remove must be at most {annotation.stroke_count}, the strokes stored; got {change.remove}."
+        raise ValidationError({"remove": ValidationError(message, code="remove_too_many")})
+    strokes = annotation.stroke_count - change.remove + len(change.append)
+    if strokes > limits.max_strokes:
+        message = f"an annotation may hold at most {limits.max_strokes} strokes; this change makes {strokes}."
+        raise ValidationError({"append": ValidationError(message, code="too_many_strokes")})
+
+
+def _check_points(annotation: Annotation, change: AnnotationChange) -> None:
+    """Refuse a change that takes the document past the points it may hold (once the removal is done)."""
+    limits = strokes_mod.DEFAULT_LIMITS
+    points = stroke_chunks.chunks_point_total(annotation) + sum(len(s["points"]) for s in change.append)
+    if points > limits.max_points:
+        message = f"an annotation may hold at most {limits.max_points} points in all; this change makes {points}."
+        raise ValidationError({"append": ValidationError(message, code="too_many_points")})
+
+
+@traced("save a change: apply it")
+def _apply_change(annotation: Annotation, change: AnnotationChange, *, active_ms, client) -> bool:
+    """Apply the change to the locked annotation at its base version; return whether the content changed."""
+    label, text, status = change.content_after(annotation)
+    _check_label(annotation.image.dataset, label)
+    _check_change(annotation, change)
+    if not change.remove and not change.append and (label, text, status) == AnnotationContent.of_fields(annotation):
+        if _set_metadata(annotation, active_ms=active_ms, client=client):
+            annotation.save(update_fields=["active_ms", "client", "updated_at"])
+        return False
+    now = timezone.now()
+    if not annotation.chunked:
+        stroke_chunks.chunks_convert(annotation)  # once: later changes write only what they change
+    if (
+        change.remove
+        or (annotation.label is not None and label != annotation.label)
+        or not text.startswith(annotation.text)
+    ):
+        _keep_as_revision(annotation, replaced_by=annotation.annotator, now=now)  # refers to the chunks: no copy
+    version = annotation.version + 1
+    state = stroke_chunks.MaskState(annotation.mask_rle, annotation.mask_area)
+    if change.remove:
+        state = stroke_chunks.chunks_remove(annotation, change.remove, version=version)
+    if change.append:
+        _check_points(annotation, change)
+        state = stroke_chunks.chunks_append(annotation, change.append, version=version, before=state)
+    annotation.mask_rle, annotation.mask_area = state.rle, state.area
+    if status == Annotation.Status.SUBMITTED and annotation.status != Annotation.Status.SUBMITTED:
+        annotation.submitted_at = now
+    elif status == Annotation.Status.DRAFT:
+        annotation.submitted_at = None
+    annotation.label, annotation.text, annotation.status = label, text, status
+    _check_complete(annotation)
+    _set_metadata(annotation, active_ms=active_ms, client=client)
+    annotation.version = version
+    annotation.last_op = change.op
+    annotation.full_clean(exclude=CHECKED_BEFORE, validate_constraints=False)
+    annotation.save(update_fields=CONTENT_FIELDS + STROKE_FIELDS + ["last_op"])
+    return True
+
+
 @traced("save: lock the annotation (reads its strokes)")
 def _locked_annotation(image: Image, annotator: User) -> Annotation | None:
     """Return the annotator's annotation of the image, locked until commit, or None.
@@ -221,15 +361,18 @@ def _keep_as_revision(annotation: Annotation, *, replaced_by: User, now: datetim
     """Keep the annotation's stored content as a revision, copied within the database.
 
     The row ``AnnotationRevision.objects.create`` would write from the stored content, without
-    carrying the strokes (~60 KB of JSON) to Python and back.
+    carrying the strokes (~60 KB of JSON) to Python and back. A chunked annotation's revision
+    copies no strokes at all: it refers to the chunks live at its version.
     """
     revision = AnnotationRevision._meta
     created_at = revision.get_field("created_at").get_db_prep_value(now, connection)
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {revision.db_table} "
-            "(annotation_id, version, strokes, label, text, status, reason, replaced_by_id, created_at) "
-            f"SELECT id, version, strokes, label, text, status, %s, %s, %s FROM {Annotation._meta.db_table} "
+            "(annotation_id, version, strokes, chunked, stroke_count, label, text, status, reason, replaced_by_id, "
+            "created_at) "
+            f"SELECT id, version, strokes, chunked, stroke_count, label, text, status, %s, %s, %s "
+            f"FROM {Annotation._meta.db_table} "
             "WHERE id = %s",
             [AnnotationRevision.Reason.OVERWRITE, replaced_by.pk, created_at, annotation.pk],
         )

@@ -20,6 +20,8 @@ class ImportReport:
 
     dataset: Dataset
     created: bool
+    settings_changed: bool = False  # the name, question, targets... given differ from the stored ones
+    attachments_added: int = 0
     added: list[str] = field(default_factory=list)
     duplicates: list[str] = field(default_factory=list)
     changed: list[str] = field(default_factory=list)
@@ -28,6 +30,13 @@ class ImportReport:
     unreadable: list[str] = field(default_factory=list)
     ambiguous: list[str] = field(default_factory=list)
     attachments_missing: list[str] = field(default_factory=list)
+
+    @property
+    def outcome(self) -> str:
+        """Return what the import did to the dataset, in a word: Created, Updated or Unchanged."""
+        if self.created:
+            return "Created"
+        return "Updated" if self.settings_changed or self.added or self.attachments_added else "Unchanged"
 
     def sections(self) -> list[tuple[str, list[str]]]:
         """Return (title, items) for each part of the report, in the order to show them."""
@@ -119,8 +128,8 @@ def dataset_import(
         "lease_minutes": lease_minutes,
     }
     with transaction.atomic():
-        dataset, created = dataset_upsert(root=root, slug=slug, options=options)
-        report = ImportReport(dataset=dataset, created=created)
+        dataset, created, changed = _dataset_upsert(root=root, slug=slug, options=options)
+        report = ImportReport(dataset=dataset, created=created, settings_changed=changed and not created)
         apply_import_plan(plan, dataset=dataset, image_model=Image, report=report, attachment_model=ImageAttachment)
     return report
 
@@ -130,6 +139,12 @@ def dataset_upsert(*, root: str, slug: str | None = None, options: dict) -> tupl
 
     Call inside a transaction: the dataset's row stays locked until it ends.
     """
+    dataset, created, _ = _dataset_upsert(root=root, slug=slug, options=options)
+    return dataset, created
+
+
+def _dataset_upsert(*, root: str, slug: str | None, options: dict) -> tuple[Dataset, bool, bool]:
+    """Return dataset_upsert's dataset and created, and whether anything was written."""
     options = {key: value for key, value in options.items() if value is not None}
     # NO KEY UPDATE: annotators' inserts referencing the dataset go on while it imports.
     dataset = Dataset.objects.select_for_update(no_key=True).filter(root=root).first()
@@ -145,7 +160,7 @@ def dataset_upsert(*, root: str, slug: str | None = None, options: dict) -> tupl
     if changed:  # a second import with the same options writes nothing
         dataset.full_clean()
         dataset.save()
-    return dataset, created
+    return dataset, created, changed
 
 
 def apply_import_plan(
@@ -193,21 +208,23 @@ def apply_import_plan(
             )
     image_model.objects.bulk_create(new_images, batch_size=1000)
     if attachment_model is not None:
-        _attach(plan, dataset=dataset, image_model=image_model, attachment_model=attachment_model)
+        report.attachments_added = _attach(
+            plan, dataset=dataset, image_model=image_model, attachment_model=attachment_model
+        )
     if "image_count" in dataset_fields:
         dataset.image_count = image_model.objects.filter(dataset=dataset).count()
         dataset.pool_version += 1 if new_images else 0  # new images: annotators who had finished have more
         dataset.save(update_fields=["image_count", "pool_version"])
 
 
-def _attach(plan: importing.ImportPlan, *, dataset, image_model, attachment_model) -> None:
-    """Create the attachments of the plan's images that they do not have yet (a re-import adds new ones)."""
+def _attach(plan: importing.ImportPlan, *, dataset, image_model, attachment_model) -> int:
+    """Create the attachments of the plan's images that they do not have yet (a re-import adds new ones); count them."""
     wanted = {(item.path, a.kind): a for item in plan.images for a in item.attachments}
     if not wanted:
-        return
+        return 0
     ids = dict(image_model.objects.filter(dataset=dataset).values_list("path", "pk"))
     have = set(attachment_model.objects.filter(image__dataset=dataset).values_list("image__path", "kind").iterator())
-    attachment_model.objects.bulk_create(
+    created = attachment_model.objects.bulk_create(
         [
             attachment_model(
                 image_id=ids[path], kind=kind, path=a.path, sha256=a.sha256, width=a.width, height=a.height
@@ -217,6 +234,7 @@ def _attach(plan: importing.ImportPlan, *, dataset, image_model, attachment_mode
         ],
         batch_size=1000,
     )
+    return len(created)
 
 
 def _unique_slug(base: str) -> str:

@@ -45,7 +45,7 @@ from ..models import (
 from ..original import drawing
 from ..original import rows as original_rows
 from ..original.rows import OriginalInvalid
-from . import queue
+from . import queue, stroke_chunks
 from .datasets import ImportReport, apply_import_plan, dataset_root_of, dataset_upsert
 from .users import user_set_role
 
@@ -696,6 +696,8 @@ class _AnnotationImporter:
             annotation=local,
             version=local.version,
             strokes=local.strokes,
+            chunked=local.chunked,  # saved incrementally since: the revision refers to its chunks
+            stroke_count=local.stroke_count,
             label=local.label,
             text=local.text,
             status=local.status,
@@ -716,6 +718,8 @@ class _AnnotationImporter:
         self.active_ms[local.annotator_id] += max(0, fresh.active_ms - local.active_ms)
         local.active_ms = max(local.active_ms, fresh.active_ms)
         local.status = Annotation.Status.SUBMITTED
+        if local.chunked:
+            stroke_chunks.chunks_retire(local, version=local.version + 1)
         local.version += 1
         local.save()
         original.imported_version = local.version

@@ -17,7 +17,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from .. import design, studyfile
+from .. import design, links, studyfile
 from ..models import Annotation, Assignment, Participant, Profile, Step, Study
 from ..selectors import studies as study_selectors
 from .studies import StudyRefusal
@@ -56,6 +56,9 @@ def participant_enrol(*, slug: str, params: dict, caller=None, now: datetime | N
     ids = _link_ids(study, params)
     key = _platform_key(study, ids.get("participant"))
     current = getattr(caller, "participant", None) if caller is not None and caller.is_authenticated else None
+    resuming = current is not None and current.study_id == study.pk and not params  # a reload of the study's page
+    if (study.platform or {}).get("signed") and not resuming:
+        _check_signature(study, params, now=now)
     if caller is not None and caller.is_authenticated and current is None:
         raise StudyRefusal(
             "signed_in",
@@ -95,6 +98,15 @@ def _link_ids(study: Study, params: dict) -> dict[str, str]:
     if expected and ids.get("study") != expected:
         raise _invalid_link(names.get("study"), "this link is for another study; open the study from its own page")
     return ids
+
+
+def _check_signature(study: Study, params: dict, *, now: datetime) -> None:
+    """Refuse (400) a link of a signed study whose signature is missing, does not match, or has expired."""
+    names = list((study.platform or {}).get("params", {}).values())
+    try:
+        links.verify(study.secret, params, names, now=now)
+    except links.LinkRefused as error:
+        raise StudyRefusal(error.code, str(error), status=400) from None
 
 
 def _invalid_link(name: str | None, why: str) -> StudyRefusal:

@@ -10,6 +10,7 @@ from .. import studyfile
 from ..design import catch_count
 from ..models import Condition, Dataset, Step, Study
 from ..selectors.studies import image_named
+from ..selectors.study_phases import subset_images, subset_unknown_names
 
 # What may change in a study once participants have enrolled: nothing they go through.
 SETTINGS_EDITABLE_WITH_PARTICIPANTS = ("title", "description", "status", "closes_at", "max_participants")
@@ -148,6 +149,7 @@ def _check_images(spec: dict, datasets: dict[str, Dataset]) -> None:
                     f"steps[{index}].examples.{name}.file: {example['file']!r} is not an image of the dataset "
                     f"{example['dataset']!r}"
                 )
+    problems += _phase_problems(spec, datasets)
     if spec["catch"]:
         catch_images = datasets[spec["catch"]["dataset"]].image_count
         needed = sum(_phase_catches(step) for step in spec["steps"] if step["type"] == "annotation")
@@ -158,6 +160,45 @@ def _check_images(spec: dict, datasets: dict[str, Dataset]) -> None:
             )
     if problems:
         raise ValidationError(problems, code="invalid_study_file")
+
+
+def _phase_problems(spec: dict, datasets: dict[str, Dataset]) -> list[str]:
+    """Return the problems of the annotation phases' subsets and per-condition targets with their datasets."""
+    problems = []
+    between = len(spec["assignment"]["between"])
+    conditions: dict[str, set] = {}  # dataset slug -> the conditions its images are annotated under
+    for step in spec["steps"]:
+        if step["type"] == "annotation":
+            shown = {step["condition"]} if step["condition"] else set(spec["assignment"]["between"])
+            conditions.setdefault(step["dataset"], set()).update(shown)
+    for index, step in enumerate(spec["steps"]):
+        if step["type"] != "annotation":
+            continue
+        dataset = datasets[step["dataset"]]
+        subset = step["subset"]
+        if subset and subset["images"]:
+            unknown = subset_unknown_names(dataset_id=dataset.pk, names=subset["images"])
+            if unknown:
+                problems.append(
+                    f"steps[{index}].subset.images: {', '.join(map(repr, unknown[:5]))}"
+                    f"{f' and {len(unknown) - 5} more' if len(unknown) > 5 else ''} are not images of {dataset.slug!r}"
+                )
+        if subset:
+            found = len(subset_images(dataset_id=dataset.pk, subset=subset))
+            if found < step["images"]:
+                problems.append(
+                    f"steps[{index}].subset: {found} images of {dataset.slug!r} are in it, but the phase hands each "
+                    f"participant {step['images']}: take more images into the subset, or hand out fewer"
+                )
+        target, under = step["per_condition"], len(conditions[step["dataset"]]) or between
+        cap = dataset.annotators_per_image
+        if target is not None and cap is not None and cap < target * under:
+            problems.append(
+                f"steps[{index}].per_condition: {target} under each of {under} conditions needs "
+                f"{target * under} annotators per image, but {dataset.slug!r} takes {cap}: raise its target in admin, "
+                "or clear it"
+            )
+    return problems
 
 
 def _phase_catches(step: dict) -> int:

@@ -1,15 +1,15 @@
 """Writes on trials: handing a participant the images of their step, and saving their work on each.
 
-A practice step hands out its named images in order; an annotation phase hands out images from
-the assignment queue (``queue_next``, the same hand-out as annotators get, under the same
-leases and targets) with catch images at the participant's catch slots. Saving goes through
-``annotation_save``, so a participant's work is an ordinary annotation; the trial records what
-the study adds: its place, condition, guidance shown and toggled, and the catch or practice
-verdict.
+A practice step hands out its named images in order; an annotation phase hands out images from the
+assignment queue (``queue_next``, the same hand-out as annotators get, under the same leases and
+targets; from its subset, balanced by condition, if it has them: ``study_phases``) with catch images
+at the participant's catch slots. Saving goes through ``annotation_save``, so a participant's work
+is an ordinary annotation; the trial records what the study adds: its place, condition, guidance
+shown and toggled, and the catch or practice verdict.
 
 Lock order: the participant's row (``participant_lock``) first, then whatever the queue and
-``annotation_save`` take. ``queue_next`` runs outside the participant's lock, in transactions
-of its own, as the queue requires (it releases expired leases in a transaction of its own).
+``annotation_save`` take. ``queue_next`` runs outside the participant's lock, in transactions of its
+own, as the queue requires (it releases expired leases in a transaction of its own).
 """
 
 from dataclasses import dataclass
@@ -22,6 +22,7 @@ from django.utils import timezone
 from .. import exporting
 from ..models import Annotation, Image, Participant, Step, Trial
 from ..selectors import studies as study_selectors
+from ..selectors.study_phases import phase_candidates
 from .annotations import AnnotationContent, annotation_save
 from .participants import advance, current_step, participant_lock, refuse_unless_active
 from .queue import ImageUnavailable, queue_next
@@ -70,12 +71,14 @@ def trial_hand_out(*, participant_id: int, ahead: int = 0, now: datetime | None 
         if not plan.main_wanted:
             return _batch(participant, step, plan, exhausted=False, now=now)
     # The queue's images, outside the participant's lock. It answers the images already leased to
-    # them first (their open trials), so ask for those and as many new ones as are wanted.
+    # them first (their open trials), so ask for those and as many new ones as are wanted; new ones
+    # from the phase's subset, balanced by condition, when its study file says so.
     handout = queue_next(
         dataset=step.dataset,
         annotator=participant.user,
         now=now,
         ahead=min(MAX_AHEAD, plan.held + plan.main_wanted - 1),
+        among=phase_candidates(participant, step),
     )
     images = [image for image in (handout.image, *handout.ahead) if image is not None]
     with transaction.atomic():

@@ -80,6 +80,7 @@ def users_create_from_csv(
     Rows without a password get a generated one. Every problem (a malformed row, a username
     already taken, a password too weak) is reported at once, naming its line, and then nothing
     is created. ``datasets``: datasets open to chosen annotators that the new accounts may work on.
+    Admins are created as superusers, so they may manage everything in Django admin.
     """
     try:
         rows = accounts.read_accounts(csv_text)
@@ -118,7 +119,8 @@ def users_create_from_csv(
     if group is not None:
         group.user_set.add(*users)
     elif role == Role.ADMIN:
-        User.objects.filter(pk__in=[u.pk for u in users]).update(is_staff=True)
+        # Superusers too: a staff account without Django permissions would see an empty admin.
+        User.objects.filter(pk__in=[u.pk for u in users]).update(is_staff=True, is_superuser=True)
     for dataset in datasets:
         dataset.annotators.add(*users)
     return created

@@ -10,6 +10,7 @@ from django.core.management import CommandError, call_command
 
 from backend.api import accounts, services
 from backend.api.models import Dataset, Role
+from backend.api.permissions import user_role
 
 # --- The pure reader -------------------------------------------------------------------------
 
@@ -192,3 +193,43 @@ def test_the_admin_page_lists_every_problem_and_creates_nothing(admin_client):
     body = response.content.decode()
     assert "Nothing was created" in body and "line 1" in body and "line 2" in body
     assert not User.objects.filter(username="bob").exists()
+
+
+@pytest.mark.parametrize("role", [Role.ANNOTATOR, Role.RESEARCHER, Role.ADMIN])
+def test_the_command_creates_accounts_of_any_role(tmp_path, db, role):
+    sheet = tmp_path / "users.csv"
+    sheet.write_text("alice,alice@lab.org\n")
+    out = io.StringIO()
+    call_command("create_accounts", str(sheet), "--role", role.value, stdout=out)
+    assert f"Created 1 {role.value} accounts" in out.getvalue()
+    password = out.getvalue().strip().splitlines()[-1].split()[-1]
+    alice = authenticate(username="alice", password=password)
+    assert user_role(alice) == role
+    assert alice.is_superuser == (role == Role.ADMIN)  # an admin manages everything in Django admin
+
+
+def test_the_command_creates_named_accounts_without_a_csv(db):
+    out = io.StringIO()
+    call_command("create_accounts", "--username", "rita", "--username", "rob", "--role", "researcher", stdout=out)
+    lines = out.getvalue().strip().splitlines()[-2:]
+    for line, name in zip(lines, ["rita", "rob"], strict=True):
+        assert user_role(authenticate(username=name, password=line.split()[-1])) == Role.RESEARCHER
+
+
+@pytest.mark.parametrize(
+    "arguments, problem",
+    [
+        ([], "Give a CSV file of accounts, or --username"),
+        (["users.csv", "--username", "rita"], "not both"),
+        (["--username", "bad name"], "not a valid username"),
+    ],
+)
+def test_the_command_says_what_is_missing_or_wrong(db, arguments, problem):
+    with pytest.raises(CommandError, match=problem):
+        call_command("create_accounts", *arguments)
+    assert not User.objects.exists()
+
+
+def test_the_command_refuses_an_unknown_role(db):
+    with pytest.raises(CommandError, match="invalid choice: 'boss'"):
+        call_command("create_accounts", "--username", "rita", "--role", "boss")

@@ -291,12 +291,21 @@ def test_researchers_see_everyones_annotations_with_filters(make_user, researche
     assert len(ids("")) == 3
     assert ids(f"annotator={bob.pk}") == [(bob.pk, first.pk)]
     assert ids("status=submitted") == [(alice.pk, first.pk)]
+    assert ids("status=draft") == [(alice.pk, second.pk), (bob.pk, first.pk)]
+    assert ids("status=all") == ids("")
     assert ids("label=fake") == [(alice.pk, second.pk)]
     assert ids(f"image={second.pk}") == [(alice.pk, second.pk)]
     assert ids("is_test=false") == [(alice.pk, first.pk), (alice.pk, second.pk)]
     assert len(ids(f"dataset={demo_dataset.pk}")) == 3
     detail = client.get(f"/api/annotations/{Annotation.objects.get(annotator=bob).pk}/").json()
     assert detail["strokes"] == [brush([(2, 2)])]
+
+
+def test_the_status_filter_speaks_the_research_endpoints_vocabulary(researcher, client_for, db):
+    from backend.api.query_params import STATUSES
+
+    for status in STATUSES:  # the masks, saliency, export and statistics endpoints' values
+        assert client_for(researcher).get(f"/api/annotations/?status={status}").status_code == 200, status
 
 
 def test_an_invalid_filter_value_is_a_400(researcher, client_for, db):
@@ -506,3 +515,36 @@ def test_a_revision_keeps_the_stored_content_exactly(annotator, image, client_fo
         Annotation.objects.get(),
     )
     assert revision.created_at is not None
+
+
+def test_a_body_past_djangos_own_limit_gets_413_without_an_error_logged(annotator, image, client_for, settings, caplog):
+    # Django refused it first (RequestDataTooBig: 400 "for a form; send JSON", and a logged error).
+    settings.ANNOTATION_MAX_BODY_BYTES, settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000, 2000
+    body = json.dumps(document([brush([(1, 1)] * 300)]))
+    assert len(body) > 2000
+    response = client_for(annotator).put(f"/api/images/{image.pk}/annotation/", body, content_type="application/json")
+    assert response.status_code == 413 and response.json()["code"] == "body_too_large"
+    assert not [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")]
+    assert not Annotation.objects.exists()
+
+
+def test_a_declared_length_past_the_limit_gets_413_before_the_body_is_read(annotator, image, client_for):
+    response = client_for(annotator).put(
+        f"/api/images/{image.pk}/annotation/", "{}", content_type="application/json", CONTENT_LENGTH=str(10**12)
+    )
+    assert response.status_code == 413 and "1000000.0 MB" in response.json()["detail"]
+
+
+def test_a_chunked_body_without_a_length_gets_411_not_an_empty_document(annotator, image, client_for):
+    # Gunicorn passes a chunked body on with no Content-Length; Django then read it as empty.
+    body = json.dumps(document([brush([(1, 1)])]))
+    response = client_for(annotator).generic(
+        "PUT",
+        f"/api/images/{image.pk}/annotation/",
+        body,
+        content_type="application/json",
+        HTTP_TRANSFER_ENCODING="chunked",
+        CONTENT_LENGTH="",
+    )
+    assert response.status_code == 411 and response.json()["code"] == "length_required"
+    assert not Annotation.objects.exists()

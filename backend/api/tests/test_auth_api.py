@@ -1,10 +1,15 @@
 """Signing in and out: tokens for scripts, sessions with CSRF for the SPA, and who gets refused."""
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 from rest_framework.throttling import SimpleRateThrottle
 
+from backend.api.authentication import TokenAuthentication
 from backend.api.models import Role
+from backend.api.permissions import user_role
 
 PROTECTED = [
     ("get", "/api/datasets/"),
@@ -52,6 +57,30 @@ def test_token_login_returns_a_token_that_authenticates(annotator):
     assert client.get("/api/auth/me/").json()["role"] == "annotator"
     assert client.post("/api/auth/token/logout/").status_code == 204
     assert client.get("/api/auth/me/").status_code == 401
+
+
+@pytest.mark.parametrize("role", [Role.ANNOTATOR, Role.RESEARCHER, Role.ADMIN, None])
+def test_a_token_gives_its_user_and_their_role_in_one_query(role, make_user, django_user_model):
+    user = make_user(role) if role else django_user_model.objects.create_user("nobody", password="x")
+    key = Token.objects.create(user=user).key
+    with CaptureQueriesContext(connection) as queries:
+        found, token = TokenAuthentication().authenticate_credentials(key)
+        assert user_role(found) == role  # known with the user: no query of the groups
+    assert len(queries) == 1
+    assert (found.pk, found.username, token.key, token.user_id) == (user.pk, user.username, key, user.pk)
+    if role is not None:
+        answer = APIClient().get("/api/auth/me/", HTTP_AUTHORIZATION=f"Token {key}").json()
+        assert answer["role"] == role
+
+
+def test_an_unknown_token_or_an_inactive_users_token_is_refused(annotator):
+    key = Token.objects.create(user=annotator).key
+    client = APIClient()
+    assert client.get("/api/auth/me/", HTTP_AUTHORIZATION=f"Token {key}x").json()["detail"] == "Invalid token."
+    annotator.is_active = False
+    annotator.save()
+    response = client.get("/api/auth/me/", HTTP_AUTHORIZATION=f"Token {key}")
+    assert response.status_code == 401 and response.json()["detail"] == "User inactive or deleted."
 
 
 def test_a_wrong_password_is_refused_clearly(annotator):
@@ -214,3 +243,41 @@ def test_the_openapi_schema_and_its_docs_are_served():
     paths = schema.json()["paths"]
     assert "/api/images/{id}/annotation/" in paths and "put" in paths["/api/images/{id}/annotation/"]
     assert APIClient().get("/api/docs/").status_code == 200
+
+
+def admin_guess(client, user, password="wrong", **extra):
+    return client.post("/api/admin/login/?next=/api/admin/", {"username": user.username, "password": password}, **extra)
+
+
+def test_the_admin_sign_in_is_rate_limited_too(make_user, client):
+    boss = make_user(Role.ADMIN)
+    statuses = [admin_guess(client, boss).status_code for _ in range(12)]
+    assert statuses == [200] * 10 + [429, 429]  # the form again, then refused
+    refused = admin_guess(client, boss, password="pw-" + boss.username)
+    assert refused.status_code == 429  # even the right password: no oracle
+    assert "Too many sign-in attempts from your address" in refused.content.decode()
+    assert 1 <= int(refused["Retry-After"]) <= 60
+
+
+def test_the_admin_and_the_api_sign_ins_share_one_count_per_address(make_user, client):
+    boss = make_user(Role.ADMIN)
+    for _ in range(5):
+        guess(APIClient(), boss)
+    statuses = [admin_guess(client, boss).status_code for _ in range(6)]
+    assert statuses == [200] * 5 + [429]
+    assert guess(APIClient(), boss).status_code == 429
+
+
+def test_the_admin_sign_in_still_signs_in_below_the_limit(make_user, client):
+    boss = make_user(Role.ADMIN)
+    admin_guess(client, boss)
+    response = admin_guess(client, boss, password="pw-" + boss.username)
+    assert response.status_code == 302
+    assert client.get("/api/admin/").status_code == 200
+
+
+def test_showing_the_admin_sign_in_form_is_not_counted(make_user, client):
+    boss = make_user(Role.ADMIN)
+    for _ in range(15):
+        assert client.get("/api/admin/login/").status_code == 200
+    assert admin_guess(client, boss).status_code == 200

@@ -128,7 +128,7 @@ def test_import_reports_each_problem_by_name(dataset_root, db):
     report = services.dataset_import(folder=folder)
     assert sorted(report.added) == ["images/a.png", "images/b.png"]
     assert report.duplicates == ["images/copy.png"]
-    assert report.files_without_row == ["extra.png"]
+    assert report.files_without_row == ["images/extra.png"]  # named as every other section names files
     assert report.rows_without_file == ["missing.png"]
     assert [u.split(":")[0] for u in report.unreadable] == ["images/broken.png"]
 
@@ -176,10 +176,32 @@ def test_the_command_prints_a_summary_listing_problems(dataset_root, db):
     text = out.getvalue()
     assert "Created dataset 'Eyes'" in text
     assert "     2 added" in text
-    assert "     1 files with no CSV row" in text and "c.png" in text
+    assert "     1 files with no CSV row" in text and "images/c.png" in text
     assert "     1 CSV rows with no file" in text and "ghost.png" in text
     dataset = Dataset.objects.get()
     assert (dataset.choices, dataset.require_choice, dataset.require_text) == (["real", "fake"], True, False)
+
+
+def run_import(folder, *options):
+    out = io.StringIO()
+    call_command("import_dataset", str(folder), *options, stdout=out, stderr=io.StringIO())
+    return out.getvalue()
+
+
+def test_the_command_says_unchanged_when_a_second_import_changes_nothing(dataset_root, db):
+    folder = write_dataset(dataset_root / "eyes")
+    assert "Created dataset 'Eyes'" in run_import(folder, "--question", "Real?")
+    assert "Unchanged dataset 'Eyes'" in run_import(folder, "--question", "Real?")
+    assert "Unchanged dataset 'Eyes'" in run_import(folder)  # options not given keep their values
+
+
+def test_the_command_says_updated_when_images_or_settings_changed(dataset_root, db):
+    folder = write_dataset(dataset_root / "eyes", names=("a.png", "b.png"), csv_text="filename\na.png\n")
+    run_import(folder)
+    assert "Updated dataset 'Eyes'" in run_import(folder, "--question", "Real?")
+    (folder / "metadata.csv").write_text("filename\na.png\nb.png\n")
+    text = run_import(folder)
+    assert "Updated dataset 'Eyes'" in text and "     1 added" in text
 
 
 def test_the_command_turns_errors_into_a_message_not_a_traceback(dataset_root, db):

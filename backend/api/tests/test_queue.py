@@ -4,11 +4,14 @@ One module although the queue is a package (services/queue/): its behaviours are
 API (next, skip, save), whichever of the package's modules does the work.
 """
 
+import json
 import random
 from datetime import timedelta
+from types import SimpleNamespace
 
 import pytest
 from django.utils import timezone
+from rest_framework.renderers import JSONRenderer
 
 from backend.api import services
 from backend.api.models import (
@@ -21,7 +24,8 @@ from backend.api.models import (
     Image,
     Role,
 )
-from backend.api.selectors import queue_check
+from backend.api.selectors import annotator_progress, queue_check
+from backend.api.serializers import ImageSerializer, LeaseSerializer, ProgressSerializer
 
 from .conftest import brush, document
 
@@ -83,6 +87,31 @@ def test_next_reserves_the_image_for_the_lease(annotator, make_dataset, client_f
     assert timedelta(minutes=29) < assignment.leased_until - before < timedelta(minutes=31)
     assert body["lease"]["minutes"] == 30 and body["lease"]["resumed"] is False
     assert Image.objects.get(pk=body["image"]["id"]).reserved_count == 1
+
+
+@pytest.mark.parametrize("role", [Role.ANNOTATOR, Role.ADMIN])
+def test_handout_body_is_what_the_serializers_give(role, make_user, make_dataset, client_for):
+    # next builds its body directly (handout_data) for speed; it must stay what the declared serializers give.
+    user = make_user(role)
+    dataset = make_dataset(4, annotators_per_image=2)
+    Image.objects.filter(dataset=dataset).update(ground_truth="fake", metadata={"camera": "x100", "iso": 200})
+    client = client_for(user)
+    for call in range(2):  # a fresh hand-out, then the same again (resumed, read back from the database)
+        body = next_image(client, dataset, ahead=2)
+        context = {"request": SimpleNamespace(user=user)}
+        assignment = Assignment.objects.get(annotator=user, image_id=body["image"]["id"])
+        ahead = [Image.objects.get(pk=image["id"]) for image in body["ahead"]]
+        expected = {
+            "image": ImageSerializer(Image.objects.get(pk=body["image"]["id"]), context=context).data,
+            "progress": ProgressSerializer(annotator_progress(dataset=dataset, annotator=user)).data,
+            "lease": LeaseSerializer(
+                {"expires_at": assignment.leased_until, "minutes": dataset.lease_minutes, "resumed": call == 1}
+            ).data,
+            "ahead": ImageSerializer(ahead, many=True, context=context).data,
+        }
+        assert len(body["ahead"]) == 2
+        assert body == json.loads(JSONRenderer().render(expected))
+        assert (body["image"]["ground_truth"] is not None) == (role == Role.ADMIN)
 
 
 def test_a_reload_or_a_second_device_gets_the_same_image(annotator, make_dataset, client_for):

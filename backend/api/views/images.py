@@ -15,6 +15,7 @@ from ..permissions import CanAnnotate, CanTakeImages
 from ..schema import ERROR_RESPONSE
 from ..serializers import (
     AheadQuerySerializer,
+    AnnotationChangeSerializer,
     AnnotationSerializer,
     AnnotationSummarySerializer,
     AnnotationWriteSerializer,
@@ -105,15 +106,40 @@ class ImageViewSet(viewsets.ReadOnlyModelViewSet):
         },
         parameters=[PREFER_PARAMETER],
     )
-    @action(detail=True, methods=["get", "put"], permission_classes=[CanAnnotate])
+    @extend_schema(
+        methods=["PATCH"],
+        request=AnnotationChangeSerializer,
+        responses={
+            200: AnnotationSummarySerializer,
+            201: AnnotationSummarySerializer,
+            409: OpenApiResponse(
+                VersionConflictSerializer,
+                description="`version` is not the stored version (version_conflict: `current` is the stored "
+                "annotation), or the image has every annotator it needs (image_full).",
+            ),
+        },
+    )
+    @action(detail=True, methods=["get", "put", "patch"], permission_classes=[CanAnnotate])
     def annotation(self, request, pk=None):
-        """Get or save the caller's own annotation of this image (version 0: nothing saved yet)."""
+        """Get or save the caller's own annotation of this image (version 0: nothing saved yet).
+
+        PUT saves the whole strokes document; PATCH saves what changed since a version (docs/strokes.md,
+        "Incremental saves") and answers the annotation without its strokes.
+        """
         image = self.get_object()
         if request.method == "GET":
             annotation = selectors.annotation_for(image=image, user=request.user)
             empty = Annotation(image=image, annotator=request.user, version=0, started_at=None)
             return Response(OwnAnnotationSerializer(annotation or empty).data)
-        body = AnnotationWriteSerializer(data=request.data, context={"image": image, "request": request})
+        context = {"image": image, "request": request}
+        if request.method == "PATCH":
+            change = AnnotationChangeSerializer(data=request.data, context=context)
+            change.is_valid(raise_exception=True)
+            annotation, changed = services.annotation_change(
+                image=image, annotator=request.user, **change.save_arguments()
+            )
+            return _saved(annotation, created=changed and annotation.version == 1, minimal=True)
+        body = AnnotationWriteSerializer(data=request.data, context=context)
         body.is_valid(raise_exception=True)
         annotation, changed = services.annotation_save(image=image, annotator=request.user, **body.save_arguments())
         return _saved(annotation, created=changed and annotation.version == 1, minimal=_prefers_minimal(request))

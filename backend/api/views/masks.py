@@ -7,6 +7,7 @@ from rest_framework.views import APIView
 
 from .. import exporting, masks, selectors
 from ..query_params import MaskQuerySerializer, StrictQuerySerializer, SvgQuerySerializer
+from ..selectors.strokes import annotation_strokes
 from .file_responses import FileApiMixin, FileBody, cached_file, safe_filename, validated_query
 
 _NOT_MODIFIED = {304: OpenApiResponse(description="Not modified: the If-None-Match ETag is this version's.")}
@@ -43,7 +44,10 @@ class AnnotationMaskPngApi(_AnnotationFileApi):
 
         def build():
             mask = masks.annotation_mask(
-                mask_rle=annotation.mask_rle, strokes=annotation.strokes, width=image.width, height=image.height
+                mask_rle=annotation.mask_rle,
+                strokes=None if annotation.mask_rle else annotation_strokes(annotation),
+                width=image.width,
+                height=image.height,
             )
             return FileBody(masks.mask_png(mask, depth=depth))
 
@@ -75,7 +79,7 @@ class AnnotationMaskSvgApi(_AnnotationFileApi):
             filename=self.filename(annotation, "svg"),
             build=lambda: FileBody(
                 masks.strokes_svg(
-                    annotation.strokes, image.width, image.height, background=background, title=title
+                    annotation_strokes(annotation), image.width, image.height, background=background, title=title
                 ).encode("utf-8")
             ),
         )

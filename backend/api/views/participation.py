@@ -59,8 +59,10 @@ class EnrolApi(APIView):
 
         Signs the browser in as the participant (a session). Refused, storing nothing: an unknown
         study (404 no_study), a malformed link or one for another study (400 invalid_link), a
-        visitor signed in with an EyeTagger account (409 signed_in), a study not open, paused,
-        closed or full (409 study_not_open, study_paused, study_closed, study_full).
+        signed study's link without its signature, changed since it was signed, or expired (400
+        unsigned_link, tampered_link, link_expired), a visitor signed in with an EyeTagger account
+        (409 signed_in), a study not open, paused, closed or full (409 study_not_open, study_paused,
+        study_closed, study_full).
         """
         SessionAuthentication().enforce_csrf(request)  # no one may be enrolled from another site
         body = EnrolSerializer(data=request.data)

@@ -162,7 +162,7 @@ class StudyViewSet(viewsets.ReadOnlyModelViewSet):
         pieces = _table(participant_columns(study), rows)
         return _download(pieces, content_type="text/csv", filename=f"{study.slug}-participants.csv")
 
-    @extend_schema(responses=serializers.DictField())
+    @extend_schema(responses=OpenApiTypes.OBJECT)
     @action(detail=True)
     def dashboard(self, request, pk=None):
         """Return the study at a glance: enrolment over time, where participants are, completion and drop-out rates,
@@ -180,7 +180,7 @@ class StudyViewSet(viewsets.ReadOnlyModelViewSet):
 
     @extend_schema(
         parameters=[StudyStatsQuerySerializer],
-        responses={(200, "application/json"): serializers.DictField(), (200, "text/csv"): OpenApiTypes.BINARY},
+        responses={(200, "application/json"): OpenApiTypes.OBJECT, (200, "text/csv"): OpenApiTypes.BINARY},
     )
     @action(detail=True, renderer_classes=[JSONRenderer], content_negotiation_class=FileNegotiation)
     def stats(self, request, pk=None):
@@ -194,7 +194,7 @@ class StudyViewSet(viewsets.ReadOnlyModelViewSet):
         header, rows = study_research.stats_table(figures)
         return _download(_table(header, rows), content_type="text/csv", filename=f"{study.slug}-stats.csv")
 
-    @extend_schema(responses=serializers.DictField())
+    @extend_schema(responses=OpenApiTypes.OBJECT)
     @action(detail=True, url_path=r"images/(?P<image_id>[0-9]+)/stats")
     def image_stats(self, request, pk=None, image_id=None):
         """Return the image's figures per condition (masks, split-half reliability) and per pair (CC, KL)."""

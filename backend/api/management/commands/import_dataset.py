@@ -70,9 +70,8 @@ class Command(BaseCommand):
         except ValidationError as error:
             raise CommandError("; ".join(error.messages)) from None
         dataset = report.dataset
-        verb = "Created" if report.created else "Updated"
         self.stdout.write(
-            self.style.SUCCESS(f"{verb} dataset {dataset.name!r} (id {dataset.pk}, slug {dataset.slug}).")
+            self.style.SUCCESS(f"{report.outcome} dataset {dataset.name!r} (id {dataset.pk}, slug {dataset.slug}).")
         )
         for title, items in report.sections():
             if items or title == "added":

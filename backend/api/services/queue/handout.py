@@ -39,7 +39,9 @@ class _ReleaseFirst(Exception):
     """Expired leases must be released (in a transaction of their own) before handing out."""
 
 
-def queue_next(*, dataset: Dataset, annotator: User, now: datetime | None = None, ahead: int = 0) -> Handout:
+def queue_next(
+    *, dataset: Dataset, annotator: User, now: datetime | None = None, ahead: int = 0, among=None
+) -> Handout:
     """Hand the annotator the image to work on now, reserved for them for the dataset's lease.
 
     First what they were doing (their leased images in the order they were handed out, then
@@ -55,6 +57,9 @@ def queue_next(*, dataset: Dataset, annotator: User, now: datetime | None = None
     expected share (``annotator_share``). They are taken only where no one else holds the
     image at that moment, never waiting, so fewer may come back than were asked for.
 
+    ``among`` (a list of image ids): new images only from these, in this order (a study's phase,
+    ``selectors.study_phases``); nothing left among them is then not noted as the dataset exhausted.
+
     Expired leases are released first, in a transaction of their own (the hand-out's first
     query tells whether there are any), so the hand-out never holds more than one image lock
     while it waits.
@@ -64,14 +69,16 @@ def queue_next(*, dataset: Dataset, annotator: User, now: datetime | None = None
     for attempt in range(3):
         try:
             return _hand_out(
-                dataset=dataset, annotator=annotator, now=now, wait=False, release=attempt < 2, ahead=ahead
+                dataset=dataset, annotator=annotator, now=now, wait=False, release=attempt < 2, ahead=ahead, among=among
             )
         except _ReleaseFirst:
             release_expired_leases(dataset=dataset, now=now)
         except RetryWaiting:
             # Every image with room was held by others: start again in a new transaction (which
             # drops any lock the first one held) that waits for them, one at a time.
-            return _hand_out(dataset=dataset, annotator=annotator, now=now, wait=True, release=False, ahead=ahead)
+            return _hand_out(
+                dataset=dataset, annotator=annotator, now=now, wait=True, release=False, ahead=ahead, among=among
+            )
     raise AssertionError("unreachable: the last attempt does not release")  # pragma: no cover
 
 
@@ -109,7 +116,9 @@ def _progress_lock_for_hand_out(*, dataset: Dataset, annotator: User, now: datet
 
 
 @transaction.atomic
-def _hand_out(*, dataset: Dataset, annotator: User, now: datetime, wait: bool, release: bool, ahead: int) -> Handout:
+def _hand_out(
+    *, dataset: Dataset, annotator: User, now: datetime, wait: bool, release: bool, ahead: int, among=None
+) -> Handout:
     progress = _progress_lock_for_hand_out(dataset=dataset, annotator=annotator, now=now)
     if progress.leases_expired and release:
         raise _ReleaseFirst  # rolls this transaction back; queue_next releases them and comes back
@@ -124,7 +133,9 @@ def _hand_out(*, dataset: Dataset, annotator: User, now: datetime, wait: bool, r
     if leased:
         _renew(leased[: 1 + ahead], dataset=dataset, now=now)  # else renewed moments ago: a reload writes nothing
     else:
-        current, resumed = _current(dataset=dataset, annotator=annotator, progress=progress, now=now, wait=wait)
+        current, resumed = _current(
+            dataset=dataset, annotator=annotator, progress=progress, now=now, wait=wait, among=among
+        )
         if current is None:
             return Handout(None, None, progress, pool_version, is_test, 0, eligible)
         leased = [current]
@@ -137,7 +148,7 @@ def _hand_out(*, dataset: Dataset, annotator: User, now: datetime, wait: bool, r
         - (progress.submitted_count + progress.skipped_count + held),
     )
     if room > 0:
-        taken = _take_ahead(dataset=dataset, annotator=annotator, progress=progress, now=now, room=room)
+        taken = _take_ahead(dataset=dataset, annotator=annotator, progress=progress, now=now, room=room, among=among)
         further += taken
         held += len(taken)
     current = leased[0]
@@ -145,7 +156,7 @@ def _hand_out(*, dataset: Dataset, annotator: User, now: datetime, wait: bool, r
 
 
 def _current(
-    *, dataset: Dataset, annotator: User, progress: AnnotatorProgress, now: datetime, wait: bool
+    *, dataset: Dataset, annotator: User, progress: AnnotatorProgress, now: datetime, wait: bool, among=None
 ) -> tuple[Assignment | None, bool]:
     """Lease what the annotator works on now when they hold no lease, and say whether they had it before.
 
@@ -162,12 +173,16 @@ def _current(
         progress.submitted_count + progress.skipped_count >= dataset.images_per_annotator
     ):
         return None, False
-    if progress.exhausted_version == progress.pool_version_now:
+    if among is None and progress.exhausted_version == progress.pool_version_now:
         return None, False  # searched since anything last came free: still nothing
     try:
-        image = take_new_image(dataset=dataset, annotator=annotator, progress=progress, counted=counted, wait=wait)
+        image = take_new_image(
+            dataset=dataset, annotator=annotator, progress=progress, counted=counted, wait=wait, among=among
+        )
     except Contended:
         return None, False  # every image left is being taken right now: nothing proven, nothing noted
+    if image is None and among is not None:
+        return None, False  # none left among those asked for: the rest of the dataset may have some
     if image is None:
         progress.exhausted_version = progress.pool_version_now
         progress.save(update_fields=["exhausted_version"])
@@ -223,7 +238,7 @@ def _new_lease(image: Image, *, dataset: Dataset, annotator: User, progress: Ann
 
 
 def _take_ahead(
-    *, dataset: Dataset, annotator: User, progress: AnnotatorProgress, now: datetime, room: int
+    *, dataset: Dataset, annotator: User, progress: AnnotatorProgress, now: datetime, room: int, among=None
 ) -> list[Image]:
     """Lease up to ``room`` further images without waiting for any: released ones with room, then new ones.
 
@@ -239,11 +254,13 @@ def _take_ahead(
     taken = [
         a.image for a in _reclaim_released(released, dataset=dataset, counted=counted, now=now, wait=False, limit=room)
     ]
-    if len(taken) >= room or progress.exhausted_version == progress.pool_version_now:
+    if len(taken) >= room or (among is None and progress.exhausted_version == progress.pool_version_now):
         return taken
     moved = False
     while len(taken) < room:
-        image = take_new_image_now(dataset=dataset, annotator=annotator, progress=progress, counted=counted)
+        image = take_new_image_now(
+            dataset=dataset, annotator=annotator, progress=progress, counted=counted, among=among
+        )
         if image is None:
             break
         _new_lease(image, dataset=dataset, annotator=annotator, progress=progress, now=now)

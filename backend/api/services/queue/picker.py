@@ -4,7 +4,8 @@ An engine of its own: ``_Walk`` goes through the images never handed to the anno
 level (lowest first, when the dataset has a target), then in the annotator's own order from
 their cursor; the ``take_*`` functions take the first image whose slot is free, skipping or
 waiting for images other transactions hold (see the package's docstring on locks). A different
-way of choosing images (say, a study's catch images) is a different walk.
+way of choosing images is a different walk: ``_ListWalk`` goes through a list the caller gives (a
+study's phase: its subset, balanced by condition, see ``selectors.study_phases``).
 """
 
 from django.contrib.auth.models import User
@@ -26,7 +27,7 @@ class RetryWaiting(Exception):
 
 
 def take_new_image(
-    *, dataset: Dataset, annotator: User, progress: AnnotatorProgress, counted: bool, wait: bool
+    *, dataset: Dataset, annotator: User, progress: AnnotatorProgress, counted: bool, wait: bool, among=None
 ) -> Image | None:
     """Find and reserve the next image the annotator has never been handed; None when there is none.
 
@@ -35,10 +36,10 @@ def take_new_image(
     different images; it raises RetryWaiting if every candidate was held, since a held image
     may still have room once its holder is done. Then (``wait`` True, in a new transaction):
     one image at a time, find the first candidate ignoring locks and wait for that image alone;
-    none left ignoring locks proves that nothing is left.
+    none left ignoring locks proves that nothing is left. ``among``: only these image ids, in this order.
     """
     target = dataset.annotators_per_image if counted else None
-    walk = _Walk(dataset=dataset, annotator=annotator, progress=progress, target=target)
+    walk = _walk(dataset=dataset, annotator=annotator, progress=progress, target=target, among=among)
     if target is None or not connection.features.has_select_for_update_skip_locked:
         # No slot to compete for (every annotator sees every image, or a test user), or SQLite,
         # where this transaction already holds the database's only write lock.
@@ -63,19 +64,21 @@ def take_new_image(
 
 
 def take_new_image_now(
-    *, dataset: Dataset, annotator: User, progress: AnnotatorProgress, counted: bool
+    *, dataset: Dataset, annotator: User, progress: AnnotatorProgress, counted: bool, among=None
 ) -> Image | None:
     """Find and reserve the next new image as ``take_new_image`` does, but never wait for a lock held by another.
 
     None when nothing is free right now. When every annotator sees every image (or for a test
     user, or on SQLite) the walk's answer is exact, and none left is noted as the pool being
-    exhausted for the annotator, as the hand-out does (``handout._current``).
+    exhausted for the annotator, as the hand-out does (``handout._current``), unless ``among`` limited the walk.
     """
     target = dataset.annotators_per_image if counted else None
-    walk = _Walk(dataset=dataset, annotator=annotator, progress=progress, target=target)
+    walk = _walk(dataset=dataset, annotator=annotator, progress=progress, target=target, among=among)
     if target is not None and connection.features.has_select_for_update_skip_locked:
         return walk.first(take=True)
     image = walk.first(take=False)
+    if image is None and among is not None:
+        return None  # nothing left among these images: the dataset may still have some for other walks
     if image is None:
         progress.exhausted_version = progress.pool_version_now
         progress.save(update_fields=["exhausted_version"])
@@ -114,6 +117,45 @@ def _take_skipping_held(image: Image, *, level: int, dataset: Dataset) -> bool:
     if taken:
         image.reserved_count = level + 1
     return taken
+
+
+def _walk(*, dataset: Dataset, annotator: User, progress: AnnotatorProgress, target: int | None, among):
+    if among is None:
+        return _Walk(dataset=dataset, annotator=annotator, progress=progress, target=target)
+    return _ListWalk(dataset=dataset, annotator=annotator, target=target, among=among)
+
+
+class _ListWalk:
+    """A walk through the image ids the caller lists, in that order: those never handed to the annotator, with room.
+
+    Read in batches (the list may hold a whole dataset), each batch in one query.
+    """
+
+    BATCH = 200
+
+    def __init__(self, *, dataset: Dataset, annotator: User, target: int | None, among):
+        self.dataset, self.annotator, self.target, self.among = dataset, annotator, target, list(among)
+
+    def first(self, *, take: bool) -> Image | None:
+        """Return the first image of the list with room; with ``take``, the first whose slot could be taken, taken."""
+        for start in range(0, len(self.among), self.BATCH):
+            batch = self.among[start : start + self.BATCH]
+            handed = Assignment.objects.filter(annotator=self.annotator, image_id__in=batch).values("image_id")
+            rows = Image.objects.filter(dataset=self.dataset, pk__in=batch).exclude(pk__in=handed)
+            if self.target is not None:
+                rows = rows.filter(reserved_count__lt=self.target)
+            found = {image.pk: image for image in rows}
+            for pk in batch:
+                image = found.get(pk)
+                if image is not None and (not take or self._take(image)):
+                    return image
+        return None
+
+    def _take(self, image: Image) -> bool:
+        if not in_savepoint(lambda: take_slot_now(image.pk, dataset=self.dataset) or None):
+            return False  # full since it was read, or held by another transaction right now
+        image.reserved_count += 1
+        return True
 
 
 class _Walk:

@@ -1,0 +1,134 @@
+"""Writes on an annotation's chunked strokes: each incremental save writes in proportion to its change.
+
+Called by ``annotations.annotation_change`` inside its transaction, on an annotation it has locked.
+Chunks are append-only (see StrokeChunk): a removal from the end retires chunks at the new version
+and writes the kept head of the one it cuts, so every past version's strokes can still be read
+(``selectors.strokes.revision_strokes``). Each chunk keeps the mask before it: painting a change
+starts from the stored mask, and undoing starts from the checkpoint of the chunk it cuts, so the
+cost of an undo is one chunk's strokes whatever the document's length.
+"""
+
+import json
+from dataclasses import dataclass
+
+import numpy as np
+from django.db.models import F, Sum
+
+from .. import masks
+from .. import strokes as strokes_mod
+from ..models import Annotation, StrokeChunk
+
+# A document moved into chunks (its first incremental save) is cut into chunks of this many
+# strokes, so that undoing into it repaints at most this many.
+CONVERT_STROKES = 64
+
+
+@dataclass
+class MaskState:
+    """The mask after a step of a change: its RLE and area, and the array when it is at hand."""
+
+    rle: str
+    area: int
+    array: np.ndarray | None = None
+
+    def pixels(self, width: int, height: int) -> np.ndarray:
+        if self.array is None:
+            self.array = masks.rle_decode(self.rle, width, height)
+        return self.array
+
+
+def _text(strokes: list[dict]) -> str:
+    return json.dumps(strokes, ensure_ascii=False, separators=(",", ":"))
+
+
+def _points(strokes: list[dict]) -> int:
+    return sum(len(stroke["points"]) for stroke in strokes)
+
+
+def chunks_convert(annotation: Annotation) -> None:
+    """Move the strokes of the annotation's row into chunks (as of its version), checkpoints included."""
+    image = annotation.image
+    strokes = annotation.strokes
+    mask = np.zeros((image.height, image.width), dtype=bool)
+    chunks = []
+    for start in range(0, len(strokes), CONVERT_STROKES):
+        part = strokes[start : start + CONVERT_STROKES]
+        chunks.append(
+            StrokeChunk(
+                annotation=annotation,
+                start=start,
+                count=len(part),
+                points=_points(part),
+                strokes=_text(part),
+                mask_before=masks.rle_encode(mask),
+                area_before=int(mask.sum()),
+                created_version=annotation.version,
+            )
+        )
+        strokes_mod.paint(mask, part)
+    StrokeChunk.objects.bulk_create(chunks)
+    annotation.strokes = []
+    annotation.chunked = True
+    annotation.stroke_count = len(strokes)
+    annotation.mask_rle = masks.rle_encode(mask)  # the same as stored, or the first one (rows written around)
+    annotation.mask_area = int(mask.sum())
+
+
+def chunks_retire(annotation: Annotation, *, version: int) -> None:
+    """Retire every live chunk at ``version``: the annotation's row holds its strokes again."""
+    StrokeChunk.objects.filter(annotation=annotation, removed_version__isnull=True).update(removed_version=version)
+    annotation.chunked = False
+
+
+def chunks_point_total(annotation: Annotation) -> int:
+    """Return how many points the annotation's live chunks hold."""
+    return _live(annotation).aggregate(total=Sum("points"))["total"] or 0
+
+
+def _live(annotation: Annotation):
+    return StrokeChunk.objects.filter(annotation=annotation, removed_version__isnull=True)
+
+
+def chunks_remove(annotation: Annotation, count: int, *, version: int) -> MaskState:
+    """Remove the last ``count`` strokes (at least one) as of ``version``; return the mask without them."""
+    keep = annotation.stroke_count - count
+    cut = list(_live(annotation).alias(end=F("start") + F("count")).filter(end__gt=keep).order_by("start"))
+    StrokeChunk.objects.filter(pk__in=[chunk.pk for chunk in cut]).update(removed_version=version)
+    first = cut[0]
+    state = MaskState(first.mask_before, first.area_before)
+    if first.start < keep:
+        head = json.loads(first.strokes)[: keep - first.start]
+        StrokeChunk.objects.create(
+            annotation=annotation,
+            start=first.start,
+            count=len(head),
+            points=_points(head),
+            strokes=_text(head),
+            mask_before=first.mask_before,
+            area_before=first.area_before,
+            created_version=version,
+        )
+        image = annotation.image
+        mask = strokes_mod.paint(state.pixels(image.width, image.height), head)
+        state = MaskState(masks.rle_encode(mask), int(mask.sum()), mask)
+    annotation.stroke_count = keep
+    return state
+
+
+def chunks_append(annotation: Annotation, strokes: list[dict], *, version: int, before: MaskState) -> MaskState:
+    """Append validated strokes as one chunk as of ``version``, painted onto the mask ``before``; return the mask."""
+    image = annotation.image
+    StrokeChunk.objects.create(
+        annotation=annotation,
+        start=annotation.stroke_count,
+        count=len(strokes),
+        points=_points(strokes),
+        strokes=_text(strokes),
+        mask_before=before.rle,
+        area_before=before.area,
+        created_version=version,
+    )
+    # A copy: the array may be a decoded checkpoint the caller still describes by its RLE.
+    mask = strokes_mod.paint(before.pixels(image.width, image.height).copy(), strokes)
+    annotation.stroke_count += len(strokes)
+    return MaskState(masks.rle_encode(mask), int(mask.sum()), mask)

@@ -1,0 +1,261 @@
+"""Incremental saves (PATCH): the change alone travels, is applied once, and the document reads the same."""
+
+import json
+import re
+
+import pytest
+from pycocotools import mask as coco_mask
+
+from backend.api import strokes as strokes_mod
+from backend.api.models import Annotation, AnnotationRevision, StrokeChunk
+
+from .conftest import brush, document
+
+
+def url(image):
+    return f"/api/images/{image.pk}/annotation/"
+
+
+def patch(client, image, **body):
+    return client.patch(url(image), body, format="json")
+
+
+def stored(client, image):
+    return client.get(url(image)).json()
+
+
+def decoded_mask(annotation):
+    image = annotation.image
+    rle = {"size": [image.height, image.width], "counts": annotation.mask_rle.encode()}
+    return coco_mask.decode(rle).astype(bool)
+
+
+STROKES = [brush([(10 + 3 * k, 10 + 2 * k), (20 + k, 30)], width=3 + k) for k in range(6)]
+
+
+def test_a_first_change_creates_the_annotation(annotator, image, client_for):
+    response = patch(client_for(annotator), image, version=0, append=STROKES[:2], label="real")
+    assert response.status_code == 201
+    body = response.json()
+    assert (body["version"], body["stroke_count"], body["label"]) == (1, 2, "real")
+    assert "strokes" not in body
+
+
+def test_appended_strokes_read_back_as_one_document(annotator, image, client_for):
+    client = client_for(annotator)
+    patch(client, image, version=0, append=STROKES[:1])
+    for k in range(1, 4):
+        assert patch(client, image, version=k, append=[STROKES[k]]).json()["version"] == k + 1
+    body = stored(client, image)
+    assert body["strokes"] == STROKES[:4] and body["stroke_count"] == 4 and body["version"] == 4
+    annotation = Annotation.objects.get()
+    assert annotation.chunked and annotation.strokes == []
+    assert (decoded_mask(annotation) == strokes_mod.rasterize(STROKES[:4], image.width, image.height)).all()
+
+
+def test_a_change_writes_a_chunk_of_its_own_strokes_only(annotator, image, client_for):
+    client = client_for(annotator)
+    patch(client, image, version=0, append=STROKES[:3])
+    patch(client, image, version=1, append=STROKES[3:4])  # converts the row's three, then appends one
+    patch(client, image, version=2, append=STROKES[4:5])
+    live = StrokeChunk.objects.filter(removed_version__isnull=True).order_by("start")
+    assert [(c.start, c.count) for c in live] == [(0, 3), (3, 1), (4, 1)]
+    assert live.last().strokes.count('"tool"') == 1
+
+
+@pytest.mark.parametrize("remove", [1, 2, 3, 5])
+def test_removing_from_the_end_gives_the_mask_of_what_is_left(annotator, image, client_for, remove):
+    client = client_for(annotator)
+    patch(client, image, version=0, append=STROKES[:2])
+    patch(client, image, version=1, append=STROKES[2:4])
+    patch(client, image, version=2, append=STROKES[4:5])
+    response = patch(client, image, version=3, remove=remove)
+    assert response.status_code == 200
+    keep = 5 - remove
+    assert stored(client, image)["strokes"] == STROKES[:keep]
+    annotation = Annotation.objects.get()
+    expected = strokes_mod.rasterize(STROKES[:keep], image.width, image.height)
+    assert (decoded_mask(annotation) == expected).all() and annotation.mask_area == expected.sum()
+
+
+def test_a_removal_and_an_append_in_one_change_redraw_from_the_cut(annotator, image, client_for):
+    client = client_for(annotator)
+    patch(client, image, version=0, append=STROKES[:3])
+    patch(client, image, version=1, append=STROKES[3:4])
+    patch(client, image, version=2, remove=2, append=STROKES[5:6])
+    expected_strokes = STROKES[:2] + STROKES[5:6]
+    assert stored(client, image)["strokes"] == expected_strokes
+    expected = strokes_mod.rasterize(expected_strokes, image.width, image.height)
+    assert (decoded_mask(Annotation.objects.get()) == expected).all()
+
+
+def test_a_removal_keeps_what_it_removed_as_a_revision(annotator, image, client_for):
+    client = client_for(annotator)
+    patch(client, image, version=0, append=STROKES[:2])
+    patch(client, image, version=1, append=STROKES[2:3])
+    patch(client, image, version=2, remove=2)
+    revision = AnnotationRevision.objects.get()
+    assert revision.version == 2 and revision.chunked
+    from backend.api.selectors.strokes import revision_strokes
+
+    assert revision_strokes(revision) == STROKES[:3]
+
+
+def test_restoring_a_revision_of_a_chunked_annotation_brings_its_strokes_back(annotator, image, client_for):
+    from backend.api.services import annotation_restore
+
+    client = client_for(annotator)
+    patch(client, image, version=0, append=STROKES[:2])
+    patch(client, image, version=1, append=STROKES[2:3])
+    patch(client, image, version=2, remove=3)
+    annotation_restore(revision=AnnotationRevision.objects.get(version=2), user=annotator)
+    assert stored(client, image)["strokes"] == STROKES[:3]
+    annotation = Annotation.objects.get()
+    assert not annotation.chunked and annotation.version == 4
+    assert (decoded_mask(annotation) == strokes_mod.rasterize(STROKES[:3], image.width, image.height)).all()
+
+
+def test_a_retried_change_is_answered_without_being_applied_again(annotator, image, client_for):
+    client = client_for(annotator)
+    patch(client, image, version=0, append=STROKES[:1], op="a1")
+    first = patch(client, image, version=1, append=STROKES[1:2], op="b2")
+    again = patch(client, image, version=1, append=STROKES[1:2], op="b2")
+    assert first.status_code == again.status_code == 200
+    assert again.json()["version"] == 2
+    assert stored(client, image)["strokes"] == STROKES[:2]
+
+
+def test_a_change_on_a_stale_version_gets_409_with_the_current_document(annotator, image, client_for):
+    client = client_for(annotator)
+    patch(client, image, version=0, append=STROKES[:1])
+    patch(client, image, version=1, append=STROKES[1:2])
+    response = patch(client, image, version=1, append=STROKES[2:3], op="other")
+    assert response.status_code == 409
+    body = response.json()
+    assert body["code"] == "version_conflict"
+    assert body["current"]["version"] == 2 and body["current"]["strokes"] == STROKES[:2]
+
+
+def test_a_put_after_changes_replaces_the_document_and_keeps_the_old_one(annotator, image, client_for):
+    client = client_for(annotator)
+    patch(client, image, version=0, append=STROKES[:1])
+    patch(client, image, version=1, append=STROKES[1:3])
+    response = client.put(url(image), document(STROKES[4:5], version=2), format="json")
+    assert response.status_code == 200 and response.json()["strokes"] == STROKES[4:5]
+    annotation = Annotation.objects.get()
+    assert not annotation.chunked and annotation.strokes == STROKES[4:5]
+    from backend.api.selectors.strokes import revision_strokes
+
+    assert revision_strokes(AnnotationRevision.objects.get(version=2)) == STROKES[:3]
+    patch(client, image, version=3, append=STROKES[5:6])
+    assert stored(client, image)["strokes"] == [STROKES[4], STROKES[5]]
+
+
+def test_a_put_of_the_stored_document_changes_nothing(annotator, image, client_for):
+    client = client_for(annotator)
+    patch(client, image, version=0, append=STROKES[:1])
+    patch(client, image, version=1, append=STROKES[1:2])
+    response = client.put(url(image), document(STROKES[:2], version=1), format="json")
+    assert response.status_code == 200 and response.json()["version"] == 2
+
+
+def test_a_change_of_text_alone_keeps_the_strokes(annotator, image, client_for):
+    client = client_for(annotator)
+    patch(client, image, version=0, append=STROKES[:2])
+    patch(client, image, version=1, append=STROKES[2:3])
+    response = patch(client, image, version=2, text="a bird")
+    assert response.json()["version"] == 3
+    body = stored(client, image)
+    assert (body["strokes"], body["text"], body["label"]) == (STROKES[:3], "a bird", None)
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "code"),
+    [
+        ({"version": 1, "remove": 3}, "remove", "remove_too_many"),
+        ({"version": 1, "append": [brush([(1, 1)], width=0)]}, "append[0].width", "width_out_of_range"),
+        ({"version": 1, "label": "maybe"}, "label", "invalid_choice"),
+        ({"version": 1, "op": "not an id!"}, "op", "invalid"),
+    ],
+)
+def test_a_bad_change_gets_a_400_naming_it_and_stores_nothing(annotator, image, client_for, body, field, code):
+    client = client_for(annotator)
+    patch(client, image, version=0, append=STROKES[:2])
+    response = client.patch(url(image), body, format="json")
+    assert response.status_code == 400
+    errors = response.json()["errors"]
+    assert (errors[0]["field"], errors[0]["code"]) == (field, code)
+    assert Annotation.objects.get().version == 1 and StrokeChunk.objects.count() == 0
+
+
+def test_strokes_holding_too_much_ink_for_one_save_get_a_400(annotator, image, client_for, settings):
+    wide = brush([(0, 0), (60, 40)] * 5000, width=100)
+    response = patch(client_for(annotator), image, version=0, append=[wide])
+    assert response.status_code == 400
+    error = response.json()["errors"][0]
+    assert (error["field"], error["code"]) == ("append", "too_much_ink")
+    assert not Annotation.objects.exists()
+
+
+def test_a_change_past_the_document_limits_is_refused(annotator, image, client_for, monkeypatch):
+    monkeypatch.setattr(strokes_mod, "DEFAULT_LIMITS", strokes_mod.Limits(max_strokes=3, max_points=6))
+    client = client_for(annotator)
+    patch(client, image, version=0, append=STROKES[:2])
+    too_many = patch(client, image, version=1, append=STROKES[2:4])
+    assert too_many.json()["errors"][0]["code"] == "too_many_strokes"
+    too_many_points = patch(client, image, version=1, append=[brush([(1, 1), (2, 2), (3, 3)])])
+    assert too_many_points.json()["errors"][0]["code"] == "too_many_points"
+
+
+# --- The same document from the outside, whether saved whole or by changes -----------------------
+
+
+@pytest.fixture
+def saved_both_ways(annotator, make_user, image, client_for):
+    """Return (the annotation saved by changes, the same strokes saved whole by another annotator)."""
+    client = client_for(annotator)
+    patch(client, image, version=0, append=STROKES[:2], label="real")
+    patch(client, image, version=1, append=STROKES[2:4])
+    patch(client, image, version=2, remove=1, append=STROKES[4:6])
+    whole = make_user()
+    client_for(whole).put(url(image), document(STROKES[:3] + STROKES[4:6], label="real"), format="json")
+    return Annotation.objects.get(annotator=annotator), Annotation.objects.get(annotator=whole)
+
+
+@pytest.mark.parametrize("name", ["strokes.json", "mask.svg", "mask.png"])
+def test_an_annotations_files_are_the_same_whether_saved_by_changes_or_whole(
+    saved_both_ways, admin_user, client_for, name
+):
+    chunked, whole = saved_both_ways
+    assert chunked.chunked and not whole.chunked
+    client = client_for(admin_user)
+    files = [client.get(f"/api/annotations/{a.pk}/{name}") for a in (chunked, whole)]
+    if name == "strokes.json":
+        documents = [response.json() for response in files]
+        assert documents[0]["strokes"] == documents[1]["strokes"] == STROKES[:3] + STROKES[4:6]
+    else:  # the SVG's title names the annotator and the version: the rest is the same
+        untitled = [re.sub(rb"<title>.*?</title>", b"", response.content) for response in files]
+        assert untitled[0] == untitled[1] and len(untitled[0]) > 100
+
+
+def test_the_jsonl_export_holds_the_strokes_of_a_chunked_annotation(saved_both_ways, admin_user, client_for):
+    chunked, whole = saved_both_ways
+    response = client_for(admin_user).get(f"/api/datasets/{chunked.image.dataset_id}/export/?format=jsonl&status=all")
+    lines = [json.loads(line) for line in b"".join(response.streaming_content).decode().splitlines()]
+    by_id = {line["id"]: line for line in lines}
+    assert by_id[chunked.pk]["strokes"] == by_id[whole.pk]["strokes"] == STROKES[:3] + STROKES[4:6]
+    assert by_id[chunked.pk]["mask_area"] == by_id[whole.pk]["mask_area"] > 0
+
+
+def test_the_admin_shows_a_chunked_annotations_strokes_and_revisions(saved_both_ways, admin_user, client):
+    chunked, _ = saved_both_ways
+    admin_user.is_superuser = True
+    admin_user.save()
+    client.force_login(admin_user)
+    page = client.get(f"/api/admin/api/annotation/{chunked.pk}/change/")
+    assert page.status_code == 200
+    assert json.dumps(STROKES[5]["points"][0]) in page.content.decode()
+    revision = AnnotationRevision.objects.get(annotation=chunked)
+    assert (revision.version, revision.stroke_count) == (2, 4)
+    revision_page = client.get(f"/api/admin/api/annotationrevision/{revision.pk}/change/")
+    assert json.dumps(STROKES[3]["points"][0]) in revision_page.content.decode()
