@@ -6,7 +6,7 @@
  */
 
 import { spawn, execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -232,6 +232,25 @@ export async function finishDataset(client, datasetId = 1) {
     handout = await client.get(`/api/datasets/${datasetId}/next/?ahead=0`);
   }
   return handout.progress;
+}
+
+let axeSource = null;
+
+/**
+ * Run axe-core on the page (or on `selector`'s element) and return its serious and critical
+ * violations as short lines ("rule: help (target)"); [] when there is none. axe is evaluated
+ * through the DevTools protocol, so the page's Content Security Policy does not block it.
+ */
+export async function axeViolations(page, selector = null) {
+  axeSource ??= readFileSync(join(ROOT, 'node_modules/axe-core/axe.min.js'), 'utf8');
+  if (!(await page.evaluate(() => typeof window.axe !== 'undefined'))) await page.evaluate(axeSource);
+  const violations = await page.evaluate(async (sel) => {
+    const result = await window.axe.run(sel ? document.querySelector(sel) : document, { resultTypes: ['violations'] });
+    return result.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, targets: v.nodes.map((n) => n.target.join(' ')) }));
+  }, selector);
+  return violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => `${v.id}: ${v.help} (${v.targets.slice(0, 4).join(', ')})`);
 }
 
 /** Draw a stroke with the mouse through image-pixel points (converted with the page's view). */

@@ -118,6 +118,14 @@ describe('the Review page', { timeout: 300000 }, () => {
     assert.ok(sources.every((src) => /\/api\/images\/\d+\/saliency-overlay\.png/.test(src)));
   });
 
+  it('shows the heat maps’ colour scale, with its range and what 1.0 means', async () => {
+    const legend = await page.textContent('[data-testid=heat-legend]');
+    assert.match(legend, /0\s*0\.5\s*1\.0/);
+    assert.match(legend, /1\.0 = every annotator/);
+    const background = await page.$eval('.heat-legend__bar', (el) => getComputedStyle(el).backgroundImage);
+    assert.match(background, /rgb\(68, 1, 84\).*rgb\(253, 231, 37\)/, 'viridis, dark purple to yellow');
+  });
+
   it('draws the IoU histogram and the accuracy–time scatter with one dot per annotator', async () => {
     const bars = await page.locator('[data-testid=iou-histogram] rect.bar').count();
     assert.equal(bars, 10);
@@ -169,6 +177,29 @@ describe('the Review page', { timeout: 300000 }, () => {
     assert.deepEqual(new Set(cards), wrongImages);
     await page.goto(`${server.url}/datasets/1/review?sort=agreement&dir=desc`);
     await page.waitForSelector('[data-testid=grid] a.card');
+  });
+
+  it('shows the images behind a bar of pairs of the IoU histogram, and keeps the pick in the address', async () => {
+    const stats = await page.evaluate(() => JSON.parse(JSON.stringify(window.__eyetagger.store.state.review.stats)));
+    const { edges, counts } = stats.iou_histogram;
+    const bin = counts.findIndex((n) => n > 0);
+    const [lo, hi] = [edges[bin], edges[bin + 1]];
+    const inBin = (v) => v >= lo && (hi >= 1 ? v <= hi : v < hi);
+    const expected = new Set(stats.images.filter((i) => i.pair_ious.some(inBin)).map((i) => i.id));
+    assert.ok(expected.size > 0 && expected.size < stats.images.length);
+    const cards = async () => new Set(await page.$$eval('[data-testid=grid] a.card', (els) => els.map((e) => Number(e.dataset.image))));
+    await page.locator('[data-testid=iou-histogram] rect.bar').nth(bin).click(); // in Pairs, the default mode
+    await page.waitForFunction(() => new URLSearchParams(location.search).has('iou'));
+    assert.equal(new URLSearchParams(new URL(page.url()).search).get('iou'), `${lo}-${hi}`);
+    await page.waitForFunction((n) => document.querySelectorAll('[data-testid=grid] a.card').length === n, expected.size);
+    assert.deepEqual(await cards(), expected);
+    await page.reload(); // a shared link shows the same filtered view
+    await page.waitForSelector('[data-testid=grid] a.card');
+    await page.waitForFunction((n) => document.querySelectorAll('[data-testid=grid] a.card').length === n, expected.size);
+    assert.deepEqual(await cards(), expected);
+    await page.click('.chip button');
+    await page.waitForFunction(() => !new URLSearchParams(location.search).has('iou'));
+    await page.waitForFunction((n) => document.querySelectorAll('[data-testid=grid] a.card').length === n, stats.images.length);
   });
 
   it('opens an image with each annotator’s answer, text as text, time spent and submission time', async () => {

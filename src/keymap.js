@@ -79,3 +79,16 @@ export function commandFor(event) {
   if (!found) return null;
   return found.length > 1 ? { command: found[0], arg: found[1] } : { command: found[0] };
 }
+
+/**
+ * Return the index an arrow key (or Home, End) moves to in a radio group of `count` options from
+ * `index`, wrapping around as WAI-ARIA's radio group does; null for any other key.
+ */
+export function radioStep(key, index, count) {
+  if (!count) return null;
+  if (key === 'ArrowRight' || key === 'ArrowDown') return (index + 1) % count;
+  if (key === 'ArrowLeft' || key === 'ArrowUp') return (index - 1 + count) % count;
+  if (key === 'Home') return 0;
+  if (key === 'End') return count - 1;
+  return null;
+}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { commandFor, modifierName, shortcuts } from './keymap.js';
+import { commandFor, modifierName, radioStep, shortcuts } from './keymap.js';
 
 const key = (k, extra = {}) => ({ key: k, target: { tagName: 'DIV' }, ...extra });
 
@@ -55,5 +55,24 @@ describe('modifierName', () => {
 
   it('undoes with Cmd+Z as shown on a Mac', () => {
     expect(commandFor(key('z', { metaKey: true }))).toEqual({ command: 'undo' });
+  });
+});
+
+describe('radioStep', () => {
+  it.each([
+    ['ArrowRight', 0, 1],
+    ['ArrowDown', 1, 0], // wraps to the first
+    ['ArrowLeft', 0, 1], // wraps to the last
+    ['ArrowUp', 1, 0],
+    ['Home', 1, 0],
+    ['End', 0, 1],
+    ['Enter', 0, null],
+    [' ', 0, null],
+  ])('%s from %i of two goes to %s', (key, from, to) => {
+    expect(radioStep(key, from, 2)).toBe(to);
+  });
+
+  it('moves nowhere in an empty group', () => {
+    expect(radioStep('ArrowRight', 0, 0)).toBeNull();
   });
 });

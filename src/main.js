@@ -9,6 +9,7 @@ import { memoryDraftStore, openDraftStore } from './services/draftStore.js';
 import { SERVICES } from './services/index.js';
 import { createPersistence } from './services/persistence.js';
 import { createSync } from './services/sync.js';
+import { createTabChannel } from './services/tabs.js';
 import { createAppStore } from './store/index.js';
 import './styles.css';
 
@@ -20,7 +21,7 @@ const persistence = createPersistence({ drafts });
 const inStudy = window.location.pathname.startsWith('/s/');
 const client = inStudy ? participantApi(api) : api;
 const sync = createSync({ api: client, drafts, device });
-const store = createAppStore({ api: client, drafts, persistence, sync });
+const store = createAppStore({ api: client, drafts, persistence, sync, tabs: createTabChannel() });
 const router = createAppRouter(store);
 window.addEventListener('online', () => sync.retryNow());
 

@@ -222,7 +222,8 @@ class DatasetAgreement:
             if pair["iou"] is not None:
                 for annotator_id in pair["annotators"]:
                     self.annotators[annotator_id].ious.append(pair["iou"])
-        entry = {**image, **figures}
+        # Each pair's IoU, so the Review page's histogram can show the images behind a bar of pairs.
+        entry = {**image, **figures, "pair_ious": [p["iou"] for p in pairs if p["iou"] is not None]}
         self.images.append(entry)
         return entry
 

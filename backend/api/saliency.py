@@ -78,29 +78,51 @@ def heat_npy(heat: np.ndarray) -> bytes:
     return out.getvalue()
 
 
-def hot_colours(heat: np.ndarray) -> np.ndarray:
-    """Return RGB colours (uint8, shape (h, w, 3)) on the "hot" scale: black, red, yellow, white.
+# Viridis (matplotlib's default colour map: perceptually uniform, readable in grey and by
+# colour-blind readers) at nine evenly spaced stops, interpolated linearly between them. The
+# Review page's legend uses the same stops (src/review/palette.js, VIRIDIS).
+VIRIDIS = np.array(
+    [
+        [68, 1, 84],
+        [71, 45, 123],
+        [59, 82, 139],
+        [44, 114, 142],
+        [33, 145, 140],
+        [40, 174, 128],
+        [94, 201, 98],
+        [173, 220, 48],
+        [253, 231, 37],
+    ],
+    dtype=np.float64,
+)
 
-    The scale is the classic piecewise-linear one: red rises over the first third, green
-    over the second, blue over the last.
-    """
-    x = np.clip(heat, 0.0, 1.0)[..., None] * 3.0 - np.array([0.0, 1.0, 2.0])
-    return np.rint(np.clip(x, 0.0, 1.0) * 255.0).astype(np.uint8)
+# How bright the image stays under an overlay: dimmed and grey, so that no part of the image
+# (the white of an eye) can pass for the map's full agreement.
+DIM = 0.5
+
+
+def viridis_colours(heat: np.ndarray) -> np.ndarray:
+    """Return RGB colours (uint8, shape (h, w, 3)) on the viridis scale: dark purple at 0, yellow at 1."""
+    x = np.clip(heat, 0.0, 1.0) * (len(VIRIDIS) - 1)
+    stops = np.arange(len(VIRIDIS))
+    channels = [np.interp(x, stops, VIRIDIS[:, c]) for c in range(3)]
+    return np.rint(np.stack(channels, axis=-1)).astype(np.uint8)
 
 
 def overlay_png(picture: PILImage.Image, heat: np.ndarray, *, opacity: float = 0.6) -> bytes:
-    """Return the image with the heat map laid over it in the "hot" colours, as PNG.
+    """Return the image, dimmed to grey, with the heat map laid over it in viridis colours, as PNG.
 
-    Each pixel's colour is blended in with weight ``opacity * heat``, so where nobody drew
-    the image shows unchanged and where everyone drew the colour covers it at ``opacity``.
+    Each pixel's colour is blended in with weight ``opacity * sqrt(heat)`` (faint agreement
+    still shows), so where nobody drew the dimmed image shows unchanged and where everyone
+    drew the colour (yellow) covers it at ``opacity``.
     """
     if not 0 <= opacity <= 1:
         raise ValueError(f"opacity must be between 0 and 1; got {opacity!r}")
-    base = np.asarray(picture.convert("RGB"), dtype=np.float64)
+    base = np.asarray(picture.convert("L"), dtype=np.float64)[..., None] * DIM
     if base.shape[:2] != heat.shape:
         raise ValueError(f"image of size {base.shape[1]}x{base.shape[0]} does not match the heat map {heat.shape}")
-    alpha = (opacity * np.clip(heat, 0.0, 1.0))[..., None]
-    blended = base * (1.0 - alpha) + hot_colours(heat) * alpha
+    alpha = (opacity * np.sqrt(np.clip(heat, 0.0, 1.0)))[..., None]
+    blended = base * (1.0 - alpha) + viridis_colours(heat) * alpha
     out = io.BytesIO()
     PILImage.fromarray(np.rint(blended).astype(np.uint8)).save(out, format="PNG", compress_level=3)
     return out.getvalue()

@@ -29,10 +29,19 @@ export function attachInput(stage, handlers) {
   return () => input.detach();
 }
 
-const isTyping = (e) => {
-  const tag = e.target && e.target.tagName;
-  return tag === 'INPUT' || tag === 'TEXTAREA' || (e.target && e.target.isContentEditable);
-};
+/**
+ * Return whether Space held on `target` is for panning: on the page itself or the stage, and on
+ * the control the mouse last clicked (`clicked`: it keeps the focus, so Fit then Space-drag
+ * pans). On a control reached by the keyboard Space presses it, and in a text field it types:
+ * swallowing it would leave keyboard users unable to press a focused button.
+ */
+export function spacePans(target, stage, clicked = null) {
+  if (!target || target === stage) return true;
+  if (target.tagName === 'BODY' || target.tagName === 'HTML') return true;
+  if (stage && typeof stage.contains === 'function' && stage.contains(target)) return true;
+  if (target.tagName === 'INPUT' || target.tagName === 'TEXTAREA' || target.tagName === 'SELECT' || target.isContentEditable) return false;
+  return target === clicked;
+}
 
 /** The pointer, wheel and key listeners of one stage, and what they track between events. */
 class StageInput {
@@ -46,6 +55,9 @@ class StageInput {
     this.gesture = false; // two fingers are panning/zooming
     this.spaceHeld = false;
     this.lastPenAt = -Infinity;
+    // How focus last moved: 'pointer' (a click) or 'keyboard'; and the control a click focused.
+    this.lastInput = 'pointer';
+    this.clicked = null;
     this.frame = 0; // the pending animation frame's id, or 0
     // [target, type, listener, options]: every listener, so detach removes exactly these.
     this.listeners = [
@@ -56,6 +68,8 @@ class StageInput {
       [stage, 'pointerleave', (e) => this.onPointerLeave(e)],
       [stage, 'wheel', (e) => this.onWheel(e), { passive: false }],
       [stage, 'contextmenu', (e) => e.preventDefault()], // a right-click or a long press never opens a menu over the image
+      [window, 'pointerdown', () => (this.lastInput = 'pointer'), { capture: true }],
+      [window, 'focusin', (e) => (this.clicked = this.lastInput === 'pointer' ? e.target : null)],
       [window, 'keydown', (e) => this.onKeyDown(e)],
       [window, 'keyup', (e) => this.onKeyUp(e)],
       [window, 'blur', () => this.onBlur()],
@@ -70,7 +84,7 @@ class StageInput {
   detach() {
     if (this.frame) cancelAnimationFrame(this.frame); // no frame for a page that is gone
     this.frame = 0;
-    for (const [target, type, listener] of this.listeners) target.removeEventListener(type, listener);
+    for (const [target, type, listener, options] of this.listeners) target.removeEventListener(type, listener, options);
   }
 
   local(e) {
@@ -199,7 +213,8 @@ class StageInput {
   }
 
   onKeyDown(e) {
-    if (e.code === 'Space' && !isTyping(e)) {
+    if (e.code !== 'Space') this.lastInput = 'keyboard'; // Tab, arrows: what is focused next was not clicked
+    if (e.code === 'Space' && spacePans(e.target, this.stage, this.clicked)) {
       e.preventDefault();
       if (!this.spaceHeld) {
         this.spaceHeld = true;

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { attachInput } from './input.js';
+import { attachInput, spacePans } from './input.js';
 
 /** An event target that records its listeners, so a test can see what is left attached. */
 function recordingTarget(extra = {}) {
@@ -95,5 +95,46 @@ describe('attachInput', () => {
     // Back in the window, a plain drag draws again.
     el.fire('pointerdown', pointer());
     expect(calls.some(([name]) => name === 'beginStroke')).toBe(true);
+  });
+});
+
+describe('spacePans', () => {
+  const inside = { tagName: 'CANVAS' };
+  const stageEl = { tagName: 'DIV', contains: (t) => t === inside };
+  const fit = { tagName: 'BUTTON' };
+  it.each([
+    ['nothing focused', null, true],
+    ['the page', { tagName: 'BODY' }, true],
+    ['the stage', stageEl, true],
+    ['a canvas in the stage', inside, true],
+    ['a button reached by the keyboard', { tagName: 'BUTTON' }, false],
+    ['the button the mouse clicked', fit, true],
+    ['a link reached by the keyboard', { tagName: 'A' }, false],
+    ['a text field', { tagName: 'TEXTAREA' }, false],
+    ['a slider, even clicked', { tagName: 'INPUT' }, false],
+  ])('on %s: %s', (_what, target, pans) => {
+    expect(spacePans(target, stageEl, target && target.tagName === 'INPUT' ? target : fit)).toBe(pans);
+  });
+
+  it('leaves Space on a button reached by the keyboard alone, and pans on one the mouse clicked', () => {
+    const win = recordingTarget();
+    vi.stubGlobal('window', win);
+    const { handlers, calls } = recordingHandlers();
+    attachInput(stage(), handlers);
+    const [next, fitButton] = [{ tagName: 'BUTTON' }, { tagName: 'BUTTON' }];
+    win.fire('keydown', { code: 'Tab', target: null, preventDefault: () => {} });
+    win.fire('focusin', { target: next });
+    const space = { code: 'Space', target: next, preventDefault: vi.fn() };
+    win.fire('keydown', space);
+    expect(space.preventDefault).not.toHaveBeenCalled(); // the browser presses the button
+    expect(calls.filter(([name]) => name === 'spaceChanged')).toEqual([]);
+    win.fire('pointerdown', {});
+    win.fire('focusin', { target: fitButton });
+    win.fire('keydown', { code: 'Equal', target: fitButton, preventDefault: () => {} }); // a shortcut in between
+    const pan = { code: 'Space', target: fitButton, preventDefault: vi.fn() };
+    win.fire('keydown', pan);
+    expect(pan.preventDefault).toHaveBeenCalled();
+    expect(calls.filter(([name]) => name === 'spaceChanged')).toEqual([['spaceChanged', true]]);
+    vi.unstubAllGlobals();
   });
 });

@@ -30,3 +30,25 @@ export function scoreColour(value) {
   if (value >= 0.5) return '#f5b14c';
   return '#ff5c5c';
 }
+
+/**
+ * The heat maps' colour scale, viridis, at the nine stops the server interpolates between
+ * (backend/api/saliency.py, VIRIDIS): dark purple where few annotators drew, yellow where all did.
+ */
+export const VIRIDIS = Object.freeze([
+  [68, 1, 84],
+  [71, 45, 123],
+  [59, 82, 139],
+  [44, 114, 142],
+  [33, 145, 140],
+  [40, 174, 128],
+  [94, 201, 98],
+  [173, 220, 48],
+  [253, 231, 37],
+]);
+
+/** Return the scale as a CSS linear-gradient from 0 (left) to 1 (right), for the legend. */
+export function viridisGradient(direction = 'to right') {
+  const stops = VIRIDIS.map(([r, g, b], i) => `rgb(${r}, ${g}, ${b}) ${((100 * i) / (VIRIDIS.length - 1)).toFixed(1)}%`);
+  return `linear-gradient(${direction}, ${stops.join(', ')})`;
+}

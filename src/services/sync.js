@@ -37,6 +37,8 @@ export function createSync({ api, drafts, device, timers, random }) {
     retryNow: () => queue.retryNow(),
     /** The annotator settled a conflict (or skipped the image): send `draft` as it now stands, if dirty. */
     resolved: (draft) => queue.resolved(draft),
+    /** Another tab stored `current` over this draft: it waits for the annotator's choice. */
+    conflicted: (key, current) => queue.conflicted(key, current),
     /**
      * Queue the user's unsent drafts kept in IndexedDB, oldest first; `open` is the draft open in
      * the page, newer than its stored copy, which it replaces.

@@ -34,7 +34,7 @@ export function backoffDelay(attempt, random = Math.random) {
 }
 
 /** A listener that hears nothing: what the queue tells until one listens. */
-const DEAF = { status() {}, async saved() {}, async conflict() {}, async full() {} };
+const DEAF = { status() {}, async saved() {}, async conflict() {}, async full() {}, published() {} };
 
 export class SyncQueue {
   /**
@@ -63,7 +63,9 @@ export class SyncQueue {
    * Tell `listener` what happens, awaiting each answer: status({status, waiting, message});
    * saved(key, {version, rev}) once the server stores the draft as `version` up to local
    * revision `rev` (null: only the version is new); conflict(key, current) when another tab or
-   * device changed it; full(draft, rev) when its image already has every annotator it needs.
+   * device changed it; full(draft, rev) when its image already has every annotator it needs;
+   * published(key, {version, json}) once the server stored this content as `version` (`json`:
+   * the document as sent), for other tabs to hear (services/tabs.js).
    */
   listen(listener) {
     this.listener = { ...DEAF, ...listener };
@@ -101,6 +103,18 @@ export class SyncQueue {
   /** The draft was just made from the server's answer: later changes of it can be sent as changes. */
   known(draft) {
     this.acked.set(draft.key, serverCopy(draft, draft.baseVersion));
+  }
+
+  /**
+   * Another tab stored `current` over what this queue last had stored for `key`: the draft here
+   * waits for the annotator's choice, and the indicator no longer says Saved.
+   */
+  conflicted(key, current) {
+    this.order = this.order.filter((k) => k !== key);
+    this.acked.delete(key); // the server no longer holds what this tab last had acknowledged: resolve with a PUT
+    this.problems.set(key, { kind: 'conflict', message: 'This image was changed in another tab.' });
+    if (this.latest.has(key)) this.latest.set(key, { ...this.latest.get(key), conflict: current });
+    this._report();
   }
 
   /** Return how many drafts are not yet on the server. */
@@ -226,8 +240,11 @@ export class SyncQueue {
     this.unacked.set(key, sentList.slice(-8));
     const change = this._changeOf(draft, rev);
     try {
-      const stored = change ? await this.change(draft.imageId, change) : await this.save(draft.imageId, documentJson(draft, this.client()));
+      // The whole document as the server now holds it, for the other tabs (sent whole or as a change).
+      const json = documentJson(draft, this.client());
+      const stored = change ? await this.change(draft.imageId, change) : await this.save(draft.imageId, json);
       this.acked.set(key, serverCopy(draft, stored.version));
+      this.listener.published(key, { version: stored.version, json });
       await this._stored(key, stored.version, rev);
     } catch (error) {
       if (error.isConflict && error.body && error.body.current) {

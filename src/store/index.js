@@ -13,7 +13,7 @@ import { createStudyModule } from './modules/study.js';
 import { createSyncModule } from './modules/sync.js';
 import { createToolsModule, toolsMemoryPlugin } from './modules/tools.js';
 
-export function createAppStore({ api, drafts, persistence, sync }) {
+export function createAppStore({ api, drafts, persistence, sync, tabs = null }) {
   const store = createStore({
     strict: false, // strokes are markRaw and replaced, not deep-watched: strict mode would walk them
     modules: {
@@ -27,21 +27,25 @@ export function createAppStore({ api, drafts, persistence, sync }) {
     },
     plugins: [toolsMemoryPlugin],
   });
-  listenToSync(store, sync);
+  listenToSync(store, sync, tabs);
   return store;
 }
 
 /**
- * Show what the sync service reports, apply the server's answers to the drafts, and queue the
- * annotator's unsent drafts at every sign-in (the open one as it stands here, not as stored).
+ * Show what the sync service reports, apply the server's answers to the drafts, tell the other
+ * tabs what was stored and hear theirs, and queue the annotator's unsent drafts at every sign-in
+ * (the open one as it stands here, not as stored).
  */
-function listenToSync(store, sync) {
+function listenToSync(store, sync, tabs) {
   sync.listen({
     status: (status) => store.commit('sync/setStatus', status),
     saved: (key, ack) => store.dispatch('annotation/noteSaved', { key, ...ack }),
     conflict: (key, current) => store.dispatch('annotation/noteConflict', { key, current }),
     full: (draft, rev) => store.dispatch('annotation/noteFull', { draft, rev }),
+    published: (key, stored) => tabs && tabs.announce({ key, ...stored }),
   });
+  // Another tab of this browser stored a version of an image: the open one here may now be stale.
+  if (tabs) tabs.listen((message) => store.dispatch('annotation/noteStoredElsewhere', message));
   store.watch(
     (state) => state.auth.user,
     (user) => user && sync.queueStored(user.id, store.getters['annotation/currentDraft']),

@@ -172,3 +172,13 @@ def test_mean_pairwise_overlap_of_masks_leaves_out_pairs_of_empty_masks():
     assert with_empty["pairs"] == 5 and with_empty["iou"] == pytest.approx(0.5 / 5)
     assert agreement.mean_pairwise_overlap([a]) == {"iou": None, "dice": None, "pairs": 0}
     assert agreement.mean_pairwise_overlap([empty, empty])["iou"] is None
+
+
+def test_each_image_lists_the_iou_of_each_pair_for_the_histogram():
+    tally = agreement.DatasetAgreement(["real"])
+    entry = tally.add_image(
+        {"id": 1, "ground_truth": None},
+        [answer(1, (0, 0, 4, 4)), answer(2, (0, 0, 4, 2)), answer(3, (0, 0, 4, 4))],
+    )
+    assert sorted(entry["pair_ious"]) == [0.5, 0.5, 1.0]
+    assert tally.result()["iou_histogram"]["counts"][5] == 2  # the same values the histogram counts

@@ -67,18 +67,26 @@ def test_the_npy_file_loads_as_the_float_array():
     assert loaded.dtype == np.float32 and (loaded == heat).all()
 
 
-def test_the_hot_colours_run_black_red_yellow_white():
-    colours = saliency.hot_colours(np.array([[0.0, 1 / 3, 2 / 3, 1.0]]))
-    assert colours[0].tolist() == [[0, 0, 0], [255, 0, 0], [255, 255, 0], [255, 255, 255]]
+def test_the_viridis_colours_run_from_dark_purple_to_yellow_through_its_stops():
+    colours = saliency.viridis_colours(np.array([[0.0, 0.5, 1.0, 1 / 16]]))
+    # The last is halfway between the first two stops.
+    assert colours[0].tolist() == [[68, 1, 84], [33, 145, 140], [253, 231, 37], [70, 23, 104]]
 
 
-def test_the_overlay_leaves_the_image_where_nobody_drew_and_blends_where_everyone_did():
+def test_the_viridis_scale_darkens_as_the_value_falls():
+    values = np.linspace(0, 1, 101)[None, :]
+    luminance = saliency.viridis_colours(values).astype(float) @ np.array([0.2126, 0.7152, 0.0722])
+    assert (np.diff(luminance[0]) >= 0).all()  # no white in the middle to mistake for full agreement
+
+
+def test_the_overlay_dims_the_image_where_nobody_drew_and_blends_where_everyone_did():
     grey = PILImage.fromarray(np.full((H, W), 100, dtype=np.uint8))
     heat = saliency.heat_map([block(0, 0, 4, 6)], W, H)
     pixels = np.asarray(PILImage.open(io.BytesIO(saliency.overlay_png(grey, heat, opacity=0.5))))
     assert pixels.shape == (H, W, 3)
-    assert pixels[0, 7].tolist() == [100, 100, 100]
-    assert pixels[0, 0].tolist() == [178, 178, 178]  # halfway between grey 100 and white 255: 177.5
+    assert pixels[0, 7].tolist() == [50, 50, 50]  # grey 100, dimmed by half
+    # Halfway between the dimmed grey 50 and viridis yellow (253, 231, 37): 151.5, 140.5, 43.5, rounded to even.
+    assert pixels[0, 0].tolist() == [152, 140, 44]
 
 
 def test_the_overlay_refuses_an_image_of_another_size():

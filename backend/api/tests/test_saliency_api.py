@@ -67,14 +67,15 @@ def test_sigma_smooths_and_keeps_the_total(study, researcher, client_for):
     assert smooth.max() < sharp.max() and (smooth > 0).sum() > (sharp > 0).sum()
 
 
-def test_the_overlay_is_the_image_where_nobody_drew(study, researcher, client_for):
+def test_the_overlay_is_the_image_dimmed_where_nobody_drew(study, researcher, client_for):
     image = study["images"]["a.png"]
     response = saliency(client_for(researcher), image, "saliency-overlay.png")
     overlay = np.asarray(PILImage.open(io.BytesIO(response.content)))
-    original = np.asarray(PILImage.open(image_path(image)).convert("RGB"))
+    grey = np.asarray(PILImage.open(image_path(image)).convert("L"), dtype=np.float64)
+    dimmed = np.repeat(np.rint(grey * 0.5).astype(np.uint8)[..., None], 3, axis=-1)
     assert overlay.shape == (48, 64, 3)
-    assert (overlay[20:, 20:] == original[20:, 20:]).all()
-    assert not (overlay[0:10, 5:10] == original[0:10, 5:10]).all()
+    assert (overlay[20:, 20:] == dimmed[20:, 20:]).all()
+    assert not (overlay[0:10, 5:10] == dimmed[0:10, 5:10]).all()
 
 
 def test_overlay_true_on_saliency_png_is_the_overlay(study, researcher, client_for):

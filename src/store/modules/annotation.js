@@ -25,8 +25,8 @@ import { markRaw, toRaw } from 'vue';
 import { History } from '../../canvas/history.js';
 import { Mask } from '../../canvas/mask.js';
 import { limitNotice } from '../../limitNotice.js';
-import { documentSize, fitsInDocument } from '../../limits.js';
-import { acknowledged, draftFromServer, isDirty } from '../../document.js';
+import { LIMITS, documentSize, fitsInDocument } from '../../limits.js';
+import { acknowledged, contentKey, draftFromServer, isDirty } from '../../document.js';
 import { withServices } from '../withServices.js';
 
 /** Return what the dataset requires that this content lacks, as instructions (as the server words them). */
@@ -155,6 +155,10 @@ const mutations = {
   /** The server has the draft as `version` up to local revision `rev` (null: only the version is new). */
   setSynced(state, ack) {
     Object.assign(state.draft, acknowledged(state.draft, ack));
+  },
+  /** The content is to be sent again as it stands (keeping it over a version stored elsewhere). */
+  markChanged(state) {
+    touch(state);
   },
   setConflict(state, current) {
     state.draft.conflict = current ? markRaw(current) : null;
@@ -291,8 +295,58 @@ function keepMine(services, { commit, state, getters }) {
   if (!conflict) return;
   commit('setSynced', { version: conflict.version, rev: null });
   commit('setConflict', null);
+  // A tab with nothing unsent (told by another tab of its save) must still send its version.
+  if (!isDirty(state.draft)) commit('markChanged');
   keep(services, getters);
   services.sync.resolved(getters.currentDraft);
+}
+
+/**
+ * Resolve a conflict by keeping both: the stored version's strokes drawn after this tab's (its
+ * answer and text where this tab has none), saved over the stored one. Refused, changing
+ * nothing, when the two together pass the server's limits.
+ */
+async function keepBoth(services, { commit, dispatch, state, getters }) {
+  const { conflict } = state.draft;
+  if (!conflict) return false;
+  const strokes = [...state.strokes, ...(conflict.strokes || [])];
+  const size = documentSize(strokes);
+  if (size.strokes > LIMITS.maxStrokes || size.points > LIMITS.maxPoints) {
+    commit('setNotice', 'Both versions together have more strokes or points than an annotation may hold: keep one of them.');
+    return false;
+  }
+  const mine = getters.currentDraft;
+  const draft = {
+    ...mine,
+    strokes,
+    label: mine.label ?? conflict.label ?? null,
+    text: mine.text || conflict.text || '',
+    baseVersion: conflict.version,
+    localRev: mine.localRev + 1, // newer than anything sent: it goes to the server
+    conflict: null,
+    updatedAt: Date.now(),
+  };
+  await dispatch('load', draft);
+  edited(services, { commit, state, getters });
+  services.sync.resolved(getters.currentDraft);
+  return true;
+}
+
+/**
+ * Another tab of this browser stored `json` as `version` of draft `key`. If that is the open
+ * image and newer than what this tab knows: the same content only moves the version on; other
+ * content is a conflict, shown as the server's 409 would show it (never "Saved" over it).
+ */
+async function noteStoredElsewhere(services, { commit, state, getters }, { key, version, json }) {
+  if (!isOpen(state, key) || version <= state.draft.baseVersion) return;
+  const current = { ...JSON.parse(json), version };
+  if (contentKey(current) === contentKey(getters.currentDraft)) {
+    commit('setSynced', { version, rev: isDirty(state.draft) ? null : state.draft.localRev });
+  } else {
+    commit('setConflict', current);
+    services.sync.conflicted(key, current);
+  }
+  await keep(services, getters);
 }
 
 /** Resolve a conflict by taking the stored version and dropping this tab's unsent changes. */
@@ -341,7 +395,7 @@ async function noteFull(services, { commit, dispatch, state, getters }, { draft,
 
 const actions = {
   load, addStroke, clear, undo, redo, chooseLabel, typeText, submit, logGuidance, timeOut, send, dropUnsent, keepMine,
-  useTheirs, noteSaved, noteConflict, noteFull,
+  keepBoth, useTheirs, noteSaved, noteConflict, noteStoredElsewhere, noteFull,
 };
 
 /** Return the module; services: {drafts, persistence, sync}, created in main.js. */

@@ -83,6 +83,53 @@ describe('the open document', () => {
     expect((await drafts.get(open.key)).conflict).toEqual(current); // kept for a reload
   });
 
+  it('keeps both versions of a conflict: the stored strokes after this tab’s, saved over the stored one', async () => {
+    const { store, api } = await setup();
+    await store.dispatch('annotation/addStroke', { stroke: brush(2) });
+    await vi.advanceTimersByTimeAsync(1000);
+    api.annotation = { version: 5, strokes: [brush(8), brush(9)], label: 'fake', text: 'seen elsewhere', status: 'draft' };
+    await store.dispatch('annotation/addStroke', { stroke: brush(4) });
+    await store.dispatch('annotation/noteConflict', { key: '9:5', current: api.annotation });
+    expect(await store.dispatch('annotation/keepBoth')).toBe(true);
+    await vi.advanceTimersByTimeAsync(1000);
+    const last = api.saved[api.saved.length - 1].body;
+    expect(last.strokes).toEqual([brush(2), brush(4), brush(8), brush(9)]);
+    expect(last.version).toBe(5);
+    expect([last.label, last.text]).toEqual(['fake', 'seen elsewhere']); // this tab had none
+    expect(store.state.annotation.draft.conflict).toBeNull();
+    expect(store.state.annotation.area).toBeGreaterThan(0);
+    expect(store.state.sync.status).toBe('saved');
+  });
+
+  it('stops saying Saved when another tab stores other content over the open image', async () => {
+    const { store, api } = await setup();
+    await store.dispatch('annotation/addStroke', { stroke: brush(2) });
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(store.state.sync.status).toBe('saved');
+    const json = JSON.stringify({ strokes: [brush(7)], label: null, text: '', status: 'draft', version: 1 });
+    await store.dispatch('annotation/noteStoredElsewhere', { key: '9:6', version: 2, json }); // another image: nothing
+    expect(store.state.sync.status).toBe('saved');
+    await store.dispatch('annotation/noteStoredElsewhere', { key: '9:5', version: 2, json });
+    expect(store.state.sync.status).toBe('conflict');
+    expect(store.state.annotation.draft.conflict).toMatchObject({ version: 2, strokes: [brush(7)] });
+    // Keeping this tab's version sends it, though nothing here was unsent.
+    await store.dispatch('annotation/keepMine');
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(api.saved[api.saved.length - 1].body).toMatchObject({ version: 2, strokes: [brush(2)] });
+    expect(store.state.sync.status).toBe('saved');
+  });
+
+  it('only moves the version on when another tab stored the same content', async () => {
+    const { store } = await setup();
+    await store.dispatch('annotation/addStroke', { stroke: brush(2) });
+    await vi.advanceTimersByTimeAsync(1000);
+    const json = JSON.stringify({ strokes: [brush(2)], label: null, text: '', status: 'draft', version: 1 });
+    await store.dispatch('annotation/noteStoredElsewhere', { key: '9:5', version: 3, json });
+    expect(store.state.annotation.draft.baseVersion).toBe(3);
+    expect(store.state.annotation.draft.conflict).toBeNull();
+    expect(store.state.sync.status).toBe('saved');
+  });
+
   it('syncs the draft in the background and marks it saved', async () => {
     const { store, api } = await setup();
     await store.dispatch('annotation/addStroke', { stroke: brush(2) });
