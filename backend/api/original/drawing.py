@@ -303,15 +303,9 @@ def flatten_path(d: str) -> list[np.ndarray]:
                 continue
         elif not command or command in "Zz":
             raise ValueError(f"a number ({token:g}) with no command before it")
-        upper = command.upper()
-        if upper == "A":
-            raise ValueError("it uses the arc command A, which fabric's brush never writes")
-        count = _ARGS[upper]
-        args = tokens[k : k + count]
-        if len(args) < count or any(isinstance(a, str) for a in args):
-            raise ValueError(f"the command {command} needs {count} numbers")
-        k += count
-        relative = command.islower()
+        args = _command_args(tokens, k, command)
+        k += len(args)
+        upper, relative = command.upper(), command.islower()
         if upper == "M":
             px, py = (x + args[0], y + args[1]) if relative else (args[0], args[1])
             current = [(px, py)]
@@ -323,34 +317,48 @@ def flatten_path(d: str) -> list[np.ndarray]:
             continue
         if current is None:
             raise ValueError(f"it draws ({command}) before any M")
-        if upper in ("L", "H", "V"):
-            if upper == "H":
-                px, py = (x + args[0] if relative else args[0]), y
-            elif upper == "V":
-                px, py = x, (y + args[0] if relative else args[0])
-            else:
-                px, py = (x + args[0], y + args[1]) if relative else (args[0], args[1])
-            current.append((px, py))
-            last_control = None
-        elif upper in ("Q", "T"):
-            if upper == "Q":
-                cx, cy, px, py = _absolute(args, x, y, relative)
-            else:
-                cx, cy = _reflect(last_control, x, y) if last_command in "QqTt" else (x, y)
-                px, py = _absolute(args, x, y, relative)
-            current.extend(_quadratic((x, y), (cx, cy), (px, py)))
-            last_control = (cx, cy)
-        else:  # C, S
-            if upper == "C":
-                c1x, c1y, c2x, c2y, px, py = _absolute(args, x, y, relative)
-            else:
-                c1x, c1y = _reflect(last_control, x, y) if last_command in "CcSs" else (x, y)
-                c2x, c2y, px, py = _absolute(args, x, y, relative)
-            current.extend(_cubic((x, y), (c1x, c1y), (c2x, c2y), (px, py)))
-            last_control = (c2x, c2y)
-        x, y = px, py
+        points, x, y, last_control = _segment(upper, args, relative, x, y, last_control, last_command)
+        current.extend(points)
         last_command = command
     return [np.asarray(line, dtype=np.float64) for line in polylines if line]
+
+
+def _command_args(tokens: list, k: int, command: str) -> list[float]:
+    """Return the numbers of the command at tokens[k:]; raise ValueError for an arc or too few numbers."""
+    upper = command.upper()
+    if upper == "A":
+        raise ValueError("it uses the arc command A, which fabric's brush never writes")
+    count = _ARGS[upper]
+    args = tokens[k : k + count]
+    if len(args) < count or any(isinstance(a, str) for a in args):
+        raise ValueError(f"the command {command} needs {count} numbers")
+    return args
+
+
+def _segment(upper: str, args, relative: bool, x: float, y: float, last_control, last_command: str):
+    """Return the points an L, H, V, Q, T, C or S command draws from (x, y), its end x, y and its last control point."""
+    if upper in ("L", "H", "V"):
+        if upper == "H":
+            px, py = (x + args[0] if relative else args[0]), y
+        elif upper == "V":
+            px, py = x, (y + args[0] if relative else args[0])
+        else:
+            px, py = (x + args[0], y + args[1]) if relative else (args[0], args[1])
+        return [(px, py)], px, py, None
+    if upper in ("Q", "T"):
+        if upper == "Q":
+            cx, cy, px, py = _absolute(args, x, y, relative)
+        else:
+            cx, cy = _reflect(last_control, x, y) if last_command in "QqTt" else (x, y)
+            px, py = _absolute(args, x, y, relative)
+        return _quadratic((x, y), (cx, cy), (px, py)), px, py, (cx, cy)
+    # C, S
+    if upper == "C":
+        c1x, c1y, c2x, c2y, px, py = _absolute(args, x, y, relative)
+    else:
+        c1x, c1y = _reflect(last_control, x, y) if last_command in "CcSs" else (x, y)
+        c2x, c2y, px, py = _absolute(args, x, y, relative)
+    return _cubic((x, y), (c1x, c1y), (c2x, c2y), (px, py)), px, py, (c2x, c2y)
 
 
 def _brush_polyline(d: str) -> np.ndarray | None:
@@ -579,25 +587,7 @@ def recover(*, row_id: int, where: str, png_data_url: str, svg: str | None, time
         png = png_bytes(png_data_url)
     except ValueError as error:
         raise RowInvalid(row_id, where, f"the annotation column is no PNG: {error}.") from None
-    mask = None
-    ratio = None
-    if png:
-        try:
-            alpha = png_alpha(png, max_pixels=width * height * _MAX_PNG_RATIO**2)
-        except ValueError as error:
-            raise RowInvalid(row_id, where, f"the annotation's PNG: {error}.") from None
-        ratio = device_pixel_ratio(alpha.shape[1], alpha.shape[0], width, height)
-        if ratio is None:
-            rotated = device_pixel_ratio(alpha.shape[1], alpha.shape[0], height, width) is not None
-            raise RowInvalid(
-                row_id,
-                where,
-                f"its PNG is {alpha.shape[1]}x{alpha.shape[0]}, which is no devicePixelRatio times the image's "
-                f"{width}x{height}"
-                + (" (it fits the image turned a quarter: an EXIF orientation the browser applied)" if rotated else "")
-                + ": is this the right image file?",
-            )
-        mask = png_mask(alpha, width, height, ratio)
+    mask, ratio = _png_mask_and_ratio(png, row_id, where, width, height) if png else (None, None)
     drawing = None
     if svg is not None and svg.strip():
         try:
@@ -618,18 +608,52 @@ def recover(*, row_id: int, where: str, png_data_url: str, svg: str | None, time
         notes=notes,
     )
     _apply_times(recovery, stroke_times, drawing)
-    brushes = _brushes(drawing, recovery, stroke_times, width, height) if drawing else []
-    if drawing is not None and drawing.width and drawing.height and (drawing.width, drawing.height) != (width, height):
-        notes.append(
-            f"its SVG is {drawing.width:g}x{drawing.height:g} for a {width}x{height} image; its strokes are not used"
-        )
-        brushes = []
+    brushes = _usable_brushes(drawing, recovery, stroke_times, width, height)
     if mask is None:
         if brushes:
             recovery.mask = strokes_mod.rasterize(brushes, width, height)
             recovery.strokes, recovery.strokes_from = brushes, "svg only"
             notes.append("the row has no PNG: its mask is its SVG strokes'")
         return recovery
+    _choose_strokes(recovery, brushes, mask, width, height)
+    return recovery
+
+
+def _png_mask_and_ratio(png: bytes, row_id: int, where: str, width: int, height: int) -> tuple[np.ndarray, Fraction]:
+    """Return the PNG's mask in image pixels and its devicePixelRatio; raise RowInvalid if it fits no ratio."""
+    try:
+        alpha = png_alpha(png, max_pixels=width * height * _MAX_PNG_RATIO**2)
+    except ValueError as error:
+        raise RowInvalid(row_id, where, f"the annotation's PNG: {error}.") from None
+    ratio = device_pixel_ratio(alpha.shape[1], alpha.shape[0], width, height)
+    if ratio is None:
+        rotated = device_pixel_ratio(alpha.shape[1], alpha.shape[0], height, width) is not None
+        raise RowInvalid(
+            row_id,
+            where,
+            f"its PNG is {alpha.shape[1]}x{alpha.shape[0]}, which is no devicePixelRatio times the image's "
+            f"{width}x{height}"
+            + (" (it fits the image turned a quarter: an EXIF orientation the browser applied)" if rotated else "")
+            + ": is this the right image file?",
+        )
+    return png_mask(alpha, width, height, ratio), ratio
+
+
+def _usable_brushes(
+    drawing: SvgDrawing | None, recovery: Recovery, stroke_times, width: int, height: int
+) -> list[dict]:
+    """Return the SVG's brush strokes, or none (noted) when the SVG is drawn at another size than the image."""
+    brushes = _brushes(drawing, recovery, stroke_times, width, height) if drawing else []
+    if drawing is not None and drawing.width and drawing.height and (drawing.width, drawing.height) != (width, height):
+        recovery.notes.append(
+            f"its SVG is {drawing.width:g}x{drawing.height:g} for a {width}x{height} image; its strokes are not used"
+        )
+        brushes = []
+    return brushes
+
+
+def _choose_strokes(recovery: Recovery, brushes: list[dict], mask: np.ndarray, width: int, height: int) -> None:
+    """Set the strokes: the SVG's brushes corrected to the PNG's mask when they agree closely, else the mask traced."""
     if brushes:
         painted = strokes_mod.rasterize(brushes, width, height)
         extra, missing = painted & ~mask, mask & ~painted
@@ -645,13 +669,12 @@ def recover(*, row_id: int, where: str, png_data_url: str, svg: str | None, time
                 + strokes_mod.mask_lassos(missing, tool="lasso", t=end)
             )
             recovery.strokes_from = "svg"
-            return recovery
-        notes.append(
+            return
+        recovery.notes.append(
             f"its SVG strokes agree with its PNG only to IoU {recovery.svg_iou:.3f}; the PNG is traced instead"
         )
     recovery.strokes = strokes_mod.mask_lassos(mask)
     recovery.strokes_from = "png" if recovery.strokes else "none"
-    return recovery
 
 
 def _apply_times(recovery: Recovery, stroke_times, drawing: SvgDrawing | None) -> None:

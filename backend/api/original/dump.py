@@ -15,6 +15,9 @@ again from the file, one at a time, when asked for.
 Values come as the COPY text format has them: ``None`` for NULL, otherwise text (``'t'`` and
 ``'f'`` for booleans, digits for numbers, timestamps as PostgreSQL prints them), whichever way
 the dump wrote them.
+
+One module because the dump's grammar (COPY blocks, INSERT statements, quoting, encodings) is read
+by one walk whose helpers share its state; split apart, each piece would need the others to make sense.
 """
 
 import bz2
@@ -313,6 +316,8 @@ class PgDump:
         state = _WalkState()
         stream = _open(self.path)
         try:
+            # The loop stays here, not in a helper generator, so each COPY row passes through one
+            # generator fewer: this is the import's hot path.
             for raw in stream:
                 state.number += 1
                 if state.copying is not None:
@@ -325,53 +330,21 @@ class PgDump:
                         break  # the file ends inside the block
                     yield from self._copy_row(raw, state, decode, first_pass)
                     continue
-                try:
-                    text = raw.decode(state.encoding)
-                except UnicodeDecodeError as error:
-                    raise DumpInvalid(
-                        f"line {state.number} is not {state.encoding} text (byte {error.start}), the dump's "
-                        "encoding. The dump is damaged."
-                    ) from None
+                text = self._decode_line(raw, state)
                 if state.statement is not None:
-                    state.statement.append(text)
-                    if self._statement_complete(state.statement):
-                        text, state.statement = "".join(state.statement), None
-                        if (yield from self._insert(text, state, decode, first_pass, stop_after)):
-                            return
-                    continue
-                if state.creating is not None:
+                    if (yield from self._statement_line(text, state, decode, first_pass, stop_after)):
+                        return
+                elif state.creating is not None:
                     self._create_table_line(text, state)
-                    continue
-                if text.startswith("INSERT"):
-                    state.statement, state.statement_line = [text], state.number
-                    if self._statement_complete(state.statement):
-                        state.statement = None
-                        if (yield from self._insert(text, state, decode, first_pass, stop_after)):
-                            return
-                    continue
-                if not text.strip():
-                    continue
-                if stop_after is not None and state.data_table == stop_after:
-                    return  # the table's INSERTs are over
-                state.data_table = None
-                if text.startswith("COPY "):
-                    self._copy_header(text, state, decode, first_pass)
-                elif text.startswith("CREATE"):
-                    match = _CREATE_TABLE.match(text.rstrip("\r\n"))
-                    if match:
-                        schema, name = _table_name(match.group(1))
-                        state.creating = DumpTable(name)
-                        if schema == "public" and first_pass:
-                            state.creating = self.tables.setdefault(name, state.creating)
-                            state.creating.columns = []
-                elif text.startswith("SET "):
-                    self._set_line(text, state)
-                elif text.startswith("--"):
-                    if text.startswith(LAST_LINE):
-                        state.complete = True
-                    match = _VERSION.match(text.rstrip("\r\n"))
-                    if match and first_pass:
-                        self.versions[match.group(1)] = match.group(2)
+                elif text.startswith("INSERT"):
+                    state.statement, state.statement_line = [], state.number
+                    if (yield from self._statement_line(text, state, decode, first_pass, stop_after)):
+                        return
+                elif text.strip():
+                    if stop_after is not None and state.data_table == stop_after:
+                        return  # the table's INSERTs are over
+                    state.data_table = None
+                    self._other_line(text, state, decode, first_pass)
         except (EOFError, zlib.error, lzma.LZMAError, OSError) as error:
             raise DumpInvalid(
                 f"{self.path.name} cannot be read past line {state.number}: {error}. The backup is cut short "
@@ -379,6 +352,52 @@ class PgDump:
             ) from None
         finally:
             stream.close()
+        self._check_walk_end(state, first_pass)
+
+    @staticmethod
+    def _decode_line(raw: bytes, state: "_WalkState") -> str:
+        try:
+            return raw.decode(state.encoding)
+        except UnicodeDecodeError as error:
+            raise DumpInvalid(
+                f"line {state.number} is not {state.encoding} text (byte {error.start}), the dump's "
+                "encoding. The dump is damaged."
+            ) from None
+
+    def _statement_line(self, text: str, state: "_WalkState", decode: set[str], first_pass: bool, stop_after):
+        """Add a line to the INSERT being read; once it is complete, yield its rows.
+
+        Return True when the walk should stop before it.
+        """
+        state.statement.append(text)
+        if not self._statement_complete(state.statement):
+            return False
+        text, state.statement = "".join(state.statement), None
+        return (yield from self._insert(text, state, decode, first_pass, stop_after))
+
+    def _other_line(self, text: str, state: "_WalkState", decode: set[str], first_pass: bool) -> None:
+        """Read a line outside any table's rows, INSERT or CREATE TABLE: what it says of what follows."""
+        if text.startswith("COPY "):
+            self._copy_header(text, state, decode, first_pass)
+        elif text.startswith("CREATE"):
+            match = _CREATE_TABLE.match(text.rstrip("\r\n"))
+            if match:
+                schema, name = _table_name(match.group(1))
+                state.creating = DumpTable(name)
+                if schema == "public" and first_pass:
+                    state.creating = self.tables.setdefault(name, state.creating)
+                    state.creating.columns = []
+        elif text.startswith("SET "):
+            self._set_line(text, state)
+        elif text.startswith("--"):
+            if text.startswith(LAST_LINE):
+                state.complete = True
+            match = _VERSION.match(text.rstrip("\r\n"))
+            if match and first_pass:
+                self.versions[match.group(1)] = match.group(2)
+
+    def _check_walk_end(self, state: "_WalkState", first_pass: bool) -> None:
+        """Refuse a dump that ends inside a block or statement, or (first pass) without its last line."""
         if state.copying is not None:
             raise DumpInvalid(
                 f"{self.path.name} ends inside the data of {state.copying.name} (COPY at line "

@@ -7,6 +7,9 @@ the database as it was. A second run finds what the first imported (users throug
 ``OriginalAccount``, images by SHA-256, annotations by image and annotator with the
 ``OriginalAnnotation`` each keeps) and changes nothing; a row changed in the original since
 is imported again as a new version, unless the annotation was changed here meanwhile.
+
+One module because its parts (images, users, annotations) are the steps of that one transaction
+and share its report, and no other service calls them.
 """
 
 import hashlib
@@ -194,22 +197,10 @@ def original_import(
     plan, located = _locate_images(images, Path(dataset_dir), report)
     labels = _labels(choices, schema)
     with transaction.atomic():
-        options = {"name": name, "question": question, "choices": choices}
-        existing = Dataset.objects.filter(root=root).first()
-        if schema.has_buttons and (existing is None or not existing.choices):
-            # A dataset without choices (new, or made from the same folder by import_dataset or the
-            # data migration) asks the original's question, with its buttons as the choices.
-            asked = question or (existing.question if existing else "") or DEFAULT_QUESTION
-            options.update(question=asked, choices=list(labels.values()))
-        dataset, report.created = dataset_upsert(root=root, options=options)
-        report.dataset = dataset
-        _check_choices(dataset, labels, schema)
-        dataset_report = ImportReport(dataset=dataset, created=report.created)
-        apply_import_plan(plan, dataset=dataset, image_model=Image, report=dataset_report)
-        report.images_added = dataset_report.added
-        by_sha = {image.sha256: image for image in Image.objects.filter(dataset=dataset, sha256__in=located.values())}
-        added = set(report.images_added)
-        report.images_already = sorted(image.path for image in by_sha.values() if image.path not in added)
+        dataset = _dataset_for(
+            root, schema, labels, {"name": name, "question": question, "choices": choices}, report=report
+        )
+        by_sha = _add_images(plan, located, dataset=dataset, report=report)
         accounts = _import_users(users, dataset=dataset, user_map=user_map or {}, tokens=tokens, report=report)
         images_by_id = {image.img_id: image for image in images}
         rows = original_rows.read_annotations(source)
@@ -218,19 +209,53 @@ def original_import(
             importer = _AnnotationImporter(
                 dataset, accounts, images_by_id, located, by_sha, labels, set(skip_annotations), report, decoder
             )
-            # Pipelined: the workers decode a batch while this process writes the one before.
-            pending = None
-            for batch in _batches(progress(rows, total), BATCH):
-                decoding = importer.prepare(batch)
-                if pending is not None:
-                    importer.write(pending)
-                pending = decoding
-            if pending is not None:
-                importer.write(pending)
+            _pipeline(importer, _batches(progress(rows, total), BATCH))
         importer.finish()
         if dry_run:
             transaction.set_rollback(True)
     return report
+
+
+def _dataset_for(
+    root: str, schema: original_rows.Schema, labels: dict[str, str], options: dict, *, report: OriginalImportReport
+) -> Dataset:
+    """Create or update the dataset of this folder with these options; refuse it if its choices miss a button's."""
+    existing = Dataset.objects.filter(root=root).first()
+    if schema.has_buttons and (existing is None or not existing.choices):
+        # A dataset without choices (new, or made from the same folder by import_dataset or the
+        # data migration) asks the original's question, with its buttons as the choices.
+        asked = options["question"] or (existing.question if existing else "") or DEFAULT_QUESTION
+        options.update(question=asked, choices=list(labels.values()))
+    dataset, report.created = dataset_upsert(root=root, options=options)
+    report.dataset = dataset
+    _check_choices(dataset, labels, schema)
+    return dataset
+
+
+def _add_images(
+    plan: importing.ImportPlan, located: dict[str, str], *, dataset: Dataset, report: OriginalImportReport
+) -> dict[str, Image]:
+    """Add the plan's new images to the dataset; return its images of the original's files by SHA-256."""
+    dataset_report = ImportReport(dataset=dataset, created=report.created)
+    apply_import_plan(plan, dataset=dataset, image_model=Image, report=dataset_report)
+    report.images_added = dataset_report.added
+    by_sha = {image.sha256: image for image in Image.objects.filter(dataset=dataset, sha256__in=located.values())}
+    added = set(report.images_added)
+    report.images_already = sorted(image.path for image in by_sha.values() if image.path not in added)
+    return by_sha
+
+
+def _pipeline(importer: "_AnnotationImporter", batches: Iterable[list]) -> None:
+    """Write every batch of annotation rows."""
+    # Pipelined: the workers decode a batch while this process writes the one before.
+    pending = None
+    for batch in batches:
+        decoding = importer.prepare(batch)
+        if pending is not None:
+            importer.write(pending)
+        pending = decoding
+    if pending is not None:
+        importer.write(pending)
 
 
 def _labels(choices: list[str] | None, schema: original_rows.Schema) -> dict[str, str]:
@@ -264,14 +289,7 @@ def _locate_images(
 
     A file is looked for at images/<img_path> first, then among all files by hash (renamed since).
     """
-    files = importing.list_image_files(folder / "images")
-    found: dict[str, tuple[str, int, int]] = {}  # file -> (sha256, width, height)
-    unreadable: dict[str, str] = {}
-    for relative, result in zip(files, importing.inspect_images([folder / "images" / f for f in files]), strict=True):
-        if isinstance(result, ValueError):
-            unreadable[relative] = str(result)
-        else:
-            found[relative] = result
+    found, unreadable = _inspect_folder(folder)
     by_sha: dict[str, list[str]] = {}
     for relative, (sha, _, _) in found.items():
         by_sha.setdefault(sha, []).append(relative)
@@ -281,50 +299,101 @@ def _locate_images(
     located: dict[str, str] = {}
     used: set[str] = set()
     for position, image in enumerate(sorted(images, key=lambda i: (i.id is None, i.id or 0, i.img_id))):
-        label = f"{image.img_path or '(no img_path)'} ({image.where}, img_id {image.img_id[:12]}…)"
-        candidates = by_sha.get(image.img_id, [])
-        if image.img_path in candidates:
-            relative = image.img_path
-        elif candidates:
-            relative = candidates[0]
-            report.files_renamed.append(f"{label}: found as images/{relative}")
-        elif image.img_path in found:
-            report.files_changed.append(
-                f"{label}: images/{image.img_path} now has the SHA-256 {found[image.img_path][0][:12]}…"
-            )
-            continue
-        elif image.img_path in unreadable:
-            report.files_unreadable.append(f"{label}: {unreadable[image.img_path]}")
-            continue
-        else:
-            report.files_missing.append(f"{label}: no such file, and no file with its SHA-256")
+        relative = _file_of(image, by_sha, found, unreadable, report)
+        if relative is None:
             continue
         used.add(relative)
-        sha, width, height = found[relative]
-        row = next((csv_rows[n] for n in _csv_names(relative, image.img_path) if n in csv_rows), None)
-        if row is not None:
-            csv_matched.add(row.filename)
-        ground_truth = image.ground_truth if image.has_ground_truth_column else (row.ground_truth if row else None)
-        metadata = {**(row.metadata if row else {}), **image.extra}
-        if image.id is not None:
-            metadata["original_id"] = str(image.id)
-        plan.images.append(
-            importing.ImageFile(
-                path=f"images/{relative}",
-                sha256=sha,
-                width=width,
-                height=height,
-                ground_truth=original_rows.ground_truth_value(ground_truth),
-                metadata=metadata,
-                position=position,
-            )
-        )
-        located[image.img_id] = sha
+        plan.images.append(_image_file(image, relative, found[relative], csv_rows, csv_matched, position))
+        located[image.img_id] = found[relative][0]
     if images and not located:
         raise OriginalInvalid(
             f"none of the original's {len(images)} images is in {folder / 'images'} (by name or by SHA-256): is "
             "--dataset-dir the original's data/dataset folder?"
         )
+    _report_files_without_row(images, found, unreadable, used, located, plan, report)
+    report.csv_rows_without_file = [
+        f"{name} (line {row.line})" for name, row in csv_rows.items() if name not in csv_matched
+    ]
+    return plan, located
+
+
+def _inspect_folder(folder: Path) -> tuple[dict[str, tuple[str, int, int]], dict[str, str]]:
+    """Return the image files under images/ as file -> (sha256, width, height), and the unreadable ones -> why."""
+    files = importing.list_image_files(folder / "images")
+    found: dict[str, tuple[str, int, int]] = {}
+    unreadable: dict[str, str] = {}
+    for relative, result in zip(files, importing.inspect_images([folder / "images" / f for f in files]), strict=True):
+        if isinstance(result, ValueError):
+            unreadable[relative] = str(result)
+        else:
+            found[relative] = result
+    return found, unreadable
+
+
+def _file_of(
+    image: original_rows.OriginalImage,
+    by_sha: dict[str, list[str]],
+    found: dict[str, tuple[str, int, int]],
+    unreadable: dict[str, str],
+    report: OriginalImportReport,
+) -> str | None:
+    """Return the file (under images/) holding this image's bytes, or None after reporting why there is none."""
+    label = f"{image.img_path or '(no img_path)'} ({image.where}, img_id {image.img_id[:12]}…)"
+    candidates = by_sha.get(image.img_id, [])
+    if image.img_path in candidates:
+        return image.img_path
+    if candidates:
+        report.files_renamed.append(f"{label}: found as images/{candidates[0]}")
+        return candidates[0]
+    if image.img_path in found:
+        report.files_changed.append(
+            f"{label}: images/{image.img_path} now has the SHA-256 {found[image.img_path][0][:12]}…"
+        )
+    elif image.img_path in unreadable:
+        report.files_unreadable.append(f"{label}: {unreadable[image.img_path]}")
+    else:
+        report.files_missing.append(f"{label}: no such file, and no file with its SHA-256")
+    return None
+
+
+def _image_file(
+    image: original_rows.OriginalImage,
+    relative: str,
+    inspected: tuple[str, int, int],
+    csv_rows: dict[str, importing.MetadataRow],
+    csv_matched: set[str],
+    position: int,
+) -> importing.ImageFile:
+    """Return the file to import for an original image, its metadata.csv row (if any) marked as matched."""
+    sha, width, height = inspected
+    row = next((csv_rows[n] for n in _csv_names(relative, image.img_path) if n in csv_rows), None)
+    if row is not None:
+        csv_matched.add(row.filename)
+    ground_truth = image.ground_truth if image.has_ground_truth_column else (row.ground_truth if row else None)
+    metadata = {**(row.metadata if row else {}), **image.extra}
+    if image.id is not None:
+        metadata["original_id"] = str(image.id)
+    return importing.ImageFile(
+        path=f"images/{relative}",
+        sha256=sha,
+        width=width,
+        height=height,
+        ground_truth=original_rows.ground_truth_value(ground_truth),
+        metadata=metadata,
+        position=position,
+    )
+
+
+def _report_files_without_row(
+    images: list[original_rows.OriginalImage],
+    found: dict[str, tuple[str, int, int]],
+    unreadable: dict[str, str],
+    used: set[str],
+    located: dict[str, str],
+    plan: importing.ImportPlan,
+    report: OriginalImportReport,
+) -> None:
+    """List the files under images/ that no original image row names (a twin's bytes, or unreadable, said so)."""
     originals = {image.img_id for image in images}
     for relative, (sha, _, _) in sorted(found.items()):
         if relative in used:
@@ -337,10 +406,6 @@ def _locate_images(
     for relative, reason in sorted(unreadable.items()):
         if not any(relative == image.img_path for image in images):
             report.files_without_row.append(f"images/{relative} (unreadable: {reason})")
-    report.csv_rows_without_file = [
-        f"{name} (line {row.line})" for name, row in csv_rows.items() if name not in csv_matched
-    ]
-    return plan, located
 
 
 def _csv_rows(folder: Path, report: OriginalImportReport) -> dict[str, importing.MetadataRow] | None:
