@@ -10,6 +10,11 @@ study file can be kept under version control and run again.
 The steps follow the conventions of online-experiment tools (jsPsych's timeline): an ordered
 list, each step a ``type`` with its own options. Datasets are named by slug; ``services``
 checks that they exist.
+
+One module, though long, because the study file's reading and writing must agree field by field:
+every field's default, limit and check sits here beside the others (and the questionnaire's field
+types beside ``check_answers``, which applies them to answers), so what ``write_study`` writes is
+exactly what ``read_study`` accepts; split apart, the halves would drift.
 """
 
 import json

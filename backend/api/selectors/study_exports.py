@@ -97,57 +97,77 @@ def _trial_records(*, study: Study, selection: TrialSelection, with_strokes: boo
         pseudonym = row["participant__pseudonym"]
         if pseudonym not in orders:
             orders = {pseudonym: _phase_orders(steps, row["participant__sequence"])}  # one participant at a time
-        guidance = row["guidance"] or {}
-        events = row["guidance_events"] or []
-        main = row["kind"] == Trial.Kind.MAIN
-        cells = [
-            row["pk"],
-            study.slug,
-            pseudonym,
-            row["participant__number"],
-            (row["participant__platform_ids"] or {}).get("participant") if participant_param else None,
-            row["participant__status"],
-            row["participant__excluded"],
-            row["participant__flagged"],
-            row["condition__slug"],
-            row["step__title"],
-            row["step__position"] + 1,
-            orders[pseudonym].get(row["step_id"]),
-            row["position"],
-            row["kind"],
-            row["image_id"],
-            row["image__dataset__slug"],
-            exporting.file_name(row["image__path"]),
-            row["image__sha256"],
-            row["image__ground_truth"],
-            row["annotation__label"],
-            exporting.is_correct(row["annotation__label"], row["image__ground_truth"]) if main else row["correct"],
-            row["annotation__text"],
-            row["status"],
-            row["annotation_id"],
-            row["annotation__status"],
-            row["annotation__version"],
-            guidance.get("ai_label"),
-            guidance.get("ai_confidence"),
-            guidance.get("ai_saliency"),
-            guidance.get("placement"),
-            guidance.get("toggle"),
-            len(events),
-            json.dumps(events, separators=(",", ":")) if events else None,
-            row["passed"],
-            row["iou"],
-            row["created_at"],
-            row["annotation__started_at"],
-            row["annotation__submitted_at"],
-            row["finished_at"],
-            row["annotation__active_ms"],
-            row["annotation__stroke_count"],
-            row["annotation__mask_area"],
-        ]
-        strokes = row.get("annotation__strokes")
-        if row.get("annotation__chunked"):  # saved incrementally (rare for a participant): read its chunks
-            strokes = annotation_strokes(Annotation(pk=row["annotation_id"], chunked=True))
-        yield cells, strokes
+        cells = _trial_cells(
+            row,
+            study=study,
+            platform_ids_kept=bool(participant_param),
+            phase_order=orders[pseudonym].get(row["step_id"]),
+        )
+        yield cells, _trial_strokes(row)
+
+
+def _trial_cells(row: dict, *, study: Study, platform_ids_kept: bool, phase_order: int | None) -> list:
+    """Return a trial's cells in the order of TRIAL_COLUMNS, from its row of _TRIAL_FIELDS."""
+    main = row["kind"] == Trial.Kind.MAIN
+    return [
+        row["pk"],
+        study.slug,
+        row["participant__pseudonym"],
+        row["participant__number"],
+        (row["participant__platform_ids"] or {}).get("participant") if platform_ids_kept else None,
+        row["participant__status"],
+        row["participant__excluded"],
+        row["participant__flagged"],
+        row["condition__slug"],
+        row["step__title"],
+        row["step__position"] + 1,
+        phase_order,
+        row["position"],
+        row["kind"],
+        row["image_id"],
+        row["image__dataset__slug"],
+        exporting.file_name(row["image__path"]),
+        row["image__sha256"],
+        row["image__ground_truth"],
+        row["annotation__label"],
+        exporting.is_correct(row["annotation__label"], row["image__ground_truth"]) if main else row["correct"],
+        row["annotation__text"],
+        row["status"],
+        row["annotation_id"],
+        row["annotation__status"],
+        row["annotation__version"],
+        *_guidance_cells(row["guidance"] or {}, row["guidance_events"] or []),
+        row["passed"],
+        row["iou"],
+        row["created_at"],
+        row["annotation__started_at"],
+        row["annotation__submitted_at"],
+        row["finished_at"],
+        row["annotation__active_ms"],
+        row["annotation__stroke_count"],
+        row["annotation__mask_area"],
+    ]
+
+
+def _guidance_cells(guidance: dict, events: list) -> list:
+    """Return the guidance a trial showed and how it was toggled, as the guidance_* columns of TRIAL_COLUMNS."""
+    return [
+        guidance.get("ai_label"),
+        guidance.get("ai_confidence"),
+        guidance.get("ai_saliency"),
+        guidance.get("placement"),
+        guidance.get("toggle"),
+        len(events),
+        json.dumps(events, separators=(",", ":")) if events else None,
+    ]
+
+
+def _trial_strokes(row: dict) -> list | None:
+    """Return the strokes of a trial's annotation when they were read (``with_strokes``), else None."""
+    strokes = row.get("annotation__strokes")
+    if row.get("annotation__chunked"):  # saved incrementally (rare for a participant): read its chunks
+        strokes = annotation_strokes(Annotation(pk=row["annotation_id"], chunked=True))
+    return strokes
 
 
 # --- Participants ----------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ and CC and KL between conditions. ``map_file`` and ``stats_files`` are the files
 import statistics
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import combinations
 
@@ -253,72 +254,103 @@ def study_dashboard(*, study: Study, now: datetime) -> dict:
         )  # fmt: skip
     )
     steps = Step.objects.filter(study=study).in_bulk()
-    statuses = Counter()
-    at_step: Counter = Counter()
-    per_condition: dict[str, Counter] = {}
-    total_seconds = []
-    limit = study.time_limit_minutes
-    for status, enrolled_at, completed_at, step_index, sequence, condition, excluded, flagged, _ in rows:
-        late = status == Participant.Status.ACTIVE and limit and enrolled_at < now - timedelta(minutes=limit)
-        state = "timed_out" if late else status
-        statuses[state] += 1
-        if state == Participant.Status.ACTIVE and sequence:
-            at_step[sequence[min(step_index, len(sequence) - 1)]] += 1
-        counts = per_condition.setdefault(condition or "", Counter())
-        counts[state] += 1
-        counts["excluded"] += int(excluded)
-        counts["flagged"] += int(flagged)
-        if completed_at is not None:
-            total_seconds.append((completed_at - enrolled_at).total_seconds())
-    enrolled = len(rows)
-    dropped = statuses["withdrawn"] + statuses["timed_out"]
+    tally = _tally_participants(rows, study=study, now=now)
     image_ms = list(
         _counted_trials(study).exclude(annotation=None).values_list("annotation__active_ms", flat=True)[:100_000]
     )
     return {
         "status": study.status,
-        "participants": {
-            "enrolled": enrolled,
-            "active": statuses["active"],
-            "completed": statuses["completed"],
-            "withdrawn": statuses["withdrawn"],
-            "timed_out": statuses["timed_out"],
-            "excluded": sum(c["excluded"] for c in per_condition.values()),
-            "flagged": sum(c["flagged"] for c in per_condition.values()),
-            "declined": study.declined_count,
-            "deleted": study.deleted_count,
-        },
-        "rates": {
-            "completion": statuses["completed"] / enrolled if enrolled else None,
-            "drop_out": dropped / enrolled if enrolled else None,
-        },
-        "enrolment": [
-            {"date": day.isoformat(), "enrolled": n}
-            for day, n in participants.annotate(day=TruncDate("enrolled_at"))
-            .order_by("day")
-            .values_list("day")
-            .annotate(n=Count("pk"))
-        ],
+        "participants": _participant_counts(study, tally, enrolled=len(rows)),
+        "rates": _rates(tally.statuses, enrolled=len(rows)),
+        "enrolment": _enrolment(participants),
         "steps": [
-            {"step": pk, "title": step.title, "kind": step.kind, "position": step.position, "active": at_step[pk]}
+            {"step": pk, "title": step.title, "kind": step.kind, "position": step.position, "active": tally.at_step[pk]}
             for pk, step in sorted(steps.items(), key=lambda item: item[1].position)
         ],
-        "conditions": [
-            {
-                "condition": slug or None,
-                "participants": sum(counts[s] for s in ("active", "completed", "withdrawn", "timed_out")),
-                "completed": counts["completed"],
-                "excluded": counts["excluded"],
-                "flagged": counts["flagged"],
-            }
-            for slug, counts in sorted(per_condition.items())
-        ],
+        "conditions": _condition_counts(tally.per_condition),
         "catch": {
             "judged_participants": sum(1 for row in rows if row[8]),
-            "flagged": sum(c["flagged"] for c in per_condition.values()),
+            "flagged": sum(c["flagged"] for c in tally.per_condition.values()),
         },
         "times": {
-            "median_total_seconds": statistics.median(total_seconds) if total_seconds else None,
+            "median_total_seconds": statistics.median(tally.total_seconds) if tally.total_seconds else None,
             "median_image_ms": statistics.median(image_ms) if image_ms else None,
         },
     }
+
+
+@dataclass
+class _Tally:
+    statuses: Counter  # participants by state (a participant past the study's time limit counts as timed_out)
+    at_step: Counter  # active participants by the pk of the step they are on
+    per_condition: dict[str, Counter]  # states, excluded and flagged by condition slug ("" for none)
+    total_seconds: list[float]  # enrolment to completion, of each completed participant
+
+
+def _tally_participants(rows: list[tuple], *, study: Study, now: datetime) -> _Tally:
+    """Count the dashboard's participant rows by state, current step and condition; collect their total times."""
+    tally = _Tally(statuses=Counter(), at_step=Counter(), per_condition={}, total_seconds=[])
+    limit = study.time_limit_minutes
+    for status, enrolled_at, completed_at, step_index, sequence, condition, excluded, flagged, _ in rows:
+        late = status == Participant.Status.ACTIVE and limit and enrolled_at < now - timedelta(minutes=limit)
+        state = "timed_out" if late else status
+        tally.statuses[state] += 1
+        if state == Participant.Status.ACTIVE and sequence:
+            tally.at_step[sequence[min(step_index, len(sequence) - 1)]] += 1
+        counts = tally.per_condition.setdefault(condition or "", Counter())
+        counts[state] += 1
+        counts["excluded"] += int(excluded)
+        counts["flagged"] += int(flagged)
+        if completed_at is not None:
+            tally.total_seconds.append((completed_at - enrolled_at).total_seconds())
+    return tally
+
+
+def _participant_counts(study: Study, tally: _Tally, *, enrolled: int) -> dict:
+    """Return the dashboard's participant counts by state, and those excluded, flagged, declined and deleted."""
+    statuses = tally.statuses
+    return {
+        "enrolled": enrolled,
+        "active": statuses["active"],
+        "completed": statuses["completed"],
+        "withdrawn": statuses["withdrawn"],
+        "timed_out": statuses["timed_out"],
+        "excluded": sum(c["excluded"] for c in tally.per_condition.values()),
+        "flagged": sum(c["flagged"] for c in tally.per_condition.values()),
+        "declined": study.declined_count,
+        "deleted": study.deleted_count,
+    }
+
+
+def _rates(statuses: Counter, *, enrolled: int) -> dict:
+    """Return the completion and drop-out (withdrawn or timed out) rates of the enrolled, or None with none enrolled."""
+    dropped = statuses["withdrawn"] + statuses["timed_out"]
+    return {
+        "completion": statuses["completed"] / enrolled if enrolled else None,
+        "drop_out": dropped / enrolled if enrolled else None,
+    }
+
+
+def _enrolment(participants) -> list[dict]:
+    """Return how many participants enrolled each day, in date order."""
+    return [
+        {"date": day.isoformat(), "enrolled": n}
+        for day, n in participants.annotate(day=TruncDate("enrolled_at"))
+        .order_by("day")
+        .values_list("day")
+        .annotate(n=Count("pk"))
+    ]
+
+
+def _condition_counts(per_condition: dict[str, Counter]) -> list[dict]:
+    """Return each condition's participants, completed, excluded and flagged, by slug (None for no condition)."""
+    return [
+        {
+            "condition": slug or None,
+            "participants": sum(counts[s] for s in ("active", "completed", "withdrawn", "timed_out")),
+            "completed": counts["completed"],
+            "excluded": counts["excluded"],
+            "flagged": counts["flagged"],
+        }
+        for slug, counts in sorted(per_condition.items())
+    ]

@@ -197,48 +197,28 @@ def trial_save(
     the trial is marked lost (another takes its place).
     """
     now = now or timezone.now()
-    lost = None
     with transaction.atomic():
         participant = participant_lock(participant_id)
-        trial = (
-            Trial.objects.select_related("image__dataset", "step__dataset", "annotation")
-            .filter(participant=participant, pk=trial_id)
-            .first()
-        )
-        if trial is None:
-            raise StudyRefusal("no_trial", f"There is no image {trial_id} of yours in this study.", status=404)
+        trial = _trial_of(participant, trial_id)
         if trial.status != Trial.Status.OPEN:
-            stored = trial.annotation
-            if stored is not None and AnnotationContent.of(stored) == content:
-                return trial, stored, False  # a retry of what is saved
-            raise StudyRefusal("trial_finished", "You have finished this image; it cannot change any more.")
+            return trial, _saved_before(trial, content), False  # a retry of what is saved
         refuse_unless_active(participant, now=now)
         _check_time(trial.step, content.strokes)
         if timed_out and content.status == Annotation.Status.SUBMITTED:
             timed_out = False  # submitted in time after all
         if guidance_events is not None:
             trial.guidance_events = guidance_events
-        try:
-            with transaction.atomic():
-                annotation, changed = annotation_save(
-                    image=trial.image,
-                    annotator=participant.user,
-                    content=content,
-                    base_version=base_version,
-                    started_at=started_at,
-                    active_ms=active_ms,
-                    client=client,
-                )
-        except ImageUnavailable as error:
-            lost, annotation, changed = error, None, False
-            trial.status = Trial.Status.LOST
-            trial.finished_at = now
-        else:
-            trial.annotation = annotation
-            if annotation.status == Annotation.Status.SUBMITTED or timed_out:
-                trial.status = Trial.Status.SUBMITTED if not timed_out else Trial.Status.TIMED_OUT
-                trial.finished_at = now
-                _judge(participant, trial, annotation)
+        annotation, changed, lost = _save_on_trial(
+            participant,
+            trial,
+            content=content,
+            base_version=base_version,
+            started_at=started_at,
+            active_ms=active_ms,
+            client=client,
+            timed_out=timed_out,
+            now=now,
+        )
         trial.save()
         participant.last_seen_at = now
         if trial.status in (Trial.Status.SUBMITTED, Trial.Status.TIMED_OUT):
@@ -247,6 +227,66 @@ def trial_save(
     if lost is not None:
         raise lost
     return trial, annotation, changed
+
+
+def _trial_of(participant: Participant, trial_id: int) -> Trial:
+    """Return the participant's trial with its image, step and annotation, or refuse with a 404."""
+    trial = (
+        Trial.objects.select_related("image__dataset", "step__dataset", "annotation")
+        .filter(participant=participant, pk=trial_id)
+        .first()
+    )
+    if trial is None:
+        raise StudyRefusal("no_trial", f"There is no image {trial_id} of yours in this study.", status=404)
+    return trial
+
+
+def _saved_before(trial: Trial, content: AnnotationContent) -> Annotation:
+    """Return a finished trial's annotation if it holds this content already; refuse any change to it."""
+    stored = trial.annotation
+    if stored is not None and AnnotationContent.of(stored) == content:
+        return stored
+    raise StudyRefusal("trial_finished", "You have finished this image; it cannot change any more.")
+
+
+def _save_on_trial(
+    participant: Participant,
+    trial: Trial,
+    *,
+    content: AnnotationContent,
+    base_version: int,
+    started_at: datetime | None,
+    active_ms: int | None,
+    client: dict | None,
+    timed_out: bool,
+    now: datetime,
+) -> tuple[Annotation | None, bool, ImageUnavailable | None]:
+    """Save the annotation and finish the trial if it is submitted or timed out; return (annotation, changed, lost).
+
+    ``lost``: the image's lease ran out while others filled it; the trial is marked lost, and the
+    caller raises it once the trial is stored.
+    """
+    try:
+        with transaction.atomic():
+            annotation, changed = annotation_save(
+                image=trial.image,
+                annotator=participant.user,
+                content=content,
+                base_version=base_version,
+                started_at=started_at,
+                active_ms=active_ms,
+                client=client,
+            )
+    except ImageUnavailable as error:
+        trial.status = Trial.Status.LOST
+        trial.finished_at = now
+        return None, False, error
+    trial.annotation = annotation
+    if annotation.status == Annotation.Status.SUBMITTED or timed_out:
+        trial.status = Trial.Status.SUBMITTED if not timed_out else Trial.Status.TIMED_OUT
+        trial.finished_at = now
+        _judge(participant, trial, annotation)
+    return annotation, changed, None
 
 
 def _check_time(step: Step, strokes: list) -> None:
