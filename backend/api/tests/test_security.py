@@ -54,19 +54,22 @@ def request_for(name, method, user, image, trial=None):
         "participation-annotation": document([brush([(2, 2)])]),
         "participation-withdraw": None,
         "study-status": {"status": "paused"},
+        "study-link": {"params": {"PROLIFIC_PID": "p-1", "STUDY_ID": "s-1", "SESSION_ID": "x-1"}},
     }
+    if (name, method) == ("image-annotation", "patch"):
+        return reverse(name, kwargs={"pk": image.pk}), {"version": 0, "append": [brush([(2, 2)])]}
     assert name in bodies, f"{method.upper()} {name} is a write this test does not know: give it a valid body here"
     kwargs = {"pk": image.pk} if name.startswith("image-") else {}
     kwargs = {"slug": "iris-test"} if name == "study-enrol" else kwargs
     kwargs = {"index": 0} if name == "participation-step" else kwargs
     kwargs = {"pk": trial.image_id} if name == "participation-annotation" else kwargs
-    kwargs = {"pk": Study.objects.get().pk} if name == "study-status" else kwargs
+    kwargs = {"pk": Study.objects.get().pk} if name in ("study-status", "study-link") else kwargs
     return reverse(name, kwargs=kwargs), bodies[name]
 
 
 def actor(name, admin_user, dataset_root):
     """Return (user, trial) to send the write as: the admin, or a study participant (None for enrolling)."""
-    if name in ("study-enrol", "study-status") or name in PARTICIPATION:
+    if name in ("study-enrol", "study-status", "study-link") or name in PARTICIPATION:
         write_study_datasets(dataset_root, main_images=4)
         services.study_import(text=study_text())
     if name == "study-enrol":
