@@ -129,9 +129,10 @@ def _flatten(detail, path):
 
 
 def _version_conflict(exc: VersionConflict, context):
-    from .serializers import AnnotationSerializer
+    from .serializers import OwnAnnotationSerializer
 
-    current = AnnotationSerializer(exc.current, context=context).data
+    # As the image's own annotation: version 0 with no id and no times when nothing is stored yet.
+    current = OwnAnnotationSerializer(exc.current, context=context).data
     message = (
         f"This annotation changed elsewhere (another tab or device): your change was based on version "
         f"{exc.base_version}, the stored one is version {exc.current.version}. Reload it, or save again "

@@ -237,8 +237,10 @@ VersionConflictSerializer = inline_serializer(
         "code": serializers.CharField(help_text="`version_conflict`, or `image_full` (then without `current`)."),
         "detail": serializers.CharField(),
         "errors": serializers.ListField(child=serializers.DictField()),
-        "current": AnnotationSerializer(
-            required=False, help_text="The stored annotation (version_conflict only): keep it, or save again over it."
+        "current": OwnAnnotationSerializer(
+            required=False,
+            help_text="The stored annotation (version_conflict only): keep it, or save again over it. Version 0 with "
+            "no id and no times when nothing is stored (a change based on a version the server does not hold).",
         ),
     },
 )
