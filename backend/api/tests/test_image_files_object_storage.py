@@ -169,10 +169,12 @@ def test_the_saliency_overlay_is_drawn_over_the_image_in_the_bucket(bucket, imag
     _annotate(image, make_user(Role.ANNOTATOR), [brush([(2, 2), (8, 2)], width=4)])
     response = client_for(make_user(Role.RESEARCHER)).get(f"/api/images/{image.pk}/saliency-overlay.png")
     assert response.status_code == 200, response.content[:300]
-    overlay, original = _pixels(response.content), _pixels(uploaded[image.pk][1])
+    overlay = _pixels(response.content)
+    grey = np.asarray(PILImage.open(io.BytesIO(uploaded[image.pk][1])).convert("L"), dtype=np.float64)
+    dimmed = np.repeat(np.rint(grey * 0.5).astype(np.uint8)[..., None], 3, axis=-1)
     assert overlay.shape == (48, 64, 3)
-    assert (overlay[20:, 20:] == original[20:, 20:]).all()  # nobody drew there: the image itself
-    assert not (overlay[0:5, 0:10] == original[0:5, 0:10]).all()
+    assert (overlay[20:, 20:] == dimmed[20:, 20:]).all()  # nobody drew there: the image from the bucket, dimmed
+    assert not (overlay[0:5, 0:10] == dimmed[0:5, 0:10]).all()
 
 
 def test_a_missing_object_makes_the_overlay_a_404_and_a_silent_store_a_503(
