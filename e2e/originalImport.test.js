@@ -76,7 +76,7 @@ describe('an original EyeTagger deployment brought over', { timeout: 300000 }, (
         .pop(),
     );
     await signIn(page, server.url, 'researcher');
-    await page.goto(`${server.url}/datasets/${ids.dataset}/review/images/${ids.image}?status=all&include_test=true`);
+    await page.goto(`${server.url}/datasets/${ids.dataset}/review/images/${ids.image}?status=all&test=1`);
     const card = page.locator(`[data-testid=answer-${ids.annotation}]`);
     await card.waitFor();
     await page.waitForFunction(() => window.__eyetagger.review && window.__eyetagger.review.masks().length >= 2);
