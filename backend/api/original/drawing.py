@@ -20,6 +20,9 @@ The original stored (reference §5):
 are its paths as brush strokes (with their times, for replay), followed by lasso corrections
 along pixel edges where the PNG differs (``strokes.mask_lassos``), so the document's mask is
 the PNG's exactly; without one, the document is lassos tracing the PNG's mask exactly.
+
+One module, over 500 lines, because the PNG's mask, the SVG's paths and the stroke times are
+reconciled against one another in ``recover``: each reader's output is only meaningful to it.
 """
 
 import base64
