@@ -160,6 +160,7 @@ class _Candidate(NamedTuple):
 def _walk(
     *, dataset: Dataset, annotator: User, progress: AnnotatorProgress, target: int | None, among, lowest_level=None
 ):
+    """Return the walk to take new images from: the caller's list (``among``), or the annotator's own."""
     if among is None:
         return _Walk(dataset=dataset, annotator=annotator, progress=progress, target=target, lowest_level=lowest_level)
     return _ListWalk(dataset=dataset, annotator=annotator, target=target, among=among)
