@@ -114,24 +114,12 @@ def chunks_remove(annotation: Annotation, count: int, *, version: int) -> MaskSt
     cut = list(_live(annotation).filter(start__gte=first.start).only("pk", "points"))
     StrokeChunk.objects.filter(pk__in=[chunk.pk for chunk in cut]).update(removed_version=version)
     annotation.point_count -= sum(chunk.points for chunk in cut)
+    annotation.stroke_count = first.start
     state = MaskState(first.mask_before, first.area_before)
     if first.start < keep:
+        # The cut chunk's head is kept as a chunk of its own, appended onto the chunk's checkpoint.
         head = json.loads(first.strokes)[: keep - first.start]
-        StrokeChunk.objects.create(
-            annotation=annotation,
-            start=first.start,
-            count=len(head),
-            points=_points(head),
-            strokes=_text(head),
-            mask_before=first.mask_before,
-            area_before=first.area_before,
-            created_version=version,
-        )
-        annotation.point_count += _points(head)
-        image = annotation.image
-        mask = strokes_mod.paint(state.pixels(image.width, image.height), head)
-        state = MaskState(masks.rle_encode(mask), int(mask.sum()), mask)
-    annotation.stroke_count = keep
+        state = chunks_append(annotation, head, version=version, before=state)
     return state
 
 
