@@ -147,4 +147,17 @@ describe('working offline', { timeout: 300000 }, () => {
       assert.equal(await page.textContent('[data-testid=position]'), `Image ${k + 1} of 12`);
     }
   });
+
+  it('forgets the images kept for offline use, and the datasets list, on signing out', async () => {
+    const kept = () => page.evaluate(async () => ({
+      images: (await caches.has('eyetagger-images')) ? (await (await caches.open('eyetagger-images')).keys()).length : 0,
+      datasets: localStorage.getItem('eyetagger.datasets'),
+    }));
+    const before = await kept();
+    assert.ok(before.images > 0, 'images were kept while signed in');
+    assert.ok(before.datasets, 'the datasets list was kept while signed in');
+    await page.click('button:has-text("Sign out")');
+    await page.waitForURL(/\/signin/);
+    assert.deepEqual(await kept(), { images: 0, datasets: null });
+  });
 });

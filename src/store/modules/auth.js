@@ -6,6 +6,7 @@
  */
 
 import { markRaw } from 'vue';
+import { forgetOfflineCopies } from '../../services/offlineCopies.js';
 
 const REMEMBERED = 'eyetagger.user';
 
@@ -65,6 +66,7 @@ export function createAuthModule(api) {
           if (!error.isAuth) throw error; // already signed out is fine
         }
         localStorage.removeItem(REMEMBERED);
+        await forgetOfflineCopies(); // the next person at this computer must not see them offline
         commit('setUser', null);
       },
     },

@@ -6,7 +6,9 @@
  *                  progress: {done, total}, ...}], loading: boolean, error: string | null }
  */
 
-const CACHED = 'eyetagger.datasets';
+import { DATASETS_KEY } from '../../services/offlineCopies.js';
+
+const CACHED = DATASETS_KEY; // forgotten on sign-out
 
 export function createDatasetsModule(api) {
   return {
