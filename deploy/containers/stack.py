@@ -26,6 +26,8 @@ from pathlib import Path
 import requests
 import yaml
 
+from deploy.spa_client import spa_sign_in, spa_write_headers
+
 REPO = Path(__file__).resolve().parents[2]
 ENGINE = REPO / "deploy" / "containers" / "engine.sh"
 STATE = Path(os.environ.get("EYETAGGER_CONTAINERS_DIR", "/var/tmp/eyetagger-containers"))
@@ -226,19 +228,10 @@ class Stack:
 
     def sign_in(self, username: str, password: str) -> requests.Session:
         """Sign in as the SPA does: the CSRF cookie first, then the credentials with its token."""
-        session = self.session()
-        token = session.get(f"{self.base}/api/auth/csrf/", timeout=10).json()["csrf_token"]
-        response = session.post(
-            f"{self.base}/api/auth/login/",
-            json={"username": username, "password": password},
-            headers={"X-CSRFToken": token, "Origin": self.base, "Referer": f"{self.base}/"},
-            timeout=10,
-        )
-        assert response.status_code == 200, response.text
-        return session
+        return spa_sign_in(self.session(), self.base, username, password)
 
     def write_headers(self, session: requests.Session) -> dict[str, str]:
-        return {"X-CSRFToken": session.cookies["csrftoken"], "Origin": self.base, "Referer": f"{self.base}/"}
+        return spa_write_headers(session, self.base)
 
 
 def image_size(image: str) -> int:

@@ -27,6 +27,8 @@ import pytest
 import requests
 from PIL import Image as PILImage
 
+from deploy.spa_client import spa_sign_in, spa_write_headers
+
 from .support import (
     LOCALHOST,
     REPO,
@@ -250,16 +252,7 @@ def stack(tmp_path_factory):
 
 def sign_in(stack: Stack) -> requests.Session:
     """Sign in as the SPA does: get the CSRF cookie, then POST the credentials with the token."""
-    session = stack.session()
-    token = session.get(f"{stack.base}/api/auth/csrf/", timeout=10).json()["csrf_token"]
-    response = session.post(
-        f"{stack.base}/api/auth/login/",
-        json={"username": USERNAME, "password": PASSWORD},
-        headers={"X-CSRFToken": token, "Origin": stack.base, "Referer": f"{stack.base}/"},
-        timeout=10,
-    )
-    assert response.status_code == 200, response.text
-    return session
+    return spa_sign_in(stack.session(), stack.base, USERNAME, PASSWORD)
 
 
 @pytest.fixture(scope="module")
@@ -269,8 +262,7 @@ def session(stack) -> requests.Session:
 
 
 def write_headers(stack: Stack, session: requests.Session) -> dict[str, str]:
-    # Django rotates the CSRF token at sign-in: send the current cookie's value.
-    return {"X-CSRFToken": session.cookies["csrftoken"], "Origin": stack.base, "Referer": f"{stack.base}/"}
+    return spa_write_headers(session, stack.base)
 
 
 def directives(policy: str) -> dict[str, list[str]]:
