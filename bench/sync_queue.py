@@ -169,7 +169,7 @@ class SyncQueue:
         self.order: list[int] = []  # images waiting, oldest change first
         self.due: dict[int, float] = {}
         self.attempts: dict[int, int] = {}
-        self.first_failure: dict[int, float] = {}
+        self.first_failure: dict[int, tuple[float, str]] = {}  # when the first failed attempt ended, and its status
         self.last_failure: dict[int, str] = {}  # the status of the last failed attempt, while it is retried
         self.unacked: dict[int, list[str]] = {}  # content keys sent without an answer
         self.saved: dict[int, Saved] = {}  # what this client believes stored: checked at the run's end
@@ -273,7 +273,7 @@ class SyncQueue:
             self.due[key] = self.recorder.now()
         elif answer.retryable:
             attempt = self.attempts[key] = self.attempts.get(key, 0) + 1
-            self.first_failure.setdefault(key, answer.end)
+            self.first_failure.setdefault(key, (answer.end, str(answer.status)))
             self.last_failure[key] = str(answer.status)
             self.recorder.counts["retries"] += 1
             self.recorder.counts[f"{method} retries"] += 1
@@ -321,7 +321,7 @@ class SyncQueue:
             # Sent again after no answer: its op made the stored version already, or it was applied now.
             self.recorder.counts["changes answered after no answer"] += 1
         if key in self.first_failure:
-            self.recorder.retried(kind, self.first_failure.pop(key))
+            self.recorder.retried(kind, *self.first_failure.pop(key))
         self.attempts.pop(key, None)
         self.unacked.pop(key, None)
         self.last_failure.pop(key, None)

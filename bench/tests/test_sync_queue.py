@@ -247,7 +247,7 @@ class _Clock:
     def error(self, message: str) -> None:
         self.errors.append(message)
 
-    def retried(self, kind: str, first_failure: float) -> None:
+    def retried(self, kind: str, first_failure: float, cause: str = "") -> None:
         pass
 
 
