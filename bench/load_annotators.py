@@ -20,8 +20,9 @@ acknowledged content and version) is read back through the API and compared byte
 (canonical JSON of strokes, label, text, status and version: GET gives the whole document
 whether its strokes are in the annotation's row or in chunks, as PATCHes leave them). In the
 database, every annotation's stored mask, area and counts must be those of its strokes painted
-from scratch (a change paints only its new strokes onto the stored mask), and every revision's
-strokes must read back. The exit status is 0 only when nothing is lost or different, every
+from scratch (a change paints only its new strokes onto the stored mask), and every revision
+must read back as the version it keeps was acknowledged to its client (an undo by PATCH keeps
+what it removed as a revision that refers to chunks). The exit status is 0 only when nothing is lost or different, every
 request that failed was retried to success, no answer was a 500 (or a 503 not in the API's
 error shape), the queue's counters agree with its assignments, the masks and revisions are
 right, some images were submitted, and - without faults - no request failed at all.
@@ -57,6 +58,7 @@ report. The copy of the app's sync queue is apart (bench/sync_queue.py), kept in
 
 import argparse
 import asyncio
+import hashlib
 import json
 import math
 import os
@@ -202,7 +204,8 @@ class Recorder:
     def __init__(self):
         self.t0 = time.monotonic()
         self.attempts: list[Answer] = []
-        self.recoveries: list[tuple[str, float, float, str]] = []  # (kind, first failure's end, success's end, its status)
+        # (kind, first failure's end, success's end, the first failure's status)
+        self.recoveries: list[tuple[str, float, float, str]] = []
         self.errors: list[str] = []
         self.counts = Counter()
 
@@ -643,7 +646,7 @@ class Outcome:
         if not self.config.faults and failed:
             problems.append(f"{len(failed)} requests failed without any fault injected")
         if self.server.get("wrong"):
-            problems.append(f"stored annotations not what their strokes make: {self.server['wrong'][:3]}")
+            problems.append(f"stored masks, counts or revisions not right: {self.server['wrong'][:3]}")
         if self.different:
             problems.append(f"{len(self.different)} annotations lost or different")
         if self.unsent:
@@ -753,6 +756,7 @@ async def _progress(recorder: Recorder, queues: list[SyncQueue], stop_at: float)
 
 
 _SERVER_STATE = """
+import hashlib
 import json
 from collections import Counter
 from backend.api import masks, strokes
@@ -779,11 +783,18 @@ for annotation in Annotation.objects.filter(image__dataset=dataset).select_relat
         wrong.append(f"annotation {annotation.pk} (version {annotation.version}): {', '.join(found)}")
     stored["annotations"] += 1
     stored["chunked"] += annotation.chunked
-for revision in AnnotationRevision.objects.filter(annotation__image__dataset=dataset):
+revisions = []
+for revision in AnnotationRevision.objects.filter(annotation__image__dataset=dataset).select_related(
+    "annotation__annotator"
+):
     drawn = stored_strokes(revision)
     if revision.chunked and len(drawn) != revision.stroke_count:
         wrong.append(f"revision {revision.pk}: {len(drawn)} strokes read, {revision.stroke_count} kept")
     stored["revisions"] += 1
+    content = {"strokes": drawn, "label": revision.label, "text": revision.text, "status": revision.status}
+    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    key = [revision.annotation.annotator.username, revision.annotation.image_id, revision.version]
+    revisions.append([*key, hashlib.sha256(canonical.encode()).hexdigest()])
 annotations = list(
     Annotation.objects.filter(image__dataset=dataset).values_list("annotator__username", "image_id", "status")
 )
@@ -794,6 +805,7 @@ print(json.dumps({
     "queue_problems": queue_check(dataset=dataset),
     "wrong": wrong,
     "stored": stored,
+    "revisions": revisions,
     "annotations": [[user, image] for user, image, _ in annotations],
     "statuses": Counter(status for _, _, status in annotations),
     "submitted_without_assignment": sum(1 for u, i, s in annotations if s == "submitted" and (u, i) not in submitted),
@@ -801,12 +813,29 @@ print(json.dumps({
 """
 
 
+def _digest(content: dict) -> str:
+    """Return the SHA-256 of a document's canonical JSON (as _SERVER_STATE computes it for revisions)."""
+    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
 def server_state(stack: Stack, outcome: Outcome) -> dict:
     """Check the database directly: the queue's counters, and annotations no client knows it saved."""
     result = manage("shell", "-c", _SERVER_STATE, env=stack.env, timeout=120)
     state = json.loads(result.stdout.strip().splitlines()[-1])
-    believed = {(name, image) for name, q in zip(stack.usernames, outcome.queues, strict=True) for image in q.saved}
+    queues = dict(zip(stack.usernames, outcome.queues, strict=True))
+    believed = {(name, image) for name, queue in queues.items() for image in queue.saved}
     state["unknown"] = sum(1 for user, image in state.pop("annotations") if (user, image) not in believed)
+    # Each revision keeps a version as the server stored it: what the client saw acknowledged as that version.
+    compared = 0
+    for user, image, version, digest in state.pop("revisions"):
+        acknowledged = queues[user].history.get(image, {}).get(version)
+        if acknowledged is None:
+            continue  # a version whose answer this client never heard
+        compared += 1
+        if _digest(acknowledged) != digest:
+            state["wrong"].append(f"{user}, image {image}: revision of version {version} is not what was acknowledged")
+    state["stored"]["revisions_compared"] = compared
     if state["submitted_without_assignment"]:
         state["queue_problems"].append(f"{state['submitted_without_assignment']} submitted without an assignment")
     log_text = stack.gunicorn.server.output()
@@ -961,7 +990,8 @@ def markdown(data: dict, command: str) -> str:
         f"| server: answers by status (Gunicorn's log) | {_statuses(data['server'].get('server_statuses', {}))} |",
         f"| server: queue counters that disagree | {len(data['server'].get('queue_problems', []))} |",
         f"| server: annotations chunked (changed by PATCH) / in all; revisions | {_stored_line(data['server'])} |",
-        f"| server: masks, areas or counts not what the strokes make | {len(data['server'].get('wrong', []))} |",
+        f"| server: masks, counts or revisions not what the strokes make or was acknowledged "
+        f"| {len(data['server'].get('wrong', []))} |",
         f"| server CPU during the run (whatever else ran) | {_cpu_line(data['server_cpu_s'], n['requests'])} |",
         "",
         "| request (successful attempts) | n | p50 ms | p90 ms | p99 ms | max ms |",
@@ -1003,7 +1033,8 @@ def _cpu_line(cpu: dict, requests: int) -> str:
 
 def _stored_line(server: dict) -> str:
     stored = server.get("stored", {})
-    return f"{stored.get('chunked', 0)} / {stored.get('annotations', 0)}; {stored.get('revisions', 0)}"
+    chunked = f"{stored.get('chunked', 0)} / {stored.get('annotations', 0)}"
+    return f"{chunked}; {stored.get('revisions', 0)} ({stored.get('revisions_compared', 0)} compared)"
 
 
 def _statuses(counts: dict) -> str:

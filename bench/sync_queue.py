@@ -173,6 +173,7 @@ class SyncQueue:
         self.last_failure: dict[int, str] = {}  # the status of the last failed attempt, while it is retried
         self.unacked: dict[int, list[str]] = {}  # content keys sent without an answer
         self.saved: dict[int, Saved] = {}  # what this client believes stored: checked at the run's end
+        self.history: dict[int, dict[int, dict]] = {}  # image -> version -> content, each acknowledged: the revisions
         self.refused: dict[int, str] = {}
         self.wake = asyncio.Event()
         self.settled = asyncio.Condition()
@@ -191,6 +192,7 @@ class SyncQueue:
         self.acked[image_id] = Saved(content_of(stored), stored["version"])
         if stored["version"]:
             self.saved[image_id] = Saved(content_of(stored), stored["version"])
+            self.history.setdefault(image_id, {})[stored["version"]] = content_of(stored)
 
     def change(self, draft: Draft, delay: float = DEBOUNCE_S) -> None:
         key = draft.image_id
@@ -294,6 +296,7 @@ class SyncQueue:
         """Act on a 409 with the stored annotation, as the app does."""
         theirs = content_key(current)
         self.acked[key] = Saved(content_of(current), current["version"])  # what the server holds, whoever wrote it
+        self.history.setdefault(key, {})[current["version"]] = content_of(current)
         if theirs == sent:
             self._stored(key, draft, current["version"], kind, "409")  # the same content is stored: nothing to send
         elif theirs in self.unacked[key]:
@@ -316,6 +319,7 @@ class SyncQueue:
         self.base[key] = version
         self.synced[key] = draft.rev
         self.saved[key] = Saved(draft.content(), version)
+        self.history.setdefault(key, {})[version] = draft.content()
         self.recorder.counts[f"{kind}s acknowledged"] += 1
         if method == "PATCH" and not self.last_failure.get(key, "0").isdigit():
             # Sent again after no answer: its op made the stored version already, or it was applied now.
