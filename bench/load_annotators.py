@@ -51,7 +51,7 @@ time Gunicorn and Postgres spent, per request: what the load costs on a quiet ma
 Log lines go to standard error; the summary for docs/BENCHMARKS.md, in Markdown, to standard
 output (--json FILE writes every figure).
 
-One module of about a thousand lines because it is one experiment whose parts share one run's
+One module of about 1,200 lines because it is one experiment whose parts share one run's
 state: the annotators, the faults injected under them, the check of what was stored and the
 report. The copy of the app's sync queue is apart (bench/sync_queue.py), kept in step by a test.
 """

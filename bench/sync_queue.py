@@ -21,8 +21,9 @@ or ``image_full`` (here such an image is refused: recorded as an error and not s
 client description (``client``) a save carries; ``Prefer: return=minimal`` on a PUT (the copy
 reads the strokes back from the answer to check them); and the ink budget of one change
 (LIMITS.maxInk, 400,000: main's app sends a change over it as a whole PUT, and a change over it
-may come to be split into several PATCHes): the simulation's strokes hold at most a few thousand
-units each, and a change never reaches the budget, even when an outage coalesces a dozen of them.
+may come to be split into several PATCHes): a simulated stroke (at most 120 points, 32 px wide)
+holds under 5,000 units, so even a change carrying all of an image's strokes (at most 8, when an
+outage coalesces them) stays under 40,000, a tenth of the budget.
 
 bench/tests/test_sync_queue.py runs the same scenarios through this copy and through the app's
 own module, and fails when they part (methods and bodies of every request): change both
