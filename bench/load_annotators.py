@@ -22,10 +22,10 @@ whether its strokes are in the annotation's row or in chunks, as PATCHes leave t
 database, every annotation's stored mask, area and counts must be those of its strokes painted
 from scratch (a change paints only its new strokes onto the stored mask), and every revision
 must read back as the version it keeps was acknowledged to its client (an undo by PATCH keeps
-what it removed as a revision that refers to chunks). The exit status is 0 only when nothing is lost or different, every
-request that failed was retried to success, no answer was a 500 (or a 503 not in the API's
-error shape), the queue's counters agree with its assignments, the masks and revisions are
-right, some images were submitted, and - without faults - no request failed at all.
+what it removed as a revision that refers to chunks). The exit status is 0 only when nothing is
+lost or different, every request that failed was retried to success, no answer was a 500 (or a
+503 not in the API's error shape), the queue's counters agree with its assignments, the masks
+and revisions are right, some images were submitted, and - without faults - no request failed.
 
 Faults (--faults): at 25%, 42%, 58% and 75% of the run, a Postgres restart (`pg_ctl restart -m
 fast`), a SIGKILL of a Gunicorn worker caught inside a database transaction, a crash restart
@@ -766,7 +766,8 @@ from backend.api.models import Annotation, AnnotationRevision, Assignment, Datas
 dataset = Dataset.objects.get()
 # Every annotation's mask, area and counts are those of its strokes painted from scratch (a change
 # paints its new strokes onto the stored mask, an undo repaints from a checkpoint), and every
-# revision's strokes read back (a chunked one refers to chunks), whichever way they were saved.
+# revision reads back (a chunked one refers to chunks), whichever way they were saved; each
+# revision's digest goes to server_state(), to be compared with what its client acknowledged.
 wrong, stored = [], Counter()
 for annotation in Annotation.objects.filter(image__dataset=dataset).select_related("image"):
     drawn = stored_strokes(annotation)
@@ -820,7 +821,7 @@ def _digest(content: dict) -> str:
 
 
 def server_state(stack: Stack, outcome: Outcome) -> dict:
-    """Check the database directly: the queue's counters, and annotations no client knows it saved."""
+    """Check the database directly: the queue's counters, annotations no client knows it saved, masks, revisions."""
     result = manage("shell", "-c", _SERVER_STATE, env=stack.env, timeout=120)
     state = json.loads(result.stdout.strip().splitlines()[-1])
     queues = dict(zip(stack.usernames, outcome.queues, strict=True))
