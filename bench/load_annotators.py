@@ -7,18 +7,25 @@ runs the annotators from this one process (asyncio + aiohttp). Each behaves like
 app: asks for its next image with images leased ahead (`next/?ahead=10`), opens it (its
 annotation, then its file once), draws strokes in real time (random walks in image pixels with
 per-point times and pressure; an eraser, a lasso, an undo now and then) with human pauses of
-seconds, saves the whole document after each change through a copy of the app's sync queue
-(bench/sync_queue.py, kept in step with src/services/syncQueue.js by a test: one request at
-a time, the version of the last answer, retried on no answer / 429 / 5xx with back-off from 1 s
-doubling to 30 s with jitter, a 409 handled as the app does), answers the question, sometimes
-types a justification, submits, and goes on.
+seconds, saves after each change through a copy of the app's sync queue (bench/sync_queue.py,
+kept in step with src/services/syncQueue.js by a test: one request at a time; a PATCH of what
+changed since the version the server acknowledged, with an op id, or the whole document (PUT)
+without one; retried on no answer / 429 / 5xx with back-off from 1 s doubling to 30 s with
+jitter, a 409 handled as the app does), answers the question, sometimes types a justification,
+submits, and goes on. ``--method put`` saves whole documents only, as before the app sent
+changes, for comparison.
 
 At the end every queue is drained, and every annotation a client believes saved (its last
 acknowledged content and version) is read back through the API and compared byte for byte
-(canonical JSON of strokes, label, text, status and version). The exit status is 0 only when
-nothing is lost or different, every request that failed was retried to success, no answer was a
-500 (or a 503 not in the API's error shape), the queue's counters agree with its assignments,
-some images were submitted, and - without faults - no request failed at all.
+(canonical JSON of strokes, label, text, status and version: GET gives the whole document
+whether its strokes are in the annotation's row or in chunks, as PATCHes leave them). In the
+database, every annotation's stored mask, area and counts must be those of its strokes painted
+from scratch (a change paints only its new strokes onto the stored mask), and every revision
+must read back as the version it keeps was acknowledged to its client (an undo by PATCH keeps
+what it removed as a revision that refers to chunks). The exit status is 0 only when nothing is
+lost or different, every request that failed was retried to success, no answer was a 500 (or a
+503 not in the API's error shape), the queue's counters agree with its assignments, the masks
+and revisions are right, some images were submitted, and - without faults - no request failed.
 
 Faults (--faults): at 25%, 42%, 58% and 75% of the run, a Postgres restart (`pg_ctl restart -m
 fast`), a SIGKILL of a Gunicorn worker caught inside a database transaction, a crash restart
@@ -27,7 +34,11 @@ away, probes check that the API and a page outside it (admin) answer 503 `databa
 with Retry-After; right after each restart, a burst of requests reaching every worker thread
 must all succeed (each thread's persistent connection died: CONN_HEALTH_CHECKS must replace it).
 Or name them: --fault KIND@SECONDS, repeatable, KIND one of pg-restart-fast,
-pg-restart-immediate, pg-down:SECONDS, kill-worker.
+pg-restart-immediate, pg-down:SECONDS, kill-worker. With faults, the clients also lose the
+answer of 3% of their saves (--lose-answers): the server stored the save, the client never
+hears it, as when a connection is cut after the commit. That is what a retried PATCH with the
+same op (answered 200, applied once) and a 409 carrying the client's own earlier content (built
+on) meet; the faults alone seldom cut an answer after its commit.
 
 Besides counts and latencies (which follow whatever else the machine runs), it reports the CPU
 time Gunicorn and Postgres spent, per request: what the load costs on a quiet machine.
@@ -35,17 +46,19 @@ time Gunicorn and Postgres spent, per request: what the load costs on a quiet ma
     .venv/bin/python bench/load_annotators.py                    # 100 annotators for 60 s
     .venv/bin/python bench/load_annotators.py --faults
     .venv/bin/python bench/load_annotators.py --annotators 10 --duration 20 --fault pg-down:3@8
+    .venv/bin/python bench/load_annotators.py --method put       # whole documents only, as before
 
 Log lines go to standard error; the summary for docs/BENCHMARKS.md, in Markdown, to standard
 output (--json FILE writes every figure).
 
-One module of about a thousand lines because it is one experiment whose parts share one run's
+One module of about 1,200 lines because it is one experiment whose parts share one run's
 state: the annotators, the faults injected under them, the check of what was stored and the
 report. The copy of the app's sync queue is apart (bench/sync_queue.py), kept in step by a test.
 """
 
 import argparse
 import asyncio
+import hashlib
 import json
 import math
 import os
@@ -75,6 +88,8 @@ AHEAD = 10  # the images the app asks to lease ahead with every next (src/api/in
 
 FAULT_KINDS = ("pg-restart-fast", "pg-restart-immediate", "pg-down", "kill-worker")
 DEFAULT_FAULTS = (("pg-restart-fast", 0.25), ("kill-worker", 0.42), ("pg-restart-immediate", 0.58), ("pg-down:5", 0.75))
+LOST = "answer lost"  # the status of an attempt whose answer the client dropped (--lose-answers)
+FAULTS_LOSE_ANSWERS = 0.03  # the share of saves whose answer is lost when faults are injected
 TEXTS = ("the texture repeats", "printed dots near the pupil", "looks like a contact lens edge", "sharp, natural")
 
 
@@ -130,6 +145,8 @@ class Config:
     threads: int | None = None
     database_name: str = "eyetagger_load_bench"
     env: dict[str, str] = field(default_factory=dict)
+    method: str = "patch"  # "patch": as the app, changes when the server's copy is known; "put": whole documents
+    lose_answers: float = 0.0  # the share of saves whose answer the client drops after the server stored it
 
     @property
     def image_count(self) -> int:
@@ -149,6 +166,7 @@ class Answer:
     status: int | str
     body: dict | None = None
     retry_after: str | None = None
+    method: str = "GET"
 
     @property
     def ok(self) -> bool:
@@ -186,7 +204,8 @@ class Recorder:
     def __init__(self):
         self.t0 = time.monotonic()
         self.attempts: list[Answer] = []
-        self.recoveries: list[tuple[str, float, float]] = []  # (kind, first failure's end, success's end)
+        # (kind, first failure's end, success's end, the first failure's status)
+        self.recoveries: list[tuple[str, float, float, str]] = []
         self.errors: list[str] = []
         self.counts = Counter()
 
@@ -206,8 +225,9 @@ class Recorder:
             elif not shaped_503(answer):
                 self.error(f"{answer.kind}: a 503 not shaped as database_unavailable with Retry-After: {answer.body}")
 
-    def retried(self, kind: str, first_failure: float) -> None:
-        self.recoveries.append((kind, first_failure, self.now()))
+    def retried(self, kind: str, first_failure: float, cause: str = "") -> None:
+        """Record an operation that succeeded after failing; ``cause``: its first failure's status."""
+        self.recoveries.append((kind, first_failure, self.now(), cause))
 
 
 class Client:
@@ -219,6 +239,8 @@ class Client:
         self.recorder = recorder
         self.rng = rng
         self.give_up_at = math.inf  # seconds from start; set by the run
+        self.lose_answers = 0.0  # the share of saves whose answer is dropped once the server answered
+        self.lose_rng = random.Random(0)  # its own draws: losing answers changes nothing else the run draws
 
     async def attempt(self, kind: str, method: str, path: str, body: dict | None = None) -> Answer:
         start = self.recorder.now()
@@ -238,7 +260,9 @@ class Client:
             status = "timeout"
         except aiohttp.ClientError as error:  # refused, reset, closed mid-answer: no answer, as a browser sees it
             status = type(error).__name__
-        answer = Answer(kind, start, self.recorder.now(), status, parsed, retry_after)
+        if method in ("PUT", "PATCH") and self.lose_answers and self.lose_rng.random() < self.lose_answers:
+            status, parsed, retry_after = LOST, None, None  # whatever the server did, the client never hears it
+        answer = Answer(kind, start, self.recorder.now(), status, parsed, retry_after, method)
         self.recorder.add(answer)
         return answer
 
@@ -618,9 +642,11 @@ class Outcome:
     def failures(self) -> list[str]:
         """Return why this run failed (empty when it passed)."""
         problems = list(self.recorder.errors)
-        failed = [a for a in self.recorder.attempts if not a.ok and a.retryable]
+        failed = [a for a in self.recorder.attempts if not a.ok and a.retryable and a.status != LOST]
         if not self.config.faults and failed:
             problems.append(f"{len(failed)} requests failed without any fault injected")
+        if self.server.get("wrong"):
+            problems.append(f"stored masks, counts or revisions not right: {self.server['wrong'][:3]}")
         if self.different:
             problems.append(f"{len(self.different)} annotations lost or different")
         if self.unsent:
@@ -651,7 +677,8 @@ async def simulate(config: Config, stack: Stack, cluster: Cluster | None, record
         sessions.append(session)
         client = Client(session, token, recorder, random.Random(config.seed * 100_003 + index))
         client.give_up_at = give_up_at
-        queue = SyncQueue(client, recorder, client.rng)
+        client.lose_answers, client.lose_rng = config.lose_answers, random.Random(config.seed * 7_919 + index)
+        queue = SyncQueue(client, recorder, client.rng, changes=config.method == "patch")
         queues.append(queue)
         annotators.append(Annotator(name, client, queue, config, stack.dataset_id, stop_at))
     tasks = []  # everything started here is cancelled, and every connection closed, however the run ends
@@ -729,11 +756,46 @@ async def _progress(recorder: Recorder, queues: list[SyncQueue], stop_at: float)
 
 
 _SERVER_STATE = """
+import hashlib
 import json
 from collections import Counter
+from backend.api import masks, strokes
 from backend.api.selectors import queue_check
-from backend.api.models import Annotation, Assignment, Dataset
+from backend.api.selectors.strokes import stored_strokes
+from backend.api.models import Annotation, AnnotationRevision, Assignment, Dataset
 dataset = Dataset.objects.get()
+# Every annotation's mask, area and counts are those of its strokes painted from scratch (a change
+# paints its new strokes onto the stored mask, an undo repaints from a checkpoint), and every
+# revision reads back (a chunked one refers to chunks), whichever way they were saved; each
+# revision's digest goes to server_state(), to be compared with what its client acknowledged.
+wrong, stored = [], Counter()
+for annotation in Annotation.objects.filter(image__dataset=dataset).select_related("image"):
+    drawn = stored_strokes(annotation)
+    mask = strokes.rasterize(drawn, annotation.image.width, annotation.image.height)
+    found = [
+        name for name, ok in (
+            ("mask", masks.rle_encode(mask) == annotation.mask_rle),
+            ("mask_area", int(mask.sum()) == annotation.mask_area),
+            ("stroke_count", len(drawn) == annotation.stroke_count),
+            ("point_count", not annotation.chunked or sum(len(s["points"]) for s in drawn) == annotation.point_count),
+        ) if not ok
+    ]
+    if found:
+        wrong.append(f"annotation {annotation.pk} (version {annotation.version}): {', '.join(found)}")
+    stored["annotations"] += 1
+    stored["chunked"] += annotation.chunked
+revisions = []
+for revision in AnnotationRevision.objects.filter(annotation__image__dataset=dataset).select_related(
+    "annotation__annotator"
+):
+    drawn = stored_strokes(revision)
+    if revision.chunked and len(drawn) != revision.stroke_count:
+        wrong.append(f"revision {revision.pk}: {len(drawn)} strokes read, {revision.stroke_count} kept")
+    stored["revisions"] += 1
+    content = {"strokes": drawn, "label": revision.label, "text": revision.text, "status": revision.status}
+    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    key = [revision.annotation.annotator.username, revision.annotation.image_id, revision.version]
+    revisions.append([*key, hashlib.sha256(canonical.encode()).hexdigest()])
 annotations = list(
     Annotation.objects.filter(image__dataset=dataset).values_list("annotator__username", "image_id", "status")
 )
@@ -742,6 +804,9 @@ submitted = set(
 )
 print(json.dumps({
     "queue_problems": queue_check(dataset=dataset),
+    "wrong": wrong,
+    "stored": stored,
+    "revisions": revisions,
     "annotations": [[user, image] for user, image, _ in annotations],
     "statuses": Counter(status for _, _, status in annotations),
     "submitted_without_assignment": sum(1 for u, i, s in annotations if s == "submitted" and (u, i) not in submitted),
@@ -749,12 +814,29 @@ print(json.dumps({
 """
 
 
+def _digest(content: dict) -> str:
+    """Return the SHA-256 of a document's canonical JSON (as _SERVER_STATE computes it for revisions)."""
+    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
 def server_state(stack: Stack, outcome: Outcome) -> dict:
-    """Check the database directly: the queue's counters, and annotations no client knows it saved."""
+    """Check the database directly: the queue's counters, annotations no client knows it saved, masks, revisions."""
     result = manage("shell", "-c", _SERVER_STATE, env=stack.env, timeout=120)
     state = json.loads(result.stdout.strip().splitlines()[-1])
-    believed = {(name, image) for name, q in zip(stack.usernames, outcome.queues, strict=True) for image in q.saved}
+    queues = dict(zip(stack.usernames, outcome.queues, strict=True))
+    believed = {(name, image) for name, queue in queues.items() for image in queue.saved}
     state["unknown"] = sum(1 for user, image in state.pop("annotations") if (user, image) not in believed)
+    # Each revision keeps a version as the server stored it: what the client saw acknowledged as that version.
+    compared = 0
+    for user, image, version, digest in state.pop("revisions"):
+        acknowledged = queues[user].history.get(image, {}).get(version)
+        if acknowledged is None:
+            continue  # a version whose answer this client never heard
+        compared += 1
+        if _digest(acknowledged) != digest:
+            state["wrong"].append(f"{user}, image {image}: revision of version {version} is not what was acknowledged")
+    state["stored"]["revisions_compared"] = compared
     if state["submitted_without_assignment"]:
         state["queue_problems"].append(f"{state['submitted_without_assignment']} submitted without an assignment")
     log_text = stack.gunicorn.server.output()
@@ -784,10 +866,11 @@ def machine_of(stack: Stack, config: Config) -> dict:
 
 
 def latency_rows(attempts: list[Answer]) -> list[dict]:
+    """Return the latency percentiles of the successful attempts of each kind (saves by method too)."""
     rows = []
-    kinds = ["next", "open", "file", "save", "submit", "verify"]
+    kinds = ["next", "open", "file", "save PATCH", "save PUT", "submit PATCH", "submit PUT", "verify"]
     for kind in [*kinds, "all"]:
-        times = [(a.end - a.start) * 1000 for a in attempts if a.ok and (kind == "all" or a.kind == kind)]
+        times = [(a.end - a.start) * 1000 for a in attempts if a.ok and kind in ("all", a.kind, f"{a.kind} {a.method}")]
         if times:
             p = {f"p{q}": round(percentile(times, q), 1) for q in (50, 90, 99)}
             rows.append({"request": kind, "n": len(times), **p, "max": round(max(times), 1)})
@@ -800,8 +883,14 @@ def fault_rows(outcome: Outcome) -> list[dict]:
     records = outcome.faults
     for index, record in enumerate(records):
         until = records[index + 1].started if index + 1 < len(records) else math.inf
-        failed = [a for a in outcome.recorder.attempts if not a.ok and a.retryable and record.started <= a.end < until]
-        recovered = [end for _, first, end in outcome.recorder.recoveries if record.started <= first < until]
+        # The answers the clients dropped on purpose (--lose-answers) happen all along: not the fault's.
+        failed = [
+            a
+            for a in outcome.recorder.attempts
+            if not a.ok and a.retryable and a.status != LOST and record.started <= a.end < until
+        ]
+        recoveries = outcome.recorder.recoveries
+        recovered = [end for _, first, end, cause in recoveries if record.started <= first < until and cause != LOST]
         after = [a for a in failed if a.start > record.ended] if record.fault.restarts_postgres else []
         rows.append(
             {
@@ -823,6 +912,7 @@ def fault_rows(outcome: Outcome) -> list[dict]:
 def report(outcome: Outcome) -> dict:
     recorder, config = outcome.recorder, outcome.config
     failed = [a for a in recorder.attempts if not a.ok and a.retryable]
+    saves = [a for a in recorder.attempts if a.method in ("PUT", "PATCH")]
     return {
         "started": outcome.started,
         "wall_s": round(outcome.wall_s, 1),
@@ -834,6 +924,8 @@ def report(outcome: Outcome) -> dict:
             "pause_scale": config.pause_scale,
             "faults": [str(f) for f in config.faults],
             "seed": config.seed,
+            "method": config.method,
+            "lose_answers": config.lose_answers,
         },
         "machine": outcome.machine,
         "server_cpu_s": outcome.cpu,
@@ -843,6 +935,10 @@ def report(outcome: Outcome) -> dict:
             "saves": recorder.counts["saves acknowledged"],
             "submits": recorder.counts["submits acknowledged"],
             "retries": recorder.counts["retries"],
+            "retries_by_method": {m: recorder.counts[f"{m} retries"] for m in ("PATCH", "PUT")},
+            "save_attempts_by_method": dict(Counter(a.method for a in saves)),
+            "answers_lost_on_purpose": sum(1 for a in saves if a.status == LOST),
+            "changes_answered_after_no_answer": recorder.counts["changes answered after no answer"],
             "lost_answers_recognised": recorder.counts["lost answers recognised"],
             "failed_attempts": dict(Counter(str(a.status) for a in failed)),
             "operations_retried_to_success": len(recorder.recoveries),
@@ -857,8 +953,8 @@ def report(outcome: Outcome) -> dict:
         "errors": recorder.errors[:50],
         "different": outcome.different[:50],
         "failures": outcome.failures(),
-        "attempts": [[a.kind, round(a.start, 3), round(a.end, 3), a.status] for a in recorder.attempts],
-        "recoveries": [[kind, round(first, 3), round(end, 3)] for kind, first, end in recorder.recoveries],
+        "attempts": [[a.kind, a.method, round(a.start, 3), round(a.end, 3), a.status] for a in recorder.attempts],
+        "recoveries": [[kind, round(first, 3), round(end, 3), why] for kind, first, end, why in recorder.recoveries],
     }
 
 
@@ -868,7 +964,7 @@ def markdown(data: dict, command: str) -> str:
     lines = [
         f"Run of {data['started']}: {c['annotators']} annotators for {c['duration_s']:g} s, {c['images']} images "
         f"({c['annotators_per_image'] or 'every'} annotators per image), pause scale {c['pause_scale']:g}, "
-        f"faults: {faults}.",
+        f"faults: {faults}; saves: {c['method'].upper()}, answers lost on purpose: {c['lose_answers']:.0%} of saves.",
         "",
         f"Machine: {m['cpus']} cores ({m['cpu']}), {m['memory_gib']} GiB, {m['os']}, Python {m['python']}, "
         f"PostgreSQL {m['postgres']} (private cluster, default configuration), Gunicorn {m['gunicorn']}; "
@@ -881,9 +977,12 @@ def markdown(data: dict, command: str) -> str:
         f"| `next` | {n['nexts']} |",
         f"| draft saves acknowledged | {n['saves']} |",
         f"| submissions acknowledged | {n['submits']} |",
+        f"| save attempts (by method) | {_statuses(n['save_attempts_by_method'])} |",
         f"| failed attempts (by status) | {_statuses(n['failed_attempts'])} |",
-        f"| retries | {n['retries']} |",
+        f"| retries (of them saves, by method) | {n['retries']} ({_statuses(n['retries_by_method'])}) |",
         f"| operations retried to success | {n['operations_retried_to_success']} |",
+        f"| save answers lost on purpose (stored, never heard) | {n['answers_lost_on_purpose']} |",
+        f"| changes sent again after no answer, then answered (op) | {n['changes_answered_after_no_answer']} |",
         f"| saves whose answer was lost, recognised by the 409 | {n['lost_answers_recognised']} |",
         f"| errors (never succeeded, refused, 500, badly shaped 503) | {n['errors']} |",
         f"| annotations read back and compared | {n['verified']} |",
@@ -891,6 +990,9 @@ def markdown(data: dict, command: str) -> str:
         f"| documents never stored | {n['unsent']} |",
         f"| server: answers by status (Gunicorn's log) | {_statuses(data['server'].get('server_statuses', {}))} |",
         f"| server: queue counters that disagree | {len(data['server'].get('queue_problems', []))} |",
+        f"| server: annotations chunked (changed by PATCH) / in all; revisions | {_stored_line(data['server'])} |",
+        f"| server: masks, counts or revisions not what the strokes make or was acknowledged "
+        f"| {len(data['server'].get('wrong', []))} |",
         f"| server CPU during the run (whatever else ran) | {_cpu_line(data['server_cpu_s'], n['requests'])} |",
         "",
         "| request (successful attempts) | n | p50 ms | p90 ms | p99 ms | max ms |",
@@ -928,6 +1030,12 @@ def _cpu_line(cpu: dict, requests: int) -> str:
         )
     both = (gunicorn + postgres) * 1000 / requests
     return f"Gunicorn {gunicorn:g} s, Postgres {postgres:g} s: {both:.1f} ms a request"
+
+
+def _stored_line(server: dict) -> str:
+    stored = server.get("stored", {})
+    chunked = f"{stored.get('chunked', 0)} / {stored.get('annotations', 0)}"
+    return f"{chunked}; {stored.get('revisions', 0)} ({stored.get('revisions_compared', 0)} compared)"
 
 
 def _statuses(counts: dict) -> str:
@@ -989,6 +1097,18 @@ def parse_args(argv=None) -> tuple[Config, argparse.Namespace]:
         "--pause-scale", type=float, default=1.0, help="Multiply the pauses and drawing times (default 1)."
     )
     parser.add_argument("--faults", action="store_true", help="Inject the default faults (see above).")
+    parser.add_argument(
+        "--method",
+        choices=["patch", "put"],
+        default="patch",
+        help="patch (default): save as the app does, a change since the acknowledged version; put: whole documents.",
+    )
+    parser.add_argument(
+        "--lose-answers",
+        type=float,
+        help=f"Share of saves whose answer the client drops after the server stored it (default "
+        f"{FAULTS_LOSE_ANSWERS:g} with faults, else 0).",
+    )
     parser.add_argument("--fault", action="append", default=[], help="KIND@SECONDS, repeatable (implies faults).")
     parser.add_argument("--workers", type=int, help="Gunicorn workers (default: deploy/gunicorn.conf.py's).")
     parser.add_argument("--threads", type=int, help="Threads per Gunicorn worker (default 4).")
@@ -1005,6 +1125,9 @@ def parse_args(argv=None) -> tuple[Config, argparse.Namespace]:
         parser.error(f"faults must be over before the run ends ({args.duration:g} s): {', '.join(late)}")
     if args.annotators < 1 or args.duration <= 0:
         parser.error("--annotators and --duration must be positive")
+    lose_answers = args.lose_answers if args.lose_answers is not None else FAULTS_LOSE_ANSWERS if faults else 0.0
+    if not 0 <= lose_answers < 1:
+        parser.error(f"--lose-answers is a share from 0 to below 1; got {lose_answers:g}")
     config = Config(
         annotators=args.annotators,
         duration=args.duration,
@@ -1017,6 +1140,8 @@ def parse_args(argv=None) -> tuple[Config, argparse.Namespace]:
         drain_timeout=args.drain_timeout,
         workers=args.workers,
         threads=args.threads,
+        method=args.method,
+        lose_answers=lose_answers,
     )
     return config, args
 

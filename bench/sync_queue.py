@@ -1,20 +1,34 @@
 """A Python copy of the annotation app's sync queue, for bench/load_annotators.py's simulated annotators.
 
-It mirrors src/services/syncQueue.js (``MIRRORS``; its debounce, DEBOUNCE_MS, is in
-src/services/sync.js): one request at a time; every PUT carries the whole document and the
-version it was based on; no answer, 429 and 5xx are retried with back-off doubling from 1 s to
-30 s with jitter, and every waiting image is sent at once when any request is answered again; a
-409 whose stored content is what was sent is stored, one whose content was sent earlier without
-an answer is our own save whose answer was lost (build on it, send again); a change made while a
-request is out is sent after it.
+It mirrors src/services/syncQueue.js (``MIRRORS``) and the change it sends, src/document.js's
+changeJson (its debounce, DEBOUNCE_MS, is in src/services/sync.js): one request at a time. A save
+sends what changed since the version the server last acknowledged (``acked``: known from the
+server's own answers, and from the annotation read when the image was opened): a PATCH with the
+strokes removed from the end, the strokes appended, the label, text and status that changed, and
+an op id that is the same for a retry of the same state (``{session}-{image}-{version}-{rev}``),
+so a change whose answer was lost is not applied twice. Without an acknowledged base, or once
+the server refused a change (400), it PUTs the whole document with the version it was based on.
+No answer, 429 and 5xx are retried with back-off doubling from 1 s to 30 s with jitter, and every
+waiting image is sent at once when any request is answered again; a 409 whose stored content is
+what was sent is stored, one whose content was sent earlier without an answer is our own save
+whose answer was lost (build on it: its content is the new base, and send the rest); a change
+made while a request is out is sent after it. ``changes=False`` is the app without
+changeAnnotation: every save a whole-document PUT (load_annotators.py ``--method put``).
 
 Not copied, since the simulation never meets them: pausing on 401/403 until the annotator signs
-in again, and waiting for the annotator's choice after a real conflict, a 400 or ``image_full``
-(here such an image is refused: recorded as an error and not sent again).
+in again, and waiting for the annotator's choice after a real conflict, a 400 of a whole document
+or ``image_full`` (here such an image is refused: recorded as an error and not sent again); the
+client description (``client``) a save carries; ``Prefer: return=minimal`` on a PUT (the copy
+reads the strokes back from the answer to check them); and the ink budget of one change
+(LIMITS.maxInk, 400,000: main's app sends a change over it as a whole PUT, and a change over it
+may come to be split into several PATCHes): a simulated stroke (at most 120 points, 32 px wide)
+holds under 5,000 units, so even a change carrying all of an image's strokes (at most 8, when an
+outage coalesces them) stays under 40,000, a tenth of the budget.
 
 bench/tests/test_sync_queue.py runs the same scenarios through this copy and through the app's
-own module, and fails when they part: change both together. Why a copy at all: the simulation
-runs a hundred annotators' queues in one asyncio process, against a real server.
+own module, and fails when they part (methods and bodies of every request): change both
+together. Why a copy at all: the simulation runs a hundred annotators' queues in one asyncio
+process, against a real server.
 """
 
 import asyncio
@@ -33,6 +47,16 @@ BACKOFF_BASE_S = 1.0
 BACKOFF_MAX_S = 30.0
 UNACKED_KEPT = 8
 DEBOUNCE_S = 0.4
+
+
+def base36(number: int) -> str:
+    """Return the number in base 36, as JavaScript's ``number.toString(36)``."""
+    digits, text = "0123456789abcdefghijklmnopqrstuvwxyz", ""
+    while True:
+        number, digit = divmod(number, 36)
+        text = digits[digit] + text
+        if not number:
+            return text
 
 
 def backoff(attempt: int, rng: random.Random) -> float:
@@ -85,32 +109,72 @@ def first_difference(mine, theirs, path: str = "") -> str:
 
 @dataclass(frozen=True)
 class Saved:
-    """What a client believes is stored: the content of its last acknowledged save and that version."""
+    """What the server holds as a client knows it: the content of a version the server acknowledged."""
 
     content: dict
     version: int
+
+
+def shared_prefix(mine, theirs) -> int:
+    """Return how many strokes two lists share from the start (the app's sharedPrefix)."""
+    count = 0
+    for a, b in zip(mine, theirs, strict=False):
+        if a is not b and a != b:
+            break
+        count += 1
+    return count
+
+
+def change_body(base: Saved, draft: Draft, op: str) -> dict:
+    """Return the PATCH body taking what the server holds (``base``) to the draft, as the app's changeJson."""
+    strokes = base.content["strokes"]
+    kept = shared_prefix(strokes, draft.strokes)
+    body = {
+        "append": list(draft.strokes[kept:]),
+        "version": base.version,
+        "remove": len(strokes) - kept,
+        "op": op,
+        "active_ms": draft.active_ms,
+    }
+    for name in ("label", "text", "status"):
+        if getattr(draft, name) != base.content[name]:
+            body[name] = getattr(draft, name)
+    if draft.started_at and base.version == 0:
+        body["started_at"] = draft.started_at
+    return body
+
+
+def content_of(annotation: dict) -> dict:
+    """Return the content of an annotation as the server answers it (strokes, label, text, status)."""
+    return {name: annotation[name] for name in ("strokes", "label", "text", "status")}
 
 
 class SyncQueue:
     """The app's SyncQueue in Python: send each image's latest document until it is stored.
 
     ``client.attempt(kind, method, path, body)`` sends one request and returns its Answer;
-    ``recorder`` holds the clock (``now()``), the counts and the errors.
+    ``recorder`` holds the clock (``now()``), the counts and the errors. ``changes``: send
+    changes (PATCH) when the server's copy is known, as the app does; False: always PUT.
     """
 
-    def __init__(self, client: "Client", recorder: "Recorder", rng: random.Random):
+    def __init__(self, client: "Client", recorder: "Recorder", rng: random.Random, *, changes: bool = True):
         self.client = client
         self.recorder = recorder
         self.rng = rng
+        self.changes = changes
+        self.session = base36(int(rng.random() * 2**40))  # op ids are unique to this queue
         self.drafts: dict[int, Draft] = {}  # the latest local document of each image
         self.synced: dict[int, int] = {}  # the rev the server has
         self.base: dict[int, int] = {}  # the version the local document is based on
+        self.acked: dict[int, Saved] = {}  # what the server holds, from its answers: what a change is computed from
         self.order: list[int] = []  # images waiting, oldest change first
         self.due: dict[int, float] = {}
         self.attempts: dict[int, int] = {}
-        self.first_failure: dict[int, float] = {}
+        self.first_failure: dict[int, tuple[float, str]] = {}  # when the first failed attempt ended, and its status
+        self.last_failure: dict[int, str] = {}  # the status of the last failed attempt, while it is retried
         self.unacked: dict[int, list[str]] = {}  # content keys sent without an answer
-        self.saved: dict[int, Saved] = {}
+        self.saved: dict[int, Saved] = {}  # what this client believes stored: checked at the run's end
+        self.history: dict[int, dict[int, dict]] = {}  # image -> version -> content, each acknowledged: the revisions
         self.refused: dict[int, str] = {}
         self.wake = asyncio.Event()
         self.settled = asyncio.Condition()
@@ -118,15 +182,18 @@ class SyncQueue:
     def opened(self, image_id: int, stored: dict) -> None:
         """Start from the server's annotation of the image (version 0: none yet), unless we saved it before.
 
-        What this client had acknowledged stays its belief, as the app's drafts in IndexedDB do:
-        the final comparison is what tells whether the server still has it.
+        As the app's sync.opened: a draft made from the server's answer tells the queue what the
+        server holds, so its changes go as changes. What this client had acknowledged stays its
+        belief, as the app's drafts in IndexedDB do: the final comparison tells whether the server
+        still has it.
         """
         if image_id in self.saved:
             return
         self.base[image_id] = stored["version"]
+        self.acked[image_id] = Saved(content_of(stored), stored["version"])
         if stored["version"]:
-            content = {name: stored[name] for name in ("strokes", "label", "text", "status")}
-            self.saved[image_id] = Saved(content, stored["version"])
+            self.saved[image_id] = Saved(content_of(stored), stored["version"])
+            self.history.setdefault(image_id, {})[stored["version"]] = content_of(stored)
 
     def change(self, draft: Draft, delay: float = DEBOUNCE_S) -> None:
         key = draft.image_id
@@ -172,6 +239,17 @@ class SyncQueue:
             return False
         return key not in self.refused
 
+    def request(self, key: int, draft: Draft) -> tuple[str, dict]:
+        """Return the method and body of the next save of the draft: a change if the server's copy is known."""
+        base = self.acked.get(key)
+        if self.changes and base is not None and base.version == self.base.get(key, 0):
+            # The same op for the same state: a retry of a change whose answer was lost is not applied twice.
+            return "PATCH", change_body(base, draft, f"{self.session}-{key}-{base.version}-{draft.rev}")
+        body = {**draft.content(), "version": self.base.get(key, 0), "active_ms": draft.active_ms}
+        if draft.started_at:
+            body["started_at"] = draft.started_at
+        return "PUT", body
+
     async def send(self, key: int) -> None:
         """Send the image's latest document once, and act on the answer as the app does."""
         draft = self.drafts[key]
@@ -181,46 +259,77 @@ class SyncQueue:
         sent = content_key(draft.content())
         self.unacked[key] = (self.unacked.get(key, []) + [sent])[-UNACKED_KEPT:]
         kind = "submit" if draft.status == "submitted" else "save"
-        body = {
-            **draft.content(),
-            "version": self.base.get(key, 0),
-            "started_at": draft.started_at,
-            "active_ms": draft.active_ms,
-        }
-        answer = await self.client.attempt(kind, "PUT", f"/api/images/{key}/annotation/", body)
+        method, body = self.request(key, draft)
+        answer = await self.client.attempt(kind, method, f"/api/images/{key}/annotation/", body)
         current = (answer.body or {}).get("current") if answer.status == 409 else None
         if answer.ok:
-            if content_key(answer.body) != sent:
-                where = first_difference(draft.content(), answer.body)
-                self.recorder.error(f"image {key}: the server acknowledged other content than was sent: {where}")
-            self._stored(key, draft, answer.body["version"], kind)
-        elif current is not None and content_key(current) == sent:
-            self._stored(key, draft, current["version"], kind)  # the same content is stored: nothing to send
-        elif current is not None and content_key(current) in self.unacked[key]:
+            self._check_answer(key, draft, method, answer.body)
+            self.acked[key] = Saved(draft.content(), answer.body["version"])
+            self._stored(key, draft, answer.body["version"], kind, method)
+        elif current is not None:
+            self._conflict(key, draft, current, sent, kind)
+        elif method == "PATCH" and answer.status == 400:
+            # Refused as a change: send the whole document, which says what is wrong, if anything.
+            # Never expected here (the simulation draws valid strokes): recorded as an error.
+            self.recorder.error(f"{kind} of image {key}: a change refused ({answer.code}): {answer.body}")
+            self.acked.pop(key, None)
+            self.due[key] = self.recorder.now()
+        elif answer.retryable:
+            attempt = self.attempts[key] = self.attempts.get(key, 0) + 1
+            self.first_failure.setdefault(key, (answer.end, str(answer.status)))
+            self.last_failure[key] = str(answer.status)
+            self.recorder.counts["retries"] += 1
+            self.recorder.counts[f"{method} retries"] += 1
+            self.due[key] = self.recorder.now() + backoff(attempt, self.rng)
+        else:
+            self._refuse(key, f"{kind} of image {key}: {answer.status} {answer.code}", answer.body)
+
+    def _check_answer(self, key: int, draft: Draft, method: str, stored: dict) -> None:
+        """Record an error if the server acknowledged other content than was sent (a change's answer has no strokes)."""
+        mine = draft.content()
+        if method == "PATCH":
+            mine = {"stroke_count": len(draft.strokes), **{name: mine[name] for name in ("label", "text", "status")}}
+        where = first_difference(mine, stored)
+        if where:
+            self.recorder.error(f"image {key}: the server acknowledged other content than was sent: {where}")
+
+    def _conflict(self, key: int, draft: Draft, current: dict, sent: str, kind: str) -> None:
+        """Act on a 409 with the stored annotation, as the app does."""
+        theirs = content_key(current)
+        self.acked[key] = Saved(content_of(current), current["version"])  # what the server holds, whoever wrote it
+        self.history.setdefault(key, {})[current["version"]] = content_of(current)
+        if theirs == sent:
+            self._stored(key, draft, current["version"], kind, "409")  # the same content is stored: nothing to send
+        elif theirs in self.unacked[key]:
             # Our own earlier save landed but its answer was lost: build on it and send again.
             self.recorder.counts["lost answers recognised"] += 1
             self.base[key] = current["version"]
             self.due[key] = self.recorder.now()
-        elif answer.retryable:
-            attempt = self.attempts[key] = self.attempts.get(key, 0) + 1
-            self.first_failure.setdefault(key, answer.end)
-            self.recorder.counts["retries"] += 1
-            self.due[key] = self.recorder.now() + backoff(attempt, self.rng)
         else:
-            # A real conflict, image_full or a refusal would wait for the annotator in the app; here, never expected.
-            self.refused[key] = f"{kind} of image {key}: {answer.status} {answer.code}"
-            self.recorder.error(f"{self.refused[key]}: {answer.body}")
-            self._done(key)
+            # A real conflict would wait for the annotator in the app; here, never expected.
+            self.acked.pop(key, None)
+            self._refuse(key, f"{kind} of image {key}: 409 {current.get('version')}", current)
 
-    def _stored(self, key: int, draft: Draft, version: int, kind: str) -> None:
+    def _refuse(self, key: int, reason: str, body) -> None:
+        # A real conflict, image_full or a refusal would wait for the annotator in the app; here, never expected.
+        self.refused[key] = reason
+        self.recorder.error(f"{reason}: {body}")
+        self._done(key)
+
+    def _stored(self, key: int, draft: Draft, version: int, kind: str, method: str) -> None:
         self.base[key] = version
         self.synced[key] = draft.rev
         self.saved[key] = Saved(draft.content(), version)
+        self.history.setdefault(key, {})[version] = draft.content()
         self.recorder.counts[f"{kind}s acknowledged"] += 1
+        if method == "PATCH" and not self.last_failure.get(key, "0").isdigit():
+            # Sent again after no answer: its op made the stored version already, or it was applied now.
+            self.recorder.counts["changes answered after no answer"] += 1
         if key in self.first_failure:
-            self.recorder.retried(kind, self.first_failure.pop(key))
+            self.recorder.retried(kind, *self.first_failure.pop(key))
         self.attempts.pop(key, None)
         self.unacked.pop(key, None)
+        self.last_failure.pop(key, None)
         # The server answers again: send what waits for it now, not when each back-off runs out.
         for other in self.order:
             if self.attempts.get(other):
@@ -236,3 +345,4 @@ class SyncQueue:
         self.due.pop(key, None)
         self.attempts.pop(key, None)
         self.unacked.pop(key, None)
+        self.last_failure.pop(key, None)

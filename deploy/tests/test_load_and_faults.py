@@ -2,10 +2,12 @@
 
 A short run of bench/load_annotators.py, the same code as the benchmark: EyeTagger as in
 production (Gunicorn with deploy/gunicorn.conf.py, DEBUG off) on a private Postgres cluster
-started for the test, 10 simulated annotators drawing, saving and submitting through a copy of
-the app's sync queue for 20 s, with Postgres stopped for 3 s then started again, and a worker
-killed in the middle of a database transaction. Every annotation a client believes saved is
-then read back and compared byte for byte. About a minute, mostly setting up.
+started for the test, 10 simulated annotators drawing, saving (changes, PATCH, as the app) and
+submitting through a copy of the app's sync queue for 20 s, with Postgres stopped for 3 s then
+started again, a worker killed in the middle of a database transaction, and one save answer in
+ten lost after the server stored it. Every annotation a client believes saved is then read back
+and compared byte for byte, and its mask painted again from its strokes. About a minute, mostly
+setting up.
 """
 
 import re
@@ -28,6 +30,7 @@ def outcome():
         pause_scale=0.3,  # busier than people, so the faults meet requests in flight
         workers=2,  # fewer workers to start on a busy machine; the killed one leaves one serving
         faults=[DOWN, KILL],
+        lose_answers=0.1,  # a retried change (same op) and a 409 after a lost answer meet the real server
         drain_timeout=30,
         database_name=scratch_database_name("load_faults"),
     )
@@ -74,3 +77,13 @@ def test_a_worker_killed_inside_a_transaction_costs_a_retry_not_a_save(outcome):
     assert set(kill["failed"]) <= {"ServerDisconnectedError", "ClientOSError"}, kill["failed"]
     # Retried to success like every failed attempt (test_every_failed_request_was_retried_to_success),
     # and no save lost (the first test): Postgres rolled the cut transaction back.
+
+
+def test_changes_whose_answer_was_lost_are_applied_once_and_masks_follow_their_strokes(outcome):
+    counts = outcome["counts"]
+    assert set(counts["save_attempts_by_method"]) == {"PATCH"}, "the annotators save as the app: changes"
+    assert counts["answers_lost_on_purpose"] > 0, "no answer was lost: this run proves nothing for retried changes"
+    # Sent again with the same op (answered 200, applied once) or built on after a 409 with its own content.
+    assert counts["changes_answered_after_no_answer"] + counts["lost_answers_recognised"] > 0
+    assert outcome["server"]["stored"]["chunked"] > 0, "no annotation was changed by a PATCH"
+    assert outcome["server"]["wrong"] == [], "a stored mask or count is not what its strokes make"
