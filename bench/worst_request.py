@@ -23,7 +23,6 @@ request of each way, medians over the runs.
 
 import argparse
 import json
-import os
 import statistics
 import sys
 import tempfile
@@ -61,13 +60,15 @@ def largest_document(rng) -> list[dict]:
         start = rng.uniform(0, SIDE, size=2)
         walk = np.mod(start + np.cumsum(rng.normal(0, 40.0, size=(POINTS, 2)), axis=0), SIDE)
         times = np.round(1000.0 * k + np.cumsum(rng.uniform(4, 20, size=POINTS)), 1)
-        points = [[round(float(x), 3), round(float(y), 3), float(t), 0.5] for (x, y), t in zip(walk, times, strict=True)]
+        points = [
+            [round(float(x), 3), round(float(y), 3), float(t), 0.5] for (x, y), t in zip(walk, times, strict=True)
+        ]
         strokes.append({"tool": "brush", "width": WIDTH, "points": points})
     return strokes
 
 
 def segment_inks(stroke: dict) -> np.ndarray:
-    """Return the ink of each segment of a brush stroke (the image rows its capsule crosses), as ``strokes.ink`` counts."""
+    """Return the ink of each segment of a brush stroke (the rows its capsule crosses), as ``strokes.ink`` counts."""
     ys = np.asarray(stroke["points"], dtype=np.float64)[:, 1]
     r = stroke["width"] / 2.0
     lo, hi = np.minimum(ys[:-1], ys[1:]) - r, np.maximum(ys[:-1], ys[1:]) + r
@@ -77,7 +78,8 @@ def segment_inks(stroke: dict) -> np.ndarray:
 
 
 def cut_as_drawn(stroke: dict, max_ink: int) -> list[dict]:
-    """Return the stroke cut as the canvas cuts it while drawing: a new stroke from the same point where its ink passes the budget."""
+    """Return the stroke cut as the canvas cuts it while drawing: a new stroke from the same point where its
+    ink would pass the budget."""
     points = stroke["points"]
     pieces, begin, held = [], 0, 0
     for k, segment in enumerate(segment_inks(stroke).tolist()):  # segment k joins points k and k + 1

@@ -60,11 +60,7 @@ class AnnotationContent:
         """
         if appends is None:
             appends = self.appends_to(old)
-        return (
-            not appends
-            or (old.label is not None and self.label != old.label)
-            or not self.text.startswith(old.text)
-        )
+        return not appends or (old.label is not None and self.label != old.label) or not self.text.startswith(old.text)
 
 
 @traced("mask: encode as RLE")
@@ -109,7 +105,9 @@ def _set_strokes(annotation: Annotation, strokes: list, *, painted: int) -> None
     if painted and annotation.chunked:
         # Strokes appended to chunks: one chunk more, painted onto the stored mask, as a PATCH does.
         before = stroke_chunks.MaskState(annotation.mask_rle, annotation.mask_area)
-        state = stroke_chunks.chunks_append(annotation, strokes[painted:], version=annotation.version + 1, before=before)
+        state = stroke_chunks.chunks_append(
+            annotation, strokes[painted:], version=annotation.version + 1, before=before
+        )
         annotation.mask_rle, annotation.mask_area = state.rle, state.area
         return
     if annotation.chunked:  # the row holds the strokes again; the chunks stay for the revisions
