@@ -145,7 +145,6 @@ def run(args, url: str, tmp: Path) -> int:
     from django.core.management import call_command
     from django.db import connection
     from django.test import Client
-    from rest_framework.authtoken.models import Token
 
     from backend.api import services
     from backend.api import strokes as strokes_mod
@@ -173,7 +172,7 @@ def run(args, url: str, tmp: Path) -> int:
 
     def annotator(name: str) -> Annotation:
         user = services.user_create(username=name, password="x" * 16, role=Role.ANNOTATOR)
-        client = Client(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+        client = Client(HTTP_AUTHORIZATION=f"Token {services.api_token_create(user=user).key}")
         image_id = client.get(f"/api/datasets/{dataset.pk}/next/").json()["image"]["id"]
         return Annotation(client, image_id, meter)
 
