@@ -563,6 +563,20 @@ describe('SyncQueue sending a change larger than one request may paint (in parts
     expect(server.stored.get(7)).toMatchObject({ strokes: [small, ...BIGS], version: 5 });
   });
 
+  it('sends parts as whole documents where saves are PUTs only (a study participant), the time out with the last', async () => {
+    const { server, held, queue, edit } = setup([draft(7, { image: IMAGE, strokes: [small], baseVersion: 1, localRev: 0, syncedRev: 0 })]);
+    server.stored.set(7, { strokes: [small], label: null, text: '', status: 'draft', version: 1 });
+    queue.known(held.get('1:7'));
+    edit('1:7', { strokes: [small, ...BIGS], label: 'real', timedOut: true });
+    await settle();
+    expect(server.puts.map((p) => [p.body.version, p.body.strokes.length, p.body.label, p.body.timed_out])).toEqual([
+      [1, 3, null, undefined],
+      [2, 5, null, undefined],
+      [3, 6, 'real', true],
+    ]);
+    expect(server.stored.get(7)).toMatchObject({ strokes: [small, ...BIGS], label: 'real', version: 4 });
+  });
+
   it('after a part refused as a change, PUTs that part and goes on: it never loops', async () => {
     const { server, statuses, edit } = opened([small]);
     server.refuseChanges = true;
