@@ -7,8 +7,9 @@
  * the document has room for: a brush or eraser stroke that reaches the points one stroke may
  * hold, or the ink one save may paint (LIMITS.maxInk, see geometry/ink.js), goes on in a new
  * stroke from the same point (round caps and joins: the two paint exactly the pixels one stroke
- * would), an outline (lasso) stops and closes when the pointer lifts. Brush segments are painted into the mask as they come (once a frame, by
- * `paintNew`), so the canvas shows exactly the stroke that is stored.
+ * would), an outline (lasso) stops and closes when the pointer lifts. Brush segments are painted
+ * into the mask as they come (once a frame, by `paintNew`), so the canvas shows exactly the
+ * stroke that is stored.
  *
  * A finished stroke is handed on once, with the pixels it flipped, to `onStroke(stroke, delta)`.
  * A stroke refused or cut at a limit is reported to `onLimit(cut)`: null when no stroke fits
@@ -133,18 +134,26 @@ export class Drawing {
     return action;
   }
 
-  /** Return [the ink of the segment to `point`, the stroke's ink with `point` added], as the server counts it. */
+  /**
+   * Return [the ink of the segment to `point`, the stroke's ink with `point` added], as the server
+   * counts it: a brush's segments (a lone point, its disc); a lasso's edges, the closing one too.
+   */
   _inkWith(point) {
-    const { points, isLasso, width } = this.live;
+    const { points, isLasso, width, openInk } = this.live;
     const height = this.mask.height;
-    const last = points[points.length - 1];
-    const r = isLasso ? 0 : width / 2;
-    const segment = last ? segmentInk(last[1], point[1], r, height) : 0;
-    if (isLasso) return [segment, this.live.openInk + segment + segmentInk(point[1], points.length ? points[0][1] : point[1], 0, height)];
-    return [segment, last ? this.live.openInk + segment : segmentInk(point[1], point[1], r, height)];
+    const y = point[1];
+    const first = points.length ? points[0][1] : y;
+    const last = points.length ? points[points.length - 1][1] : y;
+    if (isLasso) {
+      const segment = points.length ? segmentInk(last, y, 0, height) : 0;
+      return [segment, openInk + segment + segmentInk(y, first, 0, height)];
+    }
+    if (!points.length) return [0, segmentInk(y, y, width / 2, height)];
+    const segment = segmentInk(last, y, width / 2, height);
+    return [segment, openInk + segment];
   }
 
-  /** A stroke reached the points it may hold: go on in a new stroke if the document has room, else end it here. */
+  /** A stroke reached the points or the ink it may hold: go on in a new stroke if the document has room, else end it here. */
   _strokeFull() {
     const live = this.live;
     if (live.isLasso) {

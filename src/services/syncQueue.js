@@ -273,9 +273,10 @@ export class SyncQueue {
           await this.listener.conflict(key, current);
         }
       } else if (error.isConflict && error.code === 'image_full') {
-        const full = { ...this.latest.get(key), full: { rev } };
+        // Final for the draft as it stands, whichever part of it was sent.
+        const full = { ...this.latest.get(key), full: { rev: draft.localRev } };
         this._done(key);
-        await this.listener.full(full, rev);
+        await this.listener.full(full, draft.localRev);
       } else if (change && error.status === 400) {
         // Refused as a change: PUT the same content, whose answer says what is wrong, if anything. Each
         // PUT stored is a part more on the server, and a PUT refused is shown: this never loops.
