@@ -12,7 +12,8 @@ whole request stack (its test client, DEBUG off) two ways:
   src/canvas/drawing.js cuts it while it is drawn), then the parts the sync queue sends
   (src/document.js partToSend): with nothing acknowledged yet (a reload), a PUT of the strokes
   that fit, then a PATCH of the longest run of the rest that fits, and so on; then three undos
-  and their redos, and the page load (GET).
+  and their redos, an undo and the whole document PUT again (the last part of a client that only
+  PUTs, as a study participant's page does), and the page load (GET).
 
 Each request's CPU time is this process's CPU time plus that of the PostgreSQL backend serving it
 (from /proc): what it costs the machine whatever else runs on it. It prints the longest single
@@ -122,12 +123,12 @@ class Annotation:
             raise SystemExit(f"{kind} failed: {response.status_code} {response.content[:300]!r}")
         return response.json()
 
-    def put(self, strokes: list[dict]) -> None:
+    def put(self, strokes: list[dict], kind: str = "PUT") -> None:
         body = json.dumps({"strokes": strokes, "label": None, "text": "", "status": "draft", "version": self.version})
         put = lambda: self.client.put(  # noqa: E731
             self.url, body, content_type="application/json", headers={"Prefer": "return=minimal"}
         )
-        self.version = self._timed("PUT", put)["version"]
+        self.version = self._timed(kind, put)["version"]
 
     def patch(self, append: list[dict], remove: int = 0) -> None:
         body = json.dumps({"version": self.version, "remove": remove, "append": append, "op": f"op-{self.version}"})
@@ -188,6 +189,9 @@ def run(args, url: str, tmp: Path) -> int:
                 annotation.patch([], remove=1)
             for stroke in drawn[-3:]:
                 annotation.patch([stroke])
+            # What a client that only PUTs (a study participant) sends as its last part: the whole document again.
+            annotation.patch([], remove=1)
+            annotation.put(drawn, kind="PUT whole")
             if annotation.load() != len(drawn):
                 raise SystemExit("the document read back is not the one sent")
             after.append(annotation.ms)
@@ -237,7 +241,7 @@ def report(args, before, after, total_ink, drawn, runs_of, host) -> str:
             f"| as the app sends it ({len(after)} runs) | {len(after[0])} | {median(longest):,.0f} | "
             f"{median(medians):,.0f} | {median(totals):,.0f} |"
         )
-        for kind in ("PUT", "PATCH", "PATCH undo", "GET"):
+        for kind in ("PUT", "PATCH", "PATCH undo", "PUT whole", "GET"):
             values = [max(v for k, v in ms if k == kind) for ms in after]
             lines.append(f"| - longest {kind} | | {median(values):,.0f} | | |")
     return "\n".join(lines)
