@@ -6,6 +6,8 @@
 
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { strokeInk } from '../src/document.js';
+import { LIMITS } from '../src/limits.js';
 import { apiGet, drawStroke, launchBrowser, openPage, pageMask, serverMask, signIn, startAnnotating, startServer, waitForImage, waitSaved } from './harness.js';
 
 describe('incremental saves', { timeout: 240000 }, () => {
@@ -77,6 +79,28 @@ describe('incremental saves', { timeout: 240000 }, () => {
     await drawStroke(page, [[30, 200], [90, 210]]);
     await waitSaved(page);
     assert.deepEqual(saves.slice(before).map((s) => [s.method, s.body.append && s.body.append.length]), [['PATCH', 1]]);
+    await assertStoredAsDrawn();
+  });
+
+  it('saves strokes holding more ink than one save may paint in parts, which a reload reads back', async () => {
+    const height = await page.evaluate(() => window.__eyetagger.store.state.annotation.draft.image.height);
+    // Five strokes of ~150,000 units of ink each (a brush up and down the whole image), added at once: one change.
+    const points = Math.ceil(150000 / height) + 1;
+    const big = (x) => ({ tool: 'brush', width: 4, points: Array.from({ length: points }, (_, k) => [x + (k % 3), k % 2 ? height + 2 : -2, k, 0.5]) });
+    const strokes = [20, 40, 60, 80, 100].map(big);
+    const before = saves.length;
+    await page.evaluate(async (added) => {
+      for (const stroke of added) await window.__eyetagger.store.dispatch('annotation/addStroke', { stroke });
+    }, strokes);
+    await assertStoredAsDrawn();
+    const sent = saves.slice(before);
+    assert.deepEqual(sent.map((s) => [s.method, s.body.append.length]), [['PATCH', 2], ['PATCH', 2], ['PATCH', 1]]);
+    for (const save of sent) assert.ok(save.body.append.reduce((ink, s) => ink + strokeInk(s, height), 0) <= LIMITS.maxInk);
+    assert.equal(new Set(sent.map((s) => s.body.op)).size, 3);
+    await page.reload();
+    await waitForImage(page);
+    const held = await pageState();
+    assert.deepEqual(held.slice(-5), strokes);
     await assertStoredAsDrawn();
   });
 });

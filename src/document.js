@@ -11,6 +11,10 @@
  * server version the local content was based on. Dirty (unsent work) means localRev > syncedRev.
  */
 
+import { strokeInk } from './canvas/geometry/ink.js';
+
+export { strokeInk };
+
 const jsonOf = new WeakMap();
 const packedOf = new WeakMap();
 // Drafts made from the server's answer, as made: their content is what the server holds at their version.
@@ -122,29 +126,6 @@ export function serverCopy(doc, version) {
   return { version, strokes: doc.strokes, label: doc.label ?? null, text: doc.text ?? '', status: doc.status ?? 'draft' };
 }
 
-const LASSOS = new Set(['lasso', 'lasso-eraser']);
-
-/**
- * Return the ink of a stroke on an image `height` rows high: the rows each segment crosses, as
- * the server counts it (backend/api/strokes.py, `ink`) to bound what one incremental save paints.
- */
-export function strokeInk(stroke, height) {
-  const points = stroke.points;
-  const n = points.length;
-  const lasso = LASSOS.has(stroke.tool);
-  const r = lasso ? 0 : stroke.width / 2;
-  const segments = lasso || n === 1 ? n : n - 1;
-  let total = 0;
-  for (let k = 0; k < segments; k++) {
-    const a = points[k][1];
-    const b = lasso ? points[(k + 1) % n][1] : points[Math.min(k + 1, n - 1)][1];
-    const first = Math.max(Math.ceil(Math.min(a, b) - r - 0.5), 0);
-    const last = Math.min(Math.floor(Math.max(a, b) + r - 0.5), height - 1);
-    total += Math.max(last - first + 1, 0);
-  }
-  return total;
-}
-
 /** Return how many strokes two lists share from the start (the same objects, or the same JSON). */
 function sharedPrefix(a, b) {
   const n = Math.min(a.length, b.length);
@@ -153,19 +134,52 @@ function sharedPrefix(a, b) {
   return k;
 }
 
+/** Return the ink of strokes on the draft's image (see canvas/geometry/ink.js). */
+function inkOf(strokes, draft) {
+  const height = draft.image ? draft.image.height : Infinity;
+  let ink = 0;
+  for (const stroke of strokes) ink += strokeInk(stroke, height);
+  return ink;
+}
+
+/**
+ * Return what to send of the draft now, so that no request paints more than `maxInk`: the draft
+ * itself when what it appends to `base` (the server's copy, see serverCopy; null when unknown:
+ * counted from no strokes) fits, else a part of it. A part keeps the strokes `base` keeps, then
+ * the longest run of the appended strokes that fits (at least one: a stroke too big alone is
+ * sent, and refused, on its own), with `base`'s answer, text and status (the draft's, as a draft,
+ * when there is no base): what changed in those goes with the last part. Once a part is stored
+ * the draft is still dirty, and the next part is sent from there. Every part is a document the
+ * server may hold: each save leaves a consistent version.
+ */
+export function partToSend(base, draft, maxInk) {
+  const kept = base ? sharedPrefix(base.strokes, draft.strokes) : 0;
+  const height = draft.image ? draft.image.height : Infinity;
+  let ink = 0;
+  let end = kept;
+  while (end < draft.strokes.length) {
+    ink += strokeInk(draft.strokes[end], height);
+    if (ink > maxInk) break;
+    end++;
+  }
+  if (end === draft.strokes.length) return draft;
+  end = Math.max(end, kept + 1);
+  if (end === draft.strokes.length) return draft; // one stroke too big alone: sent, and refused, as it is
+  const fields = base ? { label: base.label, text: base.text, status: base.status } : { status: 'draft' };
+  return { ...draft, ...fields, strokes: draft.strokes.slice(0, end), timedOut: false };
+}
+
 /**
  * Return the request body of PATCH /api/images/{id}/annotation/ taking the server's copy `base`
  * (see serverCopy) to the draft: strokes removed from the end, strokes appended, and the answer,
  * text and status that changed (docs/strokes.md, "Incremental saves"). Return null when the
- * appended strokes hold more ink than one change may paint: the whole document is sent instead.
+ * appended strokes hold more ink than one change may paint (a single stroke too big, as
+ * partToSend leaves it): the whole document is sent instead, which the server refuses saying so.
  */
 export function changeJson(base, draft, { client, op, maxInk }) {
   const kept = sharedPrefix(base.strokes, draft.strokes);
   const append = draft.strokes.slice(kept);
-  const height = draft.image ? draft.image.height : Infinity;
-  let ink = 0;
-  for (const stroke of append) ink += strokeInk(stroke, height);
-  if (ink > maxInk) return null;
+  if (inkOf(append, draft) > maxInk) return null;
   const rest = { version: base.version, remove: base.strokes.length - kept, op, active_ms: Math.round(draft.activeMs || 0) };
   if ((draft.label ?? null) !== base.label) rest.label = draft.label ?? null;
   if ((draft.text ?? '') !== base.text) rest.text = draft.text ?? '';

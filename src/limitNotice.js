@@ -38,8 +38,18 @@ export function longOutlineNotice() {
 
 /**
  * Return what to tell the annotator when a lasso outline stops short (canvas/drawing.js's cut):
- * at the document's limit, with `size` counting the outline, or at the points one stroke may hold.
+ * at the document's limit, with `size` counting the outline, at the points one stroke may hold,
+ * or at the ink one save may paint.
  */
 export function outlineCutNotice({ limit, size }) {
+  if (limit === 'ink') return inkyOutlineNotice();
   return limit === 'document' ? limitNotice(size) : longOutlineNotice();
+}
+
+/** Return what to tell the annotator when a lasso outline crosses as many image rows as one save may paint. */
+export function inkyOutlineNotice() {
+  return {
+    level: 'full',
+    message: `One outline may cross ${number(LIMITS.maxInk)} image rows in all (up and down, edge by edge): this one stops here and closes when you lift the pointer. Fill what is left with another outline.`,
+  };
 }

@@ -46,4 +46,13 @@ describe('limitNotice', () => {
     expect(outlineCutNotice({ limit: 'stroke', size: { strokes: 1, points: 20000 } })).toEqual(longOutlineNotice());
     expect(outlineCutNotice({ limit: 'document', size: { strokes: 12, points: 250000 } }).message).toMatch(/250,000-point limit/);
   });
+
+  it('says an outline stops at the ink one save may paint, and what to do', () => {
+    expect(outlineCutNotice({ limit: 'ink', size: { strokes: 1, points: 900 } })).toEqual({
+      level: 'full',
+      message:
+        'One outline may cross 400,000 image rows in all (up and down, edge by edge): this one stops here and closes ' +
+        'when you lift the pointer. Fill what is left with another outline.',
+    });
+  });
 });

@@ -264,7 +264,11 @@ class AnnotationWriteSerializer(serializers.Serializer):
             "client": document.get("client"),
         }
 
-    strokes = StrokesField()
+    strokes = StrokesField(
+        help_text=STROKES_SCHEMA["description"] + " What a save paints (the strokes after the stored ones when it "
+        f"appends to them, else all of them) may hold at most {LIMITS.max_ink:,} units of ink (too_much_ink): send "
+        "more in several saves (docs/strokes.md, Ink budget)."
+    )
     label = serializers.CharField(max_length=200, allow_null=True, default=None)
     text = serializers.CharField(max_length=MAX_TEXT_LENGTH, allow_blank=True, default="", trim_whitespace=False)
     status = serializers.ChoiceField(Annotation.Status.choices, default=Annotation.Status.DRAFT)
@@ -324,7 +328,9 @@ class AnnotationChangeSerializer(serializers.Serializer):
         min_value=0, max_value=LIMITS.max_strokes, default=0, help_text="Strokes to remove from the end (undo, clear)."
     )
     append = StrokesField(
-        default=list, help_text=f"Strokes to append, after the removal; their ink at most {LIMITS.max_ink:,}."
+        default=list,
+        help_text=f"Strokes to append, after the removal; their ink at most {LIMITS.max_ink:,} (too_much_ink): "
+        "more goes in several changes.",
     )
     label = serializers.CharField(max_length=200, allow_null=True, required=False, help_text="Left out: unchanged.")
     text = serializers.CharField(
@@ -353,7 +359,7 @@ class AnnotationChangeSerializer(serializers.Serializer):
         if ink > LIMITS.max_ink:
             raise serializers.ValidationError(
                 f"these strokes hold {ink:,} units of ink (image rows crossed, summed over their segments); one "
-                f"save may paint at most {LIMITS.max_ink:,}. Send fewer strokes at once, or the whole document by PUT.",
+                f"save may paint at most {LIMITS.max_ink:,}. Send them in several saves, each appending some of them.",
                 code="too_much_ink",
             )
         return strokes

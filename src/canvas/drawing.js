@@ -5,17 +5,21 @@
  * in image pixels through the current view. A sample within a fraction of a pixel of the last
  * point is dropped (minSpacing), and a stroke holds at most what the server accepts and what
  * the document has room for: a brush or eraser stroke that reaches the points one stroke may
- * hold goes on in a new stroke from the same point, an outline (lasso) stops and closes when
- * the pointer lifts. Brush segments are painted into the mask as they come (once a frame, by
- * `paintNew`), so the canvas shows exactly the stroke that is stored.
+ * hold, or the ink one save may paint (LIMITS.maxInk, see geometry/ink.js), goes on in a new
+ * stroke from the same point (round caps and joins: the two paint exactly the pixels one stroke
+ * would), an outline (lasso) stops and closes when the pointer lifts. Brush segments are painted
+ * into the mask as they come (once a frame, by `paintNew`), so the canvas shows exactly the
+ * stroke that is stored.
  *
  * A finished stroke is handed on once, with the pixels it flipped, to `onStroke(stroke, delta)`.
  * A stroke refused or cut at a limit is reported to `onLimit(cut)`: null when no stroke fits
  * (the document's own limit notice applies), or {limit: 'document' | 'stroke', size} when an
- * outline stops (see limitNotice.js's outlineCutNotice). Nothing here touches the DOM or the
+ * outline stops: {limit: 'ink'} when it crosses as many image rows as one save may paint
+ * (see limitNotice.js's outlineCutNotice). Nothing here touches the DOM or the
  * store, or words what the annotator is told.
  */
 
+import { segmentInk } from './geometry/ink.js';
 import { makePoint, minSpacing, pointAction } from './geometry/strokePoints.js';
 import { screenToImage } from './geometry/viewport.js';
 import { LIMITS, canStartStroke, fitsInDocument, roomLeft } from '../limits.js';
@@ -101,6 +105,8 @@ export class Drawing {
     if (!canStartStroke(size)) return null;
     const live = this.mask.beginStroke(tool, width);
     live.cap = Math.min(LIMITS.maxPointsPerStroke, roomLeft(size).points);
+    live.openInk = 0; // the ink of the segments (a lasso's edges but the closing one) between its points
+    live.fullOfInk = false;
     return live;
   }
 
@@ -116,11 +122,38 @@ export class Drawing {
     const last = live.points.length ? live.points[live.points.length - 1][2] : 0;
     const point = makePoint(x, y, t - this.origin, p, this.mask.width, this.mask.height, last);
     const action = pointAction(live.points, point, minSpacing(view.zoom), live.cap);
-    if (action === 'add') live.points.push(point);
+    if (action !== 'add') return action;
+    if (live.fullOfInk) return 'full'; // an outline that met the budget stops there, whatever comes next
+    const [segment, ink] = this._inkWith(point);
+    if (ink > LIMITS.maxInk && live.points.length) {
+      live.fullOfInk = true;
+      return 'full';
+    }
+    live.points.push(point);
+    live.openInk += segment;
     return action;
   }
 
-  /** A stroke reached the points it may hold: go on in a new stroke if the document has room, else end it here. */
+  /**
+   * Return [the ink of the segment to `point`, the stroke's ink with `point` added], as the server
+   * counts it: a brush's segments (a lone point, its disc); a lasso's edges, the closing one too.
+   */
+  _inkWith(point) {
+    const { points, isLasso, width, openInk } = this.live;
+    const height = this.mask.height;
+    const y = point[1];
+    const first = points.length ? points[0][1] : y;
+    const last = points.length ? points[points.length - 1][1] : y;
+    if (isLasso) {
+      const segment = points.length ? segmentInk(last, y, 0, height) : 0;
+      return [segment, openInk + segment + segmentInk(y, first, 0, height)];
+    }
+    if (!points.length) return [0, segmentInk(y, y, width / 2, height)];
+    const segment = segmentInk(last, y, width / 2, height);
+    return [segment, openInk + segment];
+  }
+
+  /** A stroke reached the points or the ink it may hold: go on in a new stroke if the document has room, else end it here. */
   _strokeFull() {
     const live = this.live;
     if (live.isLasso) {
@@ -129,14 +162,16 @@ export class Drawing {
         live.cutShown = true;
         const size = this.size();
         const withOutline = { strokes: size.strokes + 1, points: size.points + live.points.length };
-        this.onLimit({ limit: live.cap < LIMITS.maxPointsPerStroke ? 'document' : 'stroke', size: withOutline });
+        const limit = live.fullOfInk ? 'ink' : live.cap < LIMITS.maxPointsPerStroke ? 'document' : 'stroke';
+        this.onLimit({ limit, size: withOutline });
       }
       return;
     }
     const lastPoint = live.points[live.points.length - 1];
     this.end();
-    // The server takes 20,000 points a stroke: go on from the same point in a new stroke, which
-    // paints the same pixels as one longer stroke would. The first point repeats the last one.
+    // The server takes 20,000 points a stroke, and paints 400,000 units of ink a save: go on from
+    // the same point in a new stroke, which paints the same pixels as one longer stroke would
+    // (geometry/ink.spec.js checks it against the rasterizer). The first point repeats the last one.
     this.live = this._start(live.tool, live.width);
     if (this.live) this.live.points.push(lastPoint.slice());
     else this.onLimit(null); // the document is full: the stroke ends here, and the message says why

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Drawing } from './drawing.js';
+import { strokeInk } from './geometry/ink.js';
 import { rasterize } from './geometry/rasterize.js';
 import { LIMITS, documentSize } from '../limits.js';
 import { Mask } from './mask.js';
@@ -13,8 +14,8 @@ const ORIGIN = 1_000_000;
  * `strokes` (with their deltas in `deltas`), what is cut at a limit goes to `notices`. `held` points are already
  * in the document (a document near its limits), `view` is the stage's view.
  */
-function setup({ held = 0, view = { zoom: 1, tx: 0, ty: 0 } } = {}) {
-  const mask = new Mask(W, H);
+function setup({ held = 0, view = { zoom: 1, tx: 0, ty: 0 }, width = W, height = H } = {}) {
+  const mask = new Mask(width, height);
   const strokes = [];
   const deltas = [];
   const notices = [];
@@ -138,6 +139,32 @@ describe('Drawing', () => {
     draw(drawing, 'lasso', 1, zigzag);
     expect(strokes.map((s) => s.points.length)).toEqual([LIMITS.maxPointsPerStroke]);
     expect(notices.map((n) => n.limit)).toEqual(['stroke']);
+  });
+
+  it('goes on in a new stroke from the same point once a stroke holds the ink one save may paint', () => {
+    // A 40 px brush up and down a 1,000-row image: each segment crosses 1,000 rows, and 400 of them the budget.
+    const { drawing, mask, strokes, notices } = setup({ width: 60, height: 1000 });
+    const zigzag = Array.from({ length: 1001 }, (_, k) => [10 + (k % 7), k % 2 ? 1000 : 0]);
+    draw(drawing, 'brush', 40, zigzag);
+    const inks = strokes.map((s) => strokeInk(s, 1000));
+    expect(inks).toEqual([LIMITS.maxInk, LIMITS.maxInk, 200000]);
+    expect(strokes.map((s) => s.points.length)).toEqual([401, 401, 201]);
+    expect(strokes[1].points[0]).toEqual(strokes[0].points.at(-1));
+    expect(strokes[2].points[0]).toEqual(strokes[1].points.at(-1));
+    expect(notices).toEqual([]);
+    expect(Array.from(mask.mask)).toEqual(Array.from(rasterize(strokes, 60, 1000)));
+    const whole = { tool: 'brush', width: 40, points: zigzag.map(([x, y], k) => [x, y, 10 * k, 0.5]) };
+    expect(Array.from(mask.mask)).toEqual(Array.from(rasterize([whole], 60, 1000)));
+  });
+
+  it('stops an outline at the ink one save may paint, says so, and closes it within the budget', () => {
+    const { drawing, strokes, notices } = setup({ width: 60, height: 1000 });
+    const zigzag = Array.from({ length: 600 }, (_, k) => [1 + (k % 50), k % 2 ? 1000 : 0]);
+    draw(drawing, 'lasso', 1, zigzag);
+    expect(strokes).toHaveLength(1);
+    expect(strokeInk(strokes[0], 1000)).toBeLessThanOrEqual(LIMITS.maxInk);
+    expect(strokes[0].points.length).toBeLessThan(600);
+    expect(notices.map((n) => n.limit)).toEqual(['ink']);
   });
 
   it('remembers the oldest sample not yet painted, for the benchmark’s latency', () => {

@@ -8,9 +8,13 @@
  *   removed from the end, strokes appended, the answer and text if changed), computed from the
  *   queue's copy of what the server holds (`acked`), known from the server's own answers only.
  *   Offline, the changes of an image coalesce into one. With no such copy (a draft kept from
- *   before a reload, after a conflict, a change refused as a change) it PUTs the whole document,
- *   which is harmless to repeat (the server answers 200 for content it already has). A change
- *   carries an op id, the same for a retry of the same state, so a retry is not applied twice.
+ *   before a reload, after a conflict) it PUTs the document, and after a change refused as a
+ *   change (400) the same content by PUT, which is harmless to repeat (the server answers 200
+ *   for content it already has). A change carries an op id, the same for a retry of the same
+ *   state, so a retry is not applied twice.
+ * - No request paints more than the server's ink budget (LIMITS.maxInk): a larger change goes in
+ *   parts (document.js, partToSend), each a request and a stored version of its own, in order;
+ *   with no copy of what the server holds the first part is a PUT of the strokes that fit.
  * - Failures that may pass (no answer, 5xx, 429) are retried with exponential back-off and
  *   jitter, at once when the browser comes back online or any request is answered again.
  * - A 409 whose stored content is what this queue sent earlier is our own save whose answer
@@ -22,7 +26,7 @@
  *   content: the draft is marked full (kept, not sent again unless it changes) and reported once.
  */
 
-import { acknowledged, changeJson, contentKey, documentJson, isDirty, serverCopy } from '../document.js';
+import { acknowledged, changeJson, contentKey, documentJson, isDirty, partToSend, serverCopy } from '../document.js';
 import { LIMITS } from '../limits.js';
 
 export const BACKOFF = { baseMs: 1000, maxMs: 30000 };
@@ -51,6 +55,7 @@ export class SyncQueue {
     this.dueAt = new Map(); // key -> earliest time to try
     this.attempts = new Map(); // key -> failed attempts in a row
     this.unacked = new Map(); // key -> content keys sent without an answer
+    this.refusedAsChange = new Set(); // keys whose last change got a 400: their next save is a PUT
     this.problems = new Map(); // key -> {kind: 'offline'|'error'|'conflict'|'auth', message}
     this.waiters = [];
     this.running = false;
@@ -97,6 +102,7 @@ export class SyncQueue {
     this.problems.delete(draft.key);
     this.attempts.delete(draft.key);
     this.unacked.delete(draft.key);
+    this.refusedAsChange.delete(draft.key);
     this.enqueue(draft);
   }
 
@@ -233,17 +239,19 @@ export class SyncQueue {
       this.problems.set(key, { kind: 'conflict', message: 'This image was changed in another tab or device.' });
       return;
     }
-    const rev = draft.localRev;
-    const sent = contentKey(draft);
+    // What one request may paint is bounded: a larger change goes in parts, each a version of its own.
+    const part = partToSend(this._base(draft), draft, LIMITS.maxInk);
+    const rev = part === draft ? draft.localRev : null; // a part leaves the draft dirty: the next one follows
+    const sent = contentKey(part);
     const sentList = this.unacked.get(key) || [];
     sentList.push(sent);
     this.unacked.set(key, sentList.slice(-8));
-    const change = this._changeOf(draft, rev);
+    const change = this._changeOf(part, draft.localRev);
     try {
       // The whole document as the server now holds it, for the other tabs (sent whole or as a change).
-      const json = documentJson(draft, this.client());
+      const json = documentJson(part, this.client());
       const stored = change ? await this.change(draft.imageId, change) : await this.save(draft.imageId, json);
-      this.acked.set(key, serverCopy(draft, stored.version));
+      this.acked.set(key, serverCopy(part, stored.version));
       this.listener.published(key, { version: stored.version, json });
       await this._stored(key, stored.version, rev);
     } catch (error) {
@@ -265,11 +273,14 @@ export class SyncQueue {
           await this.listener.conflict(key, current);
         }
       } else if (error.isConflict && error.code === 'image_full') {
-        const full = { ...this.latest.get(key), full: { rev } };
+        // Final for the draft as it stands, whichever part of it was sent.
+        const full = { ...this.latest.get(key), full: { rev: draft.localRev } };
         this._done(key);
-        await this.listener.full(full, rev);
+        await this.listener.full(full, draft.localRev);
       } else if (change && error.status === 400) {
-        this.acked.delete(key); // refused as a change: send the whole document, which says what is wrong, if anything
+        // Refused as a change: PUT the same content, whose answer says what is wrong, if anything. Each
+        // PUT stored is a part more on the server, and a PUT refused is shown: this never loops.
+        this.refusedAsChange.add(key);
         this.dueAt.set(key, Date.now());
       } else if (error.isRetryable) {
         const attempt = (this.attempts.get(key) || 0) + 1;
@@ -286,10 +297,16 @@ export class SyncQueue {
     }
   }
 
-  /** Return the PATCH body taking what the server holds to the draft, or null to PUT the whole document. */
-  _changeOf(draft, rev) {
+  /** Return the queue's copy of what the server holds of the draft's image at the draft's base version, or null. */
+  _base(draft) {
     const base = this.acked.get(draft.key);
-    if (!this.change || !base || base.version !== draft.baseVersion) return null;
+    return base && base.version === draft.baseVersion ? base : null;
+  }
+
+  /** Return the PATCH body taking what the server holds to the draft (or a part of it), or null to PUT it. */
+  _changeOf(draft, rev) {
+    const base = this._base(draft);
+    if (!this.change || !base || this.refusedAsChange.has(draft.key)) return null;
     // The same op for the same state: a retry of a change whose answer was lost is not applied twice.
     const op = `${this.session}-${draft.imageId}-${base.version}-${rev}`;
     return changeJson(base, draft, { client: this.client(), op, maxInk: LIMITS.maxInk });
@@ -303,6 +320,7 @@ export class SyncQueue {
   }
 
   async _stored(key, version, rev) {
+    this.refusedAsChange.delete(key);
     await this._acknowledge(key, version, rev);
     this.attempts.delete(key);
     this.unacked.delete(key);

@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ApiError } from '../api/client.js';
-import { contentKey } from '../document.js';
+import { contentKey, strokeInk, strokeJson } from '../document.js';
+import { LIMITS } from '../limits.js';
 import { SyncQueue, backoffDelay } from './syncQueue.js';
 
 function draft(imageId, fields = {}) {
@@ -12,7 +13,20 @@ function draft(imageId, fields = {}) {
   };
 }
 
-/** A fake server with the real PUT semantics: versions, idempotent repeats, 409 with current. */
+/** Return the 400 the server answers when a save would paint more than LIMITS.maxInk (on an image 80 rows high), or null. */
+function inkRefusal(strokes) {
+  const ink = strokes.reduce((sum, s) => sum + strokeInk(s, 80), 0);
+  return ink > LIMITS.maxInk ? new ApiError(400, { code: 'too_much_ink', detail: `this save paints ${ink} units of ink` }) : null;
+}
+
+/** Return the strokes a PUT of `strokes` paints over `current`: those after the stored ones when it appends to them. */
+function paintedBy(strokes, current) {
+  const held = current ? current.strokes.map(strokeJson) : [];
+  const appends = held.length <= strokes.length && held.every((text, k) => text === strokeJson(strokes[k]));
+  return appends ? strokes.slice(held.length) : strokes;
+}
+
+/** A fake server with the real PUT semantics: versions, idempotent repeats, 409 with current, the ink budget. */
 function fakeServer() {
   const stored = new Map();
   const server = {
@@ -27,7 +41,8 @@ function fakeServer() {
       const body = JSON.parse(json);
       server.changes.push({ imageId, body });
       if (server.down) throw new ApiError(0, null);
-      if (server.refuseChanges) throw new ApiError(400, { code: 'too_much_ink', detail: 'too much ink' });
+      if (server.refuseChanges) throw new ApiError(400, { code: 'too_many_points', detail: 'too many points' });
+      if (inkRefusal(body.append)) throw inkRefusal(body.append);
       const current = stored.get(imageId);
       let result;
       if (current && body.op && server.ops.get(imageId) === body.op) result = current;
@@ -56,6 +71,8 @@ function fakeServer() {
       if (current && contentKey(current) === contentKey(body)) result = current;
       else if ((current ? current.version : 0) !== body.version) {
         throw new ApiError(409, { code: 'version_conflict', detail: 'changed elsewhere', current });
+      } else if (inkRefusal(paintedBy(body.strokes, current))) {
+        throw inkRefusal(paintedBy(body.strokes, current));
       } else {
         result = { ...body, version: body.version + 1 };
         stored.set(imageId, result);
@@ -413,17 +430,161 @@ describe('SyncQueue sending changes (PATCH)', () => {
     expect(server.changes.map((c) => c.body.append.length)).toEqual([1]);
   });
 
-  it('sends the whole document when a change is refused as a change, or holds too much ink for one', async () => {
-    const { server, edit } = opened([stroke(1)]);
+  it('sends the same content by PUT when a change is refused as a change, and shows a stroke too big for one save', async () => {
+    const { server, statuses, edit } = opened([stroke(1)]);
     server.refuseChanges = true;
     edit('1:7', { strokes: [stroke(1), stroke(2)] });
     await settle();
     expect(server.puts.map((p) => p.body.strokes.length)).toEqual([2]);
     server.refuseChanges = false;
+    // 5,999 segments of a 512 px brush, each over all 80 rows: 479,920 units, more than one save may paint.
     const huge = { tool: 'brush', width: 512, points: Array.from({ length: 6000 }, (_, k) => [k % 2 ? 0 : 99, 40, k, 0.5]) };
     edit('1:7', { strokes: [stroke(1), stroke(2), huge] });
-    await settle();
-    expect(server.puts.map((p) => p.body.strokes.length)).toEqual([2, 3]);
+    await settle(60000);
+    expect(server.puts.map((p) => p.body.strokes.length)).toEqual([2, 3]); // sent once, refused, not again
     expect(server.changes).toHaveLength(1);
+    expect(statuses.at(-1)).toMatchObject({ status: 'error', message: 'this save paints 479920 units of ink' });
+    expect(server.stored.get(7).strokes).toEqual([stroke(1), stroke(2)]);
+  });
+});
+
+describe('SyncQueue sending a change larger than one request may paint (in parts)', () => {
+  beforeEach(() => vi.useFakeTimers());
+  afterEach(() => vi.useRealTimers());
+
+  const IMAGE = { id: 7, width: 100, height: 80 };
+  const small = { tool: 'brush', width: 4, points: [[1, 5, 0, 0.5], [2, 5, 1, 0.5]] };
+  const theirs = { tool: 'brush', width: 4, points: [[5, 5, 0, 0.5]] };
+  /** A 4 px brush up and down the 80 rows, 1,875 times: 150,000 units of ink (two fit in one save, three do not). */
+  const big = (x) => ({ tool: 'brush', width: 4, points: Array.from({ length: 1876 }, (_, k) => [x, k % 2 ? 80 : 0, k, 0.5]) });
+  const BIGS = [1, 2, 3, 4, 5].map(big);
+
+  function opened(strokes) {
+    const result = setup([draft(7, { image: IMAGE, strokes, baseVersion: 1, localRev: 0, syncedRev: 0 })], { changes: true });
+    result.server.stored.set(7, { strokes, label: null, text: '', status: 'draft', version: 1 });
+    result.queue.known(result.held.get('1:7'));
+    return result;
+  }
+
+  it('counts the ink of its test strokes as the server does', () => {
+    expect(strokeInk(big(1), 80)).toBe(150000);
+  });
+
+  it('sends the appended strokes in order, as many a change as fit, each change its own op and version', async () => {
+    const { server, held, edit } = opened([small]);
+    edit('1:7', { strokes: [small, ...BIGS], label: 'real', status: 'submitted' });
+    await settle();
+    expect(server.puts).toHaveLength(0);
+    const bodies = server.changes.map((c) => c.body);
+    expect(bodies.map((b) => [b.version, b.remove, b.append.length, b.label, b.status])).toEqual([
+      [1, 0, 2, undefined, undefined],
+      [2, 0, 2, undefined, undefined],
+      [3, 0, 1, 'real', 'submitted'], // the answer and the submission go with the last part
+    ]);
+    expect(bodies.flatMap((b) => b.append)).toEqual(BIGS);
+    expect(new Set(bodies.map((b) => b.op)).size).toBe(3);
+    expect(server.stored.get(7)).toMatchObject({ strokes: [small, ...BIGS], label: 'real', status: 'submitted', version: 4 });
+    expect(held.get('1:7')).toMatchObject({ baseVersion: 4, syncedRev: 1 });
+  });
+
+  it('removes from the end in the first part, then appends the rest', async () => {
+    const { server, edit } = opened([small, small, small]);
+    edit('1:7', { strokes: [small, ...BIGS.slice(0, 3)] });
+    await settle();
+    expect(server.changes.map((c) => [c.body.remove, c.body.append.length])).toEqual([
+      [2, 2],
+      [0, 1],
+    ]);
+    expect(server.stored.get(7).strokes).toEqual([small, ...BIGS.slice(0, 3)]);
+  });
+
+  it('with no copy of what the server holds, PUTs the strokes that fit, then sends the rest as changes', async () => {
+    const { server, held, edit } = setup([draft(7, { image: IMAGE, strokes: [], localRev: 0 })], { changes: true });
+    edit('1:7', { strokes: BIGS, text: 'round', timedOut: true });
+    await settle();
+    expect(server.puts.map((p) => [p.body.version, p.body.strokes.length, p.body.status, p.body.timed_out])).toEqual([[0, 2, 'draft', undefined]]);
+    expect(server.changes.map((c) => [c.body.version, c.body.append.length])).toEqual([
+      [1, 2],
+      [2, 1],
+    ]);
+    expect(server.stored.get(7)).toMatchObject({ strokes: BIGS, text: 'round', version: 3 });
+    expect(held.get('1:7')).toMatchObject({ baseVersion: 3, syncedRev: 1 });
+  });
+
+  it('repeats a part whose answer was lost with the same op, and goes on with the next', async () => {
+    const { server, edit } = opened([small]);
+    server.loseAnswers = 1;
+    edit('1:7', { strokes: [small, ...BIGS.slice(0, 3)] });
+    await settle(backoffDelay(1, () => 1));
+    expect(server.changes.map((c) => [c.body.version, c.body.append.length])).toEqual([
+      [1, 2],
+      [1, 2],
+      [2, 1],
+    ]);
+    expect(server.changes[0].body.op).toBe(server.changes[1].body.op);
+    expect(server.stored.get(7)).toMatchObject({ strokes: [small, ...BIGS.slice(0, 3)], version: 3 });
+  });
+
+  it('coalesces what was drawn offline and sends it in parts once back, losing nothing', async () => {
+    const { server, queue, held, edit } = opened([small]);
+    server.down = true;
+    edit('1:7', { strokes: [small, BIGS[0]] });
+    await settle();
+    edit('1:7', { strokes: [small, ...BIGS] });
+    edit('1:7', { strokes: [small, ...BIGS.slice(0, 4)], text: 'undone once' });
+    await settle();
+    server.down = false;
+    const sentBefore = server.changes.length;
+    queue.retryNow();
+    await settle();
+    const sent = server.changes.slice(sentBefore);
+    expect(sent.map((c) => [c.body.version, c.body.append.length, c.body.text])).toEqual([
+      [1, 2, undefined],
+      [2, 2, 'undone once'],
+    ]);
+    expect(server.stored.get(7)).toMatchObject({ strokes: [small, ...BIGS.slice(0, 4)], text: 'undone once', version: 3 });
+    expect(held.get('1:7')).toMatchObject({ baseVersion: 3, syncedRev: 3 });
+  });
+
+  it('recovers a conflict over a big document in parts once the annotator keeps theirs', async () => {
+    const { server, held, queue, conflicts, edit } = opened([small]);
+    server.stored.set(7, { strokes: [theirs], label: null, text: '', status: 'draft', version: 2 }); // another tab
+    edit('1:7', { strokes: [small, ...BIGS] });
+    await settle();
+    expect(conflicts).toEqual(['1:7']);
+    held.set('1:7', { ...held.get('1:7'), baseVersion: 2, conflict: null }); // keep mine
+    queue.resolved(held.get('1:7'));
+    await settle();
+    expect(server.puts.map((p) => [p.body.version, p.body.strokes.length])).toEqual([[2, 3]]);
+    expect(server.changes.slice(1).map((c) => [c.body.version, c.body.append.length])).toEqual([
+      [3, 2],
+      [4, 1],
+    ]);
+    expect(server.stored.get(7)).toMatchObject({ strokes: [small, ...BIGS], version: 5 });
+  });
+
+  it('sends parts as whole documents where saves are PUTs only (a study participant), the time out with the last', async () => {
+    const { server, held, queue, edit } = setup([draft(7, { image: IMAGE, strokes: [small], baseVersion: 1, localRev: 0, syncedRev: 0 })]);
+    server.stored.set(7, { strokes: [small], label: null, text: '', status: 'draft', version: 1 });
+    queue.known(held.get('1:7'));
+    edit('1:7', { strokes: [small, ...BIGS], label: 'real', timedOut: true });
+    await settle();
+    expect(server.puts.map((p) => [p.body.version, p.body.strokes.length, p.body.label, p.body.timed_out])).toEqual([
+      [1, 3, null, undefined],
+      [2, 5, null, undefined],
+      [3, 6, 'real', true],
+    ]);
+    expect(server.stored.get(7)).toMatchObject({ strokes: [small, ...BIGS], label: 'real', version: 4 });
+  });
+
+  it('after a part refused as a change, PUTs that part and goes on: it never loops', async () => {
+    const { server, statuses, edit } = opened([small]);
+    server.refuseChanges = true;
+    edit('1:7', { strokes: [small, ...BIGS.slice(0, 3)] });
+    await settle(60000);
+    expect(server.changes.map((c) => c.body.append.length)).toEqual([2, 1]);
+    expect(server.puts.map((p) => p.body.strokes.length)).toEqual([3, 4]);
+    expect(server.stored.get(7)).toMatchObject({ strokes: [small, ...BIGS.slice(0, 3)], version: 3 });
+    expect(statuses.at(-1).status).toBe('saved');
   });
 });

@@ -46,19 +46,21 @@ class AnnotationContent:
         """Return the content of an annotation or of a revision (reading its chunks if it has them)."""
         return cls(stored_strokes(annotation), annotation.label, annotation.text, annotation.status)
 
-    def loses(self, old: "AnnotationContent", *, same_strokes: bool = False) -> bool:
+    def appends_to(self, old: "AnnotationContent") -> bool:
+        """Return True if these strokes are ``old``'s strokes, then perhaps more (equal ones included)."""
+        n = len(old.strokes)
+        return len(self.strokes) >= n and self.strokes[:n] == old.strokes
+
+    def loses(self, old: "AnnotationContent", *, appends: bool | None = None) -> bool:
         """Return True if replacing ``old`` by this content loses something ``old`` had.
 
         Adding strokes, and typing at the end of the text, lose nothing: the old content
         can be read off the new one. Undo, clear, a changed answer or deleted text do.
-        ``same_strokes``: the caller knows the strokes are equal (spares comparing them again).
+        ``appends``: the caller knows whether these strokes begin with the old ones (spares comparing them again).
         """
-        n = len(old.strokes)
-        return (
-            (not same_strokes and self.strokes[:n] != old.strokes)
-            or (old.label is not None and self.label != old.label)
-            or not self.text.startswith(old.text)
-        )
+        if appends is None:
+            appends = self.appends_to(old)
+        return not appends or (old.label is not None and self.label != old.label) or not self.text.startswith(old.text)
 
 
 @traced("mask: encode as RLE")
@@ -78,21 +80,16 @@ CHECKED_BEFORE = ["image", "annotator", "strokes"]
 
 @traced("save: set the content (mask, revision)")
 def _set_content(
-    annotation: Annotation, content: AnnotationContent, *, now: datetime, same_strokes: bool = False
+    annotation: Annotation, content: AnnotationContent, *, now: datetime, same_strokes: bool = False, painted: int = 0
 ) -> None:
     """Put content into the annotation with its derived fields (mask, counts, submission time).
 
     ``same_strokes``: the annotation holds these strokes already, so its mask stays as it is.
+    ``painted``: the stored mask is that of the content's first ``painted`` strokes (the stored
+    ones, which the content appends to); only the rest is painted, onto it.
     """
     if not same_strokes:
-        if annotation.chunked:  # the row holds the strokes again; the chunks stay for the revisions
-            stroke_chunks.chunks_retire(annotation, version=annotation.version + 1)
-        image = annotation.image
-        mask = strokes_mod.rasterize(content.strokes, image.width, image.height)
-        annotation.strokes = content.strokes
-        annotation.stroke_count = len(content.strokes)
-        annotation.mask_area = int(mask.sum())
-        annotation.mask_rle = mask_encode(mask)
+        _set_strokes(annotation, content.strokes, painted=painted)
     annotation.label = content.label
     annotation.text = content.text
     if content.status == Annotation.Status.SUBMITTED and annotation.status != Annotation.Status.SUBMITTED:
@@ -100,6 +97,42 @@ def _set_content(
     elif content.status == Annotation.Status.DRAFT:
         annotation.submitted_at = None
     annotation.status = content.status
+
+
+def _set_strokes(annotation: Annotation, strokes: list, *, painted: int) -> None:
+    """Put the strokes into the annotation with their mask and counts, painting only those after ``painted``."""
+    image = annotation.image
+    if painted and annotation.chunked:
+        # Strokes appended to chunks: one chunk more, painted onto the stored mask, as a PATCH does.
+        before = stroke_chunks.MaskState(annotation.mask_rle, annotation.mask_area)
+        state = stroke_chunks.chunks_append(
+            annotation, strokes[painted:], version=annotation.version + 1, before=before
+        )
+        annotation.mask_rle, annotation.mask_area = state.rle, state.area
+        return
+    if annotation.chunked:  # the row holds the strokes again; the chunks stay for the revisions
+        stroke_chunks.chunks_retire(annotation, version=annotation.version + 1)
+    if painted:
+        mask = strokes_mod.paint(masks.rle_decode(annotation.mask_rle, image.width, image.height), strokes[painted:])
+    else:
+        mask = strokes_mod.rasterize(strokes, image.width, image.height)
+    annotation.strokes = strokes
+    annotation.stroke_count = len(strokes)
+    annotation.mask_area = int(mask.sum())
+    annotation.mask_rle = mask_encode(mask)
+
+
+def _check_ink(strokes: list, image: Image) -> None:
+    """Refuse a save that would paint more ink than one request may (``Limits.max_ink``)."""
+    limit = strokes_mod.DEFAULT_LIMITS.max_ink
+    ink = strokes_mod.ink(strokes, image.width, image.height)
+    if ink > limit:
+        message = (
+            f"this save paints {ink:,} units of ink (image rows crossed, summed over the segments of the strokes it "
+            f"adds); one save may paint at most {limit:,}. Send the strokes in several saves: the first ones, then "
+            "the rest appended (each save paints only the strokes it adds to those stored)."
+        )
+        raise ValidationError({"strokes": ValidationError(message, code="too_much_ink")})
 
 
 def _check_label(dataset: Dataset, label: str | None) -> None:
@@ -176,6 +209,7 @@ def _save(
     annotation = _locked_annotation(image, annotator)
     if annotation is None:
         annotation = Annotation(image=image, annotator=annotator, version=1, started_at=started_at or now)
+        _check_ink(content.strokes, image)
         _set_content(annotation, content, now=now)
         _check_complete(annotation)
         _set_metadata(annotation, active_ms=active_ms, client=client)
@@ -197,16 +231,20 @@ def _save(
         return annotation, False, before
     if base_version != annotation.version:
         raise VersionConflict(annotation, base_version)
-    loses = content.loses(old, same_strokes=same_strokes)
-    if loses:
+    appends = same_strokes or content.appends_to(old)
+    # The stored mask paints the stored strokes: when the content appends to them, only the rest is painted.
+    painted = len(old.strokes) if appends and annotation.mask_rle else 0
+    if not same_strokes:
+        _check_ink(content.strokes[painted:], image)  # what this save paints, before anything is written
+    if content.loses(old, appends=appends):
         _keep_as_revision(annotation, replaced_by=annotator, now=now)  # before the row changes
-    _set_content(annotation, content, now=now, same_strokes=same_strokes)
+    _set_content(annotation, content, now=now, same_strokes=same_strokes, painted=painted)
     _check_complete(annotation)
     _set_metadata(annotation, active_ms=active_ms, client=client)
     annotation.version += 1
     annotation.full_clean(exclude=CHECKED_BEFORE, validate_constraints=False)
     # Unchanged strokes are not written again: ~60 KB of JSON to encode, and for PostgreSQL to parse and store.
-    annotation.save(update_fields=CONTENT_FIELDS if same_strokes else CONTENT_FIELDS + STROKE_FIELDS)
+    annotation.save(update_fields=CONTENT_FIELDS if same_strokes else CONTENT_FIELDS + STROKE_FIELDS + ["point_count"])
     return annotation, True, before
 
 

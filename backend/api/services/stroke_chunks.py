@@ -17,8 +17,8 @@ from .. import masks
 from .. import strokes as strokes_mod
 from ..models import Annotation, StrokeChunk
 
-# A document moved into chunks (its first incremental save) is cut into chunks of this many
-# strokes, so that undoing into it repaints at most this many.
+# A document moved into chunks (its first incremental save) is cut into chunks of at most this
+# many strokes (and of the ink one save may paint), so that undoing into it repaints at most those.
 CONVERT_STROKES = 64
 
 
@@ -54,8 +54,7 @@ def chunks_convert(annotation: Annotation) -> None:
         _one_chunk(annotation, strokes, empty=masks.rle_encode(mask))
         return
     chunks = []
-    for start in range(0, len(strokes), CONVERT_STROKES):
-        part = strokes[start : start + CONVERT_STROKES]
+    for start, part in _convert_runs(strokes, image):
         chunks.append(
             StrokeChunk(
                 annotation=annotation,
@@ -76,6 +75,22 @@ def chunks_convert(annotation: Annotation) -> None:
     annotation.point_count = _points(strokes)
     annotation.mask_rle = masks.rle_encode(mask)  # the same as stored, or the first one (rows written around)
     annotation.mask_area = int(mask.sum())
+
+
+def _convert_runs(strokes: list[dict], image) -> list[tuple[int, list[dict]]]:
+    """Return (start, strokes) of the chunks a document is cut into: at most CONVERT_STROKES strokes and, but for
+    a stroke alone, the ink one save may paint (``Limits.max_ink``), so that undoing into one stays bounded."""
+    limit = strokes_mod.DEFAULT_LIMITS.max_ink
+    runs, start, held = [], 0, 0
+    for k, stroke in enumerate(strokes):
+        ink = strokes_mod.ink([stroke], image.width, image.height)
+        if k > start and (k - start >= CONVERT_STROKES or held + ink > limit):
+            runs.append((start, strokes[start:k]))
+            start, held = k, 0
+        held += ink
+    if start < len(strokes):
+        runs.append((start, strokes[start:]))
+    return runs
 
 
 def _one_chunk(annotation: Annotation, strokes: list[dict], *, empty: str) -> None:

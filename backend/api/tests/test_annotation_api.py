@@ -227,10 +227,15 @@ def test_a_document_at_every_count_limit_is_stored(annotator, image, client_for,
     limits = strokes_mod.DEFAULT_LIMITS
     per_stroke = limits.max_points // limits.max_strokes
     stroke = brush([(1 + i % 30, 1 + i // 30) for i in range(per_stroke)], width=1.0)
-    body = json.dumps(document([stroke] * limits.max_strokes))
+    client = client_for(annotator)
+    # 99 units of ink a stroke, 495,000 in all: more than one save may paint, so it goes in two, the
+    # second the whole document again (the PUT paints only the strokes it appends).
+    first = json.dumps(document([stroke] * 4_000))
+    assert client.put(f"/api/images/{image.pk}/annotation/", first, content_type="application/json").status_code == 201
+    body = json.dumps(document([stroke] * limits.max_strokes, version=1))
     assert 2.5 * 1024 * 1024 < len(body) < settings.ANNOTATION_MAX_BODY_BYTES
-    response = client_for(annotator).put(f"/api/images/{image.pk}/annotation/", body, content_type="application/json")
-    assert response.status_code == 201, response.content[:300]
+    response = client.put(f"/api/images/{image.pk}/annotation/", body, content_type="application/json")
+    assert response.status_code == 200, response.content[:300]
     assert response.json()["stroke_count"] == limits.max_strokes
 
 
@@ -549,3 +554,108 @@ def test_a_chunked_body_without_a_length_gets_411_not_an_empty_document(annotato
     )
     assert response.status_code == 411 and response.json()["code"] == "length_required"
     assert not Annotation.objects.exists()
+
+
+# --- The ink one save may paint (docs/strokes.md, "Ink budget") ------------------------------------
+
+# 9,999 segments of a 100 px brush, each crossing all 48 rows of the 64x48 image: 479,952 units of ink.
+TOO_MUCH_INK = brush([(0, 0), (60, 40)] * 5000, width=100)
+A = brush([(0, 0), (60, 40)], width=4)  # 42 units: rows 0 to 41 (clipped at the top) of a 4 px brush
+B = brush([(5, 40), (50, 2)], width=4)  # 42 units: rows 0 to 41
+
+
+def decoded(annotation):
+    image = annotation.image
+    return coco_mask.decode({"size": [image.height, image.width], "counts": annotation.mask_rle.encode()}).astype(bool)
+
+
+def painted_strokes(monkeypatch) -> list:
+    """Return a list that collects every stroke the server paints from now on."""
+    painted = []
+    paint = strokes_mod.paint
+
+    def recording(mask, strokes):
+        painted.extend(strokes)
+        return paint(mask, strokes)
+
+    monkeypatch.setattr(strokes_mod, "paint", recording)
+    return painted
+
+
+def test_a_put_painting_more_ink_than_one_save_may_gets_a_400_naming_it_and_stores_nothing(
+    annotator, image, client_for, monkeypatch
+):
+    painted = painted_strokes(monkeypatch)
+    response = put(client_for(annotator), image, document([A, TOO_MUCH_INK]))
+    assert response.status_code == 400
+    error = response.json()["errors"][0]
+    assert (error["field"], error["code"]) == ("strokes", "too_much_ink")
+    assert "479,994 units of ink" in error["detail"] and "at most 400,000" in error["detail"]
+    assert "several saves" in error["detail"]
+    assert not Annotation.objects.exists() and painted == []
+
+
+def test_a_put_replacing_the_stored_strokes_is_budgeted_on_all_it_paints_and_changes_nothing_when_over(
+    annotator, image, client_for, monkeypatch
+):
+    monkeypatch.setattr(strokes_mod, "DEFAULT_LIMITS", strokes_mod.Limits(max_ink=80))
+    client = client_for(annotator)
+    assert put(client, image, document([A])).status_code == 201
+    response = put(client, image, document([B, A], version=1))  # not an append: both are painted, 84 units
+    assert response.status_code == 400 and response.json()["errors"][0]["code"] == "too_much_ink"
+    annotation = Annotation.objects.get()
+    assert (annotation.version, annotation.strokes) == (1, [A])
+    assert not AnnotationRevision.objects.exists()
+
+
+def test_a_put_appending_to_the_stored_strokes_paints_only_those_it_adds(annotator, image, client_for, monkeypatch):
+    monkeypatch.setattr(strokes_mod, "DEFAULT_LIMITS", strokes_mod.Limits(max_ink=80))
+    client = client_for(annotator)
+    assert put(client, image, document([A])).status_code == 201
+    painted = painted_strokes(monkeypatch)
+    response = put(client, image, document([A, B], version=1))  # 84 units in all, 42 of them new
+    assert response.status_code == 200 and response.json()["version"] == 2
+    assert painted == [B]
+    annotation = Annotation.objects.get()
+    expected = strokes_mod.rasterize([A, B], image.width, image.height)
+    assert annotation.strokes == [A, B] and (decoded(annotation) == expected).all()
+    assert annotation.mask_area == expected.sum() and not AnnotationRevision.objects.exists()
+
+
+def test_a_put_appending_to_chunked_strokes_adds_a_chunk_as_a_change_would(annotator, image, client_for, monkeypatch):
+    client = client_for(annotator)
+    url = f"/api/images/{image.pk}/annotation/"
+    client.patch(url, {"version": 0, "append": [A]}, format="json")
+    client.patch(url, {"version": 1, "append": [B]}, format="json")  # the strokes are chunked now
+    painted = painted_strokes(monkeypatch)
+    third = brush([(30, 30)], width=9, tool="eraser")
+    assert put(client, image, document([A, B, third], version=2)).status_code == 200
+    assert painted == [third]
+    annotation = Annotation.objects.get()
+    assert annotation.chunked and annotation.strokes == []
+    assert (annotation.stroke_count, annotation.point_count) == (3, 5)
+    assert client.get(url).json()["strokes"] == [A, B, third]
+    expected = strokes_mod.rasterize([A, B, third], image.width, image.height)
+    assert (decoded(annotation) == expected).all() and annotation.mask_area == expected.sum()
+    # An undo into the new chunk repaints from its checkpoint: the mask of the first two.
+    client.patch(url, {"version": 3, "remove": 1}, format="json")
+    annotation.refresh_from_db()
+    assert (decoded(annotation) == strokes_mod.rasterize([A, B], image.width, image.height)).all()
+
+
+def test_the_largest_valid_document_is_refused_whole_before_any_painting(
+    annotator, make_dataset, client_for, monkeypatch
+):
+    # Issue 16's worst request: 12 strokes of 20,000 points, 512 px wide, on a 4096x4096 image.
+    image = make_dataset(n=1, width=4096, height=4096).images.get()
+    rng = np.random.default_rng(16)
+    strokes = []
+    for _ in range(12):
+        xy = np.cumsum(rng.normal(0, 40, (20_000, 2)), axis=0) % 4096
+        strokes.append(
+            {"tool": "brush", "width": 512.0, "points": [[x, y, float(k), 0.5] for k, (x, y) in enumerate(xy.tolist())]}
+        )
+    painted = painted_strokes(monkeypatch)
+    response = put(client_for(annotator), image, document(strokes))
+    assert response.status_code == 400 and response.json()["errors"][0]["code"] == "too_much_ink"
+    assert painted == [] and not Annotation.objects.exists()

@@ -280,3 +280,18 @@ def test_a_large_document_moved_into_chunks_undoes_from_their_checkpoints(
     annotation = Annotation.objects.get()
     expected = strokes_mod.rasterize(strokes[: 10 - remove], image.width, image.height)
     assert (decoded_mask(annotation) == expected).all() and annotation.mask_area == expected.sum()
+
+
+def test_a_document_moved_into_chunks_is_cut_by_the_ink_one_save_may_paint_too(
+    annotator, image, client_for, monkeypatch
+):
+    client = client_for(annotator)
+    strokes = [brush([(k % 60, 0), (k % 60, 40)], width=4) for k in range(70)]  # 42 units each
+    client.put(url(image), document(strokes), format="json")
+    monkeypatch.setattr(strokes_mod, "DEFAULT_LIMITS", strokes_mod.Limits(max_ink=100))
+    assert patch(client, image, version=1, append=[brush([(1, 1)])]).status_code == 200
+    live = StrokeChunk.objects.filter(removed_version__isnull=True).order_by("start")
+    assert [c.count for c in live] == [2] * 35 + [1]  # two strokes (84 units) a chunk, then the one appended
+    assert patch(client, image, version=2, remove=2).status_code == 200  # cuts the last converted chunk
+    annotation = Annotation.objects.get()
+    assert (decoded_mask(annotation) == strokes_mod.rasterize(strokes[:69], image.width, image.height)).all()

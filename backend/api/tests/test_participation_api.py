@@ -775,3 +775,16 @@ def test_the_tables_command_names_what_is_wrong(study, tmp_path):
     with pytest.raises(CommandError, match="does not exist"):
         call_command("export_study_data", "iris-test", "trials", "--out", str(tmp_path / "no" / "x"))
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_participant_s_save_painting_more_ink_than_one_save_may_is_refused_and_stores_nothing(study):
+    client, _ = participant_client(**PROLIFIC)
+    go_to_practice(client)
+    trial = client.get("/api/participation/trials/").json()["trials"][0]
+    height = trial["image"]["height"]
+    wide = brush([(0, 0), (0, height)] * 5000, width=100)  # each segment crosses every row: 9,999 x height units
+    response = client.put(
+        f"/api/participation/images/{trial['image']['id']}/annotation/", document([wide], label="real"), format="json"
+    )
+    assert response.status_code == 400 and response.json()["errors"][0]["code"] == "too_much_ink"
+    assert not Annotation.objects.exists() and Trial.objects.get(pk=trial["id"]).status == Trial.Status.OPEN

@@ -737,3 +737,21 @@ def test_painting_strokes_onto_the_mask_of_earlier_ones_is_rasterizing_them_all(
     then = [_stroke([(20, 20)], width=9.0, tool="eraser"), _stroke([(10, 40), (50, 10)], width=3.0)]
     painted = strokes_mod.paint(rasterize(first, 64, 48), then)
     assert (painted == rasterize(first + then, 64, 48)).all()
+
+
+@settings(max_examples=300)
+@given(st.lists(drawn_stroke(), max_size=4), drawn_stroke(tools=("brush", "eraser")), st.data())
+def test_a_brush_or_eraser_stroke_cut_at_a_point_into_two_paints_the_same_mask(before, whole, data):
+    # The app cuts a stroke that reaches the points or the ink one save may hold into two sharing
+    # the point of the cut (src/canvas/drawing.js): round caps and joins make their union the same.
+    k = data.draw(st.integers(0, len(whole["points"]) - 1))
+    head = {**whole, "points": whole["points"][: k + 1]}
+    tail = {**whole, "points": whole["points"][k:]}
+    assert (rasterize([*before, head, tail], W, H) == rasterize([*before, whole], W, H)).all()
+
+
+def test_cutting_a_stroke_between_its_ends_shares_its_ink_between_the_two():
+    whole = _stroke([(5, 5), (20, 30), (40, 10), (50, 45)], width=6.0)
+    for k in (1, 2):
+        head, tail = {**whole, "points": whole["points"][: k + 1]}, {**whole, "points": whole["points"][k:]}
+        assert strokes_mod.ink([head], 64, 48) + strokes_mod.ink([tail], 64, 48) == strokes_mod.ink([whole], 64, 48)
