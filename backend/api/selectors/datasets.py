@@ -76,3 +76,24 @@ def dataset_list(*, user) -> QuerySet[Dataset]:
 def image_list(*, user) -> QuerySet[Image]:
     """Return the images of the datasets the user may see."""
     return Image.objects.filter(dataset__in=visible_datasets(user=user).values("pk")).select_related("dataset")
+
+
+def visible_image(*, user, pk) -> Image | None:
+    """Return the image ``pk`` with its dataset if the user may see it (as ``image_list`` decides), else None.
+
+    Two raw queries: every save and every opening of an image reads its image, and compiling
+    ``image_list``'s nested subquery through the ORM cost several times running it (as for
+    ``visible_dataset``, which decides here). A ``pk`` that is not a row id is None.
+    """
+    try:
+        pk = int(pk)
+    except (TypeError, ValueError):
+        return None
+    if not user.is_authenticated or not 0 < pk < 2**63:
+        return None
+    image = next(iter(Image.objects.raw(f"SELECT * FROM {Image._meta.db_table} WHERE id = %s", [pk])), None)
+    dataset = visible_dataset(user=user, pk=image.dataset_id) if image is not None else None
+    if dataset is None:
+        return None
+    image.dataset = dataset
+    return image

@@ -46,13 +46,38 @@ def _points(strokes: list[dict]) -> int:
 
 def chunks_convert(annotation: Annotation) -> None:
     """Move the strokes of the annotation's row into chunks (as of its version), checkpoints included."""
-    image = annotation.image
     strokes = annotation.strokes
+    mask = chunks_write(annotation, strokes)
+    annotation.strokes = []
+    annotation.chunked = True
+    annotation.stroke_count = len(strokes)
+    annotation.point_count = _points(strokes)
+    if mask is not None:  # the same as stored, or the first one (rows written around)
+        annotation.mask_rle = masks.rle_encode(mask)
+        annotation.mask_area = int(mask.sum())
+
+
+def chunks_write(annotation: Annotation, strokes: list[dict]) -> np.ndarray | None:
+    """Write validated strokes as the annotation's chunks from the first, as of its version, checkpoints included.
+
+    Return the mask painted on the way, or None when the strokes fit in one chunk: its checkpoint
+    is the empty mask, and the annotation's mask (``mask_rle``, set) stands, nothing is painted.
+    """
+    image = annotation.image
     mask = np.zeros((image.height, image.width), dtype=bool)
     if len(strokes) <= CONVERT_STROKES and annotation.mask_rle:
-        # One chunk, whose checkpoint is the empty mask: the stored mask stands, nothing is painted.
-        _one_chunk(annotation, strokes, empty=masks.rle_encode(mask))
-        return
+        if strokes:
+            StrokeChunk.objects.create(
+                annotation=annotation,
+                start=0,
+                count=len(strokes),
+                points=_points(strokes),
+                strokes=_text(strokes),
+                mask_before=masks.rle_encode(mask),
+                area_before=0,
+                created_version=annotation.version,
+            )
+        return None
     chunks = []
     for start in range(0, len(strokes), CONVERT_STROKES):
         part = strokes[start : start + CONVERT_STROKES]
@@ -70,30 +95,7 @@ def chunks_convert(annotation: Annotation) -> None:
         )
         strokes_mod.paint(mask, part)
     StrokeChunk.objects.bulk_create(chunks)
-    annotation.strokes = []
-    annotation.chunked = True
-    annotation.stroke_count = len(strokes)
-    annotation.point_count = _points(strokes)
-    annotation.mask_rle = masks.rle_encode(mask)  # the same as stored, or the first one (rows written around)
-    annotation.mask_area = int(mask.sum())
-
-
-def _one_chunk(annotation: Annotation, strokes: list[dict], *, empty: str) -> None:
-    if strokes:
-        StrokeChunk.objects.create(
-            annotation=annotation,
-            start=0,
-            count=len(strokes),
-            points=_points(strokes),
-            strokes=_text(strokes),
-            mask_before=empty,
-            area_before=0,
-            created_version=annotation.version,
-        )
-    annotation.strokes = []
-    annotation.chunked = True
-    annotation.stroke_count = len(strokes)
-    annotation.point_count = _points(strokes)
+    return mask
 
 
 def chunks_retire(annotation: Annotation, *, version: int) -> None:

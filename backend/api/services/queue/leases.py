@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from ...models import Annotation, AnnotatorProgress, Assignment, Dataset, Image, Profile
 from ...tracing import traced
+from ..rows import row_update
 from .counters import pool_changed
 
 EXPIRED_BATCH = 100  # expired leases released per call; the rest go on the next calls
@@ -74,7 +75,7 @@ def lease(assignment: Assignment, *, dataset: Dataset, now: datetime) -> None:
     if assignment.pk is None:
         assignment.save()
     else:
-        assignment.save(update_fields=["status", "leased_until", "skip_reason", "updated_at"])
+        row_update(assignment, ["status", "leased_until", "skip_reason", "updated_at"])
 
 
 def assignment_for(*, image: Image, annotator: User) -> Assignment:
@@ -279,7 +280,7 @@ def annotation_saved(
         if assignment.pk is None:
             assignment.save()
         else:
-            assignment.save(update_fields=["status", "leased_until", "skip_reason", "updated_at"])
+            row_update(assignment, ["status", "leased_until", "skip_reason", "updated_at"])
     else:
         lease(assignment, dataset=dataset, now=now)
 
@@ -288,5 +289,5 @@ def annotation_saved(
         progress.skipped_count -= 1
     progress.active_ms += max(0, annotation.active_ms - (before or {}).get("active_ms", 0))
     progress.last_active_at = now
-    progress.save(update_fields=["submitted_count", "skipped_count", "active_ms", "last_active_at"])
+    row_update(progress, ["submitted_count", "skipped_count", "active_ms", "last_active_at"])
     return assignment
