@@ -12,11 +12,11 @@ from django.utils import timezone
 from .. import masks
 from .. import strokes as strokes_mod
 from ..models import Annotation, AnnotationRevision, Dataset, Image
+from ..rows import row_read, row_update
 from ..selectors.strokes import stored_strokes
 from ..tracing import traced
 from . import queue, stroke_chunks, text_changes
 from .datasets import dataset_missing_parts
-from .rows import row_update
 
 
 class VersionConflict(Exception):
@@ -395,7 +395,7 @@ def _locked_annotation(image: Image, annotator: User) -> Annotation | None:
     """
     lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
     sql = f"SELECT * FROM {Annotation._meta.db_table} WHERE image_id = %s AND annotator_id = %s{lock}"
-    annotation = next(iter(Annotation.objects.raw(sql, [image.pk, annotator.pk])), None)
+    annotation = row_read(Annotation, sql, [image.pk, annotator.pk])
     if annotation is not None:
         # The caller has both, the image with its dataset: no need to read them again.
         annotation.image, annotation.annotator = image, annotator

@@ -22,8 +22,8 @@ from django.utils import timezone
 
 from .. import strokes as strokes_mod
 from ..models import Annotation, AnnotatorProgress, Assignment, Image
+from ..rows import row_read, row_update
 from ..tracing import traced
-from .rows import row_update
 
 # What a change that leaves the content as it is may still write (annotations._set_metadata).
 METADATA_FIELDS = ["active_ms", "client", "updated_at"]
@@ -55,7 +55,7 @@ def _locked(image: Image, annotator: User) -> Annotation | None:
         f"JOIN {Assignment._meta.db_table} s ON s.image_id = a.image_id AND s.annotator_id = p.annotator_id "
         f"WHERE p.dataset_id = %s AND p.annotator_id = %s{lock}"
     )
-    annotation = next(iter(Annotation.objects.raw(sql, [image.pk, image.dataset_id, annotator.pk])), None)
+    annotation = row_read(Annotation, sql, [image.pk, image.dataset_id, annotator.pk])
     if annotation is not None:
         annotation.image, annotation.annotator = image, annotator  # the caller's: not read again
     return annotation

@@ -402,3 +402,18 @@ def test_typing_with_a_stale_version_gets_409_and_changes_nothing(annotator, ima
     retry = patch(client, image, version=2, text="mine", op="t1")
     assert retry.status_code == 200 and retry.json()["version"] == 3
     assert Annotation.objects.get().version == 3
+
+
+@pytest.mark.parametrize("submit", [False, True])
+def test_a_saves_answer_is_the_summary_serializers(annotator, image, client_for, submit):
+    from backend.api.serializers import AnnotationSummarySerializer, annotation_summary
+
+    client = client_for(annotator)
+    patch(client, image, version=0, append=STROKES[:2], text="ok")
+    if submit:
+        patch(client, image, version=1, label="real", status="submitted")
+    annotation = Annotation.objects.select_related("image", "annotator").get()
+    expected = dict(AnnotationSummarySerializer(annotation).data)
+    assert annotation_summary(annotation) == expected
+    assert list(annotation_summary(annotation)) == list(expected)
+    assert (expected["submitted_at"] is not None) == submit and expected["updated_at"].endswith("Z")

@@ -27,6 +27,7 @@ from ..serializers import (
     SavedAnnotationSerializer,
     SkipSerializer,
     VersionConflictSerializer,
+    annotation_summary,
     handout_data,
 )
 from .datasets import AHEAD_PARAMETER
@@ -55,8 +56,8 @@ def _prefers_minimal(request) -> bool:
 
 def _saved(annotation: Annotation, *, created: bool, minimal: bool) -> Response:
     """Answer a save with the annotation; ``minimal`` leaves out what the client sent (~60 KB of strokes)."""
-    serializer = AnnotationSummarySerializer if minimal else AnnotationSerializer
-    response = Response(serializer(annotation).data, status=201 if created else 200)
+    data = annotation_summary(annotation) if minimal else AnnotationSerializer(annotation).data
+    response = Response(data, status=201 if created else 200)
     if minimal:
         response["Preference-Applied"] = "return=minimal"
     patch_vary_headers(response, ["Prefer"])

@@ -14,8 +14,8 @@ from django.db.models import F
 from django.utils import timezone
 
 from ...models import Annotation, AnnotatorProgress, Assignment, Dataset, Image, Profile
+from ...rows import row_read, row_update
 from ...tracing import traced
-from ..rows import row_update
 from .counters import pool_changed
 
 EXPIRED_BATCH = 100  # expired leases released per call; the rest go on the next calls
@@ -56,13 +56,13 @@ def progress_lock(*, dataset: Dataset, annotator: User) -> AnnotatorProgress:
 
 def locked_progress(sql: str, params: list, *, dataset: Dataset, annotator: User) -> AnnotatorProgress:
     """Return the progress row ``sql`` reads, first creating it if there is none."""
-    progress = next(iter(AnnotatorProgress.objects.raw(sql, params)), None)
+    progress = row_read(AnnotatorProgress, sql, params)
     if progress is None:
         # ON CONFLICT DO NOTHING: a concurrent first call may create it between our read and our insert.
         AnnotatorProgress.objects.bulk_create(
             [AnnotatorProgress(dataset=dataset, annotator=annotator)], ignore_conflicts=True
         )
-        progress = next(iter(AnnotatorProgress.objects.raw(sql, params)))
+        progress = row_read(AnnotatorProgress, sql, params)
     return progress
 
 
@@ -85,7 +85,7 @@ def assignment_for(*, image: Image, annotator: User) -> Assignment:
     """
     lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
     sql = f"SELECT * FROM {Assignment._meta.db_table} WHERE image_id = %s AND annotator_id = %s{lock}"
-    existing = next(iter(Assignment.objects.raw(sql, [image.pk, annotator.pk])), None)
+    existing = row_read(Assignment, sql, [image.pk, annotator.pk])
     if existing is not None:
         existing.image, existing.annotator = image, annotator  # the caller's: no need to read them again
         return existing
