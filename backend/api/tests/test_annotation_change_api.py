@@ -417,3 +417,17 @@ def test_a_saves_answer_is_the_summary_serializers(annotator, image, client_for,
     assert annotation_summary(annotation) == expected
     assert list(annotation_summary(annotation)) == list(expected)
     assert (expected["submitted_at"] is not None) == submit and expected["updated_at"].endswith("Z")
+
+
+def test_typing_makes_a_fixed_number_of_queries(annotator, demo_dataset, django_assert_num_queries):
+    from .test_annotation_api import _token_client
+
+    client = _token_client(annotator)
+    image = demo_dataset.images.get(pk=client.get(f"/api/datasets/{demo_dataset.pk}/next/").json()["image"]["id"])
+    patch(client, image, version=0, append=STROKES[:2])
+    # The token with its user and role, the image with its dataset; in the transaction (a savepoint
+    # in tests: two statements), the three rows locked at once, then the annotation, the lease and
+    # the progress written.
+    with django_assert_num_queries(8):
+        response = patch(client, image, version=1, text="typed")
+    assert response.status_code == 200 and response.json()["version"] == 2
