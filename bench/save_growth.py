@@ -133,6 +133,10 @@ class CpuMeter:
     def now(self) -> float:
         return time.process_time() + backend_ticks(self.pid) / self.hz
 
+    def backend(self) -> float:
+        """Return the database backend's CPU seconds alone."""
+        return backend_ticks(self.pid) / self.hz
+
 
 def measure(meter: CpuMeter, action, count: int) -> float:
     """Return the CPU ms per call of ``action(k)`` over ``count`` calls."""

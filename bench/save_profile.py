@@ -1,14 +1,20 @@
 #!/usr/bin/env python
-"""Profile one save, PUT /api/images/{id}/annotation/, in-process: where its time goes, and its queries.
+"""Profile one save, PUT or PATCH /api/images/{id}/annotation/, in-process: where its time goes, and its queries.
 
 Builds a scratch PostgreSQL database (dropped afterwards), imports a few generated 512x512
 images, creates an annotator with a token, then sends the save client's requests of
 bench/save_load.py (the same documents and sequence: a new draft, text typed, a stroke redrawn,
 the submission) through Django's whole request stack with its test client (middleware, token
-authentication, DRF, the service, the response), DEBUG off. It prints the time per save by kind
-(medians), the queries of each kind, and cProfile's top functions over all timed saves.
+authentication, DRF, the service, the response), DEBUG off. ``--method patch`` sends them as
+save_load's ``patch`` target does (the change alone: the first creates the draft with its
+strokes, then the text, or ``remove: 1`` and the redrawn stroke, then the answer and the
+submission). It prints the CPU per save by kind, this process's and the PostgreSQL backend's
+(read from /proc), with ``next`` and the opening GET of each image (one each per
+--saves-per-image saves) timed as kinds of their own, the queries of each kind, and, by
+--mode, the steps' CPU or cProfile's top functions over all timed saves.
 
     .venv/bin/python bench/save_profile.py --saves 200
+    .venv/bin/python bench/save_profile.py --method patch --saves 400 --mode time
 """
 
 import argparse
@@ -27,7 +33,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.helpers import log, percentile  # noqa: E402
-from bench.save_load import CEILING_TABLE_SQL, CLIENT_INFO, Documents, body  # noqa: E402  (the repository root is on the path first)
+from bench.save_growth import CpuMeter  # noqa: E402
+from bench.save_load import CEILING_TABLE_SQL, CLIENT_INFO, Documents, body, patch_body  # noqa: E402  (the repository root is on the path first)
 from bench.stack import _create_database, _drop_database, write_images  # noqa: E402
 
 
@@ -38,6 +45,12 @@ def parse_args():
     parser.add_argument("--server-url", default="postgres://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--database-name", default="eyetagger_bench_save_profile")
     parser.add_argument("--top", type=int, default=40, help="Functions listed by cProfile (default 40).")
+    parser.add_argument(
+        "--method",
+        choices=["put", "patch"],
+        default="put",
+        help="put: the whole document each save (default); patch: the change alone, as save_load's patch target.",
+    )
     parser.add_argument(
         "--mode",
         choices=["phases", "cprofile", "time"],
@@ -76,10 +89,16 @@ class Phases:
             ("get_object (the image)", ImageViewSet, "get_object"),
             ("parse the body (JSON)", LimitedJSONParser, "parse"),
             ("validate the document (serializer)", serializers.AnnotationWriteSerializer, "is_valid"),
+            ("validate the change (serializer)", serializers.AnnotationChangeSerializer, "is_valid"),
             ("Annotation.full_clean", Annotation, "full_clean"),
             ("Annotation.save", Annotation, "save"),
             ("commit", BaseDatabaseWrapper, "commit"),
             ("AnnotationSerializer.to_representation", serializers.AnnotationSerializer, "to_representation"),
+            (
+                "AnnotationSummarySerializer.to_representation",
+                serializers.AnnotationSummarySerializer,
+                "to_representation",
+            ),
             ("JSONRenderer.render", JSONRenderer, "render"),
         ]:
             setattr(owner, attribute, self._wrapped(name, getattr(owner, attribute)))
@@ -132,21 +151,64 @@ class Phases:
         print(f"  (one full collection now: {(time.process_time() - started) * 1000:.2f} ms)")
 
 
-def time_ceiling(client, requests: int) -> list[float]:
-    """Return the CPU ms of each of ``requests`` calls of the ceiling endpoint (after a few untimed ones)."""
+def time_ceiling(client, requests: int, meter) -> tuple[list[float], float]:
+    """Return the CPU ms of each of ``requests`` calls of the ceiling endpoint (after a few untimed ones),
+    and the PostgreSQL backend's CPU ms per call."""
     from django.db import connection
 
     with connection.cursor() as cursor:
         cursor.execute(CEILING_TABLE_SQL)
-    cpu = []
+    cpu, pg_started = [], 0.0
     for k in range(requests + 20):
+        if k == 20:
+            pg_started = meter.backend()
         started = time.process_time()
         response = client.post("/api/bench/ceiling/", {"value": k}, content_type="application/json")
         if response.status_code != 201:
             raise SystemExit(f"ceiling failed: {response.status_code} {response.content[:300]!r}")
         if k >= 20:
             cpu.append((time.process_time() - started) * 1000)
-    return cpu
+    return cpu, (meter.backend() - pg_started) * 1000 / requests
+
+
+def backend_pid(connection) -> int:
+    """Return the process id of the PostgreSQL backend serving this process's connection."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        return cursor.fetchone()[0]
+
+
+def report_times(timed, saves: int, ceiling, queries: dict[str, list[str]]) -> None:
+    """Print the CPU per request of each kind and per save (next and open included), and the queries."""
+    wall, cpu, pg = timed
+    print(
+        "\nMilliseconds per request: wall (median, p95); CPU of this process (median, mean); PostgreSQL's CPU "
+        "(mean; /proc ticks of 10 ms, so a mean over many); n"
+    )
+    for kind in wall:
+        print(
+            f"  {kind:<10} {statistics.median(wall[kind]):7.2f} {percentile(wall[kind], 95):7.2f} "
+            f"{statistics.median(cpu[kind]):7.2f} {statistics.fmean(cpu[kind]):7.2f} "
+            f"{statistics.fmean(pg[kind]):7.2f} {len(wall[kind]):5d}"
+        )
+    django_ms = sum(sum(v) for v in cpu.values()) / saves
+    pg_ms = sum(sum(v) for v in pg.values()) / saves
+    print(
+        f"  per save, next and open included: CPU {django_ms:.2f} ms here + {pg_ms:.2f} ms in PostgreSQL = "
+        f"{django_ms + pg_ms:.2f} ms ({saves} saves)"
+    )
+    print("\nQueries per request (one of each kind):")
+    for kind, sqls in queries.items():
+        print(f"  {kind}: {len(sqls)}")
+        for sql in sqls:
+            print(f"      {sql}")
+    times, ceiling_pg = ceiling
+    ceiling_ms = statistics.fmean(times) + ceiling_pg
+    print(
+        f"\nThe ceiling (POST /api/bench/ceiling/, one row), CPU ms per request: median "
+        f"{statistics.median(times):.2f}, mean {statistics.fmean(times):.2f} + {ceiling_pg:.2f} in PostgreSQL; "
+        f"save / ceiling by CPU (both sides): {ceiling_ms / (django_ms + pg_ms):.2f}"
+    )
 
 
 def main() -> int:
@@ -200,21 +262,30 @@ def run(args, url: str, tmp: Path) -> int:
     client = Client(HTTP_AUTHORIZATION=f"Token {api_token_create(user=user).key}")
     documents = Documents(seed=11)
 
-    def saves():
-        """Yield (kind, image id, body) as bench/save_load.py's client sends them, the version filled in later."""
+    def requests():
+        """Yield (kind, image id, save) as bench/save_load.py's client sends them: next, open, then the saves.
+
+        ``save`` is (the fields but the strokes, the strokes, the change a PATCH sends), the version
+        filled in when sent; None for next and open.
+        """
         while True:
-            handout = client.get(f"/api/datasets/{dataset.pk}/next/").json()
-            image = handout["image"]["id"]
+            yield "next", None, None
+            image = handout_image
+            yield "open", image, None
             strokes, alternatives = (list(part) for part in documents.pick())
             text, alternative = "", 0
             for k in range(args.saves_per_image):
                 last = k == args.saves_per_image - 1
                 kind = "create" if k == 0 else "submit" if last else "redraw" if k % 3 == 2 else "type"
+                change = {"remove": 0, "append": strokes if k == 0 else []}
                 if kind == "redraw":
                     alternative = (alternative + 1) % len(alternatives)
                     strokes = strokes[:-1] + [alternatives[alternative]]
+                    change = {"remove": 1, "append": strokes[-1:]}
                 elif kind == "type":
                     text += f" word{k}"
+                    change["text"] = text.strip()
+                    kind = "type, 1st" if k == 1 else kind  # the first change after the create (PATCH: moves to chunks)
                 rest = {
                     "label": "real" if last else None,
                     "text": text.strip(),
@@ -223,30 +294,43 @@ def run(args, url: str, tmp: Path) -> int:
                     "started_at": "2026-11-25T10:00:00Z",
                     "client": CLIENT_INFO,
                 }
-                yield kind, image, rest, strokes
+                if last:
+                    change.update(label="real", status="submitted")
+                yield kind, image, (rest, strokes, change)
 
     log("Warming up")
-    stream = saves()
+    stream = requests()
     version = 0
+    handout_image = None
+    meter = CpuMeter(backend_pid(connection))
 
-    def send(kind, image, rest, strokes, timed=None):
-        """Save; with ``timed`` (kind -> lists), add the save's wall and CPU ms (the request only)."""
-        nonlocal version
-        if kind == "create":
-            version = 0
+    def call(kind, image, save):
+        """Send one request of the stream; return its answer."""
+        nonlocal version, handout_image
+        if kind == "next":
+            return client.get(f"/api/datasets/{dataset.pk}/next/")
+        path = f"/api/images/{image}/annotation/"
+        if kind == "open":
+            return client.get(path)
+        rest, strokes, change = save
         rest["version"] = version
-        document = body(strokes, rest)
-        started, cpu_started = time.perf_counter(), time.process_time()
+        if args.method == "patch":
+            data = patch_body(change, {**rest, "op": f"p-{image}-{version}"}, first=kind == "create")
+            return client.patch(path, data, content_type="application/json")
+        # As the app's whole-document saves ask: the answer without the strokes just sent.
+        return client.put(
+            path, body(strokes, rest), content_type="application/json", headers={"Prefer": "return=minimal"}
+        )
+
+    def send(kind, image, save, timed=None):
+        """Send; with ``timed`` (kind -> lists), add the request's wall, CPU and PostgreSQL CPU ms."""
+        nonlocal version, handout_image
+        started, cpu_started, pg_started = time.perf_counter(), time.process_time(), meter.backend()
         if profiler:
             profiler.enable()
         if phases:
             phases.recording = True
-        response = client.put(
-            f"/api/images/{image}/annotation/",
-            document,
-            content_type="application/json",
-            headers={"Prefer": "return=minimal"},  # as the app's saves ask
-        )
+        response = call(kind, image, save)
         if profiler:
             profiler.disable()
         if phases:
@@ -254,54 +338,42 @@ def run(args, url: str, tmp: Path) -> int:
         if timed:
             timed[0].setdefault(kind, []).append((time.perf_counter() - started) * 1000)
             timed[1].setdefault(kind, []).append((time.process_time() - cpu_started) * 1000)
+            timed[2].setdefault(kind, []).append((meter.backend() - pg_started) * 1000)
         if response.status_code not in (200, 201):
-            raise SystemExit(f"save failed: {response.status_code} {response.content[:300]!r}")
-        version = response.json()["version"]
+            raise SystemExit(f"{kind} failed: {response.status_code} {response.content[:300]!r}")
+        answer = response.json()
+        if kind == "next":
+            handout_image = answer["image"]["id"]
+        else:
+            version = answer["version"]
 
     profiler = phases = None
     # What Gunicorn imports, after this process's own set-up, so that what it does with the objects
     # loaded so far (it freezes them out of the garbage collector's way) applies to them here too.
     import backend.wsgi  # noqa: F401
 
-    # The queries of one save of each kind, in a pass of their own (capturing them keeps objects around).
+    # The queries of one request of each kind, in a pass of their own (capturing them keeps objects around).
     queries: dict[str, list[str]] = {}
-    while len(queries) < 4:
-        kind, image, rest, strokes = next(stream)
+    while len(queries) < 7:
+        request = next(stream)
         with CaptureQueriesContext(connection) as captured:
-            send(kind, image, rest, strokes)
-        queries.setdefault(kind, [q["sql"][:160] for q in captured.captured_queries])
-    for _ in range(2 * args.saves_per_image):
+            send(*request)
+        queries.setdefault(request[0], [q["sql"][:160] for q in captured.captured_queries])
+    for _ in range(2 * (args.saves_per_image + 2)):
         send(*next(stream))
     gc.collect()  # the set-up's garbage, not the saves'
-    ceiling = time_ceiling(client, args.saves)
-    log(f"Timing {args.saves} saves")
-    times: dict[str, list[float]] = {}
-    cpu_times: dict[str, list[float]] = {}
+    ceiling = time_ceiling(client, args.saves, meter)
+    log(f"Timing {args.saves} saves ({args.method.upper()}), with their next and open")
+    timed: tuple[dict[str, list[float]], ...] = ({}, {}, {})
     # CPU time, not wall time: the machine is shared, and waiting for another process is not our cost.
     profiler = cProfile.Profile(time.process_time) if args.mode == "cprofile" else None
     phases = Phases() if args.mode == "phases" else None
-    for _ in range(args.saves):
-        send(*next(stream), timed=(times, cpu_times))
-    print("\nMilliseconds per save: wall (median, p95), CPU of this process (median, mean), n")
-    for kind in [*times, "all"]:
-        wall = times[kind] if kind != "all" else [t for v in times.values() for t in v]
-        cpu = cpu_times[kind] if kind != "all" else [t for v in cpu_times.values() for t in v]
-        p95 = percentile(wall, 95)
-        print(
-            f"  {kind:<7} {statistics.median(wall):7.2f} {p95:7.2f} {statistics.median(cpu):7.2f} "
-            f"{statistics.fmean(cpu):7.2f} {len(wall):5d}"
-        )
-    print("\nQueries per save (one save of each kind):")
-    for kind, sqls in queries.items():
-        print(f"  {kind}: {len(sqls)}")
-        for sql in sqls:
-            print(f"      {sql}")
-    everything = [t for v in cpu_times.values() for t in v]
-    print(
-        f"\nThe ceiling (POST /api/bench/ceiling/, one row), CPU ms per request: median "
-        f"{statistics.median(ceiling):.2f}, mean {statistics.fmean(ceiling):.2f}; "
-        f"save / ceiling by mean CPU: {statistics.fmean(ceiling) / statistics.fmean(everything):.2f}"
-    )
+    saves = 0
+    while saves < args.saves:
+        request = next(stream)
+        send(*request, timed=timed)
+        saves += request[0] not in ("next", "open")
+    report_times(timed, saves, ceiling, queries)
     if phases:
         phases.report(args.saves)
     if profiler:

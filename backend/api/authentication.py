@@ -13,6 +13,7 @@ from rest_framework import authentication, exceptions
 
 from .models import Role
 from .permissions import remember_role, role_of
+from .rows import row_read
 from .token_models import ApiToken, token_digest
 
 # A write per request would make every script's read a write; to the minute is enough to see
@@ -44,7 +45,7 @@ class ApiTokenAuthentication(authentication.TokenAuthentication):
             f"FROM {ApiToken._meta.db_table} t JOIN {User._meta.db_table} u ON u.id = t.user_id WHERE t.digest = %s"
         )
         params = [Role.RESEARCHER.value, Role.ANNOTATOR.value, token_digest(key)]
-        user = next(iter(User.objects.raw(sql, params)), None)
+        user = row_read(User, sql, params)
         if user is None:
             raise exceptions.AuthenticationFailed(_("Invalid token."))
         if not user.is_active:

@@ -202,6 +202,41 @@ class AnnotationSummarySerializer(serializers.ModelSerializer):
         ]
 
 
+# Unbound, it formats date-times as every serializer's DateTimeField does (ISO 8601, UTC as Z).
+_DATE_TIME = serializers.DateTimeField()
+
+
+def annotation_summary(annotation: Annotation) -> dict:
+    """Return ``AnnotationSummarySerializer(annotation).data``, built directly: a save's answer.
+
+    The same keys in the same order, with the same formats (a test holds the two equal). A
+    ModelSerializer builds its sixteen fields anew for every instance, which cost a save more than
+    anything else in its answer.
+    """
+
+    def when(moment):
+        return None if moment is None else _DATE_TIME.to_representation(moment)
+
+    return {
+        "id": annotation.pk,
+        "image": annotation.image_id,
+        "dataset": annotation.image.dataset_id,
+        "annotator": annotation.annotator_id,
+        "annotator_username": annotation.annotator.username,
+        "label": annotation.label,
+        "text": annotation.text,
+        "status": annotation.status,
+        "version": annotation.version,
+        "started_at": when(annotation.started_at),
+        "submitted_at": when(annotation.submitted_at),
+        "active_ms": annotation.active_ms,
+        "stroke_count": annotation.stroke_count,
+        "mask_area": annotation.mask_area,
+        "created_at": when(annotation.created_at),
+        "updated_at": when(annotation.updated_at),
+    }
+
+
 class AnnotationSerializer(AnnotationSummarySerializer):
     """The whole annotation: the strokes document with its metadata."""
 

@@ -1,7 +1,7 @@
 """Every read EyeTagger makes. Views call these; querysets are shaped here so no view causes N+1 queries."""
 
 from .annotations import annotation_for, annotation_list, revision_list
-from .datasets import dataset_list, image_list, visible_dataset, visible_datasets
+from .datasets import dataset_list, image_list, visible_dataset, visible_datasets, visible_image
 from .progress import (
     annotator_progress,
     dataset_figures,
@@ -69,4 +69,5 @@ __all__ = [
     "share_of",
     "visible_dataset",
     "visible_datasets",
+    "visible_image",
 ]

@@ -1,10 +1,12 @@
 """Reads of datasets and images: what a user may see, and their progress."""
 
+from django.db import connection
 from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
 from ..models import AnnotatorProgress, Assignment, Dataset, Image
 from ..permissions import can_read_all
+from ..rows import row_read
 
 
 def visible_datasets(*, user) -> QuerySet[Dataset]:
@@ -25,19 +27,32 @@ def visible_dataset(*, user, pk) -> Dataset | None:
     One raw query: ``next`` reads its dataset on every call, and compiling ``visible_datasets``'
     query through the ORM cost several times running it. A ``pk`` that is not a row id is None.
     """
+    pk = _row_id(pk)
+    if pk is None or not user.is_authenticated:
+        return None
+    condition, params = _visible(user)
+    return row_read(Dataset, f"SELECT d.* FROM {Dataset._meta.db_table} d WHERE d.id = %s{condition}", [pk, *params])
+
+
+def _row_id(pk) -> int | None:
+    """Return ``pk`` as a row id, or None if it cannot be one."""
     try:
         pk = int(pk)
     except (TypeError, ValueError):
         return None
-    if not user.is_authenticated or not 0 < pk < 2**63:
-        return None
-    sql = f"SELECT d.* FROM {Dataset._meta.db_table} d WHERE d.id = %s"
-    params = [pk]
-    if not can_read_all(user):
-        chosen = Dataset.annotators.through._meta.db_table
-        sql += f" AND (d.access = %s OR EXISTS (SELECT 1 FROM {chosen} c WHERE c.dataset_id = d.id AND c.user_id = %s))"
-        params += [Dataset.Access.ALL.value, user.pk]
-    return next(iter(Dataset.objects.raw(sql, params)), None)
+    return pk if 0 < pk < 2**63 else None
+
+
+def _visible(user) -> tuple[str, list]:
+    """Return the condition on the dataset ``d`` that ``visible_datasets`` decides, as SQL (`` AND ...``), and its
+    parameters."""
+    if can_read_all(user):
+        return "", []
+    chosen = Dataset.annotators.through._meta.db_table
+    condition = (
+        f" AND (d.access = %s OR EXISTS (SELECT 1 FROM {chosen} c WHERE c.dataset_id = d.id AND c.user_id = %s))"
+    )
+    return condition, [Dataset.Access.ALL.value, user.pk]
 
 
 def dataset_list(*, user) -> QuerySet[Dataset]:
@@ -76,3 +91,26 @@ def dataset_list(*, user) -> QuerySet[Dataset]:
 def image_list(*, user) -> QuerySet[Image]:
     """Return the images of the datasets the user may see."""
     return Image.objects.filter(dataset__in=visible_datasets(user=user).values("pk")).select_related("dataset")
+
+
+def visible_image(*, user, pk) -> Image | None:
+    """Return the image ``pk`` with its dataset if the user may see it (as ``image_list`` decides), else None.
+
+    One raw query: every save and every opening of an image reads its image, and compiling
+    ``image_list``'s nested subquery through the ORM cost several times running it (as for
+    ``visible_dataset``). A ``pk`` that is not a row id is None.
+    """
+    pk = _row_id(pk)
+    if pk is None or not user.is_authenticated:
+        return None
+    condition, params = _visible(user)
+    quote = connection.ops.quote_name
+    dataset_columns = ", ".join(f"d.{quote(f.column)} AS {quote('dataset__' + f.column)}" for f in _DATASET_FIELDS)
+    sql = (
+        f"SELECT i.*, {dataset_columns} FROM {Image._meta.db_table} i "
+        f"JOIN {Dataset._meta.db_table} d ON d.id = i.dataset_id WHERE i.id = %s{condition}"
+    )
+    return row_read(Image, sql, [pk, *params], related=(("dataset", Dataset),))
+
+
+_DATASET_FIELDS = Dataset._meta.concrete_fields

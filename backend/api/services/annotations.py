@@ -12,9 +12,10 @@ from django.utils import timezone
 from .. import masks
 from .. import strokes as strokes_mod
 from ..models import Annotation, AnnotationRevision, Dataset, Image
+from ..rows import row_read, row_update
 from ..selectors.strokes import stored_strokes
 from ..tracing import traced
-from . import queue, stroke_chunks
+from . import queue, stroke_chunks, text_changes
 from .datasets import dataset_missing_parts
 
 
@@ -286,24 +287,25 @@ def annotation_change(
     in proportion to the change: the new strokes alone are painted onto the stored mask, and a
     removal from the end starts from the checkpoint of the chunk it cuts.
     """
+    if text_changes.is_text_change(change):
+        # Most saves only type on: one locked read and three small writes (see text_changes).
+        done = text_changes.text_change_apply(
+            image=image,
+            annotator=annotator,
+            change=change,
+            base_version=base_version,
+            active_ms=active_ms,
+            client=client,
+        )
+        if done is not None:
+            return done
     progress = queue.progress_lock(dataset=image.dataset, annotator=annotator)
     annotation = _locked_annotation(image, annotator)
     if annotation is None and base_version == 0 and change.remove == 0:
         # Nothing stored yet: the change is the whole document.
-        label, text, status = change.content_after(Annotation())
-        content = AnnotationContent(strokes=change.append, label=label, text=text, status=status)
-        annotation, changed, before = _save(
-            image=image,
-            annotator=annotator,
-            content=content,
-            base_version=0,
-            started_at=started_at,
-            active_ms=active_ms,
-            client=client,
+        annotation, changed, before = _create_from_change(
+            image, annotator, change, started_at=started_at, active_ms=active_ms, client=client
         )
-        if change.op:
-            Annotation.objects.filter(pk=annotation.pk).update(last_op=change.op)
-            annotation.last_op = change.op
     elif annotation is None or base_version != annotation.version:
         if annotation is not None and change.op and change.op == annotation.last_op:
             return annotation, False  # a retry of the change that made this version
@@ -315,6 +317,49 @@ def annotation_change(
         changed = _apply_change(annotation, change, active_ms=active_ms, client=client)
     queue.annotation_saved(annotation=annotation, before=before, progress=progress)
     return annotation, changed
+
+
+def _create_from_change(
+    image: Image, annotator: User, change: AnnotationChange, *, started_at, active_ms, client
+) -> tuple[Annotation, bool, dict | None]:
+    """Create the annotation from its first change; return (annotation, changed, before) as ``_save`` does.
+
+    As ``_save`` creates one, but the strokes go straight into chunks (``stroke_chunks.chunks_write``),
+    so that the row never carries them and the next change has nothing to move.
+    """
+    label, text, status = change.content_after(Annotation())
+    _check_label(image.dataset, label)
+    now = timezone.now()
+    annotation = Annotation(image=image, annotator=annotator, version=1, started_at=started_at or now)
+    _set_content(annotation, AnnotationContent(change.append, label, text, status), now=now)
+    _check_complete(annotation)
+    _set_metadata(annotation, active_ms=active_ms, client=client)
+    annotation.full_clean(exclude=CHECKED_BEFORE, validate_constraints=False)  # the database enforces those
+    strokes = annotation.strokes
+    annotation.strokes, annotation.chunked, annotation.last_op = [], True, change.op
+    annotation.point_count = sum(len(stroke["points"]) for stroke in strokes)
+    try:
+        with transaction.atomic():
+            annotation.save()
+        stroke_chunks.chunks_write(annotation, strokes)
+        return annotation, True, None
+    except IntegrityError:
+        pass  # another request created it between our read and our insert
+    # A whole-document save treats this one as an update of what the other request stored.
+    content = AnnotationContent(strokes=strokes, label=label, text=text, status=status)
+    annotation, changed, before = _save(
+        image=image,
+        annotator=annotator,
+        content=content,
+        base_version=0,
+        started_at=started_at,
+        active_ms=active_ms,
+        client=client,
+    )
+    if change.op:
+        Annotation.objects.filter(pk=annotation.pk).update(last_op=change.op)
+        annotation.last_op = change.op
+    return annotation, changed, before
 
 
 def _check_change(annotation: Annotation, change: AnnotationChange) -> None:
@@ -346,7 +391,7 @@ def _apply_change(annotation: Annotation, change: AnnotationChange, *, active_ms
     _check_change(annotation, change)
     if not change.remove and not change.append and (label, text, status) == AnnotationContent.of_fields(annotation):
         if _set_metadata(annotation, active_ms=active_ms, client=client):
-            annotation.save(update_fields=["active_ms", "client", "updated_at"])
+            row_update(annotation, ["active_ms", "client", "updated_at"])
         return False
     now = timezone.now()
     if not annotation.chunked:
@@ -375,7 +420,7 @@ def _apply_change(annotation: Annotation, change: AnnotationChange, *, active_ms
     annotation.version = version
     annotation.last_op = change.op
     annotation.full_clean(exclude=CHECKED_BEFORE, validate_constraints=False)
-    annotation.save(update_fields=CONTENT_FIELDS + STROKE_FIELDS + ["point_count", "last_op"])
+    row_update(annotation, CONTENT_FIELDS + STROKE_FIELDS + ["point_count", "last_op"])
     return True
 
 
@@ -388,7 +433,7 @@ def _locked_annotation(image: Image, annotator: User) -> Annotation | None:
     """
     lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
     sql = f"SELECT * FROM {Annotation._meta.db_table} WHERE image_id = %s AND annotator_id = %s{lock}"
-    annotation = next(iter(Annotation.objects.raw(sql, [image.pk, annotator.pk])), None)
+    annotation = row_read(Annotation, sql, [image.pk, annotator.pk])
     if annotation is not None:
         # The caller has both, the image with its dataset: no need to read them again.
         annotation.image, annotation.annotator = image, annotator

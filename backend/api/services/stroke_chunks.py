@@ -12,10 +12,12 @@ import json
 from dataclasses import dataclass
 
 import numpy as np
+from django.db import connection
 
 from .. import masks
 from .. import strokes as strokes_mod
 from ..models import Annotation, StrokeChunk
+from ..rows import row_insert
 
 # A document moved into chunks (its first incremental save) is cut into chunks of at most this
 # many strokes (and of the ink one save may paint), so that undoing into it repaints at most those.
@@ -46,15 +48,43 @@ def _points(strokes: list[dict]) -> int:
 
 def chunks_convert(annotation: Annotation) -> None:
     """Move the strokes of the annotation's row into chunks (as of its version), checkpoints included."""
-    image = annotation.image
     strokes = annotation.strokes
+    mask = chunks_write(annotation, strokes)
+    annotation.strokes = []
+    annotation.chunked = True
+    annotation.stroke_count = len(strokes)
+    annotation.point_count = _points(strokes)
+    if mask is not None:  # the same as stored, or the first one (rows written around)
+        annotation.mask_rle = masks.rle_encode(mask)
+        annotation.mask_area = int(mask.sum())
+
+
+def chunks_write(annotation: Annotation, strokes: list[dict]) -> np.ndarray | None:
+    """Write validated strokes as the annotation's chunks from the first, as of its version, checkpoints included.
+
+    Return the mask painted on the way, or None when the strokes fit in one chunk (its strokes and
+    its ink): its checkpoint is the empty mask, and the annotation's mask (``mask_rle``, set)
+    stands, nothing is painted.
+    """
+    image = annotation.image
     mask = np.zeros((image.height, image.width), dtype=bool)
-    if len(strokes) <= CONVERT_STROKES and annotation.mask_rle:
-        # One chunk, whose checkpoint is the empty mask: the stored mask stands, nothing is painted.
-        _one_chunk(annotation, strokes, empty=masks.rle_encode(mask))
-        return
+    runs = _convert_runs(strokes, image)
+    if len(runs) <= 1 and annotation.mask_rle:
+        if strokes:
+            chunk = StrokeChunk(
+                annotation=annotation,
+                start=0,
+                count=len(strokes),
+                points=_points(strokes),
+                strokes=_text(strokes),
+                mask_before=masks.rle_encode(mask),
+                area_before=0,
+                created_version=annotation.version,
+            )
+            row_insert(chunk)
+        return None
     chunks = []
-    for start, part in _convert_runs(strokes, image):
+    for start, part in runs:
         chunks.append(
             StrokeChunk(
                 annotation=annotation,
@@ -69,12 +99,7 @@ def chunks_convert(annotation: Annotation) -> None:
         )
         strokes_mod.paint(mask, part)
     StrokeChunk.objects.bulk_create(chunks)
-    annotation.strokes = []
-    annotation.chunked = True
-    annotation.stroke_count = len(strokes)
-    annotation.point_count = _points(strokes)
-    annotation.mask_rle = masks.rle_encode(mask)  # the same as stored, or the first one (rows written around)
-    annotation.mask_area = int(mask.sum())
+    return mask
 
 
 def _convert_runs(strokes: list[dict], image) -> list[tuple[int, list[dict]]]:
@@ -93,47 +118,35 @@ def _convert_runs(strokes: list[dict], image) -> list[tuple[int, list[dict]]]:
     return runs
 
 
-def _one_chunk(annotation: Annotation, strokes: list[dict], *, empty: str) -> None:
-    if strokes:
-        StrokeChunk.objects.create(
-            annotation=annotation,
-            start=0,
-            count=len(strokes),
-            points=_points(strokes),
-            strokes=_text(strokes),
-            mask_before=empty,
-            area_before=0,
-            created_version=annotation.version,
-        )
-    annotation.strokes = []
-    annotation.chunked = True
-    annotation.stroke_count = len(strokes)
-    annotation.point_count = _points(strokes)
-
-
 def chunks_retire(annotation: Annotation, *, version: int) -> None:
     """Retire every live chunk at ``version``: the annotation's row holds its strokes again."""
     StrokeChunk.objects.filter(annotation=annotation, removed_version__isnull=True).update(removed_version=version)
     annotation.chunked = False
 
 
-def _live(annotation: Annotation):
-    return StrokeChunk.objects.filter(annotation=annotation, removed_version__isnull=True)
-
-
 def chunks_remove(annotation: Annotation, count: int, *, version: int) -> MaskState:
     """Remove the last ``count`` strokes (at least one) as of ``version``; return the mask without them."""
     keep = annotation.stroke_count - count
-    # The chunk holding stroke `keep` and every chunk after it: two index scans, however many chunks there are.
-    first = _live(annotation).filter(start__lte=keep).order_by("-start").first()
-    cut = list(_live(annotation).filter(start__gte=first.start).only("pk", "points"))
-    StrokeChunk.objects.filter(pk__in=[chunk.pk for chunk in cut]).update(removed_version=version)
-    annotation.point_count -= sum(chunk.points for chunk in cut)
-    annotation.stroke_count = first.start
-    state = MaskState(first.mask_before, first.area_before)
-    if first.start < keep:
+    table, live = StrokeChunk._meta.db_table, "annotation_id = %s AND removed_version IS NULL"
+    # The chunk holding stroke `keep` (the one cut) and every chunk after it, retired in one statement
+    # of two index scans however many chunks there are. Only the cut chunk's checkpoint and strokes
+    # come back. Raw, as the save's locks: compiling the ORM's queries cost more than running them.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET removed_version = %s WHERE {live} AND start >= "
+            f"(SELECT MAX(start) FROM {table} WHERE {live} AND start <= %s) RETURNING start, points, "
+            "CASE WHEN start <= %s THEN mask_before END, CASE WHEN start <= %s THEN area_before END, "
+            "CASE WHEN start < %s THEN strokes END",
+            [version, annotation.pk, annotation.pk, keep, keep, keep, keep],
+        )
+        cut = sorted(cursor.fetchall(), key=lambda row: row[0])
+    start, _, mask_before, area_before, strokes = cut[0]
+    annotation.point_count -= sum(row[1] for row in cut)
+    annotation.stroke_count = start
+    state = MaskState(mask_before, area_before)
+    if start < keep:
         # The cut chunk's head is kept as a chunk of its own, appended onto the chunk's checkpoint.
-        head = json.loads(first.strokes)[: keep - first.start]
+        head = json.loads(strokes)[: keep - start]
         state = chunks_append(annotation, head, version=version, before=state)
     return state
 
@@ -141,7 +154,7 @@ def chunks_remove(annotation: Annotation, count: int, *, version: int) -> MaskSt
 def chunks_append(annotation: Annotation, strokes: list[dict], *, version: int, before: MaskState) -> MaskState:
     """Append validated strokes as one chunk as of ``version``, painted onto the mask ``before``; return the mask."""
     image = annotation.image
-    StrokeChunk.objects.create(
+    chunk = StrokeChunk(
         annotation=annotation,
         start=annotation.stroke_count,
         count=len(strokes),
@@ -151,6 +164,7 @@ def chunks_append(annotation: Annotation, strokes: list[dict], *, version: int, 
         area_before=before.area,
         created_version=version,
     )
+    row_insert(chunk)
     # A copy: the array may be a decoded checkpoint the caller still describes by its RLE.
     mask = strokes_mod.paint(before.pixels(image.width, image.height).copy(), strokes)
     annotation.stroke_count += len(strokes)

@@ -181,11 +181,12 @@ def test_a_change_of_text_alone_keeps_the_strokes(annotator, image, client_for):
 def test_a_bad_change_gets_a_400_naming_it_and_stores_nothing(annotator, image, client_for, body, field, code):
     client = client_for(annotator)
     patch(client, image, version=0, append=STROKES[:2])
+    chunks = list(StrokeChunk.objects.values())
     response = client.patch(url(image), body, format="json")
     assert response.status_code == 400
     errors = response.json()["errors"]
     assert (errors[0]["field"], errors[0]["code"]) == (field, code)
-    assert Annotation.objects.get().version == 1 and StrokeChunk.objects.count() == 0
+    assert Annotation.objects.get().version == 1 and list(StrokeChunk.objects.values()) == chunks
 
 
 def test_strokes_holding_too_much_ink_for_one_save_get_a_400(annotator, image, client_for, settings):
@@ -295,3 +296,153 @@ def test_a_document_moved_into_chunks_is_cut_by_the_ink_one_save_may_paint_too(
     assert patch(client, image, version=2, remove=2).status_code == 200  # cuts the last converted chunk
     annotation = Annotation.objects.get()
     assert (decoded_mask(annotation) == strokes_mod.rasterize(strokes[:69], image.width, image.height)).all()
+
+
+# --- The text alone: its short path stores what the general path stores --------------------------
+
+
+def _snapshot(client, image, annotator):
+    """Return what is stored of the annotator's work on the image, but ids and times."""
+    from backend.api.models import AnnotatorProgress, Assignment
+
+    annotation = Annotation.objects.get(image=image, annotator=annotator)
+    row = {
+        name: getattr(annotation, name)
+        for name in ("label", "text", "status", "version", "active_ms", "client", "stroke_count", "point_count")
+    }
+    row |= {name: getattr(annotation, name) for name in ("mask_area", "mask_rle", "last_op", "chunked")}
+    row["submitted"] = annotation.submitted_at is not None
+    revisions = [
+        (r.version, r.label, r.text, r.status, r.stroke_count, r.chunked, r.reason)
+        for r in AnnotationRevision.objects.filter(annotation=annotation).order_by("version")
+    ]
+    chunks = [
+        (c.start, c.count, c.points, c.strokes, c.mask_before, c.created_version, c.removed_version)
+        for c in StrokeChunk.objects.filter(annotation=annotation).order_by("created_version", "start")
+    ]
+    assignment = Assignment.objects.get(image=image, annotator=annotator)
+    progress = AnnotatorProgress.objects.get(dataset=image.dataset, annotator=annotator)
+    queue = (assignment.status, assignment.skip_reason, assignment.leased_until is not None)
+    counts = (progress.submitted_count, progress.skipped_count, progress.active_ms, progress.last_active_at is not None)
+    return row, revisions, chunks, queue, counts, _timeless(stored(client, image))
+
+
+# What differs between two annotators' saves of two images at two moments.
+UNCOMPARED = ("id", "image", "annotator", "annotator_username", "created_at", "updated_at", "started_at")
+UNCOMPARED += ("submitted_at",)
+
+
+def _timeless(body):
+    return {key: value for key, value in body.items() if key not in UNCOMPARED}
+
+
+TYPING = [  # (body, the status expected): typing on, retries, conflicts, metadata, deleting, then submitting
+    ({"version": 0, "append": STROKES[:2], "op": "c1", "active_ms": 10}, 201),
+    ({"version": 1, "append": STROKES[2:3], "op": "c2"}, 200),
+    ({"version": 2, "text": "a", "op": "c3", "active_ms": 500, "client": {"user_agent": "pen"}}, 200),
+    ({"version": 3, "text": "a bird", "op": "c4", "active_ms": 400}, 200),  # active time never shrinks
+    ({"version": 3, "text": "a bird", "op": "c4", "active_ms": 400}, 200),  # a retry of the last change
+    ({"version": 4, "text": "a bird", "op": "c5", "active_ms": 900}, 200),  # only the active time moves
+    ({"version": 4, "text": "a bird", "op": "c6", "client": {"user_agent": "mouse"}}, 200),  # only the client
+    ({"version": 4, "text": "a bird", "op": "c7"}, 200),  # nothing at all
+    ({"version": 3, "text": "a bird!", "op": "c8"}, 409),  # a stale version
+    ({"version": 4, "text": "a bird!", "label": None, "status": "draft", "op": "c9"}, 200),
+    ({"version": 5, "text": "a bi", "op": "d1"}, 200),  # deleting text keeps a revision
+    ({"version": 6, "text": "a bird", "label": "real", "op": "d2"}, 200),  # a new answer
+    ({"version": 7, "text": "a bird, real", "op": "d3", "active_ms": 1200}, 200),
+    ({"version": 8, "text": "a bird, real", "status": "submitted", "op": "d4"}, 200),
+    ({"version": 9, "text": "a bird, really", "op": "d5"}, 200),  # typing on a submitted image
+]
+
+
+def _type(client, image):
+    answers = []
+    for body, expected in TYPING:
+        response = client.patch(url(image), body, format="json")
+        assert response.status_code == expected, (body, response.content)
+        answers.append(_timeless(response.json()) if expected < 300 else response.json()["current"]["version"])
+    return answers
+
+
+def test_typing_stores_the_same_by_the_short_path_as_by_the_general_one(
+    annotator, make_user, demo_dataset, client_for, monkeypatch
+):
+    from backend.api.services import text_changes
+
+    first, second = demo_dataset.images.order_by("position")[:2]
+    took = []
+    apply = text_changes.text_change_apply
+    monkeypatch.setattr(text_changes, "text_change_apply", lambda **kw: took.append(apply(**kw)) or took[-1])
+    short = _type(client_for(annotator), first)
+    assert sum(done is not None for done in took) >= 6  # the short path did the typing, not the general one
+    monkeypatch.setattr(text_changes, "is_text_change", lambda change: False)
+    other = make_user()
+    general = _type(client_for(other), second)
+    assert short == general
+    assert _snapshot(client_for(annotator), first, annotator) == _snapshot(client_for(other), second, other)
+
+
+def test_typing_renews_the_lease_and_counts_the_active_time(annotator, image, client_for):
+    from backend.api.models import AnnotatorProgress, Assignment
+
+    client = client_for(annotator)
+    patch(client, image, version=0, append=STROKES[:1], active_ms=100)
+    patch(client, image, version=1, append=STROKES[1:2], active_ms=200)
+    Assignment.objects.update(leased_until=None)
+    response = patch(client, image, version=2, text="typed", active_ms=700)
+    assert response.status_code == 200 and response.json()["version"] == 3
+    assert Assignment.objects.get().leased_until is not None
+    assert AnnotatorProgress.objects.get().active_ms == 700
+    assert Annotation.objects.get().last_op == ""
+
+
+def test_typing_that_deletes_text_keeps_a_revision(annotator, image, client_for):
+    client = client_for(annotator)
+    patch(client, image, version=0, append=STROKES[:1])
+    patch(client, image, version=1, append=STROKES[1:2])
+    patch(client, image, version=2, text="a long text")
+    patch(client, image, version=3, text="a long")
+    revision = AnnotationRevision.objects.get()
+    assert (revision.version, revision.text) == (3, "a long text")
+    assert stored(client, image)["text"] == "a long"
+
+
+def test_typing_with_a_stale_version_gets_409_and_changes_nothing(annotator, image, client_for):
+    client = client_for(annotator)
+    patch(client, image, version=0, append=STROKES[:1])
+    patch(client, image, version=1, append=STROKES[1:2])
+    patch(client, image, version=2, text="mine", op="t1")
+    response = patch(client, image, version=2, text="theirs", op="t2")
+    assert response.status_code == 409 and response.json()["current"]["text"] == "mine"
+    retry = patch(client, image, version=2, text="mine", op="t1")
+    assert retry.status_code == 200 and retry.json()["version"] == 3
+    assert Annotation.objects.get().version == 3
+
+
+@pytest.mark.parametrize("submit", [False, True])
+def test_a_saves_answer_is_the_summary_serializers(annotator, image, client_for, submit):
+    from backend.api.serializers import AnnotationSummarySerializer, annotation_summary
+
+    client = client_for(annotator)
+    patch(client, image, version=0, append=STROKES[:2], text="ok")
+    if submit:
+        patch(client, image, version=1, label="real", status="submitted")
+    annotation = Annotation.objects.select_related("image", "annotator").get()
+    expected = dict(AnnotationSummarySerializer(annotation).data)
+    assert annotation_summary(annotation) == expected
+    assert list(annotation_summary(annotation)) == list(expected)
+    assert (expected["submitted_at"] is not None) == submit and expected["updated_at"].endswith("Z")
+
+
+def test_typing_makes_a_fixed_number_of_queries(annotator, demo_dataset, django_assert_num_queries):
+    from .test_annotation_api import _token_client
+
+    client = _token_client(annotator)
+    image = demo_dataset.images.get(pk=client.get(f"/api/datasets/{demo_dataset.pk}/next/").json()["image"]["id"])
+    patch(client, image, version=0, append=STROKES[:2])
+    # The token with its user and role, the image with its dataset; in the transaction (a savepoint
+    # in tests: two statements), the three rows locked at once, then the annotation, the lease and
+    # the progress written.
+    with django_assert_num_queries(8):
+        response = patch(client, image, version=1, text="typed")
+    assert response.status_code == 200 and response.json()["version"] == 2

@@ -1,6 +1,6 @@
 """Images, their files, and the caller's own annotation of each."""
 
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.utils.cache import patch_vary_headers
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -27,6 +27,7 @@ from ..serializers import (
     SavedAnnotationSerializer,
     SkipSerializer,
     VersionConflictSerializer,
+    annotation_summary,
     handout_data,
 )
 from .datasets import AHEAD_PARAMETER
@@ -55,8 +56,8 @@ def _prefers_minimal(request) -> bool:
 
 def _saved(annotation: Annotation, *, created: bool, minimal: bool) -> Response:
     """Answer a save with the annotation; ``minimal`` leaves out what the client sent (~60 KB of strokes)."""
-    serializer = AnnotationSummarySerializer if minimal else AnnotationSerializer
-    response = Response(serializer(annotation).data, status=201 if created else 200)
+    data = annotation_summary(annotation) if minimal else AnnotationSerializer(annotation).data
+    response = Response(data, status=201 if created else 200)
     if minimal:
         response["Preference-Applied"] = "return=minimal"
     patch_vary_headers(response, ["Prefer"])
@@ -88,12 +89,17 @@ class ImageViewSet(viewsets.ReadOnlyModelViewSet):
     def get_queryset(self):
         return selectors.image_list(user=self.request.user)
 
-    def filter_queryset(self, queryset):
-        # ?dataset= narrows lists. The actions below name their image by id alone, so they skip
-        # building the filter's form for nothing, on the hottest path: every save.
-        if self.action in ("annotation", "file", "skip"):
-            return queryset
-        return super().filter_queryset(queryset)
+    def get_object(self):
+        # The actions below name their image by id alone, on the hottest path (every save, every
+        # image opened): two raw queries (selectors.visible_image) instead of the list's queryset
+        # and its ?dataset= filter, with the same 404.
+        if self.action not in ("annotation", "file", "skip"):
+            return super().get_object()
+        image = selectors.visible_image(user=self.request.user, pk=self.kwargs["pk"])
+        if image is None:
+            raise Http404
+        self.check_object_permissions(self.request, image)
+        return image
 
     @extend_schema(
         responses={

@@ -14,6 +14,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from ...models import Annotation, AnnotatorProgress, Assignment, Dataset, Image, Profile
+from ...rows import row_read, row_update
 from ...tracing import traced
 from .counters import pool_changed
 
@@ -55,13 +56,13 @@ def progress_lock(*, dataset: Dataset, annotator: User) -> AnnotatorProgress:
 
 def locked_progress(sql: str, params: list, *, dataset: Dataset, annotator: User) -> AnnotatorProgress:
     """Return the progress row ``sql`` reads, first creating it if there is none."""
-    progress = next(iter(AnnotatorProgress.objects.raw(sql, params)), None)
+    progress = row_read(AnnotatorProgress, sql, params)
     if progress is None:
         # ON CONFLICT DO NOTHING: a concurrent first call may create it between our read and our insert.
         AnnotatorProgress.objects.bulk_create(
             [AnnotatorProgress(dataset=dataset, annotator=annotator)], ignore_conflicts=True
         )
-        progress = next(iter(AnnotatorProgress.objects.raw(sql, params)))
+        progress = row_read(AnnotatorProgress, sql, params)
     return progress
 
 
@@ -74,7 +75,7 @@ def lease(assignment: Assignment, *, dataset: Dataset, now: datetime) -> None:
     if assignment.pk is None:
         assignment.save()
     else:
-        assignment.save(update_fields=["status", "leased_until", "skip_reason", "updated_at"])
+        row_update(assignment, ["status", "leased_until", "skip_reason", "updated_at"])
 
 
 def assignment_for(*, image: Image, annotator: User) -> Assignment:
@@ -84,7 +85,7 @@ def assignment_for(*, image: Image, annotator: User) -> Assignment:
     """
     lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
     sql = f"SELECT * FROM {Assignment._meta.db_table} WHERE image_id = %s AND annotator_id = %s{lock}"
-    existing = next(iter(Assignment.objects.raw(sql, [image.pk, annotator.pk])), None)
+    existing = row_read(Assignment, sql, [image.pk, annotator.pk])
     if existing is not None:
         existing.image, existing.annotator = image, annotator  # the caller's: no need to read them again
         return existing
@@ -279,7 +280,7 @@ def annotation_saved(
         if assignment.pk is None:
             assignment.save()
         else:
-            assignment.save(update_fields=["status", "leased_until", "skip_reason", "updated_at"])
+            row_update(assignment, ["status", "leased_until", "skip_reason", "updated_at"])
     else:
         lease(assignment, dataset=dataset, now=now)
 
@@ -288,5 +289,5 @@ def annotation_saved(
         progress.skipped_count -= 1
     progress.active_ms += max(0, annotation.active_ms - (before or {}).get("active_ms", 0))
     progress.last_active_at = now
-    progress.save(update_fields=["submitted_count", "skipped_count", "active_ms", "last_active_at"])
+    row_update(progress, ["submitted_count", "skipped_count", "active_ms", "last_active_at"])
     return assignment
