@@ -25,7 +25,6 @@ import json
 import os
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -36,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.helpers import describe, log, machine  # noqa: E402  (the repository root is on the path first)
 from bench.save_load import CLIENT_INFO  # noqa: E402
-from bench.stack import _create_database, _drop_database, write_images  # noqa: E402
+from bench.stack import in_scratch_database, write_images  # noqa: E402
 
 SIDE = 512
 POINTS = 60
@@ -165,17 +164,8 @@ def measure_image(image: Image, meter: CpuMeter, saves: int, extra: list[str]) -
 
 def main() -> int:
     args = parse_args()
-    log(f"Creating database {args.database_name}")
-    url = _create_database(args.server_url, args.database_name)
-    try:
-        with tempfile.TemporaryDirectory(prefix="eyetagger-save-growth-") as tmp:
-            return run(args, url, Path(tmp))
-    finally:
-        log(f"Dropping database {args.database_name}")
-        from django.db import connections
-
-        connections.close_all()
-        _drop_database(args.server_url, args.database_name)
+    with in_scratch_database(args.server_url, args.database_name, "eyetagger-save-growth-") as (url, tmp):
+        return run(args, url, tmp)
 
 
 def setup_django(url: str, tmp: Path):

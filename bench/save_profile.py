@@ -25,7 +25,6 @@ import os
 import pstats
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -35,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 from bench.helpers import log, percentile  # noqa: E402
 from bench.save_growth import CpuMeter  # noqa: E402
 from bench.save_load import CEILING_TABLE_SQL, CLIENT_INFO, Documents, body, patch_body  # noqa: E402  (the repository root is on the path first)
-from bench.stack import _create_database, _drop_database, write_images  # noqa: E402
+from bench.stack import in_scratch_database, write_images  # noqa: E402
 
 
 def parse_args():
@@ -213,17 +212,8 @@ def report_times(timed, saves: int, ceiling, queries: dict[str, list[str]]) -> N
 
 def main() -> int:
     args = parse_args()
-    log(f"Creating database {args.database_name}")
-    url = _create_database(args.server_url, args.database_name)
-    try:
-        with tempfile.TemporaryDirectory(prefix="eyetagger-save-profile-") as tmp:
-            return run(args, url, Path(tmp))
-    finally:
-        log(f"Dropping database {args.database_name}")
-        from django.db import connections
-
-        connections.close_all()
-        _drop_database(args.server_url, args.database_name)
+    with in_scratch_database(args.server_url, args.database_name, "eyetagger-save-profile-") as (url, tmp):
+        return run(args, url, tmp)
 
 
 def run(args, url: str, tmp: Path) -> int:

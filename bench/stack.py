@@ -262,3 +262,19 @@ def _create_database(server_url: str, name: str) -> str:
 def _drop_database(server_url: str, name: str) -> None:
     with psycopg.connect(server_url, autocommit=True, connect_timeout=10) as connection:
         connection.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@contextmanager
+def in_scratch_database(server_url: str, name: str, prefix: str) -> Iterator[tuple[str, Path]]:
+    """Yield (the URL of a new empty database, a temporary folder); drop both after, Django's connections closed."""
+    log(f"Creating database {name}")
+    url = _create_database(server_url, name)
+    try:
+        with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+            yield url, Path(tmp)
+    finally:
+        log(f"Dropping database {name}")
+        from django.db import connections  # only once a script has set Django up
+
+        connections.close_all()
+        _drop_database(server_url, name)

@@ -26,7 +26,6 @@ import argparse
 import json
 import statistics
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -36,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.helpers import describe, log, machine  # noqa: E402  (the repository root is on the path first)
 from bench.save_growth import CpuMeter, setup_django  # noqa: E402
-from bench.stack import _create_database, _drop_database, write_images  # noqa: E402
+from bench.stack import in_scratch_database, write_images  # noqa: E402
 
 SIDE = 4096
 STROKES = 12
@@ -250,17 +249,8 @@ def main() -> int:
     args = parse_args()
     if "bench" not in args.database_name:
         raise SystemExit("the database's name must contain 'bench': it is dropped afterwards")
-    log(f"Creating database {args.database_name}")
-    url = _create_database(args.server_url, args.database_name)
-    try:
-        with tempfile.TemporaryDirectory(prefix="eyetagger-worst-request-") as tmp:
-            return run(args, url, Path(tmp))
-    finally:
-        log(f"Dropping database {args.database_name}")
-        from django.db import connections
-
-        connections.close_all()
-        _drop_database(args.server_url, args.database_name)
+    with in_scratch_database(args.server_url, args.database_name, "eyetagger-worst-request-") as (url, tmp):
+        return run(args, url, tmp)
 
 
 if __name__ == "__main__":
