@@ -1,4 +1,10 @@
-"""Writes on annotations: saving the strokes document with its version, and restoring revisions."""
+"""Writes on annotations: saving the strokes document with its version, and restoring revisions.
+
+One module, just over 500 lines, because a whole-document save, a change and a restore share one
+transaction's steps (the locks, the version check, the revision kept, the mask painted and the
+queue's bookkeeping): split, each would import the others' private steps. The text-only change's
+short path (``text_changes``) and the chunks (``stroke_chunks``) are apart.
+"""
 
 from dataclasses import dataclass, field
 from datetime import datetime
