@@ -6,9 +6,7 @@
  *                  progress: {done, total}, ...}], loading: boolean, error: string | null }
  */
 
-import { DATASETS_KEY } from '../../services/offlineCopies.js';
-
-const CACHED = DATASETS_KEY; // forgotten on sign-out
+import { DATASETS_KEY } from '../../services/offlineCopies.js'; // the list kept offline, forgotten on sign-out
 
 export function createDatasetsModule(api) {
   return {
@@ -39,11 +37,11 @@ export function createDatasetsModule(api) {
         try {
           const body = await api.datasets.list();
           const list = body.results || body;
-          localStorage.setItem(CACHED, JSON.stringify(list));
+          localStorage.setItem(DATASETS_KEY, JSON.stringify(list));
           commit('setList', list);
         } catch (error) {
           if (!error.isNetwork) throw error;
-          commit('setList', JSON.parse(localStorage.getItem(CACHED) || '[]'));
+          commit('setList', JSON.parse(localStorage.getItem(DATASETS_KEY) || '[]'));
           commit('setError', 'Offline: showing the list as it was when last online.');
         } finally {
           commit('setLoading', false);
