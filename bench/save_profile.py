@@ -57,6 +57,12 @@ def parse_args():
         help="phases: CPU ms per save inside the main steps of the save path (default); cprofile: cProfile's "
         "top functions (it slows Python down unevenly); time: only the totals.",
     )
+    parser.add_argument(
+        "--kinds",
+        nargs="+",
+        choices=["next", "open", "create", "type, 1st", "type", "redraw", "submit"],
+        help="Profile (cprofile, phases) only these kinds of request; the times still cover them all.",
+    )
     return parser.parse_args()
 
 
@@ -316,9 +322,10 @@ def run(args, url: str, tmp: Path) -> int:
         """Send; with ``timed`` (kind -> lists), add the request's wall, CPU and PostgreSQL CPU ms."""
         nonlocal version, handout_image
         started, cpu_started, pg_started = time.perf_counter(), time.process_time(), meter.backend()
-        if profiler:
+        profiled = args.kinds is None or kind in args.kinds
+        if profiler and profiled:
             profiler.enable()
-        if phases:
+        if phases and profiled:
             phases.recording = True
         response = call(kind, image, save)
         if profiler:
