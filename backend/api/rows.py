@@ -91,12 +91,16 @@ def row_update(instance: models.Model, fields: list[str]) -> None:
         )
 
 
-def row_insert(instance: models.Model) -> None:
-    """Insert a new instance as ``instance.save()`` does, but for reading back its id (left unset)."""
-    meta = instance._meta
+def row_insert(*instances: models.Model) -> None:
+    """Insert new instances of one model, in one statement, as ``save()`` does each, but for reading back their ids
+    (left unset)."""
+    meta = instances[0]._meta
     fields = [field for field in meta.concrete_fields if not field.primary_key]
     columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
-    values = [field.get_db_prep_save(field.pre_save(instance, True), connection) for field in fields]
+    values = [
+        field.get_db_prep_save(field.pre_save(instance, True), connection) for instance in instances for field in fields
+    ]
     table, places = connection.ops.quote_name(meta.db_table), ", ".join(["%s"] * len(fields))
+    rows = ", ".join([f"({places})"] * len(instances))
     with connection.cursor() as cursor:
-        cursor.execute(f"INSERT INTO {table} ({columns}) VALUES ({places})", values)
+        cursor.execute(f"INSERT INTO {table} ({columns}) VALUES {rows}", values)

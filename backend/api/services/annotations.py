@@ -330,24 +330,27 @@ def _create_from_change(
 ) -> tuple[Annotation, bool, dict | None]:
     """Create the annotation from its first change; return (annotation, changed, before) as ``_save`` does.
 
-    As ``_save`` creates one, but the strokes go straight into chunks (``stroke_chunks.chunks_write``),
+    As ``_save`` creates one, but the strokes go straight into chunks (``stroke_chunks.chunks_paint``),
     so that the row never carries them and the next change has nothing to move.
     """
     label, text, status = change.content_after(Annotation())
     _check_label(image.dataset, label)
     now = timezone.now()
     annotation = Annotation(image=image, annotator=annotator, version=1, started_at=started_at or now)
-    _set_content(annotation, AnnotationContent(change.append, label, text, status), now=now)
+    strokes = change.append
+    # Painted once, into the chunks' checkpoints: the row never carries the strokes.
+    chunks, mask = stroke_chunks.chunks_paint(strokes, image, version=1)
+    annotation.strokes, annotation.chunked, annotation.last_op = [], True, change.op
+    annotation.stroke_count, annotation.point_count = len(strokes), sum(len(stroke["points"]) for stroke in strokes)
+    annotation.mask_rle, annotation.mask_area = mask_encode(mask), int(np.count_nonzero(mask))
+    _set_content(annotation, AnnotationContent(strokes, label, text, status), now=now, same_strokes=True)
     _check_complete(annotation)
     _set_metadata(annotation, active_ms=active_ms, client=client)
     annotation.full_clean(exclude=CHECKED_BEFORE, validate_constraints=False)  # the database enforces those
-    strokes = annotation.strokes
-    annotation.strokes, annotation.chunked, annotation.last_op = [], True, change.op
-    annotation.point_count = sum(len(stroke["points"]) for stroke in strokes)
     try:
         with transaction.atomic():
             annotation.save()
-        stroke_chunks.chunks_write(annotation, strokes)
+        stroke_chunks.chunks_insert(annotation, chunks)
         return annotation, True, None
     except IntegrityError:
         pass  # another request created it between our read and our insert

@@ -22,6 +22,8 @@ from ..rows import row_insert
 # A document moved into chunks (its first incremental save) is cut into chunks of at most this
 # many strokes (and of the ink one save may paint), so that undoing into it repaints at most those.
 CONVERT_STROKES = 64
+# Chunks written per INSERT: a statement's parameters stay far below SQLite's and PostgreSQL's limits.
+INSERT_BATCH = 500
 
 
 @dataclass
@@ -47,64 +49,78 @@ def _points(strokes: list[dict]) -> int:
 
 
 def chunks_convert(annotation: Annotation) -> None:
-    """Move the strokes of the annotation's row into chunks (as of its version), checkpoints included."""
+    """Move the strokes of the annotation's row into chunks (as of its version), checkpoints included.
+
+    A document that fits in one chunk (its strokes and its ink) becomes that chunk, its checkpoint
+    the empty mask: the stored mask stands and nothing is painted. A larger one is painted into
+    its chunks once (``chunks_paint``), its last stroke a chunk of its own.
+    """
     strokes = annotation.strokes
-    mask = chunks_write(annotation, strokes)
+    if len(_runs(strokes, annotation.image, alone_last=False)) <= 1 and annotation.mask_rle:
+        chunks = [_chunk(0, strokes, MaskState(masks.rle_encode(_empty(annotation.image)), 0), annotation.version)]
+    else:
+        chunks, mask = chunks_paint(strokes, annotation.image, version=annotation.version)
+        annotation.mask_rle = masks.rle_encode(mask)
+        annotation.mask_area = int(np.count_nonzero(mask))
+    chunks_insert(annotation, chunks)
     annotation.strokes = []
     annotation.chunked = True
     annotation.stroke_count = len(strokes)
     annotation.point_count = _points(strokes)
-    if mask is not None:  # the same as stored, or the first one (rows written around)
-        annotation.mask_rle = masks.rle_encode(mask)
-        annotation.mask_area = int(mask.sum())
 
 
-def chunks_write(annotation: Annotation, strokes: list[dict]) -> np.ndarray | None:
-    """Write validated strokes as the annotation's chunks from the first, as of its version, checkpoints included.
+def chunks_paint(strokes: list[dict], image, *, version: int) -> tuple[list[StrokeChunk], np.ndarray]:
+    """Paint validated strokes from the empty mask; return the chunks they are cut into (not yet written, each
+    with its checkpoint), and the mask of them all.
 
-    Return the mask painted on the way, or None when the strokes fit in one chunk (its strokes and
-    its ink): its checkpoint is the empty mask, and the annotation's mask (``mask_rle``, set)
-    stands, nothing is painted.
+    The chunks are as ``_runs`` cuts them, the last stroke a chunk of its own: undoing it, the
+    most common undo, starts from its checkpoint and paints nothing.
     """
-    image = annotation.image
-    mask = np.zeros((image.height, image.width), dtype=bool)
-    runs = _convert_runs(strokes, image)
-    if len(runs) <= 1 and annotation.mask_rle:
-        if strokes:
-            chunk = StrokeChunk(
-                annotation=annotation,
-                start=0,
-                count=len(strokes),
-                points=_points(strokes),
-                strokes=_text(strokes),
-                mask_before=masks.rle_encode(mask),
-                area_before=0,
-                created_version=annotation.version,
-            )
-            row_insert(chunk)
-        return None
-    chunks = []
-    for start, part in runs:
-        chunks.append(
-            StrokeChunk(
-                annotation=annotation,
-                start=start,
-                count=len(part),
-                points=_points(part),
-                strokes=_text(part),
-                mask_before=masks.rle_encode(mask),
-                area_before=int(mask.sum()),
-                created_version=annotation.version,
-            )
-        )
+    mask = _empty(image)
+    chunks, state = [], MaskState(masks.rle_encode(mask), 0)
+    for start, part in _runs(strokes, image, alone_last=True):
+        if chunks:
+            state = MaskState(masks.rle_encode(mask), int(np.count_nonzero(mask)))
+        chunks.append(_chunk(start, part, state, version))
         strokes_mod.paint(mask, part)
-    StrokeChunk.objects.bulk_create(chunks)
-    return mask
+    return chunks, mask
 
 
-def _convert_runs(strokes: list[dict], image) -> list[tuple[int, list[dict]]]:
+def chunks_insert(annotation: Annotation, chunks: list[StrokeChunk]) -> None:
+    """Write chunks (from ``chunks_paint``) as the annotation's, in one statement."""
+    for chunk in chunks:
+        chunk.annotation = annotation
+    for first in range(0, len(chunks), INSERT_BATCH):
+        row_insert(*chunks[first : first + INSERT_BATCH])
+
+
+def _empty(image) -> np.ndarray:
+    return np.zeros((image.height, image.width), dtype=bool)
+
+
+def _chunk(start: int, strokes: list[dict], before: MaskState, version: int) -> StrokeChunk:
+    """Return an unsaved chunk of these strokes from ``start``, painted onto the mask ``before``."""
+    return StrokeChunk(
+        start=start,
+        count=len(strokes),
+        points=_points(strokes),
+        strokes=_text(strokes),
+        mask_before=before.rle,
+        area_before=before.area,
+        created_version=version,
+    )
+
+
+def _runs(strokes: list[dict], image, *, alone_last: bool) -> list[tuple[int, list[dict]]]:
     """Return (start, strokes) of the chunks a document is cut into: at most CONVERT_STROKES strokes and, but for
-    a stroke alone, the ink one save may paint (``Limits.max_ink``), so that undoing into one stays bounded."""
+    a stroke alone, the ink one save may paint (``Limits.max_ink``), so that undoing into one stays bounded.
+
+    ``alone_last``: the last stroke is a chunk of its own (when there are others).
+    """
+    if alone_last and len(strokes) > 1:
+        return [*_runs(strokes[:-1], image, alone_last=False), (len(strokes) - 1, strokes[-1:])]
+    if len(strokes) <= 1:
+        return [(0, strokes)] if strokes else []
     limit = strokes_mod.DEFAULT_LIMITS.max_ink
     runs, start, held = [], 0, 0
     for k, stroke in enumerate(strokes):
@@ -152,21 +168,24 @@ def chunks_remove(annotation: Annotation, count: int, *, version: int) -> MaskSt
 
 
 def chunks_append(annotation: Annotation, strokes: list[dict], *, version: int, before: MaskState) -> MaskState:
-    """Append validated strokes as one chunk as of ``version``, painted onto the mask ``before``; return the mask."""
+    """Append validated strokes as of ``version``, painted onto the mask ``before``; return the mask.
+
+    One chunk, or, for several strokes, two: the last stroke a chunk of its own, so that undoing
+    it starts from its checkpoint and paints nothing (one more RLE to encode here, and no
+    stroke to paint again there).
+    """
     image = annotation.image
-    chunk = StrokeChunk(
-        annotation=annotation,
-        start=annotation.stroke_count,
-        count=len(strokes),
-        points=_points(strokes),
-        strokes=_text(strokes),
-        mask_before=before.rle,
-        area_before=before.area,
-        created_version=version,
-    )
-    row_insert(chunk)
     # A copy: the array may be a decoded checkpoint the caller still describes by its RLE.
-    mask = strokes_mod.paint(before.pixels(image.width, image.height).copy(), strokes)
+    mask = before.pixels(image.width, image.height).copy()
+    parts = [strokes] if len(strokes) == 1 else [strokes[:-1], strokes[-1:]]
+    chunks, state, start = [], before, annotation.stroke_count
+    for part in parts:
+        if chunks:
+            state = MaskState(masks.rle_encode(mask), int(np.count_nonzero(mask)))
+        chunks.append(_chunk(start, part, state, version))
+        strokes_mod.paint(mask, part)
+        start += len(part)
+    chunks_insert(annotation, chunks)
     annotation.stroke_count += len(strokes)
     annotation.point_count += _points(strokes)
-    return MaskState(masks.rle_encode(mask), int(mask.sum()), mask)
+    return MaskState(masks.rle_encode(mask), int(np.count_nonzero(mask)), mask)

@@ -56,11 +56,43 @@ def test_appended_strokes_read_back_as_one_document(annotator, image, client_for
 def test_a_change_writes_a_chunk_of_its_own_strokes_only(annotator, image, client_for):
     client = client_for(annotator)
     patch(client, image, version=0, append=STROKES[:3])
-    patch(client, image, version=1, append=STROKES[3:4])  # converts the row's three, then appends one
+    patch(client, image, version=1, append=STROKES[3:4])
     patch(client, image, version=2, append=STROKES[4:5])
     live = StrokeChunk.objects.filter(removed_version__isnull=True).order_by("start")
-    assert [(c.start, c.count) for c in live] == [(0, 3), (3, 1), (4, 1)]
+    # Several strokes in one change: their last is a chunk of its own (undoing it paints nothing).
+    assert [(c.start, c.count) for c in live] == [(0, 2), (2, 1), (3, 1), (4, 1)]
     assert live.last().strokes.count('"tool"') == 1
+
+
+def _painted_strokes(monkeypatch):
+    """Count the strokes painted from now on (every mask painted on a save goes through strokes.paint)."""
+    painted = []
+    paint = strokes_mod.paint
+    monkeypatch.setattr(strokes_mod, "paint", lambda mask, strokes: painted.extend(strokes) or paint(mask, strokes))
+    return painted
+
+
+@pytest.mark.parametrize("first", ["create", "append"])
+def test_undoing_the_last_stroke_of_a_change_of_several_paints_nothing(
+    annotator, image, client_for, monkeypatch, first
+):
+    client = client_for(annotator)
+    if first == "create":
+        patch(client, image, version=0, append=STROKES[:5])
+    else:
+        patch(client, image, version=0, append=STROKES[:1])
+        patch(client, image, version=1, append=STROKES[1:5])
+    version = Annotation.objects.get().version
+    four, two = (strokes_mod.rasterize(STROKES[:n], image.width, image.height) for n in (4, 2))
+    painted = _painted_strokes(monkeypatch)
+    assert patch(client, image, version=version, remove=1).status_code == 200
+    assert painted == []  # it starts from the last stroke's checkpoint
+    annotation = Annotation.objects.get()
+    assert (decoded_mask(annotation) == four).all() and annotation.mask_area == four.sum()
+    assert patch(client, image, version=version + 1, remove=2).status_code == 200
+    assert painted == (STROKES[:2] if first == "create" else STROKES[1:2])  # the head of the chunk it cuts
+    assert (decoded_mask(Annotation.objects.get()) == two).all()
+    assert stored(client, image)["strokes"] == STROKES[:2]
 
 
 @pytest.mark.parametrize("remove", [1, 2, 3, 5])
@@ -268,7 +300,7 @@ def test_a_large_document_moved_into_chunks_undoes_from_their_checkpoints(
 ):
     from backend.api.services import stroke_chunks
 
-    monkeypatch.setattr(stroke_chunks, "CONVERT_STROKES", 4)  # 10 strokes: chunks of 4, 4 and 2
+    monkeypatch.setattr(stroke_chunks, "CONVERT_STROKES", 4)  # 10 strokes: chunks of 4, 4, 1 and the last
     strokes = [brush([(4 + 6 * k, 40 - 3 * k), (50 - 4 * k, 8 + 4 * k)], width=2 + k % 3) for k in range(10)]
     strokes[6]["tool"] = "eraser"
     client = client_for(annotator)
@@ -292,7 +324,8 @@ def test_a_document_moved_into_chunks_is_cut_by_the_ink_one_save_may_paint_too(
     monkeypatch.setattr(strokes_mod, "DEFAULT_LIMITS", strokes_mod.Limits(max_ink=100))
     assert patch(client, image, version=1, append=[brush([(1, 1)])]).status_code == 200
     live = StrokeChunk.objects.filter(removed_version__isnull=True).order_by("start")
-    assert [c.count for c in live] == [2] * 35 + [1]  # two strokes (84 units) a chunk, then the one appended
+    # Two strokes (84 units) a chunk, the document's last stroke a chunk of its own, then the one appended.
+    assert [c.count for c in live] == [2] * 34 + [1, 1, 1]
     assert patch(client, image, version=2, remove=2).status_code == 200  # cuts the last converted chunk
     annotation = Annotation.objects.get()
     assert (decoded_mask(annotation) == strokes_mod.rasterize(strokes[:69], image.width, image.height)).all()
