@@ -3,11 +3,13 @@
 An annotation saved incrementally keeps its strokes as StrokeChunk rows (``Annotation.chunked``);
 a revision of such an annotation refers to the chunks live at its version. Everything that shows or
 exports strokes reads them through here, so the document is the same from the outside either way.
+The JSON is read and written with orjson: a document holds thousands of floats, which json's
+encoder and decoder take about ten and five times as long over.
 """
 
-import json
 from collections.abc import Iterable
 
+import orjson
 from django.db.models import Q
 
 from ..models import Annotation, AnnotationRevision, StrokeChunk
@@ -25,7 +27,7 @@ def _live(annotation_id: int):
 def annotation_strokes_json(annotation: Annotation) -> str:
     """Return the annotation's strokes as JSON text."""
     if not annotation.chunked:
-        return json.dumps(annotation.strokes, ensure_ascii=False, separators=(",", ":"))
+        return orjson.dumps(annotation.strokes).decode()
     return _joined(_live(annotation.pk).values_list("strokes", flat=True))
 
 
@@ -33,7 +35,7 @@ def annotation_strokes(annotation: Annotation) -> list[dict]:
     """Return the annotation's strokes, as in its strokes document."""
     if not annotation.chunked:
         return annotation.strokes
-    return json.loads(annotation_strokes_json(annotation))
+    return orjson.loads(annotation_strokes_json(annotation))
 
 
 def revision_strokes(revision: AnnotationRevision) -> list[dict]:
@@ -46,7 +48,7 @@ def revision_strokes(revision: AnnotationRevision) -> list[dict]:
         .filter(Q(removed_version__isnull=True) | Q(removed_version__gt=version))
         .order_by("start")
     )
-    return json.loads(_joined(chunks.values_list("strokes", flat=True)))
+    return orjson.loads(_joined(chunks.values_list("strokes", flat=True)))
 
 
 def stored_strokes(owner: Annotation | AnnotationRevision) -> list[dict]:

