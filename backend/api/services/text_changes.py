@@ -1,4 +1,4 @@
-"""The incremental save that only types on: one locked read and three small writes.
+"""The incremental save that only types on: one locked read and two or three small writes.
 
 Most of an annotator's saves change nothing but the text (typing at its end) and the active
 time. Such a change touches no stroke, keeps no revision and moves no queue counter, yet the
@@ -6,7 +6,7 @@ general path (``annotations.annotation_change``) locks and reads the three rows 
 each, builds the model's update through the ORM and goes through the queue's bookkeeping.
 Here the same rows are locked, in the same order (the annotator's progress, their
 annotation, their assignment: see ``queue``'s docstring), by one statement, and written by
-three UPDATEs that store exactly what the general path stores (tests compare the two).
+UPDATEs (the lease's only when due) that store exactly what the general path stores (tests compare the two).
 
 Anything else (strokes, a label or status given that differs, a text that does not start with
 the stored one, another version, an annotation not yet chunked, a submitted image, an
@@ -24,6 +24,7 @@ from .. import strokes as strokes_mod
 from ..models import Annotation, AnnotatorProgress, Assignment, Image
 from ..rows import row_read, row_update
 from ..tracing import traced
+from .queue.leases import lease_renewal_due
 
 # What a change that leaves the content as it is may still write (annotations._set_metadata).
 METADATA_FIELDS = ["active_ms", "client", "updated_at"]
@@ -48,14 +49,16 @@ def _locked(image: Image, annotator: User) -> Annotation | None:
     lock = " FOR UPDATE OF p, a, s" if connection.features.has_select_for_update_of else ""
     a_columns = ", ".join(f"a.{name}" for name in _ANNOTATION_COLUMNS)
     sql = (
-        f"SELECT {a_columns}, p.id AS progress_id, p.active_ms AS progress_active_ms, s.id AS assignment_id, "
-        "s.status AS assignment_status "
+        f"SELECT {a_columns}, p.id AS progress_id, p.active_ms AS progress_active_ms, s.id AS assignment__id, "
+        "s.status AS assignment__status, s.leased_until AS assignment__leased_until "
         f"FROM {AnnotatorProgress._meta.db_table} p "
         f"JOIN {Annotation._meta.db_table} a ON a.image_id = %s AND a.annotator_id = p.annotator_id "
         f"JOIN {Assignment._meta.db_table} s ON s.image_id = a.image_id AND s.annotator_id = p.annotator_id "
         f"WHERE p.dataset_id = %s AND p.annotator_id = %s{lock}"
     )
-    annotation = row_read(Annotation, sql, [image.pk, image.dataset_id, annotator.pk])
+    annotation = row_read(
+        Annotation, sql, [image.pk, image.dataset_id, annotator.pk], related=(("assignment", Assignment),)
+    )
     if annotation is not None:
         annotation.image, annotation.annotator = image, annotator  # the caller's: not read again
     return annotation
@@ -74,7 +77,7 @@ def _applies(annotation: Annotation, change, base_version: int) -> bool:
         and (label is None or label in annotation.image.dataset.choices)
         and annotation.chunked
         and annotation.status == Annotation.Status.DRAFT
-        and annotation.assignment_status == Assignment.Status.LEASED
+        and annotation.assignment.status == Assignment.Status.LEASED
         and label == annotation.label
         and text.startswith(annotation.text)
         and annotation.stroke_count <= strokes_mod.DEFAULT_LIMITS.max_strokes
@@ -110,9 +113,11 @@ def text_change_apply(
     elif metadata:
         row_update(annotation, METADATA_FIELDS)
     # As ``queue.annotation_saved`` does for a draft whose assignment is leased: renew the lease, count the time.
-    assignment = Assignment(pk=annotation.assignment_id, status=Assignment.Status.LEASED, skip_reason="")
-    assignment.leased_until = now + timedelta(minutes=image.dataset.lease_minutes)
-    row_update(assignment, ["status", "leased_until", "skip_reason", "updated_at"])
+    assignment = annotation.assignment
+    if lease_renewal_due(assignment.leased_until, dataset=image.dataset, now=now):
+        assignment.skip_reason = ""
+        assignment.leased_until = now + timedelta(minutes=image.dataset.lease_minutes)
+        row_update(assignment, ["status", "leased_until", "skip_reason", "updated_at"])
     added = max(0, annotation.active_ms - before_ms)
     progress = AnnotatorProgress(pk=annotation.progress_id, active_ms=annotation.progress_active_ms + added)
     progress.last_active_at = now

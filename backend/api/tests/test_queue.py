@@ -297,6 +297,35 @@ def test_saving_renews_the_lease(annotator, make_dataset, client_for):
     assert Assignment.objects.get().leased_until > timezone.now() + timedelta(minutes=29)
 
 
+@pytest.mark.parametrize("change", ["text", "stroke"])
+def test_a_save_renews_the_lease_only_once_it_has_run_down_by_a_step(annotator, make_dataset, client_for, change):
+    # Saves come several times a minute: renewing on each rewrote the assignment and its indexes.
+    client = client_for(annotator)
+    dataset = make_dataset(2, lease_minutes=30)
+    image_id = next_id(client, dataset)
+    url = f"/api/images/{image_id}/annotation/"
+    assert client.patch(url, {"version": 0, "append": [brush([(5, 5)])]}, format="json").status_code == 201
+    body = {"text": "a"} if change == "text" else {"remove": 1, "append": [brush([(6, 6)])]}
+    fresh = timezone.now() + timedelta(minutes=29, seconds=30)  # ran down by 30 s: less than a step
+    Assignment.objects.update(leased_until=fresh)
+    assert client.patch(url, {"version": 1, **body}, format="json").status_code == 200
+    assert Assignment.objects.get().leased_until == fresh
+    stale = timezone.now() + timedelta(minutes=28, seconds=50)  # ran down by more than a step
+    Assignment.objects.update(leased_until=stale)
+    body = {"text": "ab"} if change == "text" else {"remove": 1, "append": [brush([(7, 7)])]}
+    assert client.patch(url, {"version": 2, **body}, format="json").status_code == 200
+    assert Assignment.objects.get().leased_until > timezone.now() + timedelta(minutes=29, seconds=50)
+
+
+def test_a_short_lease_renews_after_a_tenth_of_it(annotator, make_dataset, client_for):
+    client = client_for(annotator)
+    dataset = make_dataset(2, lease_minutes=1)
+    image_id = next_id(client, dataset)
+    Assignment.objects.update(leased_until=timezone.now() + timedelta(seconds=50))  # ran down by more than 6 s
+    save(client, image_id, status="draft")
+    assert Assignment.objects.get().leased_until > timezone.now() + timedelta(seconds=55)
+
+
 def test_saving_an_image_not_handed_out_takes_a_slot_or_is_refused(make_user, make_dataset, client_for):
     dataset = make_dataset(2, annotators_per_image=1)
     image = Image.objects.filter(dataset=dataset).first()

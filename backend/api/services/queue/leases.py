@@ -19,6 +19,11 @@ from ...tracing import traced
 from .counters import pool_changed
 
 EXPIRED_BATCH = 100  # expired leases released per call; the rest go on the next calls
+# A save renews its image's lease once the lease has run down by this much (or by a tenth of it,
+# if less), not on every save: an annotator typing saves several times a minute, and each
+# renewal rewrote the assignment's row and its seven index entries (``leased_until`` is indexed,
+# so the update cannot be a heap-only one).
+LEASE_RENEWAL_STEP = timedelta(minutes=1)
 
 
 class ImageUnavailable(Exception):
@@ -76,6 +81,12 @@ def lease(assignment: Assignment, *, dataset: Dataset, now: datetime) -> None:
         assignment.save()
     else:
         row_update(assignment, ["status", "leased_until", "skip_reason", "updated_at"])
+
+
+def lease_renewal_due(leased_until: datetime | None, *, dataset: Dataset, now: datetime) -> bool:
+    """Return True if a save at ``now`` renews a lease that ends at ``leased_until`` (``LEASE_RENEWAL_STEP``)."""
+    minutes = timedelta(minutes=dataset.lease_minutes)
+    return leased_until is None or leased_until < now + minutes - min(LEASE_RENEWAL_STEP, minutes / 10)
 
 
 def assignment_for(*, image: Image, annotator: User) -> Assignment:
@@ -250,7 +261,8 @@ def annotation_saved(
     Called by ``annotation_save`` and ``annotation_restore`` in their transaction, with the
     annotator's progress row they locked first (``progress_lock``, which read ``is_test`` with
     it). ``before`` is the annotation's ``status`` and ``active_ms`` before the change (None
-    when it is new). A draft renews the lease; a submission ends it. Saving an image the
+    when it is new). A draft renews the lease (once it has run down by ``LEASE_RENEWAL_STEP``); a
+    submission ends it. Saving an image the
     annotator holds no slot of takes one, and is refused with ImageUnavailable when the image
     already has every annotator it needs.
     """
@@ -281,7 +293,7 @@ def annotation_saved(
             assignment.save()
         else:
             row_update(assignment, ["status", "leased_until", "skip_reason", "updated_at"])
-    else:
+    elif old_status != Assignment.Status.LEASED or lease_renewal_due(assignment.leased_until, dataset=dataset, now=now):
         lease(assignment, dataset=dataset, now=now)
 
     progress.submitted_count += delta
