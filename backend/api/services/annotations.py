@@ -293,11 +293,14 @@ def annotation_change(
     in proportion to the change: the new strokes alone are painted onto the stored mask, and a
     removal from the end starts from the checkpoint of the chunk it cuts.
     """
-    if text_changes.is_text_change(change):
-        # Most saves only type on: one locked read and three small writes (see text_changes).
+    locked = queue.save_locks(image=image, annotator=annotator)  # all three rows at once, when all three exist
+    if locked is not None and text_changes.is_text_change(change):
+        # Most saves only type on: two or three small writes (see text_changes).
+        progress, annotation, assignment = locked
         done = text_changes.text_change_apply(
-            image=image,
-            annotator=annotator,
+            progress=progress,
+            annotation=annotation,
+            assignment=assignment,
             change=change,
             base_version=base_version,
             active_ms=active_ms,
@@ -305,8 +308,11 @@ def annotation_change(
         )
         if done is not None:
             return done
-    progress = queue.progress_lock(dataset=image.dataset, annotator=annotator)
-    annotation = _locked_annotation(image, annotator)
+    if locked is not None:
+        progress, annotation, assignment = locked
+    else:
+        progress = queue.progress_lock(dataset=image.dataset, annotator=annotator)
+        annotation, assignment = _locked_annotation(image, annotator), None
     if annotation is None and base_version == 0 and change.remove == 0:
         # Nothing stored yet: the change is the whole document.
         annotation, changed, before = _create_from_change(
@@ -321,7 +327,7 @@ def annotation_change(
     else:
         before = {"status": annotation.status, "active_ms": annotation.active_ms}
         changed = _apply_change(annotation, change, active_ms=active_ms, client=client)
-    queue.annotation_saved(annotation=annotation, before=before, progress=progress)
+    queue.annotation_saved(annotation=annotation, before=before, progress=progress, assignment=assignment)
     return annotation, changed
 
 

@@ -467,6 +467,20 @@ def test_a_saves_answer_is_the_summary_serializers(annotator, image, client_for,
     assert (expected["submitted_at"] is not None) == submit and expected["updated_at"].endswith("Z")
 
 
+def test_a_redrawn_stroke_makes_a_fixed_number_of_queries(annotator, demo_dataset, django_assert_num_queries):
+    from .test_annotation_api import _token_client
+
+    client = _token_client(annotator)
+    image = demo_dataset.images.get(pk=client.get(f"/api/datasets/{demo_dataset.pk}/next/").json()["image"]["id"])
+    patch(client, image, version=0, append=STROKES[:3])
+    # The token with its user and role, the image with its dataset; in the transaction (a savepoint
+    # in tests: two statements), the three rows locked at once, the revision copied, the last
+    # chunk retired, the new one written, then the annotation and the progress (the lease is not due).
+    with django_assert_num_queries(10):
+        response = patch(client, image, version=1, remove=1, append=STROKES[3:4])
+    assert response.status_code == 200 and response.json()["version"] == 2
+
+
 def test_typing_makes_a_fixed_number_of_queries(annotator, demo_dataset, django_assert_num_queries):
     from .test_annotation_api import _token_client
 

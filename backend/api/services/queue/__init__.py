@@ -31,7 +31,14 @@ cycle; the concurrency tests on PostgreSQL check it.
 
 from .counters import pool_changed, queue_recount, recount_dataset, user_datasets_recount
 from .handout import MAX_AHEAD, Handout, queue_next
-from .leases import ImageUnavailable, annotation_saved, progress_lock, queue_skip, release_expired_leases
+from .leases import (
+    ImageUnavailable,
+    annotation_saved,
+    progress_lock,
+    queue_skip,
+    release_expired_leases,
+    save_locks,
+)
 
 __all__ = [
     "MAX_AHEAD",
@@ -45,5 +52,6 @@ __all__ = [
     "queue_skip",
     "recount_dataset",
     "release_expired_leases",
+    "save_locks",
     "user_datasets_recount",
 ]

@@ -59,6 +59,38 @@ def progress_lock(*, dataset: Dataset, annotator: User) -> AnnotatorProgress:
     return locked_progress(sql, [dataset.pk, annotator.pk], dataset=dataset, annotator=annotator)
 
 
+@traced("queue: the save's three locks")
+def save_locks(*, image: Image, annotator: User) -> tuple[AnnotatorProgress, Annotation, Assignment] | None:
+    """Return the annotator's progress, annotation and assignment of the image, locked until commit; or None.
+
+    One statement, where ``progress_lock``, the annotation's lock and ``assignment_for`` take three
+    (in this order, the queue's: the rows are locked as one). None, having locked nothing, when any
+    of the three is missing: the caller then takes them one by one, creating what is missing.
+    """
+    lock = " FOR UPDATE OF p, a, s" if connection.features.has_select_for_update_of else ""
+    columns = ", ".join(
+        f"{alias}.{field.column} AS {name}__{field.column}"
+        for alias, name, model in (("p", "progress", AnnotatorProgress), ("s", "assignment", Assignment))
+        for field in model._meta.concrete_fields
+    )
+    sql = (
+        f"SELECT a.*, {columns}, COALESCE(pr.is_test, FALSE) AS progress__is_test "
+        f"FROM {AnnotatorProgress._meta.db_table} p "
+        f"JOIN {Annotation._meta.db_table} a ON a.image_id = %s AND a.annotator_id = p.annotator_id "
+        f"JOIN {Assignment._meta.db_table} s ON s.image_id = a.image_id AND s.annotator_id = p.annotator_id "
+        f"LEFT JOIN {Profile._meta.db_table} pr ON pr.user_id = p.annotator_id "
+        f"WHERE p.dataset_id = %s AND p.annotator_id = %s{lock}"
+    )
+    related = (("progress", AnnotatorProgress), ("assignment", Assignment))
+    annotation = row_read(Annotation, sql, [image.pk, image.dataset_id, annotator.pk], related=related)
+    if annotation is None:
+        return None
+    # The caller has the image with its dataset, and the annotator: no need to read them again.
+    annotation.image = annotation.assignment.image = image
+    annotation.annotator = annotation.assignment.annotator = annotator
+    return annotation.progress, annotation, annotation.assignment
+
+
 def locked_progress(sql: str, params: list, *, dataset: Dataset, annotator: User) -> AnnotatorProgress:
     """Return the progress row ``sql`` reads, first creating it if there is none."""
     progress = row_read(AnnotatorProgress, sql, params)
@@ -254,23 +286,29 @@ def queue_skip(*, image: Image, annotator: User, reason: str, now: datetime | No
 
 @traced("queue: keep in step with the save")
 def annotation_saved(
-    *, annotation: Annotation, before: dict | None, progress: AnnotatorProgress, now: datetime | None = None
+    *,
+    annotation: Annotation,
+    before: dict | None,
+    progress: AnnotatorProgress,
+    assignment: Assignment | None = None,
+    now: datetime | None = None,
 ) -> Assignment:
     """Bring the annotator's assignment, the image's counters and their progress in step with a saved annotation.
 
-    Called by ``annotation_save`` and ``annotation_restore`` in their transaction, with the
-    annotator's progress row they locked first (``progress_lock``, which read ``is_test`` with
-    it). ``before`` is the annotation's ``status`` and ``active_ms`` before the change (None
-    when it is new). A draft renews the lease (once it has run down by ``LEASE_RENEWAL_STEP``); a
-    submission ends it. Saving an image the
-    annotator holds no slot of takes one, and is refused with ImageUnavailable when the image
-    already has every annotator it needs.
+    Called by the saves and ``annotation_restore`` in their transaction, with the annotator's
+    progress row they locked first (``progress_lock`` or ``save_locks``, which read ``is_test``
+    with it). ``before`` is the annotation's ``status`` and ``active_ms`` before the change
+    (None when it is new). ``assignment``: the one ``save_locks`` locked, else it is read here.
+    A draft renews the lease (once it has run down by ``LEASE_RENEWAL_STEP``); a submission
+    ends it. Saving an image the annotator holds no slot of takes one, and is refused with
+    ImageUnavailable when the image already has every annotator it needs.
     """
     now = now or timezone.now()
     image = annotation.image
     dataset = image.dataset
     counted = not progress.is_test
-    assignment = assignment_for(image=image, annotator=annotation.annotator)
+    if assignment is None:
+        assignment = assignment_for(image=image, annotator=annotation.annotator)
     old_status = assignment.status if assignment.pk is not None else None
     holds = old_status in (Assignment.Status.LEASED, Assignment.Status.SUBMITTED)
     if not holds and counted and not take_slot(image.pk, dataset=dataset):
