@@ -344,8 +344,9 @@ def _create_from_change(
     now = timezone.now()
     annotation = Annotation(image=image, annotator=annotator, version=1, started_at=started_at or now)
     strokes = change.append
-    # Painted once, into the chunks' checkpoints: the row never carries the strokes.
-    chunks, mask = stroke_chunks.chunks_paint(strokes, image, version=1)
+    # Painted once, into the chunks' checkpoints: the row never carries the strokes. The change's
+    # serializer refused more ink than one save may paint (too_much_ink): not counted again.
+    chunks, mask = stroke_chunks.chunks_paint(strokes, image, version=1, within_ink=True)
     annotation.strokes, annotation.chunked, annotation.last_op = [], True, change.op
     annotation.stroke_count, annotation.point_count = len(strokes), sum(len(stroke["points"]) for stroke in strokes)
     annotation.mask_rle, annotation.mask_area = mask_encode(mask), int(np.count_nonzero(mask))

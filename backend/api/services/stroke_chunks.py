@@ -8,6 +8,7 @@ starts from the stored mask, and undoing starts from the checkpoint of the chunk
 cost of an undo is one chunk's strokes whatever the document's length.
 """
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -58,7 +59,8 @@ def chunks_convert(annotation: Annotation) -> None:
     """
     strokes = annotation.strokes
     if len(_runs(strokes, annotation.image, alone_last=False)) <= 1 and annotation.mask_rle:
-        chunks = [_chunk(0, strokes, MaskState(masks.rle_encode(_empty(annotation.image)), 0), annotation.version)]
+        image = annotation.image
+        chunks = [_chunk(0, strokes, MaskState(_empty_rle(image.width, image.height), 0), annotation.version)]
     else:
         chunks, mask = chunks_paint(strokes, annotation.image, version=annotation.version)
         annotation.mask_rle = masks.rle_encode(mask)
@@ -70,16 +72,19 @@ def chunks_convert(annotation: Annotation) -> None:
     annotation.point_count = _points(strokes)
 
 
-def chunks_paint(strokes: list[dict], image, *, version: int) -> tuple[list[StrokeChunk], np.ndarray]:
+def chunks_paint(
+    strokes: list[dict], image, *, version: int, within_ink: bool = False
+) -> tuple[list[StrokeChunk], np.ndarray]:
     """Paint validated strokes from the empty mask; return the chunks they are cut into (not yet written, each
     with its checkpoint), and the mask of them all.
 
     The chunks are as ``_runs`` cuts them, the last stroke a chunk of its own: undoing it, the
-    most common undo, starts from its checkpoint and paints nothing.
+    most common undo, starts from its checkpoint and paints nothing. ``within_ink``: the strokes
+    together hold no more ink than one save may paint (the caller checked), so only their number cuts them.
     """
     mask = _empty(image)
-    chunks, state = [], MaskState(masks.rle_encode(mask), 0)
-    for start, part in _runs(strokes, image, alone_last=True):
+    chunks, state = [], MaskState(_empty_rle(image.width, image.height), 0)
+    for start, part in _runs(strokes, image, alone_last=True, within_ink=within_ink):
         if chunks:
             state = MaskState(masks.rle_encode(mask), int(np.count_nonzero(mask)))
         chunks.append(_chunk(start, part, state, version))
@@ -99,6 +104,12 @@ def _empty(image) -> np.ndarray:
     return np.zeros((image.height, image.width), dtype=bool)
 
 
+@functools.lru_cache(maxsize=64)
+def _empty_rle(width: int, height: int) -> str:
+    """Return the RLE of the empty mask of this size (the first chunk's checkpoint), encoded once per size."""
+    return masks.rle_encode(np.zeros((height, width), dtype=bool))
+
+
 def _chunk(start: int, strokes: list[dict], before: MaskState, version: int) -> StrokeChunk:
     """Return an unsaved chunk of these strokes from ``start``, painted onto the mask ``before``."""
     return StrokeChunk(
@@ -112,20 +123,22 @@ def _chunk(start: int, strokes: list[dict], before: MaskState, version: int) -> 
     )
 
 
-def _runs(strokes: list[dict], image, *, alone_last: bool) -> list[tuple[int, list[dict]]]:
+def _runs(strokes: list[dict], image, *, alone_last: bool, within_ink: bool = False) -> list[tuple[int, list[dict]]]:
     """Return (start, strokes) of the chunks a document is cut into: at most CONVERT_STROKES strokes and, but for
     a stroke alone, the ink one save may paint (``Limits.max_ink``), so that undoing into one stays bounded.
 
-    ``alone_last``: the last stroke is a chunk of its own (when there are others).
+    ``alone_last``: the last stroke is a chunk of its own (when there are others). ``within_ink``:
+    the strokes hold no more ink than that in all (their ink is not counted again).
     """
     if alone_last and len(strokes) > 1:
-        return [*_runs(strokes[:-1], image, alone_last=False), (len(strokes) - 1, strokes[-1:])]
+        head = _runs(strokes[:-1], image, alone_last=False, within_ink=within_ink)
+        return [*head, (len(strokes) - 1, strokes[-1:])]
     if len(strokes) <= 1:
         return [(0, strokes)] if strokes else []
     limit = strokes_mod.DEFAULT_LIMITS.max_ink
     runs, start, held = [], 0, 0
     for k, stroke in enumerate(strokes):
-        ink = strokes_mod.ink([stroke], image.width, image.height)
+        ink = 0 if within_ink else strokes_mod.ink([stroke], image.width, image.height)
         if k > start and (k - start >= CONVERT_STROKES or held + ink > limit):
             runs.append((start, strokes[start:k]))
             start, held = k, 0

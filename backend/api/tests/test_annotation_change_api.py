@@ -72,6 +72,14 @@ def _painted_strokes(monkeypatch):
     return painted
 
 
+def test_a_create_counts_its_ink_once(annotator, image, client_for, monkeypatch):
+    counted = []
+    ink = strokes_mod.ink
+    monkeypatch.setattr(strokes_mod, "ink", lambda strokes, *size: counted.append(len(strokes)) or ink(strokes, *size))
+    assert patch(client_for(annotator), image, version=0, append=STROKES[:5]).status_code == 201
+    assert counted == [5]  # the budget's check; cutting the chunks knows they are within it
+
+
 @pytest.mark.parametrize("first", ["create", "append"])
 def test_undoing_the_last_stroke_of_a_change_of_several_paints_nothing(
     annotator, image, client_for, monkeypatch, first
