@@ -186,3 +186,88 @@ def test_the_last_image_with_room_is_waited_for_when_another_transaction_holds_i
     assert handout.image == only  # not "nothing left": a held image may still have room
     assert (timezone.now() - started).total_seconds() >= 0.4
     assert Image.objects.get(pk=only.pk).reserved_count == 1
+
+
+def test_typing_and_redrawing_race_next_skips_and_an_expiring_lease_without_a_500(make_user, make_dataset):
+    # The saves' locks (queue.save_locks: progress, annotation and assignment in one statement)
+    # against the queue's own, taken one by one: next (resuming the image), skips of the images
+    # leased ahead, and the lease expiring while saves go on, its slot taken by someone else.
+    dataset = make_dataset(6, width=16, height=16, annotators_per_image=1)
+    annotator, other = make_user(), make_user()
+    client = APIClient()
+    client.force_authenticate(annotator)
+    image = client.get(f"/api/datasets/{dataset.pk}/next/").json()["image"]["id"]
+    url = f"/api/images/{image}/annotation/"
+    assert client.patch(url, {"version": 0, "append": [brush([(2, 2)])]}, format="json").status_code == 201
+    errors, answers = [], Counter()
+    expired = threading.Event()
+
+    def saves():
+        tab = APIClient()
+        tab.force_authenticate(annotator)
+        version, text = 1, ""
+        for k in range(60):
+            text += "w"
+            body = {"text": text} if k % 3 else {"remove": 1, "append": [brush([(k % 16, 3)])]}
+            response = tab.patch(url, {"version": version, "op": f"op-{k}", **body}, format="json")
+            answers[response.status_code] += 1
+            if response.status_code in (200, 201):
+                version = response.json()["version"]
+            elif response.status_code == 409 and response.json().get("code") == "image_full":
+                return  # the slot went to the other annotator while the lease had run out: nothing more to save
+            elif response.status_code == 409:
+                version = response.json()["current"]["version"]
+            else:
+                errors.append(("save", response.status_code, response.content[:300]))
+                return
+            if k == 30:
+                expired.set()
+
+    def queue():
+        tab = APIClient()
+        tab.force_authenticate(annotator)
+        for _ in range(20):
+            response = tab.get(f"/api/datasets/{dataset.pk}/next/?ahead=2")
+            if response.status_code != 200:
+                errors.append(("next", response.status_code, response.content[:300]))
+                return
+            for ahead in response.json()["ahead"][:1]:
+                skipped = tab.post(f"/api/images/{ahead['id']}/skip/", {"reason": "blurred"}, format="json")
+                if skipped.status_code not in (200, 409):
+                    errors.append(("skip", skipped.status_code, skipped.content[:300]))
+
+    def expire():
+        expired.wait(timeout=TIMEOUT_S)
+        Assignment.objects.filter(annotator=annotator, image_id=image).update(
+            leased_until=timezone.now() - timedelta(seconds=1)
+        )
+        taker = APIClient()
+        taker.force_authenticate(other)
+        for _ in range(10):
+            response = taker.get(f"/api/datasets/{dataset.pk}/next/")
+            if response.status_code != 200:
+                errors.append(("other's next", response.status_code, response.content[:300]))
+                return
+
+    def run(target):
+        def body():
+            try:
+                target()
+            except Exception as error:  # noqa: BLE001 - reported by the test, which fails on any
+                errors.append(("exception", repr(error)))
+            finally:
+                connection.close()
+
+        return threading.Thread(target=body, daemon=True)
+
+    threads = [run(saves), run(queue), run(expire)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=TIMEOUT_S)
+    assert not any(thread.is_alive() for thread in threads)
+    assert errors == []
+    assert answers[200] > 10
+    assert queue_check(dataset=dataset) == []
+    holders = Assignment.objects.filter(image_id=image, status__in=["leased", "submitted"])
+    assert holders.count() == 1  # one annotator holds the image's one slot, whoever won it
