@@ -446,6 +446,27 @@ describe('SyncQueue sending changes (PATCH)', () => {
     expect(statuses.at(-1)).toMatchObject({ status: 'error', message: 'this save paints 479920 units of ink' });
     expect(server.stored.get(7).strokes).toEqual([stroke(1), stroke(2)]);
   });
+
+  it('sends a study participant\'s guidance toggles with the change that follows them, once, and the time-out', async () => {
+    const { server, edit } = opened([stroke(1)]);
+    const shown = [{ t: 100, shown: true }];
+    edit('1:7', { guidanceEvents: shown }); // a toggle alone: nothing drawn
+    await settle();
+    edit('1:7', { strokes: [stroke(1), stroke(2)] });
+    await settle();
+    const hidden = [...shown, { t: 900, shown: false }];
+    edit('1:7', { strokes: [stroke(1), stroke(2), stroke(3)], guidanceEvents: hidden });
+    await settle();
+    edit('1:7', { timedOut: true });
+    await settle();
+    expect(server.puts).toHaveLength(0);
+    expect(server.changes.map((c) => [c.body.append.length, c.body.guidance_events, c.body.timed_out])).toEqual([
+      [0, shown, undefined],
+      [1, undefined, undefined], // unchanged since the server stored them: not sent again
+      [1, hidden, undefined],
+      [0, undefined, true],
+    ]);
+  });
 });
 
 describe('SyncQueue sending a change larger than one request may paint (in parts)', () => {
