@@ -4,13 +4,16 @@ The whole-document save (PUT) and the rest of a participant's way are in test_pa
 the change itself (chunks, masks, revisions) in test_annotation_change_api.py.
 """
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 from pycocotools import mask as coco_mask
 from rest_framework.test import APIClient
 
 from backend.api import services
 from backend.api import strokes as strokes_mod
-from backend.api.models import Annotation, Participant, Trial
+from backend.api.models import Annotation, Assignment, Image, Participant, Trial
 
 from .conftest import brush, document
 from .study_fixtures import mask_document, participant_client, study_text
@@ -256,6 +259,25 @@ def test_only_the_participant_may_change_their_image(client, annotator, client_f
     other, _ = participant_client(PROLIFIC_PID="another-participant")
     assert other.patch(url(trial), body, format="json").status_code == 404  # not one of theirs
     assert not Annotation.objects.exists()
+
+
+def test_a_change_on_an_image_given_to_others_while_its_lease_ran_out_loses_the_trial(phase_client, study_datasets):
+    client = phase_client
+    participant = Participant.objects.get()
+    trial = next_trial(client)
+    image = Image.objects.get(pk=trial["image"]["id"])
+    # The lease runs out and three others fill the image (its target is 3).
+    Assignment.objects.filter(annotator=participant.user, image=image).update(leased_until=timezone.now())
+    services.release_expired_leases(dataset=study_datasets["main"], now=timezone.now() + timedelta(seconds=1))
+    for number in range(3):
+        other = services.participant_enrol(slug="iris-test", params={"PROLIFIC_PID": f"other{number}"}).participant
+        content = services.AnnotationContent([brush([(2, 2)])], "real", "", "submitted")
+        services.annotation_save(image=image, annotator=other.user, content=content, base_version=0)
+    response = patch(client, trial, version=0, append=[BOX], label="real")
+    assert response.status_code == 409 and response.json()["code"] == "image_full"
+    assert Trial.objects.get(pk=trial["id"]).status == Trial.Status.LOST
+    assert not Annotation.objects.filter(annotator=participant.user, image=image).exists()
+    assert next_trial(client)["id"] != trial["id"]
 
 
 # --- The same as whole saves ----------------------------------------------------------------------
