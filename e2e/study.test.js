@@ -4,7 +4,8 @@
  * practises with feedback, annotates under the AI-saliency condition (its map over the image,
  * toggled) with a catch image among the images, loses the network mid-phase and gets it back,
  * finishes and gets the completion code; then a researcher downloads the condition's trials and
- * the participants table, and the test checks them against what was done.
+ * the participants table, and the test checks them against what was done. Every save goes out as a
+ * change (PATCH), the guidance's toggles with it, and what was drawn survives a reload.
  */
 
 import assert from 'node:assert/strict';
@@ -53,6 +54,7 @@ describe('a study, from the link to the tables', { timeout: 600000 }, () => {
   let context;
   let page;
   const annotated = []; // {imageId, label, strokes, area} of the annotation phases' images, in order
+  const saves = []; // {method, imageId, body} of every save of the participant's work the page sent
 
   before(async () => {
     mkdirSync(SHOTS, { recursive: true });
@@ -72,6 +74,12 @@ services.study_import(text=studyfile.write_study(spec))
     browser = await launchBrowser();
     page = await openPage(browser);
     context = page.context(); // its own: going offline is this participant's alone
+    page.on('request', (request) => {
+      const image = /\/api\/participation\/images\/(\d+)\/annotation\/$/.exec(request.url());
+      if (image && ['PUT', 'PATCH'].includes(request.method())) {
+        saves.push({ method: request.method(), imageId: Number(image[1]), body: JSON.parse(request.postData()) });
+      }
+    });
   });
 
   after(async () => {
@@ -166,6 +174,11 @@ services.study_import(text=studyfile.write_study(spec))
     const practice = await db(`print(json.dumps(list(Trial.objects.filter(kind='practice').values_list('status', 'correct'))))`);
     assert.equal(practice.length, 2);
     assert.ok(practice.every(([status, correct]) => status === 'submitted' && correct !== null));
+    // Each save carried only what changed (the stroke, the answer and the submission, coalesced or not).
+    assert.ok(saves.length >= 2, `saves: ${JSON.stringify(saves.map((x) => x.method))}`);
+    assert.deepEqual([...new Set(saves.map((x) => x.method))], ['PATCH']);
+    assert.ok(saves.every((x) => !('strokes' in x.body) && Array.isArray(x.body.append)));
+    assert.deepEqual(saves.filter((x) => x.body.status === 'submitted').length, 2);
   });
 
   it('annotates under the AI-saliency condition: the map over the image, hidden and shown again, every toggle kept', async () => {
@@ -179,6 +192,21 @@ services.study_import(text=studyfile.write_study(spec))
     await page.keyboard.press('g');
     await page.waitForSelector('[data-testid=guidance-over]');
     annotated.push(await annotate(0, 'fake'));
+    await waitSaved(page);
+    const sent = saves.filter((x) => x.imageId === previous);
+    assert.deepEqual([...new Set(sent.map((x) => x.method))], ['PATCH']);
+    assert.ok(sent.some((x) => x.body.guidance_events && x.body.guidance_events.length === 2), 'the toggles went with a change');
+    // A reload (or a crash) loses nothing: the drawing, its answer and the toggles come back from the server.
+    await page.reload();
+    assert.equal(await nextImage(null), previous);
+    const reloaded = await page.evaluate(() => {
+      const s = window.__eyetagger.store.state.annotation;
+      return { strokes: JSON.parse(JSON.stringify(s.strokes)), label: s.draft.label, events: s.draft.guidanceEvents };
+    });
+    assert.deepEqual(reloaded.strokes, annotated[0].strokes);
+    assert.equal(reloaded.label, 'fake');
+    assert.deepEqual(reloaded.events.map((e) => e.shown), [false, true]);
+    assert.equal((await pageMask(page)).area, annotated[0].area);
     await page.click('[data-testid=next]');
     previous = await nextImage(previous); // the second place: the catch image, as any other to the participant
     annotated.push(await annotate(1, 'real'));
@@ -213,12 +241,14 @@ services.study_import(text=studyfile.write_study(spec))
     assert.equal(before, 2, 'nothing done offline reached the server');
     await context.setOffline(false);
     await waitSaved(page, 60000);
-    const saved = await db(`print(json.dumps([[a.image_id, a.label, a.strokes, a.status, a.mask_area] for a in Annotation.objects.filter(trials__step__position=4).order_by('trials__position')]))`);
+    // Read through stored_strokes: strokes saved by changes are kept in chunks, not in the row.
+    const saved = await db(`from backend.api.selectors.strokes import stored_strokes\nprint(json.dumps([[a.image_id, a.label, stored_strokes(a), a.status, a.mask_area] for a in Annotation.objects.filter(trials__step__position=4).order_by('trials__position')]))`);
     assert.equal(saved.length, 4);
     for (const [k, done] of annotated.entries()) {
       assert.deepEqual(saved[k].slice(0, 4), [done.imageId, done.label, done.strokes, 'submitted']);
       assert.equal(saved[k][4], done.area, 'the mask the page showed is the mask stored');
     }
+    assert.deepEqual([...new Set(saves.map((x) => x.method))], ['PATCH'], 'what waited offline went as changes too');
   });
 
   it('finishes both parts, then gets the completion code and the way back to the platform', async () => {

@@ -121,9 +121,15 @@ export function isFromServer(draft) {
   return fromServer.has(draft);
 }
 
-/** Return what the server holds as the draft now stands, at `version`: what a later change is computed from. */
+/**
+ * Return what the server holds as the draft now stands, at `version`: what a later change is computed from.
+ * On a participant's image also the guidance's toggles it holds (none known: an answer that does not say,
+ * such as a conflict's, so the next change sends them all again).
+ */
 export function serverCopy(doc, version) {
-  return { version, strokes: doc.strokes, label: doc.label ?? null, text: doc.text ?? '', status: doc.status ?? 'draft' };
+  const copy = { version, strokes: doc.strokes, label: doc.label ?? null, text: doc.text ?? '', status: doc.status ?? 'draft' };
+  if (doc.guidanceEvents) copy.guidanceEvents = doc.guidanceEvents;
+  return copy;
 }
 
 /** Return how many strokes two lists share from the start (the same objects, or the same JSON). */
@@ -172,7 +178,9 @@ export function partToSend(base, draft, maxInk) {
 /**
  * Return the request body of PATCH /api/images/{id}/annotation/ taking the server's copy `base`
  * (see serverCopy) to the draft: strokes removed from the end, strokes appended, and the answer,
- * text and status that changed (docs/strokes.md, "Incremental saves"). Return null when the
+ * text and status that changed (docs/strokes.md, "Incremental saves"); on a study participant's
+ * image (PATCH /api/participation/images/{id}/annotation/) also the guidance's toggles when they
+ * changed (the whole log, as the PUT sends it) and the time-out once it ran out. Return null when the
  * appended strokes hold more ink than one change may paint (a single stroke too big, as
  * partToSend leaves it): the whole document is sent instead, which the server refuses saying so.
  */
@@ -186,5 +194,15 @@ export function changeJson(base, draft, { client, op, maxInk }) {
   if ((draft.status ?? 'draft') !== base.status) rest.status = draft.status ?? 'draft';
   if (draft.startedAt && base.version === 0) rest.started_at = draft.startedAt;
   if (client) rest.client = client;
+  if (guidanceChanged(base, draft)) rest.guidance_events = draft.guidanceEvents;
+  if (draft.timedOut) rest.timed_out = true;
   return `{"append":[${append.map(strokeJson).join(',')}],${JSON.stringify(rest).slice(1)}`;
+}
+
+/** Return whether the draft holds guidance toggles that the server's copy `base` does not know it holds. */
+function guidanceChanged(base, draft) {
+  const events = draft.guidanceEvents;
+  if (!events || !events.length) return false;
+  const known = base.guidanceEvents;
+  return !known || known.length !== events.length || known.some((e, k) => e.t !== events[k].t || e.shown !== events[k].shown);
 }

@@ -36,4 +36,20 @@ describe('changeJson', () => {
     expect(changeJson(base, draft, { op: 'x-3', maxInk: 13 })).toBeNull();
     expect(changeJson(base, draft, { op: 'x-3', maxInk: 14 })).not.toBeNull();
   });
+
+  it('carries a participant\'s guidance toggles when they differ from those the server holds, and the time-out', () => {
+    const events = [{ t: 10, shown: true }];
+    const held = serverCopy({ ...base, guidanceEvents: events }, 4);
+    const same = { image, strokes: base.strokes, label: 'real', text: 'a', status: 'draft', guidanceEvents: [{ t: 10, shown: true }] };
+    expect(JSON.parse(changeJson(held, same, { op: 'g-1', maxInk: 1000 })).guidance_events).toBeUndefined();
+    const toggled = { ...same, guidanceEvents: [...events, { t: 40, shown: false }] };
+    expect(JSON.parse(changeJson(held, toggled, { op: 'g-2', maxInk: 1000 })).guidance_events).toEqual(toggled.guidanceEvents);
+    const flipped = { ...same, guidanceEvents: [{ t: 10, shown: false }] };
+    expect(JSON.parse(changeJson(held, flipped, { op: 'g-3', maxInk: 1000 })).guidance_events).toEqual([{ t: 10, shown: false }]);
+    // A copy of the server's that does not say (a conflict's answer): the whole log again.
+    expect(JSON.parse(changeJson(base, same, { op: 'g-4', maxInk: 1000 })).guidance_events).toEqual(events);
+    const late = { ...same, timedOut: true };
+    expect(JSON.parse(changeJson(held, late, { op: 'g-5', maxInk: 1000 })).timed_out).toBe(true);
+    expect(JSON.parse(changeJson(held, same, { op: 'g-6', maxInk: 1000 })).timed_out).toBeUndefined();
+  });
 });

@@ -4,7 +4,7 @@ from drf_spectacular.utils import extend_schema_field, inline_serializer
 from rest_framework import serializers
 
 from .models import Study, Trial
-from .serializers import AnnotationWriteSerializer
+from .serializers import AnnotationChangeSerializer, AnnotationWriteSerializer
 
 MAX_GUIDANCE_EVENTS = 1000
 MAX_EVENT_T = 10 * 365 * 24 * 3600 * 1000
@@ -78,18 +78,26 @@ class GuidanceEventSerializer(serializers.Serializer):
     shown = serializers.BooleanField(help_text="The guidance was shown (true) or hidden (false).")
 
 
-class TrialWriteSerializer(AnnotationWriteSerializer):
-    """A participant's save: the strokes document, the guidance toggles so far, and whether the time ran out."""
+class _TrialFieldsSerializer(serializers.Serializer):
+    """What a participant's save adds to an annotator's, whole (PUT) or a change (PATCH)."""
 
     guidance_events = GuidanceEventSerializer(
         many=True,
         required=False,
         max_length=MAX_GUIDANCE_EVENTS,
-        help_text="Every toggle of the guidance on this image so far, in order (the whole log, each save).",
+        help_text="Every toggle of the guidance on this image so far, in order (the whole log; left out: unchanged).",
     )
     timed_out = serializers.BooleanField(
         default=False, help_text="The image's time limit ran out: finish the image with what it holds."
     )
+
+
+class TrialWriteSerializer(AnnotationWriteSerializer, _TrialFieldsSerializer):
+    """A participant's save: the strokes document, the guidance toggles so far, and whether the time ran out."""
+
+
+class TrialChangeSerializer(AnnotationChangeSerializer, _TrialFieldsSerializer):
+    """A participant's incremental save: what changed since ``version``, as an annotator's, and the trial's fields."""
 
 
 class TrialSerializer(serializers.ModelSerializer):

@@ -22,6 +22,11 @@ export const participation = {
   /** PUT the whole document (a JSON string built by the sync), as images.saveAnnotation does for annotators. */
   saveAnnotation: (imageId, json) =>
     request('PUT', `/api/participation/images/${imageId}/annotation/`, { rawBody: json, headers: { Prefer: 'return=minimal' } }),
+  /**
+   * PATCH what changed since a version (a JSON string built by the sync, with the guidance's toggles and
+   * the time-out when they changed), as images.changeAnnotation does for annotators; answered without strokes.
+   */
+  changeAnnotation: (imageId, json) => request('PATCH', `/api/participation/images/${imageId}/annotation/`, { rawBody: json }),
   /** After a practice image is submitted: {answer, your_answer, correct, iou, reference_mask_url}. */
   feedback: (imageId) => request('GET', `/api/participation/images/${imageId}/feedback/`),
 };
@@ -40,6 +45,7 @@ export function participantApi(api) {
       get: (id) => participation.trial(id).then((trial) => trial.image),
       annotation: participation.annotation,
       saveAnnotation: participation.saveAnnotation,
+      changeAnnotation: participation.changeAnnotation,
       skip: none,
       prefetch: api.images.prefetch,
     },

@@ -19,7 +19,7 @@ export const DEBOUNCE_MS = 400;
  * drafts left unsent; device: what the PUT body says of the device (./device.js).
  */
 export function createSync({ api, drafts, device, timers, random }) {
-  // A participant's API saves whole documents only (it has no changeAnnotation).
+  // Changes when the API takes them (annotators' and participants' both do); else whole documents only.
   const change = api.images.changeAnnotation ? (imageId, json) => api.images.changeAnnotation(imageId, json) : null;
   const queue = new SyncQueue({ save: (imageId, json) => api.images.saveAnnotation(imageId, json), change, client: () => device.describe(), timers, random });
   return {

@@ -446,6 +446,27 @@ describe('SyncQueue sending changes (PATCH)', () => {
     expect(statuses.at(-1)).toMatchObject({ status: 'error', message: 'this save paints 479920 units of ink' });
     expect(server.stored.get(7).strokes).toEqual([stroke(1), stroke(2)]);
   });
+
+  it('sends a study participant\'s guidance toggles with the change that follows them, once, and the time-out', async () => {
+    const { server, edit } = opened([stroke(1)]);
+    const shown = [{ t: 100, shown: true }];
+    edit('1:7', { guidanceEvents: shown }); // a toggle alone: nothing drawn
+    await settle();
+    edit('1:7', { strokes: [stroke(1), stroke(2)] });
+    await settle();
+    const hidden = [...shown, { t: 900, shown: false }];
+    edit('1:7', { strokes: [stroke(1), stroke(2), stroke(3)], guidanceEvents: hidden });
+    await settle();
+    edit('1:7', { timedOut: true });
+    await settle();
+    expect(server.puts).toHaveLength(0);
+    expect(server.changes.map((c) => [c.body.append.length, c.body.guidance_events, c.body.timed_out])).toEqual([
+      [0, shown, undefined],
+      [1, undefined, undefined], // unchanged since the server stored them: not sent again
+      [1, hidden, undefined],
+      [0, undefined, true],
+    ]);
+  });
 });
 
 describe('SyncQueue sending a change larger than one request may paint (in parts)', () => {
@@ -563,7 +584,7 @@ describe('SyncQueue sending a change larger than one request may paint (in parts
     expect(server.stored.get(7)).toMatchObject({ strokes: [small, ...BIGS], version: 5 });
   });
 
-  it('sends parts as whole documents where saves are PUTs only (a study participant), the time out with the last', async () => {
+  it('sends parts as whole documents where saves are PUTs only, the time out with the last', async () => {
     const { server, held, queue, edit } = setup([draft(7, { image: IMAGE, strokes: [small], baseVersion: 1, localRev: 0, syncedRev: 0 })]);
     server.stored.set(7, { strokes: [small], label: null, text: '', status: 'draft', version: 1 });
     queue.known(held.get('1:7'));
@@ -575,6 +596,19 @@ describe('SyncQueue sending a change larger than one request may paint (in parts
       [3, 6, 'real', true],
     ]);
     expect(server.stored.get(7)).toMatchObject({ strokes: [small, ...BIGS], label: 'real', version: 4 });
+  });
+
+  it('sends a study participant\'s time-out with the last part of a change, never with an earlier one', async () => {
+    const { server, edit } = opened([small]);
+    const events = [{ t: 50, shown: false }];
+    edit('1:7', { strokes: [small, ...BIGS], label: 'real', timedOut: true, guidanceEvents: events });
+    await settle();
+    expect(server.puts).toHaveLength(0);
+    expect(server.changes.map((c) => [c.body.version, c.body.append.length, c.body.label, c.body.timed_out, c.body.guidance_events])).toEqual([
+      [1, 2, undefined, undefined, events],
+      [2, 2, undefined, undefined, undefined],
+      [3, 1, 'real', true, undefined],
+    ]);
   });
 
   it('after a part refused as a change, PUTs that part and goes on: it never loops', async () => {

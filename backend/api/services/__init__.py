@@ -29,7 +29,7 @@ from .participants import (
 from .queue import Handout, ImageUnavailable, queue_next, queue_recount, queue_skip, release_expired_leases
 from .studies import StudyImportReport, StudyRefusal, study_import, study_set_status
 from .tokens import api_token_create, api_token_revoke, api_token_sign_in
-from .trials import TrialBatch, trial_hand_out, trial_save
+from .trials import TrialBatch, trial_change, trial_hand_out, trial_save
 from .uploads import DatasetUploadFailed, dataset_import_zip
 from .users import NewAccount, user_create, user_set_role, user_set_test, users_create_from_csv
 
@@ -50,6 +50,7 @@ __all__ = [
     "study_import",
     "study_set_status",
     "trial_hand_out",
+    "trial_change",
     "trial_save",
     "AnnotationChange",
     "AnnotationContent",

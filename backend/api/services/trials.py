@@ -3,17 +3,21 @@
 A practice step hands out its named images in order; an annotation phase hands out images from the
 assignment queue (``queue_next``, the same hand-out as annotators get, under the same leases and
 targets; from its subset, balanced by condition, if it has them: ``study_phases``) with catch images
-at the participant's catch slots. Saving goes through ``annotation_save``, so a participant's work
-is an ordinary annotation; the trial records what the study adds: its place, condition, guidance
-shown and toggled, and the catch or practice verdict.
+at the participant's catch slots. Saving goes through ``annotation_save`` (the whole document) or
+``annotation_change`` (what changed since a version), so a participant's work is an ordinary
+annotation; the trial records what the study adds: its place, condition, guidance shown and
+toggled, and the catch or practice verdict.
 
 Lock order: the participant's row (``participant_lock``) first, then whatever the queue and
-``annotation_save`` take. ``queue_next`` runs outside the participant's lock, in transactions of its
-own, as the queue requires (it releases expired leases in a transaction of its own).
+``annotation_save`` or ``annotation_change`` take. ``queue_next`` runs outside the participant's
+lock, in transactions of its own, as the queue requires (it releases expired leases in a
+transaction of its own).
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -23,7 +27,7 @@ from .. import exporting
 from ..models import Annotation, Image, Participant, Step, Trial
 from ..selectors import studies as study_selectors
 from ..selectors.study_phases import phase_candidates
-from .annotations import AnnotationContent, annotation_save
+from .annotations import AnnotationChange, AnnotationContent, annotation_change, annotation_save
 from .participants import advance, current_step, participant_lock, refuse_unless_active
 from .queue import ImageUnavailable, queue_next
 from .studies import StudyRefusal
@@ -186,7 +190,7 @@ def trial_save(
     timed_out: bool = False,
     now: datetime | None = None,
 ) -> tuple[Trial, Annotation, bool]:
-    """Save the participant's work on a trial's image; return (trial, annotation, changed).
+    """Save the participant's work on a trial's image, the whole document; return (trial, annotation, changed).
 
     The annotation is saved by ``annotation_save`` (versions, conflicts, the queue's lease and
     target). Submitting finishes the trial: a catch or practice image is judged against its
@@ -196,29 +200,89 @@ def trial_save(
     saved). An image whose lease ran out while others filled it raises ImageUnavailable, and
     the trial is marked lost (another takes its place).
     """
-    now = now or timezone.now()
-    with transaction.atomic():
-        participant = participant_lock(participant_id)
-        trial = _trial_of(participant, trial_id)
-        if trial.status != Trial.Status.OPEN:
-            return trial, _saved_before(trial, content), False  # a retry of what is saved
-        refuse_unless_active(participant, now=now)
-        _check_time(trial.step, content.strokes)
-        if timed_out and content.status == Annotation.Status.SUBMITTED:
-            timed_out = False  # submitted in time after all
-        if guidance_events is not None:
-            trial.guidance_events = guidance_events
-        annotation, changed, lost = _save_on_trial(
-            participant,
-            trial,
+    write = _TrialWrite(
+        save=partial(
+            annotation_save,
             content=content,
             base_version=base_version,
             started_at=started_at,
             active_ms=active_ms,
             client=client,
-            timed_out=timed_out,
-            now=now,
-        )
+        ),
+        answer_when_finished=partial(_saved_before, content=content),
+        strokes=content.strokes,
+        submits=content.status == Annotation.Status.SUBMITTED,
+    )
+    return _trial_write(participant_id, trial_id, write, guidance_events, timed_out, now or timezone.now())
+
+
+def trial_change(
+    *,
+    participant_id: int,
+    trial_id: int,
+    change: AnnotationChange,
+    base_version: int,
+    started_at: datetime | None = None,
+    active_ms: int | None = None,
+    client: dict | None = None,
+    guidance_events: list | None = None,
+    timed_out: bool = False,
+    now: datetime | None = None,
+) -> tuple[Trial, Annotation, bool]:
+    """Save what changed in the participant's work on a trial's image; return (trial, annotation, changed).
+
+    As ``trial_save``, but the annotation is changed by ``annotation_change`` (docs/strokes.md,
+    "Incremental saves"): only the appended strokes are checked against the step's time limit
+    per image. A finished trial answers a retry of its last change (the same ``op``), or a change
+    that changes nothing, as saved; it refuses any other change.
+    """
+    write = _TrialWrite(
+        save=partial(
+            annotation_change,
+            change=change,
+            base_version=base_version,
+            started_at=started_at,
+            active_ms=active_ms,
+            client=client,
+        ),
+        answer_when_finished=partial(_changed_before, change=change),
+        strokes=change.append,
+        submits=change.fields.get("status") == Annotation.Status.SUBMITTED,
+    )
+    return _trial_write(participant_id, trial_id, write, guidance_events, timed_out, now or timezone.now())
+
+
+@dataclass(frozen=True)
+class _TrialWrite:
+    """What a whole save or a change does to a trial's annotation; the steps they share are ``_trial_write``'s."""
+
+    # annotation_save or annotation_change with their arguments but the image and the annotator
+    save: Callable[..., tuple[Annotation, bool]]
+    answer_when_finished: Callable[[Trial], Annotation]  # a finished trial's answer to a retry; refuses anything else
+    strokes: list  # the strokes it draws (checked against the step's time limit per image)
+    submits: bool  # it sets the status to submitted
+
+
+def _trial_write(
+    participant_id: int,
+    trial_id: int,
+    write: _TrialWrite,
+    guidance_events: list | None,
+    timed_out: bool,
+    now: datetime,
+) -> tuple[Trial, Annotation, bool]:
+    """Write on the participant's trial under their lock as ``trial_save`` says; return (trial, annotation, changed)."""
+    with transaction.atomic():
+        participant = participant_lock(participant_id)
+        trial = _trial_of(participant, trial_id)
+        if trial.status != Trial.Status.OPEN:
+            return trial, write.answer_when_finished(trial), False  # a retry of what is saved
+        refuse_unless_active(participant, now=now)
+        _check_time(trial.step, write.strokes)
+        if guidance_events is not None:
+            trial.guidance_events = guidance_events
+        timed_out = timed_out and not write.submits  # submitted in time after all
+        annotation, changed, lost = _save_on_trial(participant, trial, write, timed_out=timed_out, now=now)
         trial.save()
         participant.last_seen_at = now
         if trial.status in (Trial.Status.SUBMITTED, Trial.Status.TIMED_OUT):
@@ -246,20 +310,26 @@ def _saved_before(trial: Trial, content: AnnotationContent) -> Annotation:
     stored = trial.annotation
     if stored is not None and AnnotationContent.of(stored) == content:
         return stored
-    raise StudyRefusal("trial_finished", "You have finished this image; it cannot change any more.")
+    raise _finished()
+
+
+def _changed_before(trial: Trial, change: AnnotationChange) -> Annotation:
+    """Return a finished trial's annotation if the change is its last one again or changes nothing; refuse others."""
+    stored = trial.annotation
+    if stored is not None:
+        retry = bool(change.op) and change.op == stored.last_op
+        unchanged = not change.remove and not change.append
+        if retry or (unchanged and change.content_after(stored) == AnnotationContent.of_fields(stored)):
+            return stored
+    raise _finished()
+
+
+def _finished() -> StudyRefusal:
+    return StudyRefusal("trial_finished", "You have finished this image; it cannot change any more.")
 
 
 def _save_on_trial(
-    participant: Participant,
-    trial: Trial,
-    *,
-    content: AnnotationContent,
-    base_version: int,
-    started_at: datetime | None,
-    active_ms: int | None,
-    client: dict | None,
-    timed_out: bool,
-    now: datetime,
+    participant: Participant, trial: Trial, write: _TrialWrite, *, timed_out: bool, now: datetime
 ) -> tuple[Annotation | None, bool, ImageUnavailable | None]:
     """Save the annotation and finish the trial if it is submitted or timed out; return (annotation, changed, lost).
 
@@ -268,15 +338,7 @@ def _save_on_trial(
     """
     try:
         with transaction.atomic():
-            annotation, changed = annotation_save(
-                image=trial.image,
-                annotator=participant.user,
-                content=content,
-                base_version=base_version,
-                started_at=started_at,
-                active_ms=active_ms,
-                client=client,
-            )
+            annotation, changed = write.save(image=trial.image, annotator=participant.user)
     except ImageUnavailable as error:
         trial.status = Trial.Status.LOST
         trial.finished_at = now

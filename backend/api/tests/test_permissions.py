@@ -213,6 +213,11 @@ ENDPOINTS = {
         lambda w, r: f"/api/participation/images/{w.trial.image_id}/annotation/",
         document([brush([(2, 2)])]),
     ),
+    "change own trial": (
+        "patch",
+        lambda w, r: f"/api/participation/images/{w.trial.image_id}/annotation/",
+        {"version": 0, "append": [brush([(2, 2)])]},
+    ),
     "own trial": ("get", lambda w, r: f"/api/participation/images/{w.trial.image_id}/", None),
     "others trial": ("get", lambda w, r: f"/api/participation/images/{w.others_trial.image_id}/", None),
     "own trial image": ("get", lambda w, r: f"/api/participation/images/{w.trial.image_id}/file", None),
@@ -226,6 +231,11 @@ ENDPOINTS = {
         "put",
         lambda w, r: f"/api/participation/images/{w.others_trial.image_id}/annotation/",
         document([brush([(2, 2)])]),
+    ),
+    "change others trial": (
+        "patch",
+        lambda w, r: f"/api/participation/images/{w.others_trial.image_id}/annotation/",
+        {"version": 0, "append": [brush([(2, 2)])]},
     ),
     "trial saliency": ("get", lambda w, r: f"/api/participation/images/{w.trial.image_id}/ai-saliency", None),
     "trial feedback": ("get", lambda w, r: f"/api/participation/images/{w.trial.image_id}/feedback/", None),
@@ -311,12 +321,14 @@ EXPECTED.update(
         "trials": (*PARTICIPATION, 200),
         "own trial annotation": (*PARTICIPATION, 200),
         "save own trial": (*PARTICIPATION, 201),
+        "change own trial": (*PARTICIPATION, 201),  # an incremental save: as a whole one
         "own trial": (*PARTICIPATION, 200),
         "others trial": (*PARTICIPATION, 404),
         "own trial image": (*PARTICIPATION, 200),
         "others trial image": (*PARTICIPATION, 404),
         "others trial annotation": (*PARTICIPATION, 404),
         "save others trial": (*PARTICIPATION, 404),
+        "change others trial": (*PARTICIPATION, 404),
         "trial saliency": (*PARTICIPATION, 404),  # a practice image is shown without guidance
         "trial feedback": (*PARTICIPATION, 404),  # not submitted yet
         "trial reference mask": (*PARTICIPATION, 404),

@@ -65,7 +65,7 @@ def test_generated_requests_as_every_role_get_no_5xx_and_clear_refusals(mode, op
         # feedback, a submitted practice image, while the real id the cases mostly get is the open one
         # (so that saving gets through): test_participation_api.py answers those. An incremental save
         # must name the version the server holds, which a generated case does not know (it gets 409
-        # or 400): test_annotation_change_api.py answers that one.
+        # or 400): test_annotation_change_api.py and test_participation_change_api.py answer those.
         unanswered = (
             labels
             - answered
@@ -77,6 +77,7 @@ def test_generated_requests_as_every_role_get_no_5xx_and_clear_refusals(mode, op
                 "GET /api/participation/images/{id}/feedback/",
                 "GET /api/participation/images/{id}/reference-mask",
                 "PATCH /api/images/{id}/annotation/",
+                "PATCH /api/participation/images/{id}/annotation/",
             }
         )
         assert not unanswered, f"never answered 2xx: {sorted(unanswered)}"

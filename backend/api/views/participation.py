@@ -21,13 +21,20 @@ from ..models import Annotation, ImageAttachment, Step, Trial
 from ..permissions import IsParticipant, participant_of
 from ..schema import ERROR_RESPONSE
 from ..selectors import studies as study_selectors
-from ..serializers import AheadQuerySerializer, OwnAnnotationSerializer, SavedAnnotationSerializer
+from ..serializers import (
+    AheadQuerySerializer,
+    AnnotationSummarySerializer,
+    OwnAnnotationSerializer,
+    SavedAnnotationSerializer,
+    VersionConflictSerializer,
+)
 from ..study_serializers import (
     FEEDBACK,
     PARTICIPANT_STATE,
     TRIALS,
     EnrolSerializer,
     StepCompleteSerializer,
+    TrialChangeSerializer,
     TrialSerializer,
     TrialWriteSerializer,
 )
@@ -189,6 +196,38 @@ class TrialAnnotationApi(APIView):
             **body.save_arguments(),
         )
         return _saved(annotation, created=changed and annotation.version == 1, minimal=_prefers_minimal(request))
+
+    @extend_schema(
+        request=TrialChangeSerializer,
+        responses={
+            200: AnnotationSummarySerializer,
+            201: AnnotationSummarySerializer,
+            409: OpenApiResponse(
+                VersionConflictSerializer,
+                description="`version` is not the stored version (version_conflict: `current` is the stored "
+                "annotation), or the study's state refuses it (`code` says which, as for PUT: `trial_finished`, "
+                "`image_full`, `study_closed`, `time_up`, ...).",
+            ),
+        },
+    )
+    def patch(self, request, pk):
+        """Save what changed in the work on the trial's image since ``version``, as ``images/{id}/annotation/`` does.
+
+        The change (docs/strokes.md, "Incremental saves"), with ``guidance_events`` and ``timed_out``
+        as for PUT; answered without the strokes. A finished image answers a retry of its last change
+        (the same ``op``) as saved, and refuses any other change (409 trial_finished).
+        """
+        trial = _own_trial(request, pk)
+        change = TrialChangeSerializer(data=request.data, context={"image": trial.image, "request": request})
+        change.is_valid(raise_exception=True)
+        trial, annotation, changed = services.trial_change(
+            participant_id=participant_of(request.user).pk,
+            trial_id=trial.pk,
+            guidance_events=change.validated_data.get("guidance_events"),
+            timed_out=change.validated_data["timed_out"],
+            **change.save_arguments(),
+        )
+        return _saved(annotation, created=changed and annotation.version == 1, minimal=True)
 
 
 class TrialApi(APIView):
