@@ -27,6 +27,7 @@ from ..serializers import (
     SavedAnnotationSerializer,
     SkipSerializer,
     VersionConflictSerializer,
+    annotation_change_arguments,
     annotation_summary,
     handout_data,
 )
@@ -155,15 +156,11 @@ class ImageViewSet(viewsets.ReadOnlyModelViewSet):
             annotation = selectors.annotation_for(image=image, user=request.user)
             empty = Annotation(image=image, annotator=request.user, version=0, started_at=None)
             return _with_strokes(annotation or empty)
-        context = {"image": image, "request": request}
         if request.method == "PATCH":
-            change = AnnotationChangeSerializer(data=request.data, context=context)
-            change.is_valid(raise_exception=True)
-            annotation, changed = services.annotation_change(
-                image=image, annotator=request.user, **change.save_arguments()
-            )
+            change = annotation_change_arguments(request.data, image=image, request=request)
+            annotation, changed = services.annotation_change(image=image, annotator=request.user, **change)
             return _saved(annotation, created=changed and annotation.version == 1, minimal=True)
-        body = AnnotationWriteSerializer(data=request.data, context=context)
+        body = AnnotationWriteSerializer(data=request.data, context={"image": image, "request": request})
         body.is_valid(raise_exception=True)
         annotation, changed = services.annotation_save(image=image, annotator=request.user, **body.save_arguments())
         return _saved(annotation, created=changed and annotation.version == 1, minimal=_prefers_minimal(request))
