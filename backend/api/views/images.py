@@ -65,18 +65,15 @@ def _saved(annotation: Annotation, *, created: bool, minimal: bool) -> Response:
     return response
 
 
-class _OwnAnnotationFieldsSerializer(OwnAnnotationSerializer):
-    class Meta(OwnAnnotationSerializer.Meta):
-        fields = [name for name in OwnAnnotationSerializer.Meta.fields if name != "strokes"]
-
-
 def _with_strokes(annotation: Annotation) -> HttpResponse:
     """Answer the annotation as OwnAnnotationSerializer gives it, its strokes spliced in as JSON text.
 
     Opening an image reads this: a chunked document's strokes are joined as stored, not parsed
-    and rendered again (~2 MB of JSON for 1,000 strokes), as the JSON Lines export does.
+    and rendered again (~2 MB of JSON for 1,000 strokes), as the JSON Lines export does. The
+    other fields are the summary's and ``client``, built directly (``annotation_summary``), not by
+    a ModelSerializer building its fields anew for every image opened (a test holds them equal).
     """
-    fields = JSONRenderer().render(_OwnAnnotationFieldsSerializer(annotation).data)
+    fields = JSONRenderer().render({**annotation_summary(annotation), "client": annotation.client})
     strokes = annotation_strokes_json(annotation).encode()
     return HttpResponse(fields[:-1] + b',"strokes":' + strokes + b"}", content_type="application/json")
 
