@@ -558,10 +558,22 @@ class AheadQuerySerializer(serializers.Serializer):
 
     @classmethod
     def read(cls, request) -> int:
-        """Return the request's ``ahead``, or raise a 400 naming it."""
-        body = cls(data={"ahead": request.query_params["ahead"]} if "ahead" in request.query_params else {})
-        body.is_valid(raise_exception=True)
-        return body.validated_data["ahead"]
+        """Return the request's ``ahead``, or raise a 400 naming it.
+
+        A valid one is read by the declared field alone (shared, unbound: only read), as for a PATCH
+        body (``annotation_change_arguments``): building the serializer cost ~80 µs of every ``next``.
+        Anything else goes to the serializer, for its error.
+        """
+        field = cls._declared_fields["ahead"]
+        if "ahead" not in request.query_params:
+            return field.default
+        ahead = request.query_params["ahead"]
+        try:
+            return field.run_validation(ahead)
+        except serializers.ValidationError:
+            body = cls(data={"ahead": ahead})
+            body.is_valid(raise_exception=True)
+            return body.validated_data["ahead"]
 
 
 def handout_data(handout, *, progress: dict, dataset: Dataset, request) -> dict:
