@@ -434,7 +434,7 @@ def annotation_change_arguments(data, *, image: Image, request) -> dict:
 
 _CHANGE_FIELDS = AnnotationChangeSerializer._declared_fields
 _CLIENT_FIELDS = ClientInfoSerializer._declared_fields
-for _field in [*_CHANGE_FIELDS.values(), *_CLIENT_FIELDS.values()]:
+for _field in [*_CHANGE_FIELDS.values(), *_CLIENT_FIELDS.values(), _CLIENT_FIELDS["pointer_types"].child]:
     _field.validators  # noqa: B018  (sets their lazily built list now, not on a first call in two threads at once)
 
 
