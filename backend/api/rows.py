@@ -39,27 +39,53 @@ def row_read(model: type[models.Model], sql: str, params: list, *, related: tupl
 
     ``related``: (name, model) pairs of foreign keys whose rows the query reads too, each column
     named ``<name>__<column>``: they become the instance's related objects, as ``select_related``.
+    ``sql`` is one of a few fixed statements, its values all in ``params``: how its columns make
+    the instances is kept per statement.
     """
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
         if row is None:
             return None
-        columns = tuple(column[0] for column in cursor.description)
+        key = (model, related, sql, connection.vendor)
+        layout = _layouts.get(key)
+        # The row's length checks the layout still fits: a table's columns only change with a migration.
+        if layout is None or layout[0] != len(row):
+            # psycopg builds the description's Column objects anew for every statement (each column's
+            # type looked up): on the save path, several times the rest of reading the row.
+            layout = _layout(model, related, tuple(column[0] for column in cursor.description))
+            if len(_layouts) >= _MAX_LAYOUTS:  # a caller embedding values in its SQL: stay bounded
+                _layouts.clear()
+            _layouts[key] = layout
+    _, own, parts = layout
+    instance = _instance(model, own, row)
+    for name, related_model, plan in parts:
+        setattr(instance, name, _instance(related_model, plan, row))
+    return instance
+
+
+_layouts: dict[tuple, tuple] = {}  # (model, related, sql, vendor) -> (row length, own plan, related plans)
+_MAX_LAYOUTS = 256
+
+
+def _layout(model: type[models.Model], related: tuple, columns: tuple[str, ...]) -> tuple:
+    """Return how a row of these columns makes its instances: its length, the model's plan (``_plan``), and each
+    related model's, of its ``<name>__`` columns."""
     parts = {name: [] for name, _ in related}
     own = []
     for position, column in enumerate(columns):
         name, _, rest = column.partition("__")
         (parts[name] if rest and name in parts else own).append((column if name not in parts else rest, position))
-    instance = _instance(model, own, row)
-    for name, related_model in related:
-        setattr(instance, name, _instance(related_model, parts[name], row))
-    return instance
+    return (
+        len(columns),
+        _plan(model, tuple(own)),
+        tuple((name, related_model, _plan(related_model, tuple(parts[name]))) for name, related_model in related),
+    )
 
 
-def _instance(model: type[models.Model], columns: list[tuple[str, int]], row: tuple) -> models.Model:
-    """Return the instance of ``model`` the row's (column, position) pairs make."""
-    attnames, fields, positions, converters, extra = _plan(model, tuple(columns))
+def _instance(model: type[models.Model], plan: tuple, row: tuple) -> models.Model:
+    """Return the instance of ``model`` the row makes, by its plan (``_plan``)."""
+    attnames, fields, positions, converters, extra = plan
     values = []
     for field, position, field_converters in zip(fields, positions, converters, strict=True):
         value = row[position]
@@ -77,18 +103,24 @@ def row_update(instance: models.Model, fields: list[str]) -> None:
 
     ``auto_now`` fields among them get the current time, on the instance too, as ``save`` gives them.
     """
-    meta = instance._meta
-    columns, values = [], []
-    for name in fields:
-        field = meta.get_field(name)
-        columns.append(f"{connection.ops.quote_name(field.column)} = %s")
-        values.append(field.get_db_prep_save(field.pre_save(instance, False), connection))
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {connection.ops.quote_name(meta.db_table)} SET {', '.join(columns)} "
-            f"WHERE {connection.ops.quote_name(meta.pk.column)} = %s",
-            [*values, instance.pk],
+    key = (type(instance), tuple(fields), connection.vendor)
+    statement = _updates.get(key)
+    if statement is None:
+        meta = instance._meta
+        written = [meta.get_field(name) for name in fields]
+        columns = ", ".join(f"{connection.ops.quote_name(field.column)} = %s" for field in written)
+        sql = (
+            f"UPDATE {connection.ops.quote_name(meta.db_table)} SET {columns} "
+            f"WHERE {connection.ops.quote_name(meta.pk.column)} = %s"
         )
+        statement = _updates[key] = (sql, written)
+    sql, written = statement
+    values = [field.get_db_prep_save(field.pre_save(instance, False), connection) for field in written]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*values, instance.pk])
+
+
+_updates: dict[tuple, tuple] = {}  # (model, fields, vendor) -> (UPDATE statement, fields): a save makes three
 
 
 def row_insert(*instances: models.Model) -> None:

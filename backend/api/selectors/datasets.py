@@ -104,13 +104,18 @@ def visible_image(*, user, pk) -> Image | None:
     if pk is None or not user.is_authenticated:
         return None
     condition, params = _visible(user)
-    quote = connection.ops.quote_name
-    dataset_columns = ", ".join(f"d.{quote(f.column)} AS {quote('dataset__' + f.column)}" for f in _DATASET_FIELDS)
-    sql = (
-        f"SELECT i.*, {dataset_columns} FROM {Image._meta.db_table} i "
-        f"JOIN {Dataset._meta.db_table} d ON d.id = i.dataset_id WHERE i.id = %s{condition}"
-    )
-    return row_read(Image, sql, [pk, *params], related=(("dataset", Dataset),))
+    key = (condition, connection.vendor)
+    sql = _IMAGE_SQL.get(key)
+    if sql is None:
+        quote = connection.ops.quote_name
+        dataset_columns = ", ".join(f"d.{quote(f.column)} AS {quote('dataset__' + f.column)}" for f in _DATASET_FIELDS)
+        sql = _IMAGE_SQL[key] = (
+            f"SELECT i.*, {dataset_columns} FROM {Image._meta.db_table} i "
+            f"JOIN {Dataset._meta.db_table} d ON d.id = i.dataset_id WHERE i.id = %s{condition}"
+        )
+    return row_read(Image, sql, [pk, *params], related=_IMAGE_RELATED)
 
 
 _DATASET_FIELDS = Dataset._meta.concrete_fields
+_IMAGE_RELATED = (("dataset", Dataset),)
+_IMAGE_SQL: dict[tuple[str, str], str] = {}  # (visibility condition, vendor) -> the statement, built once

@@ -501,3 +501,38 @@ def test_typing_makes_a_fixed_number_of_queries(annotator, demo_dataset, django_
     with django_assert_num_queries(7):
         response = patch(client, image, version=1, text="typed")
     assert response.status_code == 200 and response.json()["version"] == 2
+
+
+@pytest.mark.parametrize("state", ["none", "whole", "changes", "submitted"])
+def test_opening_an_image_reads_as_the_own_annotation_serializer_gives_it(
+    annotator, image, client_for, state, django_assert_num_queries
+):
+    from rest_framework.renderers import JSONRenderer
+
+    from backend.api.serializers import OwnAnnotationSerializer
+
+    client = client_for(annotator)
+    info = {"user_agent": "Firefox", "device_pixel_ratio": 2, "pointer_types": ["pen"]}
+    if state == "whole":
+        client.put(url(image), document(STROKES[:2], text="whole", client=info), format="json")
+    elif state in ("changes", "submitted"):
+        first = {
+            "version": 0,
+            "append": STROKES[:2],
+            "text": "ok",
+            "client": info,
+            "started_at": "2026-01-02T03:04:05Z",
+        }
+        client.patch(url(image), first, format="json")
+        patch(client, image, version=1, append=STROKES[2:3], label="real", status=state.replace("changes", "draft"))
+    annotation = Annotation.objects.filter(image=image).first()
+    if annotation is None:
+        annotation = Annotation(image=image, annotator=annotator, version=0, started_at=None)
+    expected = json.loads(JSONRenderer().render(OwnAnnotationSerializer(annotation).data))
+    client.get(url(image))  # the user's role, read once
+    # The image with its dataset, the annotation with its image and user, its strokes if it is chunked.
+    with django_assert_num_queries(2 + (state in ("changes", "submitted"))):
+        response = client.get(url(image))
+    assert response.json() == expected
+    assert list(response.json()) == [name for name in expected if name != "strokes"] + ["strokes"]  # spliced in last
+    assert (expected["id"] is None) == (state == "none") and expected["client"] == ({} if state == "none" else info)

@@ -568,6 +568,25 @@ def test_a_bad_ahead_is_refused_naming_it(value, annotator, make_dataset, client
     assert not Assignment.objects.exists()
 
 
+@pytest.mark.parametrize("value", [None, "0", "3", "20", " 3 ", "3.0", "+3", "\u0663", "-1", "21", "two", "1.5", ""])
+def test_ahead_reads_as_its_serializer_reads_it(value):
+    from django.test import RequestFactory
+    from rest_framework import serializers
+    from rest_framework.request import Request
+
+    from backend.api.serializers import AheadQuerySerializer
+
+    query = {} if value is None else {"ahead": value}
+    request = Request(RequestFactory().get("/api/datasets/1/next/", query))
+    serializer = AheadQuerySerializer(data=query)
+    if serializer.is_valid():
+        assert AheadQuerySerializer.read(request) == serializer.validated_data["ahead"]
+    else:
+        with pytest.raises(serializers.ValidationError) as raised:
+            AheadQuerySerializer.read(request)
+        assert raised.value.detail == serializer.errors
+
+
 def test_ahead_never_takes_an_annotator_past_their_fair_share(make_user, make_dataset, client_for):
     dataset = make_dataset(10, annotators_per_image=1)
     alice, _bob = make_user(), make_user()

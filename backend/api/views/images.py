@@ -27,6 +27,7 @@ from ..serializers import (
     SavedAnnotationSerializer,
     SkipSerializer,
     VersionConflictSerializer,
+    annotation_change_arguments,
     annotation_summary,
     handout_data,
 )
@@ -64,18 +65,15 @@ def _saved(annotation: Annotation, *, created: bool, minimal: bool) -> Response:
     return response
 
 
-class _OwnAnnotationFieldsSerializer(OwnAnnotationSerializer):
-    class Meta(OwnAnnotationSerializer.Meta):
-        fields = [name for name in OwnAnnotationSerializer.Meta.fields if name != "strokes"]
-
-
 def _with_strokes(annotation: Annotation) -> HttpResponse:
     """Answer the annotation as OwnAnnotationSerializer gives it, its strokes spliced in as JSON text.
 
     Opening an image reads this: a chunked document's strokes are joined as stored, not parsed
-    and rendered again (~2 MB of JSON for 1,000 strokes), as the JSON Lines export does.
+    and rendered again (~2 MB of JSON for 1,000 strokes), as the JSON Lines export does. The
+    other fields are the summary's and ``client``, built directly (``annotation_summary``), not by
+    a ModelSerializer building its fields anew for every image opened (a test holds them equal).
     """
-    fields = JSONRenderer().render(_OwnAnnotationFieldsSerializer(annotation).data)
+    fields = JSONRenderer().render({**annotation_summary(annotation), "client": annotation.client})
     strokes = annotation_strokes_json(annotation).encode()
     return HttpResponse(fields[:-1] + b',"strokes":' + strokes + b"}", content_type="application/json")
 
@@ -155,15 +153,11 @@ class ImageViewSet(viewsets.ReadOnlyModelViewSet):
             annotation = selectors.annotation_for(image=image, user=request.user)
             empty = Annotation(image=image, annotator=request.user, version=0, started_at=None)
             return _with_strokes(annotation or empty)
-        context = {"image": image, "request": request}
         if request.method == "PATCH":
-            change = AnnotationChangeSerializer(data=request.data, context=context)
-            change.is_valid(raise_exception=True)
-            annotation, changed = services.annotation_change(
-                image=image, annotator=request.user, **change.save_arguments()
-            )
+            change = annotation_change_arguments(request.data, image=image, request=request)
+            annotation, changed = services.annotation_change(image=image, annotator=request.user, **change)
             return _saved(annotation, created=changed and annotation.version == 1, minimal=True)
-        body = AnnotationWriteSerializer(data=request.data, context=context)
+        body = AnnotationWriteSerializer(data=request.data, context={"image": image, "request": request})
         body.is_valid(raise_exception=True)
         annotation, changed = services.annotation_save(image=image, annotator=request.user, **body.save_arguments())
         return _saved(annotation, created=changed and annotation.version == 1, minimal=_prefers_minimal(request))
