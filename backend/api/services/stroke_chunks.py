@@ -60,7 +60,8 @@ def chunks_convert(annotation: Annotation) -> None:
     strokes = annotation.strokes
     if len(_runs(strokes, annotation.image, alone_last=False)) <= 1 and annotation.mask_rle:
         image = annotation.image
-        chunks = [_chunk(0, strokes, MaskState(_empty_rle(image.width, image.height), 0), annotation.version)]
+        empty = MaskState(_empty_rle(image.width, image.height), 0)
+        chunks = [_chunk(0, strokes, empty, annotation.version)] if strokes else []  # never a chunk of none
     else:
         chunks, mask = chunks_paint(strokes, annotation.image, version=annotation.version)
         annotation.mask_rle = masks.rle_encode(mask)

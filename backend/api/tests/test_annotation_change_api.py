@@ -64,6 +64,15 @@ def test_a_change_writes_a_chunk_of_its_own_strokes_only(annotator, image, clien
     assert live.last().strokes.count('"tool"') == 1
 
 
+def test_a_document_stored_whole_without_strokes_reads_back_after_changes(annotator, image, client_for):
+    client = client_for(annotator)
+    assert client.put(url(image), document([], text="first"), format="json").status_code == 201
+    assert patch(client, image, version=1, text="first word").status_code == 200  # moved into chunks: none
+    assert patch(client, image, version=2, append=STROKES[:2]).status_code == 200
+    assert StrokeChunk.objects.filter(count=0).count() == 0
+    assert stored(client, image)["strokes"] == STROKES[:2]
+
+
 def _painted_strokes(monkeypatch):
     """Count the strokes painted from now on (every mask painted on a save goes through strokes.paint)."""
     painted = []
