@@ -21,7 +21,10 @@ from backend.api.models import Dataset, Role
 for i in range(3):
     services.user_create(username=f"annotator_with_a_long_name_{i}", password="x-pass-123456", role=Role.ANNOTATOR,
                          email=f"annotator{i}@a-long-university-domain.example.org")
-Dataset.objects.update(name="Iris PAD LivDet 2017 Warsaw subset, contact lenses", annotators_per_image=3)
+from datetime import datetime, timezone
+# The widest date Django writes: a long month and a two-digit evening hour (the column once fitted by day only).
+Dataset.objects.update(name="Iris PAD LivDet 2017 Warsaw subset, contact lenses", annotators_per_image=3,
+                       updated_at=datetime(2026, 9, 28, 22, 48, tzinfo=timezone.utc))
 `);
     browser = await launchBrowser();
     page = await openPage(browser, { viewport: { width: 1366, height: 768 } });
