@@ -107,12 +107,17 @@ test-js: node-deps  ## Unit tests of the annotation app (Vitest).
 test-e2e: deps build  ## End-to-end tests in Debian's Chromium against the real server.
 	@echo "==> End-to-end tests (Playwright + $(CHROMIUM))"
 	@test -x "$(CHROMIUM)" || { echo "Chromium is missing at $(CHROMIUM): apt-get install -y chromium" >&2; exit 1; }
-	CHROMIUM=$(CHROMIUM) timeout 900 node --test --test-concurrency=1 e2e/
+	@# One seeded database per run (e2e/harness.js), copied by every test file's server.
+	cache=$$(mktemp -d) && CHROMIUM=$(CHROMIUM) E2E_SEED_CACHE=$$cache timeout 900 node --test --test-concurrency=1 e2e/; \
+		status=$$?; rm -rf "$$cache"; exit $$status
 
 bench: deps build  ## Drawing, undo and load benchmarks (writes nothing; see docs/BENCHMARKS.md).
 	CHROMIUM=$(CHROMIUM) node bench/run.js
 
-test-api: test-api-sqlite test-api-postgres  ## The API suite on SQLite, then on Postgres.
+# Side by side: each suite keeps one core busy (pytest is one process), so on two cores both take
+# about as long as the slower one alone. Each suite's output is printed whole when it ends.
+test-api: deps  ## The API suite on SQLite and on Postgres, side by side.
+	$(MAKE) --no-print-directory -j2 --output-sync=target test-api-sqlite test-api-postgres
 
 # bench/tests (the benchmarks' copy of the app's sync queue kept in step with it) need no database: once is enough.
 test-api-sqlite: deps
@@ -122,7 +127,7 @@ test-api-sqlite: deps
 test-api-postgres: deps
 	@echo "==> API tests on Postgres ($(TEST_POSTGRES_URL))"
 	@pg_isready -q -d "$(TEST_POSTGRES_URL)" || { echo "Postgres is not answering at $(TEST_POSTGRES_URL); start it or set TEST_POSTGRES_URL." >&2; exit 1; }
-	DATABASE_URL=$(TEST_POSTGRES_URL) $(PYTHON) -m pytest backend -q
+	DATABASE_URL=$(TEST_POSTGRES_URL) $(PYTHON) -m pytest backend -q --database-tests-only
 
 test-deploy: deps build  ## Deployment: Nginx + Gunicorn + Postgres, backups and restores, containers, settings, the manual's build.
 	@echo "==> Deployment tests (Postgres at $(TEST_POSTGRES_URL); databases named after it, dropped after)"

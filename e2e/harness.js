@@ -6,7 +6,7 @@
  */
 
 import { spawn, execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -58,14 +58,7 @@ export async function startServer({ port, study = false } = {}) {
     PYTHONUNBUFFERED: '1',
   };
   port = port || (await freePort());
-  log(`migrating a temporary database in ${dir}`);
-  await manage(env, ['migrate', '--no-input']);
-  await manage(env, [
-    'import_dataset', 'data/demo', '--name', 'Demo irises', '--question', 'Is this image real or fake?',
-    '--choices', 'real,fake', '--require', 'choice,mask',
-  ]);
-  if (study) await importDemoStudy(env);
-  await manage(env, ['create_demo_accounts', '--url', `http://127.0.0.1:${port}/`]);
+  await seedDatabase(env, dir, { port, study });
   const url = `http://127.0.0.1:${port}`;
   let child = null;
   let output = '';
@@ -126,6 +119,36 @@ export async function startServer({ port, study = false } = {}) {
     return stdout;
   }
   return { url, port, env, stop, kill, restart: launch, python, output: () => output };
+}
+
+/**
+ * Migrate the database in `dir` and load the demo dataset (and study) and accounts, as `make run`
+ * does: about 9 s. With E2E_SEED_CACHE set to a folder (`make test-e2e` makes one per run), the
+ * first server of the run seeds a database there and every later one copies it.
+ */
+async function seedDatabase(env, dir, { port, study }) {
+  const cache = process.env.E2E_SEED_CACHE;
+  const seeded = cache && join(cache, study ? 'study' : 'plain');
+  if (seeded && existsSync(seeded)) {
+    log(`copying the seeded database of ${seeded} into ${dir}`);
+    for (const name of readdirSync(seeded)) copyFileSync(join(seeded, name), join(dir, name));
+    return;
+  }
+  log(`migrating a temporary database in ${dir}`);
+  await manage(env, ['migrate', '--no-input']);
+  await manage(env, [
+    'import_dataset', 'data/demo', '--name', 'Demo irises', '--question', 'Is this image real or fake?',
+    '--choices', 'real,fake', '--require', 'choice,mask',
+  ]);
+  if (study) await importDemoStudy(env);
+  await manage(env, ['create_demo_accounts', '--url', `http://127.0.0.1:${port}/`]);
+  if (seeded) {
+    // The database and its write-ahead log, if one is left; renamed into place whole.
+    const partial = mkdtempSync(join(cache, 'partial-'));
+    for (const name of readdirSync(dir).filter((n) => n.startsWith('db.sqlite3'))) copyFileSync(join(dir, name), join(partial, name));
+    mkdirSync(cache, { recursive: true });
+    renameSync(partial, seeded);
+  }
 }
 
 /** Import the demo study (docs/examples/iris-saliency-study.yaml) and its three datasets, as `make run` does. */
