@@ -18,7 +18,7 @@ TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/eyetagger
 CHROMIUM ?= /usr/bin/chromium
 
 .PHONY: help run test test-setup deps node-deps build demo lint docs test-api test-api-sqlite test-api-postgres test-js test-e2e \
-	test-deploy test-containers test-containers-start bench env tools
+	test-deploy test-containers test-deploy-and-containers test-containers-start bench env tools
 
 help:  ## List the targets.
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/'
@@ -76,7 +76,14 @@ run: build demo  ## Run EyeTagger on SQLite with the demo dataset and accounts.
 	@echo "==> Serving at http://$(HOST):$(PORT)/ (Ctrl+C stops)"
 	$(PYTHON) manage.py runserver $(HOST):$(PORT)
 
-test: test-setup test-containers-start lint test-js test-api test-e2e test-deploy test-containers  ## Run every test.
+test: test-setup test-containers-start lint test-js test-api test-e2e test-deploy-and-containers  ## Run every test.
+
+# Side by side: the deployment tests keep about one core busy, the container tests mostly wait on
+# Docker; they share no port (the container stacks publish 8380 and up, the deployment tests take
+# free ports) and no database (the container stacks run their own PostgreSQL). Each one's output
+# prints whole.
+test-deploy-and-containers: deps build
+	$(MAKE) --no-print-directory -j2 --output-sync=target test-deploy test-containers
 
 # As root on a fresh Debian machine this installs the packages the tests drive and starts the
 # local PostgreSQL server; otherwise it says what is missing.
