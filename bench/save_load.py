@@ -106,6 +106,12 @@ def parse_args(argv=None):
         "--threads", type=int, help="Gunicorn threads per worker (GUNICORN_THREADS; default: its config)."
     )
     parser.add_argument(
+        "--gunicorn-args",
+        default="",
+        help="More Gunicorn settings as its command line takes them (GUNICORN_CMD_ARGS, over its config), "
+        "e.g. '--preload --max-requests 0'.",
+    )
+    parser.add_argument(
         "--server-url", default="postgres://postgres@127.0.0.1:5432/postgres", help="PostgreSQL server."
     )
     parser.add_argument(
@@ -148,6 +154,8 @@ def main() -> int:
         env["WEB_CONCURRENCY"] = str(args.workers)
     if args.threads:
         env["GUNICORN_THREADS"] = str(args.threads)
+    if args.gunicorn_args:
+        env["GUNICORN_CMD_ARGS"] = args.gunicorn_args
     started = datetime.now(UTC)
     results = []
     try:
@@ -217,7 +225,8 @@ def describe_machine(stack) -> dict:
     return {
         **machine(database_url=stack.database_url),
         "synchronous_commit": synchronous,
-        "gunicorn": f"{conf['workers']} workers x {conf['threads']} threads ({conf['worker_class']})",
+        "gunicorn": f"{conf['workers']} workers x {conf['threads']} threads ({conf['worker_class']})"
+        + (f" with `{stack.env['GUNICORN_CMD_ARGS']}`" if stack.env.get("GUNICORN_CMD_ARGS") else ""),
     }
 
 
@@ -355,6 +364,7 @@ def cpu_sample(stack) -> dict:
         "busy": (sum(fields) - idle) / hz,
         "total": sum(fields) / hz,
         "time": time.time(),
+        "ready": stack.gunicorn.ready_pids(),  # every worker that has loaded the app so far
     }
 
 
@@ -401,6 +411,9 @@ def merge(parts: list[dict], *, target: str, model: str, clients: int, duration:
         "postgres_ms": _postgres_seconds(before, after) / max(1, len(latencies)) * 1000,
         "machine_cpu": (after["busy"] - before["busy"]) / (after["total"] - before["total"]) * cores,
         "cores": cores,
+        # Workers Gunicorn started inside the window: each one recycled after max_requests, whose
+        # replacement imports the app (seconds of CPU) unless the app is preloaded.
+        "workers_started": len(after["ready"] - before["ready"]),
     }
 
 
@@ -410,7 +423,8 @@ def one_line(r: dict) -> str:
         f"p95 {fmt(r['p95'])}  p99 {fmt(r['p99'])} ms  errors {r['errors']}  "
         f"CPU: clients {r['client_cpu']:.2f}, gunicorn {r['gunicorn_cpu']:.2f}, postgres {r['postgres_cpu']:.2f}, "
         f"machine {r['machine_cpu']:.2f} of {r['cores']} cores; per request: gunicorn {r['gunicorn_ms']:.1f} ms, "
-        f"postgres {r['postgres_ms']:.1f} ms, in Django's thread {r['django_ms']:.1f} ms (GC {r['gc_ms']:.1f})"
+        f"postgres {r['postgres_ms']:.1f} ms, in Django's thread {r['django_ms']:.1f} ms (GC {r['gc_ms']:.1f}); "
+        f"workers started {r['workers_started']}"
         + (f"  (next+open: {r['other_requests']}, p50 {fmt(r['other_p50'])} ms)" if r["other_requests"] else "")
     )
 
@@ -459,8 +473,8 @@ def markdown_report(results: list[dict], args, host: dict, started: datetime) ->
             f"**{title}**",
             "",
             "| clients | endpoint | req/s | p50 ms | p95 ms | p99 ms | errors | CPU ms/req: Django (GC) "
-            "| CPU ms/req: Gunicorn | CPU ms/req: Postgres | CPU: clients | CPU: machine |",
-            "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+            "| CPU ms/req: Gunicorn | CPU ms/req: Postgres | CPU: clients | CPU: machine | workers started |",
+            "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         ]
         for clients in args.clients:
             for target in args.targets:
@@ -481,20 +495,21 @@ def markdown_report(results: list[dict], args, host: dict, started: datetime) ->
                     f"| {fmt(_median([r['p50'] for r in runs]))} | {fmt(_median([r['p95'] for r in runs]))} "
                     f"| {fmt(_median([r['p99'] for r in runs]))} | {sum(r['errors'] for r in runs)} "
                     f"| {cpu[4]:.1f} ({cpu[5]:.1f}) | {cpu[0]:.1f} | {cpu[1]:.1f} | {cpu[2]:.2f} "
-                    f"| {cpu[3]:.2f} of {runs[0]['cores']} |"
+                    f"| {cpu[3]:.2f} of {runs[0]['cores']} | {sum(r['workers_started'] for r in runs)} |"
                 )
             for target in ("save", "patch"):
                 if (model, clients, target) in ratios and model == "closed":
                     ratio = _median(ratios[(model, clients, target)])
                     method = "PUT" if target == "save" else "PATCH"
-                    lines.append(f"| {clients} | **{method} / ceiling** | **{ratio:.2f}** |" + " |" * 9)
+                    lines.append(f"| {clients} | **{method} / ceiling** | **{ratio:.2f}** |" + " |" * 10)
         lines.append("")
     lines.append(
         "CPU ms/req: Django (GC) is the request's own CPU time in its thread inside Django, and the garbage "
         "collector's part of it; Gunicorn and Postgres are the CPU time of Gunicorn (all workers, all threads) "
         "and of the database's backends over the measured window per request of the row's endpoint (a save "
         "row's includes its clients' `next` and annotation GETs). CPU: clients and CPU: machine are cores' worth "
-        "(the machine's includes any other work on it)."
+        "(the machine's includes any other work on it). Workers started: Gunicorn workers that loaded the app "
+        "inside the measured windows, all repeats together (a worker recycled after `max_requests` is replaced)."
     )
     lines += ["", "Targets:", ""]
     for target, method in (("save", "PUT"), ("patch", "PATCH")):
