@@ -99,6 +99,12 @@ def parse_args(argv=None):
     parser.add_argument("--repeats", type=int, default=1, help="Runs of every (model, clients, target) (default 1).")
     parser.add_argument("--interval-ms", type=float, default=1000.0, help="Paced model: ms between a client's saves.")
     parser.add_argument("--saves-per-image", type=int, default=10, help="PUTs per image before the next (default 10).")
+    parser.add_argument(
+        "--spread-images",
+        action="store_true",
+        help="Give each client's first image fewer saves, so that the clients' image changes (next, open and the "
+        "create) spread over the cycle; by default the paced clients change image within the same second.",
+    )
     parser.add_argument("--images", type=int, default=600, help="Images in the dataset (every annotator sees all).")
     parser.add_argument("--generators", type=int, default=1, help="Client processes (default 1).")
     parser.add_argument("--workers", type=int, help="Gunicorn worker processes (WEB_CONCURRENCY; default: its config).")
@@ -285,6 +291,7 @@ def run_once(stack, args, *, target: str, model: str, clients: int, prime: bool 
             "model": model,
             "interval_ms": args.interval_ms,
             "saves_per_image": args.saves_per_image,
+            "spread_images": args.spread_images,
             "start_at": start_at,
             "measure_from": measure_from,
             "measure_to": measure_to,
@@ -454,7 +461,7 @@ def markdown_report(results: list[dict], args, host: dict, started: datetime) ->
         f"Command: `.venv/bin/python {command.strip()}`",
         f"Per run: {args.warmup:g} s warm-up, {args.duration:g} s measured; {args.generators} client process(es); "
         f"save clients PUT {STROKES_PER_DOCUMENT} strokes x {POINTS_PER_STROKE} points, "
-        f"{args.saves_per_image} saves per image.",
+        f"{args.saves_per_image} saves per image" + (", image changes spread." if args.spread_images else "."),
         "",
     ]
     ratios: dict[tuple[str, int], list[float]] = {}
@@ -722,6 +729,13 @@ class SaveClient(Client):
         self.image = None
         self.saves = 0
         self.version = 0
+        # The paced clients all start within one interval, so by default they change image (`next`,
+        # open, and the create: the heaviest save) in the same second, every saves_per_image
+        # intervals. With --spread-images each client's first image gets fewer saves, so that their
+        # image changes spread over the cycle, as independent annotators' would.
+        cycle = self.config["saves_per_image"]
+        spread = int((self.number * 0.381966) % 1.0 * (cycle - 1)) if self.config["spread_images"] else 0
+        self.quota = cycle - spread  # 2 .. cycle saves on the first image
 
     async def step(self, due: float) -> None:
         loop = asyncio.get_running_loop()
@@ -731,7 +745,7 @@ class SaveClient(Client):
             if self.image is None:
                 return
         k = self.saves
-        last = k == self.config["saves_per_image"] - 1
+        last = k == self.quota - 1
         strokes = self.strokes
         change = {"remove": 0, "append": strokes if k == 0 else []}  # what a PATCH sends
         if k and k % 3 == 2 and not last:
@@ -768,6 +782,7 @@ class SaveClient(Client):
         self.saves += 1
         if last:
             self.image = None
+            self.quota = self.config["saves_per_image"]
 
     async def open_next(self, due: float) -> None:
         answer = await self.request("next", "GET", f"/api/datasets/{self.config['dataset']}/next/", due=due)
