@@ -144,10 +144,15 @@ async function seedDatabase(env, dir, { port, study }) {
   await manage(env, ['create_demo_accounts', '--url', `http://127.0.0.1:${port}/`]);
   if (seeded) {
     // The database and its write-ahead log, if one is left; renamed into place whole.
+    mkdirSync(cache, { recursive: true });
     const partial = mkdtempSync(join(cache, 'partial-'));
     for (const name of readdirSync(dir).filter((n) => n.startsWith('db.sqlite3'))) copyFileSync(join(dir, name), join(partial, name));
-    mkdirSync(cache, { recursive: true });
-    renameSync(partial, seeded);
+    try {
+      renameSync(partial, seeded);
+    } catch (error) {
+      rmSync(partial, { recursive: true, force: true }); // another file's server seeded it first
+      if (!existsSync(seeded)) throw error;
+    }
   }
 }
 
